@@ -1,0 +1,1 @@
+"""Host-side analysis: traces -> ArviZ data, ESS/R-hat/MCSE, LLC summary, plots."""

@@ -1,0 +1,129 @@
+"""``lambda-hat run EXPERIMENTS.toml``: build missing targets and run missing samplers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+HELP = "build missing targets and run missing samplers of an experiments file"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("experiments", help="experiments TOML file")
+    p.add_argument("--root", help="store root (overrides [store].root)")
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    p.add_argument("--only-targets", action="store_true", help="build targets, run no samplers")
+    p.add_argument("--retry-failed", action="store_true", help="also rerun recorded failures")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--events", metavar="FILE", help="append JSON-lines events to FILE")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def print_plan(plan, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"plan for store {plan.root}", show_lines=False)
+    for col in ("kind", "artifact", "target", "status"):
+        table.add_column(col)
+    for t in plan.targets:
+        table.add_row("target", t.target_id, f"{t.names['model']}/{t.names['data']}",
+                      _status(t.status))
+    for r in plan.runs:
+        table.add_row("run", r.dirname, r.target_id, _status(r.status))
+    console.print(table)
+    c = plan.counts()
+    console.print(
+        f"targets: {c['targets']['done']} done, {c['targets']['todo']} to do, "
+        f"{c['targets']['failed']} failed; runs: {c['runs']['done']} done, "
+        f"{c['runs']['todo']} to do, {c['runs']['failed']} failed"
+    )
+
+
+def _status(status: str) -> str:
+    return {"done": "[green]done[/]", "todo": "[cyan]to do[/]", "failed": "[red]failed[/]"}[status]
+
+
+def run(args) -> int:
+    from lambda_hat.config import load
+    from lambda_hat.scheduler.local import LocalExecutor, selected, usable_cpus
+    from lambda_hat.scheduler.plan import make_plan
+
+    console = Console(stderr=True)
+    experiment = load(args.experiments, args.root)
+    plan = make_plan(experiment)
+    if args.dry_run:
+        print_plan(plan, Console())
+        return 0
+    targets, runs = selected(plan, args.retry_failed, args.only_targets)
+    sinks = []
+    events_sink = None
+    if args.events:
+        from lambda_hat.scheduler.events import JsonlSink
+
+        events_sink = JsonlSink(args.events)
+        sinks.append(events_sink)
+    emit = _fanout(sinks)
+    emit({"event": "plan", "experiments": str(Path(args.experiments)), **plan.to_dict()})
+    total = len(targets) + len(runs)
+    if total == 0:
+        failed = [t for t in plan.targets + plan.runs if t.status == "failed"]
+        msg = "everything is already done" if not failed else (
+            f"nothing to do; {len(failed)} failed task(s) recorded, "
+            "rerun with --retry-failed to try them again"
+        )
+        console.print(f"[green]{msg}[/] ({len(plan.targets)} targets, {len(plan.runs)} runs "
+                      f"in {plan.root})")
+        emit({"event": "summary", "done": 0, "already": len(plan.targets) + len(plan.runs),
+              "failed": [], "skipped": []})
+        if events_sink:
+            events_sink.close()
+        return 1 if failed and not args.only_targets else 0
+    workers = args.workers or len(usable_cpus())
+    console.print(
+        f"{len(targets)} target(s) and {len(runs)} run(s) to do, "
+        f"{plan.counts()['runs']['done'] + plan.counts()['targets']['done']} already done; "
+        f"{workers} worker(s); store {plan.root}"
+    )
+    executor = LocalExecutor(plan.root, workers)
+    if args.quiet:
+        executor.sink = emit
+        summary = executor.execute(plan, args.retry_failed, args.only_targets)
+    else:
+        from lambda_hat.scheduler.progress import RichProgress
+
+        with RichProgress(total, console) as display:
+            executor.sink = _fanout([*sinks, display])
+            summary = executor.execute(plan, args.retry_failed, args.only_targets)
+    emit({"event": "summary", **summary.to_dict()})
+    if events_sink:
+        events_sink.close()
+    return _report(summary, console)
+
+
+def _fanout(sinks):
+    def emit(event: dict) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit
+
+
+def _report(summary, console: Console) -> int:
+    console.print(
+        f"finished in {summary.walltime_sec:.1f}s: {len(summary.done)} built, "
+        f"{summary.already} already done, {len(summary.failed)} failed, "
+        f"{len(summary.skipped)} skipped"
+    )
+    if summary.interrupted:
+        console.print("[yellow]interrupted[/]: pending work cancelled; rerun to continue.")
+        return 130
+    for f in summary.failed:
+        console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}\n"
+                      f"    details: {f['failure_file']}")
+    if summary.failed or summary.skipped:
+        return 1
+    return 0
+
+

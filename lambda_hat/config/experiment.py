@@ -1,0 +1,195 @@
+"""Parse and validate an experiments TOML file into frozen, resolved specs.
+
+Nothing runs until the whole file validates; every error names the file, the table
+path (``samplers[2].step_size``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambda_hat.config.fields import build
+from lambda_hat.config.specs import (
+    PRECISIONS,
+    SAMPLER_PARAMS,
+    DataSpec,
+    ModelSpec,
+    SamplerSpec,
+    TargetSpec,
+    TrainingSpec,
+)
+from lambda_hat.errors import ConfigError
+
+TOP_LEVEL = ("store", "models", "data", "training", "targets", "samplers")
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """A target as the file names it: preset names (for display) and the resolved spec."""
+
+    model: str
+    data: str
+    training: str
+    spec: TargetSpec
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    store_root: Path
+    targets: tuple[TargetEntry, ...]
+    samplers: tuple[SamplerSpec, ...]
+
+
+def load(path: str | Path, root_override: str | Path | None = None) -> Experiment:
+    """Read and validate ``path``; ``root_override`` replaces ``[store].root``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiments file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(doc, path, root_override)
+
+
+def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Experiment:
+    name = str(path)
+    unknown = sorted(set(doc) - set(TOP_LEVEL))
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown top-level table {unknown[0]!r}; allowed: {', '.join(TOP_LEVEL)}"
+        )
+    store = doc.get("store", {})
+    if not isinstance(store, dict) or set(store) - {"root"}:
+        raise ConfigError(f"{name}: [store] may only hold 'root' (a path)")
+    root = store.get("root", "runs")
+    if not isinstance(root, str) or not root:
+        raise ConfigError(f"{name}: store.root: expected a path string, got {root!r}")
+    store_root = Path(root_override) if root_override is not None else Path(root)
+
+    models = {k: _model(v, f"{name}: models.{k}") for k, v in _presets(doc, "models", name)}
+    data = {k: build(DataSpec, v, f"{name}: data.{k}") for k, v in _presets(doc, "data", name)}
+    training = {
+        k: build(TrainingSpec, v, f"{name}: training.{k}")
+        for k, v in _presets(doc, "training", name)
+    }
+    targets = tuple(
+        _target(t, f"{name}: targets[{i}]", models, data, training)
+        for i, t in enumerate(_array(doc, "targets", name))
+    )
+    samplers = tuple(
+        _sampler(s, f"{name}: samplers[{i}]") for i, s in enumerate(_array(doc, "samplers", name))
+    )
+    if not targets:
+        raise ConfigError(f"{name}: no [[targets]]; add at least one target")
+    return Experiment(path=path, store_root=store_root, targets=targets, samplers=samplers)
+
+
+def _presets(doc: dict, key: str, name: str):
+    table = doc.get(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: [{key}] must hold named tables like [{key}.small]")
+    for preset, body in table.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{name}: {key}.{preset}: expected a table, got {body!r}")
+        yield preset, body
+
+
+def _array(doc: dict, key: str, name: str) -> list:
+    items = doc.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise ConfigError(f"{name}: {key} must be an array of tables ([[{key}]])")
+    return items
+
+
+def _model(table: dict, where: str) -> ModelSpec:
+    spec = build(ModelSpec, table, where)
+    if spec.kind == "dln":
+        for key in ("activation", "bias"):
+            if key in table:
+                raise ConfigError(f"{where}.{key}: not used by kind = 'dln'; remove it")
+        if spec.rank is None:
+            raise ConfigError(f"{where}: kind = 'dln' needs 'rank' (the teacher's rank)")
+        if spec.rank > min(spec.layer_sizes):
+            raise ConfigError(
+                f"{where}.rank: {spec.rank} exceeds the narrowest layer "
+                f"({min(spec.layer_sizes)}); use a rank <= {min(spec.layer_sizes)}"
+            )
+        spec = dataclasses.replace(spec, activation="identity", bias=False)
+    elif spec.rank is not None:
+        raise ConfigError(f"{where}.rank: only kind = 'dln' has a rank; remove it")
+    return spec
+
+
+def _target(table: dict, where: str, models: dict, data: dict, training: dict) -> TargetEntry:
+    allowed = {"model", "data", "training", "seed", "precision"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(allowed))}"
+        )
+    names = {}
+    for key, presets in (("model", models), ("data", data), ("training", training)):
+        if key not in table:
+            if key == "training":
+                names[key] = None
+                continue
+            raise ConfigError(f"{where}: missing required key {key!r} (a preset name)")
+        value = table[key]
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{key}: expected a preset name, got {value!r}")
+        if value not in presets:
+            known = ", ".join(sorted(presets)) or "none defined"
+            section = "models" if key == "model" else key
+            raise ConfigError(
+                f"{where}.{key}: no preset {value!r} in [{section}] (known: {known})"
+            )
+        names[key] = value
+    seed = table.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"{where}.seed: expected a non-negative integer, got {seed!r}")
+    precision = table.get("precision", "float64")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where}.precision: expected one of {PRECISIONS}, got {precision!r}")
+    train = training[names["training"]] if names["training"] else TrainingSpec()
+    model = models[names["model"]]
+    dat = data[names["data"]]
+    if train.batch_size is not None and train.batch_size > dat.n_data:
+        raise ConfigError(
+            f"{where}: training.{names['training']}.batch_size = {train.batch_size} exceeds "
+            f"data.{names['data']}.n_data = {dat.n_data}"
+        )
+    spec = TargetSpec(model=model, data=dat, training=train, seed=seed, precision=precision)
+    return TargetEntry(names["model"], names["data"], names["training"] or "default", spec)
+
+
+def _sampler(table: dict, where: str) -> SamplerSpec:
+    name = table.get("name")
+    if name is None:
+        raise ConfigError(f"{where}: missing required key 'name' ({' | '.join(SAMPLER_PARAMS)})")
+    if name not in SAMPLER_PARAMS:
+        raise ConfigError(
+            f"{where}.name: unknown sampler {name!r}; choose one of {', '.join(SAMPLER_PARAMS)}"
+        )
+    params_cls = SAMPLER_PARAMS[name]
+    own = {f.name for f in dataclasses.fields(params_cls)}
+    common = {f.name for f in dataclasses.fields(SamplerSpec)} - {"name", "params"}
+    unknown = sorted(set(table) - own - common - {"name"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} for sampler {name!r}; allowed keys: "
+            f"{', '.join(sorted(own | common))}"
+        )
+    params = build(params_cls, {k: v for k, v in table.items() if k in own}, where)
+    if name == "mclmc" and not params.tune and (params.L is None or params.step_size is None):
+        raise ConfigError(f"{where}: mclmc with tune = false needs both 'L' and 'step_size'")
+    rest = {k: v for k, v in table.items() if k in common}
+    return build(SamplerSpec, rest, where, name=name, params=params)

@@ -1,0 +1,141 @@
+"""Declarative field checks for spec dataclasses: types, choices and bounds.
+
+Each spec field may carry ``metadata=check(...)``; :func:`build` turns a TOML table into
+the dataclass, rejecting unknown keys, wrong types and impossible values with messages
+that name the file and the table path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any
+
+from lambda_hat.errors import ConfigError
+
+
+def check(
+    *,
+    choices: tuple | None = None,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    help: str = "",
+) -> dict:
+    """Field metadata: allowed values and bounds, plus a one-line description."""
+    return {"choices": choices, "gt": gt, "ge": ge, "le": le, "lt": lt, "help": help}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args)
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        tp, str(tp)
+    )
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Coerce a TOML value to the declared type, or raise ConfigError naming ``where``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        (inner,) = typing.get_args(tp)[:1]
+        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out = float(value)
+            if not math.isfinite(out):
+                raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+            return out
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _check_bounds(value: Any, meta: dict, where: str) -> None:
+    if value is None:
+        return
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if meta.get("choices") is not None and item not in meta["choices"]:
+            allowed = ", ".join(repr(c) for c in meta["choices"])
+            raise ConfigError(f"{where}: {item!r} is not one of {allowed}")
+        for key, ok, words in (
+            ("gt", lambda a, b: a > b, "greater than"),
+            ("ge", lambda a, b: a >= b, "at least"),
+            ("lt", lambda a, b: a < b, "less than"),
+            ("le", lambda a, b: a <= b, "at most"),
+        ):
+            bound = meta.get(key)
+            if bound is not None and not ok(item, bound):
+                raise ConfigError(f"{where}: must be {words} {bound}, got {item!r}")
+
+
+def build(cls: type, table: Any, where: str, **fixed: Any) -> Any:
+    """Build dataclass ``cls`` from a TOML table, strictly.
+
+    ``where`` is the prefix for messages (``"file.toml: samplers[2]"``); ``fixed`` are
+    values supplied by the caller (not read from the table).
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    settable = [n for n in fields if n not in fixed]
+    unknown = sorted(set(table) - set(settable))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(settable))}"
+        )
+    kwargs = dict(fixed)
+    for name in settable:
+        f = fields[name]
+        path = f"{where}.{name}"
+        if name in table:
+            value = _coerce(table[name], hints[name], path)
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            raise ConfigError(f"{where}: missing required key {name!r} ({_type_name(hints[name])})")
+        _check_bounds(value, f.metadata, path)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) for each field: used by docs and `--help` output."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        rows.append((f.name, _type_name(hints[f.name]), default, f.metadata.get("help", "")))
+    return rows

@@ -1,0 +1,213 @@
+"""Typed, frozen specs for Stage A (targets) and Stage B (runs).
+
+A spec is *resolved*: every default filled in and every number of its declared type, so
+its canonical JSON (and thus its ID) depends only on what it means, not how it was typed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from lambda_hat.config.fields import check
+
+PRECISIONS = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Network architecture. ``mlp``: teacher-student regression; ``dln``: deep linear net."""
+
+    kind: str = field(metadata=check(choices=("mlp", "dln"), help="mlp | dln"))
+    in_dim: int = field(metadata=check(ge=1, help="input dimension"))
+    widths: tuple[int, ...] = field(metadata=check(ge=1, help="hidden layer widths"))
+    out_dim: int = field(metadata=check(ge=1, help="output dimension"))
+    activation: str = field(
+        default="tanh",
+        metadata=check(choices=("tanh", "relu", "gelu", "identity"), help="mlp only"),
+    )
+    bias: bool = field(default=True, metadata=check(help="mlp only: layers have biases"))
+    rank: int | None = field(default=None, metadata=check(ge=0, help="dln only: teacher rank"))
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (self.in_dim, *self.widths, self.out_dim)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Synthetic regression data: inputs x, teacher outputs plus Gaussian noise."""
+
+    n_data: int = field(metadata=check(ge=2, help="number of data points n"))
+    noise_scale: float = field(default=0.1, metadata=check(ge=0.0, help="std of output noise"))
+    inputs: str = field(
+        default="gaussian", metadata=check(choices=("gaussian", "uniform"), help="x distribution")
+    )
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """How w* is found: optax training from a random init, or the teacher itself."""
+
+    optimizer: str = field(default="adam", metadata=check(choices=("adam", "sgd")))
+    learning_rate: float = field(default=0.01, metadata=check(gt=0.0))
+    steps: int = field(default=2000, metadata=check(ge=0))
+    batch_size: int | None = field(
+        default=None, metadata=check(ge=1, help="minibatch size; omit for full batch")
+    )
+    init: str = field(
+        default="random",
+        metadata=check(
+            choices=("random", "teacher"), help="teacher: w* is the teacher, no training"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Stage A: everything that determines a target's data and w*."""
+
+    model: ModelSpec
+    data: DataSpec
+    training: TrainingSpec
+    seed: int
+    precision: str = "float64"
+
+
+# ---- Stage B ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SGLDParams:
+    """Minibatch SGLD with optional diagonal preconditioning (RMSProp or Adam)."""
+
+    step_size: float = field(default=1e-4, metadata=check(gt=0.0, help="Langevin step size"))
+    batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
+    precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
+    precond_decay: float = field(
+        default=0.99, metadata=check(gt=0.0, lt=1.0, help="second-moment EMA decay")
+    )
+    momentum_decay: float = field(
+        default=0.9, metadata=check(ge=0.0, lt=1.0, help="adam only: first-moment EMA decay")
+    )
+    precond_eps: float = field(default=1e-5, metadata=check(gt=0.0))
+
+
+@dataclass(frozen=True)
+class HMCParams:
+    """HMC with Stan-style window adaptation of step size and diagonal mass matrix."""
+
+    warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
+    num_integration_steps: int = field(default=16, metadata=check(ge=1))
+    step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
+    target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
+
+
+@dataclass(frozen=True)
+class NUTSParams:
+    """NUTS with the same window adaptation as HMC."""
+
+    warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
+    max_num_doublings: int = field(default=8, metadata=check(ge=1, le=16))
+    step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
+    target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
+
+
+@dataclass(frozen=True)
+class MCLMCParams:
+    """Microcanonical Langevin MC with BlackJAX's L / step-size tuner."""
+
+    tune: bool = field(default=True, metadata=check(help="run the L/step-size tuner"))
+    tune_steps: int = field(default=1000, metadata=check(ge=0))
+    L: float | None = field(default=None, metadata=check(gt=0.0, help="used when tune=false"))
+    step_size: float | None = field(
+        default=None, metadata=check(gt=0.0, help="used when tune=false")
+    )
+    diagonal_preconditioning: bool = True
+    desired_energy_var: float = field(default=5e-4, metadata=check(gt=0.0))
+
+
+SAMPLER_PARAMS: dict[str, type] = {
+    "sgld": SGLDParams,
+    "hmc": HMCParams,
+    "nuts": NUTSParams,
+    "mclmc": MCLMCParams,
+}
+DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mclmc": "float64"}
+DEFAULT_BURNIN = {"sgld": 200, "hmc": 0, "nuts": 0, "mclmc": 0}
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """One ``[[samplers]]`` entry before it meets a target (some defaults depend on n)."""
+
+    name: str
+    params: object
+    chains: int = field(default=4, metadata=check(ge=1))
+    draws: int = field(default=1000, metadata=check(ge=1, help="kept draws per chain"))
+    burnin: int | None = field(default=None, metadata=check(ge=0, help="discarded draws"))
+    thin: int = field(default=1, metadata=check(ge=1))
+    seed: int = 0
+    inverse_temperature: float | None = field(
+        default=None, metadata=check(gt=0.0, help="beta; default 1/log(n)")
+    )
+    localization: float = field(default=1.0, metadata=check(ge=0.0, help="gamma"))
+    precision: str | None = field(default=None, metadata=check(choices=PRECISIONS))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Stage B: a sampler entry resolved against one target (all defaults filled in)."""
+
+    target_id: str
+    sampler: str
+    params: object
+    chains: int
+    draws: int
+    burnin: int
+    thin: int
+    seed: int
+    inverse_temperature: float
+    localization: float
+    precision: str
+
+
+def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
+    """Fill the n-dependent defaults of a sampler entry for a target with ``n_data`` points."""
+    params = sampler.params
+    if isinstance(params, SGLDParams) and params.batch_size > n_data:
+        params = dataclasses.replace(params, batch_size=n_data)
+    beta = sampler.inverse_temperature
+    if beta is None:
+        beta = 1.0 / math.log(n_data)
+    return RunSpec(
+        target_id=target_id,
+        sampler=sampler.name,
+        params=params,
+        chains=sampler.chains,
+        draws=sampler.draws,
+        burnin=DEFAULT_BURNIN[sampler.name] if sampler.burnin is None else sampler.burnin,
+        thin=sampler.thin,
+        seed=sampler.seed,
+        inverse_temperature=float(beta),
+        localization=sampler.localization,
+        precision=sampler.precision or DEFAULT_PRECISION[sampler.name],
+    )
+
+
+def to_dict(spec: object) -> dict:
+    """Plain-JSON view of a spec (tuples become lists)."""
+    return _plain(dataclasses.asdict(spec))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

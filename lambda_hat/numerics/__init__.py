@@ -1,0 +1,1 @@
+"""Pure JAX numerics: models, data, training, posterior, samplers, estimator. No I/O."""

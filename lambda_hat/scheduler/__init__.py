@@ -1,0 +1,1 @@
+"""Plan what an experiments file needs and execute what is missing (no JAX here)."""

@@ -1,0 +1,117 @@
+"""A plan: the targets and runs an experiments file asks for, and what state each is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambda_hat.config.experiment import Experiment
+from lambda_hat.config.specs import RunSpec, TargetSpec, resolve_run
+from lambda_hat.store.catalog import Catalog
+from lambda_hat.store.ids import run_dirname, target_id
+
+DONE, TODO, FAILED = "done", "todo", "failed"
+
+
+@dataclass
+class TargetTask:
+    target_id: str
+    spec: TargetSpec
+    names: dict
+    status: str = TODO
+    failure: dict | None = None
+
+    @property
+    def key(self) -> str:
+        return self.target_id
+
+    @property
+    def precision(self) -> str:
+        return self.spec.precision
+
+    @property
+    def label(self) -> str:
+        return f"{self.target_id} ({self.names.get('model')}/{self.names.get('data')})"
+
+
+@dataclass
+class RunTask:
+    target_id: str
+    dirname: str
+    spec: RunSpec
+    status: str = TODO
+    failure: dict | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.target_id}/{self.dirname}"
+
+    @property
+    def precision(self) -> str:
+        return self.spec.precision
+
+    @property
+    def label(self) -> str:
+        return f"{self.dirname} on {self.target_id}"
+
+
+@dataclass
+class Plan:
+    root: Path
+    targets: list[TargetTask] = field(default_factory=list)
+    runs: list[RunTask] = field(default_factory=list)
+
+    def counts(self) -> dict:
+        out = {}
+        for kind, tasks in (("targets", self.targets), ("runs", self.runs)):
+            out[kind] = {s: sum(t.status == s for t in tasks) for s in (DONE, TODO, FAILED)}
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "root": str(self.root),
+            "targets": [
+                {"target_id": t.target_id, "status": t.status, **t.names} for t in self.targets
+            ],
+            "runs": [
+                {"target_id": r.target_id, "run": r.dirname, "sampler": r.spec.sampler,
+                 "status": r.status}
+                for r in self.runs
+            ],
+            "counts": self.counts(),
+        }
+
+
+def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
+    """Every (target, sampler) pair of the file, deduplicated by ID, with its status."""
+    root = Path(root if root is not None else experiment.store_root)
+    catalog = Catalog(root)
+    plan = Plan(root=root)
+    seen_targets, seen_runs = set(), set()
+    for entry in experiment.targets:
+        tid = target_id(entry.spec)
+        if tid not in seen_targets:
+            seen_targets.add(tid)
+            names = {"model": entry.model, "data": entry.data, "training": entry.training}
+            task = TargetTask(tid, entry.spec, names)
+            _status(task, catalog.has_target(tid), catalog.failure_for(tid))
+            plan.targets.append(task)
+        for sampler in experiment.samplers:
+            spec = resolve_run(sampler, tid, entry.spec.data.n_data)
+            name = run_dirname(spec)
+            if (tid, name) in seen_runs:
+                continue
+            seen_runs.add((tid, name))
+            task = RunTask(tid, name, spec)
+            _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
+            plan.runs.append(task)
+    return plan
+
+
+def _status(task, exists: bool, failure: dict | None) -> None:
+    if exists:
+        task.status = DONE
+    elif failure is not None:
+        task.status, task.failure = FAILED, failure
+    else:
+        task.status = TODO

@@ -1,0 +1,76 @@
+"""A live ``rich`` display of run events: one overall bar and one bar per running task."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+
+class RichProgress:
+    """Consumes scheduler events (a sink); use as a context manager."""
+
+    def __init__(self, total: int, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.overall = self.progress.add_task("[bold]all tasks", total=max(total, 1))
+        self.tasks: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, event: dict) -> None:
+        kind, key = event.get("event"), event.get("key")
+        if kind == "started" and key not in self.tasks:
+            label = key.split("/")[-1] if "/" in key else key
+            self.tasks[key] = self.progress.add_task(f"  {label}", total=None)
+            self.started[key] = time.time()
+        elif kind == "progress" and key in self.tasks:
+            self.progress.update(self.tasks[key], total=event["total"], completed=event["done"])
+        elif kind in ("finished", "failed"):
+            task = self.tasks.pop(key, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            self.progress.advance(self.overall)
+            self._report(event)
+        elif kind == "skipped":
+            self.progress.advance(self.overall)
+            self.console.print(f"[yellow]skipped[/] {key}: {event.get('reason')}")
+
+    def _report(self, event: dict) -> None:
+        key = event.get("key", "")
+        if event["event"] == "failed":
+            self.console.print(f"[red]failed[/] {key}: {event.get('error_type')}: "
+                               f"{event.get('message')}")
+            return
+        secs = event.get("walltime_sec", 0.0)
+        if "llc_mean" in event:
+            mcse = event.get("llc_mcse")
+            est = f"λ̂ = {event['llc_mean']:.3f}" + (f" ± {mcse:.3f}" if mcse else "")
+            truth = event.get("true_llc")
+            if truth is not None:
+                est += f"  (true λ = {truth:g}, rel. err {100 * (event['llc_mean'] - truth) / truth:+.1f}%)"
+            self.console.print(f"[green]done[/] {key.split('/')[-1]}  {est}  [{secs:.1f}s]")
+            for warning in event.get("warnings") or []:
+                self.console.print(f"    [yellow]warning:[/] {warning}")
+        else:
+            self.console.print(f"[green]built[/] {key}  [{secs:.1f}s]")

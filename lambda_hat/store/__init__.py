@@ -1,0 +1,1 @@
+"""Content-addressed store: IDs, layout, locks, atomic publish, manifests (no JAX here)."""

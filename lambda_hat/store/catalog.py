@@ -1,0 +1,133 @@
+"""Read-only views of a store: targets, runs and failures, from the folders (no locks).
+
+Folders are the source of truth; a folder under its final name is complete. Readers
+tolerate unreadable files by reporting them rather than crashing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambda_hat.errors import AmbiguousIdError
+from lambda_hat.store.layout import FAILURES, Layout
+
+
+@dataclass
+class RunRecord:
+    target_id: str
+    dirname: str
+    path: Path
+    analysis: dict | None
+    error: str | None = None
+
+    @property
+    def sampler(self) -> str:
+        return self.dirname.split("_")[1]
+
+    @property
+    def run_id(self) -> str:
+        return self.dirname.split("_")[-1]
+
+
+@dataclass
+class TargetRecord:
+    target_id: str
+    path: Path
+    meta: dict | None
+    error: str | None = None
+    _runs: list[RunRecord] | None = field(default=None, repr=False)
+
+    def runs(self) -> list[RunRecord]:
+        if self._runs is None:
+            self._runs = [
+                _read_run(self.target_id, p) for p in sorted(self.path.glob("run_*")) if p.is_dir()
+            ]
+        return self._runs
+
+    def run_dirnames(self) -> list[str]:
+        return sorted(p.name for p in self.path.glob("run_*") if p.is_dir())
+
+
+def _load(path: Path) -> tuple[dict | None, str | None]:
+    try:
+        with open(path) as fh:
+            return json.load(fh), None
+    except FileNotFoundError:
+        return None, f"{path.name} missing"
+    except (OSError, json.JSONDecodeError) as exc:
+        return None, f"{path.name} unreadable: {exc}"
+
+
+def _read_run(target_id: str, path: Path) -> RunRecord:
+    analysis, err = _load(path / "analysis.json")
+    return RunRecord(target_id, path.name, path, analysis, err)
+
+
+class Catalog:
+    """Browse a store under ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.layout = Layout(root)
+
+    def target_ids(self) -> list[str]:
+        if not self.layout.targets.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.layout.targets.iterdir() if p.name.startswith("tgt_") and p.is_dir()
+        )
+
+    def target(self, target_id: str) -> TargetRecord:
+        path = self.layout.target_dir(target_id)
+        meta, err = _load(path / "meta.json")
+        return TargetRecord(target_id, path, meta, err)
+
+    def targets(self) -> list[TargetRecord]:
+        return [self.target(t) for t in self.target_ids()]
+
+    def has_target(self, target_id: str) -> bool:
+        return self.layout.target_dir(target_id).is_dir()
+
+    def has_run(self, target_id: str, dirname: str) -> bool:
+        return self.layout.run_dir(target_id, dirname).is_dir()
+
+    def failures(self) -> list[dict]:
+        """All recorded failures (targets and runs), newest first."""
+        files = list(self.layout.failures_dir().glob("*.json"))
+        if self.layout.targets.is_dir():
+            files += list(self.layout.targets.glob(f"tgt_*/{FAILURES}/*.json"))
+        out = []
+        for f in files:
+            data, err = _load(f)
+            record = data if isinstance(data, dict) else {"message": err}
+            record["path"] = str(f)
+            out.append(record)
+        return sorted(out, key=lambda r: r.get("time", 0), reverse=True)
+
+    def failure_for(self, target_id: str, dirname: str | None = None) -> dict | None:
+        path = (
+            self.layout.target_failure(target_id)
+            if dirname is None
+            else self.layout.run_failure(target_id, dirname)
+        )
+        data, _ = _load(path)
+        return data
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """A full target ID or run folder name from any unique prefix of it."""
+        names = self.target_ids()
+        for t in names:
+            names_run = [p.name for p in self.layout.target_dir(t).glob("run_*")]
+            names = names + names_run
+        plain = [n for n in names if n.startswith(prefix)]
+        by_id = [n for n in names if n.startswith("run_") and n.split("_")[-1].startswith(prefix)]
+        hits = sorted(set(plain + by_id))
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise AmbiguousIdError(f"no target or run matches {prefix!r}")
+        raise AmbiguousIdError(
+            f"{prefix!r} matches {len(hits)} artifacts ({', '.join(hits[:5])}...); "
+            "type more characters"
+        )

@@ -1,0 +1,73 @@
+"""Append-only JSON-lines manifests (``_catalog.jsonl``, ``_runs.jsonl``).
+
+Folders are the source of truth; manifests are an index. Readers skip a torn last line.
+Writers append under the manifest's lock; when an entry for the same key exists already
+(an artifact deleted by hand and rebuilt) or an entry points at a folder that no longer
+exists, the manifest is rewritten atomically without them, so it never shows duplicate
+or dangling lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from lambda_hat.store.layout import lock_path
+from lambda_hat.store.locks import lock_for
+
+
+def read(path: Path) -> list[dict]:
+    """All complete entries; torn or garbled lines are skipped."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
+
+
+def _dump(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def _rewrite(path: Path, entries: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.rewrite-{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.writelines(_dump(e) for e in entries)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def record(path: Path, entry: dict, key: str, exists: Callable[[dict], bool]) -> None:
+    """Add ``entry`` (identified by ``entry[key]``), dropping stale lines if there are any."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_for(lock_path(path)):
+        raw = path.read_text() if path.exists() else ""
+        lines = raw.splitlines()
+        current = read(path)
+        keep = [e for e in current if e.get(key) != entry[key] and exists(e)]
+        clean = len(keep) == len(current) == len(lines) and (not raw or raw.endswith("\n"))
+        if clean:
+            with open(path, "a") as fh:
+                fh.write(_dump(entry))
+                fh.flush()
+                os.fsync(fh.fileno())
+        else:
+            _rewrite(path, [*keep, entry])
+
+
+def rebuild(path: Path, entries: list[dict]) -> None:
+    """Replace a manifest wholesale (``verify --repair``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_for(lock_path(path)):
+        _rewrite(path, entries)
