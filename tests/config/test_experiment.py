@@ -1,0 +1,110 @@
+"""The experiments file: strict validation with messages naming file, path and expectation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lambda_hat.config import load
+from lambda_hat.config.specs import SGLDParams
+from lambda_hat.errors import ConfigError
+
+BASE = """
+[models.m]
+kind = "mlp"
+in_dim = 2
+widths = [3]
+out_dim = 1
+
+[data.d]
+n_data = 100
+
+[[targets]]
+model = "m"
+data = "d"
+seed = 0
+"""
+
+
+def test_loads_tiny_file_with_defaults_filled(tiny_toml):
+    exp = load(tiny_toml)
+    assert len(exp.targets) == 2 and len(exp.samplers) == 1
+    dln = exp.targets[0].spec
+    assert dln.model.activation == "identity" and dln.model.bias is False
+    assert dln.training.init == "teacher"
+    mlp = exp.targets[1].spec
+    assert mlp.model.activation == "tanh" and mlp.training.optimizer == "adam"
+    sampler = exp.samplers[0]
+    assert sampler.params == SGLDParams(
+        step_size=1e-4,
+        batch_size=50,
+        precond=SGLDParams().precond,
+        precond_decay=SGLDParams().precond_decay,
+        momentum_decay=SGLDParams().momentum_decay,
+        precond_eps=SGLDParams().precond_eps,
+    )
+    assert exp.store_root.name == "runs"
+
+
+def test_root_override(tiny_toml, tmp_path):
+    assert load(tiny_toml, tmp_path / "elsewhere").store_root == tmp_path / "elsewhere"
+
+
+def test_int_and_float_resolve_alike(write_toml):
+    a = load(write_toml(BASE + "\n[[samplers]]\nname='sgld'\nstep_size=1\n", "a.toml"))
+    b = load(write_toml(BASE + "\n[[samplers]]\nname='sgld'\nstep_size=1.0\n", "b.toml"))
+    assert a.samplers[0] == b.samplers[0]
+    assert isinstance(a.samplers[0].params.step_size, float)
+
+
+BAD = [
+    # (appended TOML or replacement, expected message fragment)
+    ("\n[[samplers]]\nname='sgld'\nstep_sise=1e-4\n", r"samplers\[0\]: unknown key 'step_sise'"),
+    ("\n[[samplers]]\nname='sgld'\nstep_size='big'\n", r"samplers\[0\]\.step_size: expected a number"),
+    ("\n[[samplers]]\nname='sgld'\nstep_size=-1e-4\n", r"samplers\[0\]\.step_size: must be greater than 0"),
+    ("\n[[samplers]]\nname='sgld'\nchains=0\n", r"samplers\[0\]\.chains: must be at least 1"),
+    ("\n[[samplers]]\nname='langevin'\n", r"samplers\[0\]\.name: unknown sampler 'langevin'"),
+    ("\n[[samplers]]\nstep_size=1e-4\n", r"samplers\[0\]: missing required key 'name'"),
+    ("\n[[targets]]\nmodel='nope'\ndata='d'\n", r"targets\[1\]\.model: no preset 'nope' in \[models\]"),
+    ("\n[models.x]\nkind='mlp'\nin_dim=2\nwidths=[3, 'a']\nout_dim=1\n", r"models\.x\.widths\[1\]: expected an integer"),
+    ("\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\n", r"models\.x: kind = 'dln' needs 'rank'"),
+    ("\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\nrank=5\n", r"models\.x\.rank: 5 exceeds the narrowest layer"),
+    ("\n[data.y]\nn_data=100\ninputs='cauchy'\n", r"data\.y\.inputs: 'cauchy' is not one of"),
+    ("\n[[samplers]]\nname='hmc'\nbatch_size=10\n", r"unknown key 'batch_size' for sampler 'hmc'"),
+    ("\n[[samplers]]\nname='sgld'\nstep_size=nan\n", r"samplers\[0\]\.step_size: expected a finite number"),
+    ("\n[extras]\nx=1\n", r"unknown top-level table 'extras'"),
+    ("\n[[samplers]]\nname='mclmc'\ntune=false\n", r"mclmc with tune = false needs both 'L' and 'step_size'"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD)
+def test_bad_inputs_are_rejected_with_clear_messages(write_toml, extra, message):
+    path = write_toml(BASE + extra)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    text = str(info.value)
+    assert text.startswith(str(path)), text
+    assert re.search(message, text), text
+
+
+def test_malformed_toml_names_file_and_position(write_toml):
+    path = write_toml(BASE + "\n[[samplers]\nname='sgld'\n")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line"):
+        load(path)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="no such experiments file"):
+        load("/nonexistent/exp.toml")
+
+
+def test_no_targets(write_toml):
+    with pytest.raises(ConfigError, match=r"no \[\[targets\]\]"):
+        load(write_toml("[[samplers]]\nname='sgld'\n"))
+
+
+def test_training_batch_larger_than_data(write_toml):
+    text = BASE + "\n[training.t]\nbatch_size=500\n[[targets]]\nmodel='m'\ndata='d'\ntraining='t'\n"
+    with pytest.raises(ConfigError, match=r"batch_size = 500 exceeds data\.d\.n_data = 100"):
+        load(write_toml(text))

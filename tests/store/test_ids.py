@@ -1,0 +1,94 @@
+"""Content-addressed IDs: pinned values, so an accidental change to hashing is caught."""
+
+from __future__ import annotations
+
+from lambda_hat.config.specs import (
+    DataSpec,
+    ModelSpec,
+    RunSpec,
+    SGLDParams,
+    TargetSpec,
+    TrainingSpec,
+    to_dict,
+)
+from lambda_hat.store.ids import canonical_json, run_dirname, run_id, target_id
+
+TARGET = TargetSpec(
+    model=ModelSpec(
+        kind="dln", in_dim=3, widths=(4,), out_dim=2, activation="identity", bias=False, rank=1
+    ),
+    data=DataSpec(n_data=100, noise_scale=0.1, inputs="gaussian"),
+    training=TrainingSpec(
+        optimizer="adam", learning_rate=0.01, steps=0, batch_size=None, init="teacher"
+    ),
+    seed=7,
+    precision="float64",
+)
+
+
+def _run(target: str, **changes) -> RunSpec:
+    fields = dict(
+        target_id=target,
+        sampler="sgld",
+        params=SGLDParams(
+            step_size=1e-4,
+            batch_size=100,
+            precond="none",
+            precond_decay=0.99,
+            momentum_decay=0.9,
+            precond_eps=1e-5,
+        ),
+        chains=4,
+        draws=1000,
+        burnin=200,
+        thin=1,
+        seed=0,
+        inverse_temperature=0.21714724095162588,
+        localization=1.0,
+        precision="float32",
+    )
+    fields.update(changes)
+    return RunSpec(**fields)
+
+
+def test_canonical_json_is_sorted_and_compact():
+    assert canonical_json({"b": 1, "a": [1.5, None, "x"]}) == '{"a":[1.5,null,"x"],"b":1}'
+
+
+def test_target_id_is_pinned():
+    assert target_id(TARGET) == "tgt_595867ce2718"
+    assert target_id(to_dict(TARGET)) == "tgt_595867ce2718"
+
+
+def test_run_id_is_pinned():
+    spec = _run("tgt_595867ce2718")
+    assert run_id(spec) == "101a6b0f"
+    assert run_dirname(spec) == "run_sgld_101a6b0f"
+
+
+def test_any_change_gives_a_new_id():
+    base = _run("tgt_595867ce2718")
+    assert run_id(_run("tgt_595867ce2719")) != run_id(base)
+    assert run_id(_run("tgt_595867ce2718", seed=1)) != run_id(base)
+    assert run_id(_run("tgt_595867ce2718", draws=1001)) != run_id(base)
+
+
+def test_int_and_float_hash_alike_after_resolution():
+    a = _run("tgt_595867ce2718", localization=1)
+    b = _run("tgt_595867ce2718", localization=1.0)
+    assert canonical_json(to_dict(a)) != canonical_json(to_dict(b))  # unresolved differs...
+    from lambda_hat.config.experiment import parse
+
+    doc = {
+        "models": {"m": {"kind": "mlp", "in_dim": 2, "widths": [3], "out_dim": 1}},
+        "data": {"d": {"n_data": 100, "noise_scale": 1}},
+        "targets": [{"model": "m", "data": "d"}],
+        "samplers": [{"name": "sgld", "localization": 1, "step_size": 1}],
+    }
+    doc2 = {**doc, "data": {"d": {"n_data": 100.0, "noise_scale": 1.0}}}
+    doc2["samplers"] = [{"name": "sgld", "localization": 1.0, "step_size": 1.0}]
+    from pathlib import Path
+
+    e1, e2 = parse(doc, Path("a.toml")), parse(doc2, Path("b.toml"))
+    assert target_id(e1.targets[0].spec) == target_id(e2.targets[0].spec)  # ...resolved agrees
+    assert e1.samplers[0] == e2.samplers[0]
