@@ -1,0 +1,167 @@
+"""What one array task does: run its slice of the plan file, stop cleanly on a signal.
+
+Items run one at a time, in order (a target before its runs), each in a spawned child
+process with one precision (``scheduler.worker.init_worker``), like the local executor.
+An item already published (by an earlier attempt or another task) is skipped by the
+runner; the store's locks make concurrent tasks safe.
+
+SIGTERM/SIGUSR1 (``--signal=B:TERM@grace``, ``scancel --signal``) stops the task: the
+child is sent SIGTERM, its build raises SystemExit and removes its temporary folder, so
+no partial artifact remains. With ``requeue`` in the plan, a task that published
+something in this attempt requeues itself (``scontrol requeue``) to finish the rest; a
+task that made no progress does not, because it would only time out again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from lambda_hat.errors import SlurmError
+from lambda_hat.scheduler.worker import execute, init_worker
+from lambda_hat.slurm.planfile import read_plan, spec_from_item
+
+STOP_EXIT = 143  # 128 + SIGTERM, what SLURM shows for a task stopped by its signal
+
+
+class Stopped(SystemExit):
+    """The task was told to stop (time limit near, preemption, scancel --signal)."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def array_index(explicit: int | None) -> int:
+    """The slice to run: ``--task`` or ``$SLURM_ARRAY_TASK_ID``."""
+    if explicit is not None:
+        return explicit
+    value = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if value is None or not value.isdigit():
+        raise SlurmError(
+            "no array index: run inside a SLURM array task (SLURM_ARRAY_TASK_ID) or pass --task"
+        )
+    return int(value)
+
+
+def log(message: str) -> None:
+    print(f"[lambda-hat {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run_task(plan_path: str | Path, index: int) -> int:
+    """Run slice ``index`` of the plan; 0 if every item is published, 1 if some failed,
+    143 if stopped by a signal."""
+    doc = read_plan(plan_path)
+    tasks = doc["tasks"]
+    if not 0 <= index < len(tasks):
+        raise SlurmError(f"array index {index} is outside the plan's 0..{len(tasks) - 1}")
+    items = tasks[index]
+    root = doc["root"]
+    specs = [spec_from_item(item) for item in items]  # fail early on a stale plan
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGUSR1)}
+    published = 0
+    failed: list[str] = []
+    failed_targets: set[str] = set()
+    pool: ProcessPoolExecutor | None = None
+    pool_precision = None
+    log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
+    try:
+        for item, spec in zip(items, specs, strict=True):
+            if item["kind"] == "run" and item["target_id"] in failed_targets:
+                log(f"skipped {item['key']}: its target failed")
+                failed.append(item["key"])
+                continue
+            if pool is None or pool_precision != item["precision"]:
+                _close(pool)
+                pool = _new_pool(item["precision"], root)
+                pool_precision = item["precision"]
+            log(f"start {item['kind']} {item['key']}")
+            start = time.time()
+            try:
+                result = pool.submit(
+                    execute, item["kind"], item["key"], spec, root, item.get("names"), None
+                ).result()
+            except Stopped:
+                raise
+            except SystemExit as exc:  # the child was signalled (SLURM signals every process)
+                raise Stopped(signal.SIGTERM) from exc
+            except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
+                log(f"FAILED {item['key']}: {type(exc).__name__}: {exc}")
+                failed.append(item["key"])
+                if item["kind"] == "target":
+                    failed_targets.add(item["target_id"])
+                if isinstance(exc, BrokenProcessPool):
+                    pool = None
+                continue
+            published += 1
+            extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
+            log(f"done {item['key']} in {time.time() - start:.1f}s{extra}")
+    except Stopped as stop:
+        log(f"signal {stop.signum}: stopping; the build in progress is discarded")
+        _terminate(pool)
+        pool = None
+        if doc.get("requeue") and published > 0:
+            _requeue()
+        elif doc.get("requeue"):
+            log("not requeued: nothing finished in this attempt; give the tasks a longer --time")
+        return STOP_EXIT
+    finally:
+        _close(pool)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    log(f"finished slice {index}: {published} built, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _new_pool(precision: str, root: str) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=mp.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(precision, root, None),
+    )
+
+
+def _close(pool: ProcessPoolExecutor | None) -> None:
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor | None, wait_seconds: float = 30.0) -> None:
+    """SIGTERM the child (its build cleans up), then kill what is left."""
+    if pool is None:
+        return
+    procs = list(getattr(pool, "_processes", {}).values())
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.time() + wait_seconds
+    for proc in procs:
+        proc.join(timeout=max(0.0, deadline - time.time()))
+        if proc.is_alive():
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _requeue() -> None:
+    job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    target = f"{job}_{task}" if job and task else os.environ.get("SLURM_JOB_ID")
+    if not target:
+        return
+    log(f"requeueing {target} to finish the rest of the slice")
+    try:
+        subprocess.run(["scontrol", "requeue", target], check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"requeue failed: {exc}", file=sys.stderr, flush=True)
