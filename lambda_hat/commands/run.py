@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import signal
 from pathlib import Path
 
 from rich.console import Console
@@ -28,8 +28,9 @@ def print_plan(plan, console: Console) -> None:
     for col in ("kind", "artifact", "target", "status"):
         table.add_column(col)
     for t in plan.targets:
-        table.add_row("target", t.target_id, f"{t.names['model']}/{t.names['data']}",
-                      _status(t.status))
+        table.add_row(
+            "target", t.target_id, f"{t.names['model']}/{t.names['data']}", _status(t.status)
+        )
     for r in plan.runs:
         table.add_row("run", r.dirname, r.target_id, _status(r.status))
     console.print(table)
@@ -47,16 +48,28 @@ def _status(status: str) -> str:
 
 def run(args) -> int:
     from lambda_hat.config import load
+    from lambda_hat.errors import ConfigError
+    from lambda_hat.scheduler import housekeeping
     from lambda_hat.scheduler.local import LocalExecutor, selected, usable_cpus
     from lambda_hat.scheduler.plan import make_plan
 
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     console = Console(stderr=True)
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     if args.dry_run:
         print_plan(plan, Console())
         return 0
+    # A SIGTERM (e.g. from the TUI's cancel button) stops like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    touched = [t.target_id for t in plan.targets]
+    housekeeping.clean_stale_temps(plan.root, touched)
+    housekeeping.reconcile(plan.root, touched)
     targets, runs = selected(plan, args.retry_failed, args.only_targets)
+    considered = plan.targets + ([] if args.only_targets else plan.runs)
+    chosen = {t.key for t in targets + runs}
+    held_back = [t for t in considered if t.status == "failed" and t.key not in chosen]
     sinks = []
     events_sink = None
     if args.events:
@@ -65,41 +78,77 @@ def run(args) -> int:
         events_sink = JsonlSink(args.events)
         sinks.append(events_sink)
     emit = _fanout(sinks)
-    emit({"event": "plan", "experiments": str(Path(args.experiments)), **plan.to_dict()})
+    emit(
+        {
+            "event": "plan",
+            "experiments": str(Path(args.experiments)),
+            **plan.to_dict(),
+            "to_do": sorted(chosen),
+        }
+    )
     total = len(targets) + len(runs)
-    if total == 0:
-        failed = [t for t in plan.targets + plan.runs if t.status == "failed"]
-        msg = "everything is already done" if not failed else (
-            f"nothing to do; {len(failed)} failed task(s) recorded, "
-            "rerun with --retry-failed to try them again"
+    try:
+        if total == 0:
+            done = sum(t.status == "done" for t in considered)
+            console.print(
+                f"[green]nothing to do[/]: {done} of {len(considered)} task(s) already done "
+                f"in {plan.root}"
+            )
+            emit(
+                {
+                    "event": "summary",
+                    "done": 0,
+                    "found": 0,
+                    "already": done,
+                    "failed": [],
+                    "skipped": [],
+                    "interrupted": False,
+                    "walltime_sec": 0.0,
+                    "not_retried": [t.key for t in held_back],
+                }
+            )
+            return _report_held_back(held_back, console)
+        workers = args.workers or len(usable_cpus())
+        counts = plan.counts()
+        console.print(
+            f"{len(targets)} target(s) and {len(runs)} run(s) to do, "
+            f"{counts['runs']['done'] + counts['targets']['done']} already done; "
+            f"{workers} worker(s); store {plan.root}"
         )
-        console.print(f"[green]{msg}[/] ({len(plan.targets)} targets, {len(plan.runs)} runs "
-                      f"in {plan.root})")
-        emit({"event": "summary", "done": 0, "already": len(plan.targets) + len(plan.runs),
-              "failed": [], "skipped": []})
+        executor = LocalExecutor(plan.root, workers)
+        if args.quiet:
+            executor.sink = emit
+            summary = executor.execute(plan, args.retry_failed, args.only_targets)
+        else:
+            from lambda_hat.scheduler.progress import RichProgress
+
+            with RichProgress(total, console) as display:
+                executor.sink = _fanout([*sinks, display])
+                summary = executor.execute(plan, args.retry_failed, args.only_targets)
+        emit({"event": "summary", **summary.to_dict(), "not_retried": [t.key for t in held_back]})
+        code = _report(summary, console)
+        return code or _report_held_back(held_back, console)
+    finally:
         if events_sink:
             events_sink.close()
-        return 1 if failed and not args.only_targets else 0
-    workers = args.workers or len(usable_cpus())
-    console.print(
-        f"{len(targets)} target(s) and {len(runs)} run(s) to do, "
-        f"{plan.counts()['runs']['done'] + plan.counts()['targets']['done']} already done; "
-        f"{workers} worker(s); store {plan.root}"
-    )
-    executor = LocalExecutor(plan.root, workers)
-    if args.quiet:
-        executor.sink = emit
-        summary = executor.execute(plan, args.retry_failed, args.only_targets)
-    else:
-        from lambda_hat.scheduler.progress import RichProgress
 
-        with RichProgress(total, console) as display:
-            executor.sink = _fanout([*sinks, display])
-            summary = executor.execute(plan, args.retry_failed, args.only_targets)
-    emit({"event": "summary", **summary.to_dict()})
-    if events_sink:
-        events_sink.close()
-    return _report(summary, console)
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _report_held_back(held_back, console: Console) -> int:
+    """Failures recorded by earlier runs that this run did not retry: exit 1, say why."""
+    if not held_back:
+        return 0
+    console.print(
+        f"[red]{len(held_back)} task(s) failed in an earlier run[/] and were not retried "
+        "(rerun with --retry-failed once the cause is fixed):"
+    )
+    for t in held_back:
+        failure = t.failure or {}
+        console.print(f"  {t.key}: {failure.get('error_type', '?')}: {failure.get('message', '')}")
+    return 1
 
 
 def _fanout(sinks):
@@ -111,8 +160,9 @@ def _fanout(sinks):
 
 
 def _report(summary, console: Console) -> int:
+    found = f"{len(summary.found)} built meanwhile by another process, " if summary.found else ""
     console.print(
-        f"finished in {summary.walltime_sec:.1f}s: {len(summary.done)} built, "
+        f"finished in {summary.walltime_sec:.1f}s: {len(summary.done)} built, {found}"
         f"{summary.already} already done, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped"
     )
@@ -120,10 +170,10 @@ def _report(summary, console: Console) -> int:
         console.print("[yellow]interrupted[/]: pending work cancelled; rerun to continue.")
         return 130
     for f in summary.failed:
-        console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}\n"
-                      f"    details: {f['failure_file']}")
+        console.print(
+            f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}\n"
+            f"    details: {f['failure_file']}"
+        )
     if summary.failed or summary.skipped:
         return 1
     return 0
-
-

@@ -1,10 +1,13 @@
-"""Execute a plan on local process pools (spawn context, one pool per precision).
+"""Execute a plan on local worker processes (spawn context), one pool per CPU slot.
 
-Runs wait for their target; at most ``workers`` tasks run at once, each pinned to its
-own share of the CPUs. An exception in a task is recorded (by the runner) and does not
-stop the others; a worker that dies (kill -9, out of memory) is replaced and its task
-retried once; Ctrl-C cancels pending work and stops the workers, whose builds clean up
-their temporary folders, so the store stays consistent.
+Each of the ``workers`` slots is a one-process ``ProcessPoolExecutor`` pinned to its own
+share of the CPUs, so a worker that dies (``kill -9``, out of memory) breaks only its
+own pool: the other tasks go on, the crash is recorded as a *retryable* failure, and the
+task is retried once in this run (and automatically by the next run if it dies again).
+Runs wait for their target. An exception in a task is recorded by the runner under
+``_failures/`` and stops nothing else. Ctrl-C cancels pending work and stops the
+workers (SIGTERM, then SIGKILL); their builds remove their temporary folders, and what
+a SIGKILL leaves behind is swept, so the store stays consistent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -20,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.specs import to_dict
+from lambda_hat.scheduler import housekeeping
 from lambda_hat.scheduler.plan import DONE, FAILED, TODO, Plan, RunTask, TargetTask
-from lambda_hat.scheduler.worker import execute, init_worker
+from lambda_hat.scheduler.worker import execute, init_worker, warm_up
 from lambda_hat.store import failures
 from lambda_hat.store.layout import Layout
 
 Sink = Callable[[dict], None]
-MAX_CRASH_ATTEMPTS = 2
+MAX_CRASH_ATTEMPTS = 2  # a task whose worker dies is tried at most this often per run
+STOP_GRACE_SEC = 5.0  # after SIGTERM, how long workers get to clean up before SIGKILL
 
 
 def usable_cpus() -> list[int]:
@@ -46,7 +52,8 @@ def cpu_slots(workers: int) -> list[list[int]]:
 
 @dataclass
 class Summary:
-    done: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # built by this run
+    found: list[str] = field(default_factory=list)  # published meanwhile by another process
     failed: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     already: int = 0
@@ -61,6 +68,7 @@ class Summary:
     def to_dict(self) -> dict:
         return {
             "done": len(self.done),
+            "found": len(self.found),
             "already": self.already,
             "failed": self.failed,
             "skipped": self.skipped,
@@ -70,7 +78,11 @@ class Summary:
 
 
 def selected(plan: Plan, retry_failed: bool, only_targets: bool = False):
-    """(targets, runs) to execute: missing ones, plus failed ones when retrying."""
+    """(targets, runs) to execute: missing ones, plus failed ones when retrying.
+
+    Failures recorded as ``retryable`` (a worker crash) are always retried; failures
+    from an exception in the task only with ``retry_failed``.
+    """
 
     def wanted(task) -> bool:
         if task.status == TODO:
@@ -84,6 +96,20 @@ def selected(plan: Plan, retry_failed: bool, only_targets: bool = False):
     return targets, runs
 
 
+@dataclass
+class _Slot:
+    """One worker process (a one-process pool) pinned to ``cpus``."""
+
+    index: int
+    cpus: list[int]
+    precision: str | None = None
+    pool: ProcessPoolExecutor | None = None
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process died while running a task (killed, or out of memory)."""
+
+
 class LocalExecutor:
     def __init__(self, root: Path, workers: int, sink: Sink | None = None):
         self.root = Path(root)
@@ -92,42 +118,68 @@ class LocalExecutor:
         self.sink = sink or (lambda event: None)
         self.ctx = mp.get_context("spawn")
         self.queue = self.ctx.Queue()
-        self.pools: dict[str, ProcessPoolExecutor] = {}
-        self.slots = cpu_slots(self.workers)
+        self.slots = [_Slot(i, cpus) for i, cpus in enumerate(cpu_slots(self.workers))]
+        self.pids: dict[str, int] = {}  # task key -> pid of the worker running it
+        self._procs: dict[int, list] = {}  # slot index -> its pool's processes
+        self._submitted: dict[str, float] = {}  # task key -> when it was last submitted
 
-    # -- pools -------------------------------------------------------------------------
-    def _pool(self, precision: str) -> ProcessPoolExecutor:
-        pool = self.pools.get(precision)
-        if pool is None:
-            pool = ProcessPoolExecutor(
-                max_workers=self.workers,
+    # -- worker pools ------------------------------------------------------------------
+    def _pool_for(self, slot: _Slot, precision: str) -> ProcessPoolExecutor:
+        if slot.pool is not None and slot.precision != precision:
+            self._retire(slot)
+        if slot.pool is None:
+            slot.pool = ProcessPoolExecutor(
+                max_workers=1,
                 mp_context=self.ctx,
                 initializer=init_worker,
-                initargs=(precision, str(self.root), self.queue),
+                initargs=(precision, str(self.root), self.queue, slot.cpus),
             )
-            self.pools[precision] = pool
-        return pool
+            slot.precision = precision
+        return slot.pool
 
-    def _drop_pool(self, precision: str) -> None:
-        pool = self.pools.pop(precision, None)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    def _retire(self, slot: _Slot) -> None:
+        if slot.pool is not None:
+            slot.pool.shutdown(wait=False, cancel_futures=True)
+        slot.pool, slot.precision = None, None
+        self._procs.pop(slot.index, None)
+
+    def _pick(self, free: list[_Slot], task) -> _Slot:
+        """A free slot, preferring one whose worker already runs this precision."""
+        for preference in (
+            lambda s: s.precision == task.precision,
+            lambda s: s.pool is None,
+            lambda s: True,
+        ):
+            for slot in free:
+                if preference(slot):
+                    free.remove(slot)
+                    return slot
+        raise AssertionError("no free slot")
 
     def shutdown(self, kill: bool = False) -> None:
-        for precision in list(self.pools):
-            pool = self.pools.pop(precision)
-            procs = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            if kill:
-                for proc in procs:
-                    if proc.is_alive():
-                        proc.terminate()
-                deadline = time.time() + 10
-                for proc in procs:
-                    proc.join(timeout=max(0.0, deadline - time.time()))
-                    if proc.is_alive():
-                        proc.kill()
-        self.queue.close()
+        """Stop every worker; with ``kill``, SIGTERM them now and SIGKILL stragglers."""
+        procs = [p for ps in self._procs.values() for p in ps]
+        for slot in self.slots:
+            if slot.pool is not None:
+                procs += list(getattr(slot.pool, "_processes", {}).values())
+                slot.pool.shutdown(wait=False, cancel_futures=True)
+            slot.pool, slot.precision = None, None
+        self._procs.clear()
+        if kill:
+            procs = list({id(p): p for p in procs}.values())
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
+            deadline = time.time() + STOP_GRACE_SEC
+            for proc in procs:
+                proc.join(timeout=max(0.0, deadline - time.time()))
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(timeout=2)
+        try:
+            self.queue.close()
+        except (OSError, ValueError):
+            pass
 
     # -- main loop ---------------------------------------------------------------------
     def execute(self, plan: Plan, retry_failed: bool = False, only_targets: bool = False):
@@ -149,47 +201,91 @@ class LocalExecutor:
                 waiting.setdefault(r.target_id, []).append(r)
             else:
                 self._skip(summary, r, f"target {r.target_id} failed; see `lambda-hat status`")
+        self._warm(targets + runs)
         attempts: dict[str, int] = {}
         inflight: dict[Future, tuple] = {}
-        free_slots = list(range(self.workers))
+        free = list(self.slots)
+        state = (summary, attempts, ready, waiting, target_state)
         try:
             while ready or inflight:
-                while ready and free_slots:
+                while ready and free:
                     task = ready.pop(0)
-                    slot = free_slots.pop(0)
-                    fut = self._submit(task, slot)
-                    inflight[fut] = (task, slot)
-                    self.sink({"event": "submitted", "key": task.key, "kind": _kind(task),
-                               "label": task.label})
+                    slot = self._pick(free, task)
+                    inflight[self._submit(task, slot)] = (task, slot)
+                    self.sink(
+                        {
+                            "event": "submitted",
+                            "key": task.key,
+                            "kind": _kind(task),
+                            "label": task.label,
+                            "slot": slot.index,
+                        }
+                    )
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain()
                 for fut in done:
                     task, slot = inflight.pop(fut)
-                    free_slots.append(slot)
-                    self._collect(fut, task, summary, attempts, ready, waiting, target_state)
+                    free.append(slot)
+                    self._collect(fut, task, slot, *state)
             self._drain()
         except KeyboardInterrupt:
             summary.interrupted = True
-            self.sink({"event": "interrupted", "pending": len(ready) + len(inflight)})
-            self.shutdown(kill=True)
+            pending = [t.key for t in ready] + [t.key for t, _ in inflight.values()]
+            pending += [r.key for rs in waiting.values() for r in rs]
+            self.sink(
+                {
+                    "event": "interrupted",
+                    "pending": len(pending),
+                    "running": [t.key for t, _ in inflight.values()],
+                }
+            )
+            self._stop_now()
+            touched = sorted({t.target_id for t, _ in inflight.values()})
+            housekeeping.clean_stale_temps(self.root, touched)
+            housekeeping.reconcile(self.root, touched)
         else:
             self.shutdown()
         summary.walltime_sec = time.time() - start
         return summary
 
-    def _submit(self, task, slot: int) -> Future:
-        kind = _kind(task)
-        names = task.names if isinstance(task, TargetTask) else None
-        pool = self._pool(task.precision)
+    def _warm(self, tasks: list) -> None:
+        """Start as many workers as there will be tasks, in the most common precision,
+        so that worker start-up (JAX import) overlaps the first builds."""
+        if not tasks:
+            return
+        precisions = [t.precision for t in tasks]
+        common = max(set(precisions), key=precisions.count)
+        for slot in self.slots[: len(tasks)]:
+            try:
+                self._pool_for(slot, common).submit(warm_up)
+            except BrokenProcessPool:
+                self._retire(slot)
+
+    def _stop_now(self) -> None:
+        """Stop workers; a second Ctrl-C while they clean up skips the grace period."""
+        old = signal.getsignal(signal.SIGINT)
         try:
-            return pool.submit(
-                execute, kind, task.key, task.spec, str(self.root), names, self.slots[slot]
-            )
+            self.shutdown(kill=True)
+        except KeyboardInterrupt:
+            for ps in self._procs.values():
+                for proc in ps:
+                    proc.kill()
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    def _submit(self, task, slot: _Slot) -> Future:
+        names = task.names if isinstance(task, TargetTask) else None
+        args = (execute, _kind(task), task.key, task.spec, str(self.root), names, slot.cpus)
+        pool = self._pool_for(slot, task.precision)
+        self._submitted[task.key] = time.time()
+        try:
+            fut = pool.submit(*args)
         except BrokenProcessPool:
-            self._drop_pool(task.precision)
-            return self._pool(task.precision).submit(
-                execute, kind, task.key, task.spec, str(self.root), names, self.slots[slot]
-            )
+            self._retire(slot)
+            fut = self._pool_for(slot, task.precision).submit(*args)
+        # Remember the process now: a broken pool forgets it, and we want its exit code.
+        self._procs[slot.index] = list(getattr(slot.pool, "_processes", {}).values())
+        return fut
 
     def _drain(self) -> None:
         while True:
@@ -197,45 +293,73 @@ class LocalExecutor:
                 event = self.queue.get_nowait()
             except (queue_mod.Empty, OSError, ValueError):
                 return
+            if event.get("event") == "started":
+                self.pids[event["key"]] = event.get("pid")
             self.sink(event)
 
-    def _collect(self, fut, task, summary, attempts, ready, waiting, target_state) -> None:
+    def _crash_reason(self, slot: _Slot) -> str:
+        codes = []
+        for proc in self._procs.get(slot.index, []):
+            proc.join(timeout=1.0)
+            if proc.exitcode is not None:
+                codes.append((proc.pid, proc.exitcode))
+        if not codes:
+            return "the worker process died"
+        pid, code = codes[0]
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the worker process (pid {pid}) was killed by {name}"
+        return f"the worker process (pid {pid}) exited with code {code}"
+
+    def _collect(self, fut, task, slot, summary, attempts, ready, waiting, target_state):
         kind = _kind(task)
         try:
             result = fut.result()
         except BrokenProcessPool:
-            self._drop_pool(task.precision)
+            reason = self._crash_reason(slot)
+            self._retire(slot)
             attempts[task.key] = attempts.get(task.key, 0) + 1
-            if attempts[task.key] < MAX_CRASH_ATTEMPTS:
-                self.sink({"event": "retry", "key": task.key, "kind": kind,
-                           "reason": "worker process died"})
-                ready.insert(0, task)
-                return
             message = (
-                "the worker process died (killed, or out of memory) while running this task; "
-                "rerun `lambda-hat run` to retry it"
+                f"{reason} while running this task (killed, or out of memory); "
+                "the next `lambda-hat run` retries it"
             )
             self._record_crash(task, message)
+            if attempts[task.key] < MAX_CRASH_ATTEMPTS:
+                self.sink({"event": "retry", "key": task.key, "kind": kind, "reason": reason})
+                ready.insert(0, task)
+                return
             self._failed(summary, task, "WorkerCrashed", message, waiting, target_state)
             return
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:  # noqa: BLE001 - any task error is reported, not raised
+            self._ensure_failure_record(task, exc)
             self._failed(summary, task, type(exc).__name__, str(exc), waiting, target_state)
             return
-        summary.done.append(task.key)
+        (summary.done if result.get("built", True) else summary.found).append(task.key)
         summary.results.append(result)
         self.sink({"event": "finished", "kind": kind, **result})
         if isinstance(task, TargetTask):
             target_state[task.target_id] = DONE
             ready.extend(waiting.pop(task.target_id, []))
 
+    def _failure_path(self, task) -> Path:
+        if isinstance(task, TargetTask):
+            return self.layout.target_failure(task.target_id)
+        return self.layout.run_failure(task.target_id, task.dirname)
+
     def _failed(self, summary, task, error_type, message, waiting, target_state) -> None:
-        where = (
-            self.layout.target_failure(task.target_id)
-            if isinstance(task, TargetTask)
-            else self.layout.run_failure(task.target_id, task.dirname)
-        )
-        record = {"key": task.key, "kind": _kind(task), "error_type": error_type,
-                  "message": message, "failure_file": str(where)}
+        where = self._failure_path(task)
+        record = {
+            "key": task.key,
+            "kind": _kind(task),
+            "error_type": error_type,
+            "message": message,
+            "failure_file": str(where),
+        }
         summary.failed.append(record)
         self.sink({"event": "failed", **record})
         if isinstance(task, TargetTask):
@@ -248,19 +372,29 @@ class LocalExecutor:
         summary.skipped.append(record)
         self.sink({"event": "skipped", **record})
 
-    def _record_crash(self, task, message: str) -> None:
-        class WorkerCrashed(RuntimeError):
-            pass
-
-        exc = WorkerCrashed(message)
+    def _extra(self, task) -> dict:
         if isinstance(task, TargetTask):
-            path = self.layout.target_failure(task.target_id)
-            failures.record(path, exc, to_dict(task.spec), target_id=task.target_id,
-                            retryable=True)
-        else:
-            path = self.layout.run_failure(task.target_id, task.dirname)
-            failures.record(path, exc, to_dict(task.spec), target_id=task.target_id,
-                            run=task.dirname, retryable=True)
+            return {"target_id": task.target_id}
+        return {"target_id": task.target_id, "run": task.dirname}
+
+    def _record_crash(self, task, message: str) -> None:
+        failures.record(
+            self._failure_path(task),
+            WorkerCrashed(message),
+            to_dict(task.spec),
+            retryable=True,
+            **self._extra(task),
+        )
+
+    def _ensure_failure_record(self, task, exc: BaseException) -> None:
+        """The runner records task errors; record those raised outside it too."""
+        path = self._failure_path(task)
+        try:
+            fresh = path.stat().st_mtime >= self._submitted.get(task.key, 0.0) - 1.0
+        except FileNotFoundError:
+            fresh = False
+        if not fresh:
+            failures.record(path, exc, to_dict(task.spec), **self._extra(task))
 
 
 def _kind(task) -> str:

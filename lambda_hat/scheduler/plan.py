@@ -74,8 +74,12 @@ class Plan:
                 {"target_id": t.target_id, "status": t.status, **t.names} for t in self.targets
             ],
             "runs": [
-                {"target_id": r.target_id, "run": r.dirname, "sampler": r.spec.sampler,
-                 "status": r.status}
+                {
+                    "target_id": r.target_id,
+                    "run": r.dirname,
+                    "sampler": r.spec.sampler,
+                    "status": r.status,
+                }
                 for r in self.runs
             ],
             "counts": self.counts(),

@@ -52,6 +52,11 @@ class RichProgress:
                 self.progress.remove_task(task)
             self.progress.advance(self.overall)
             self._report(event)
+        elif kind == "retry":
+            task = self.tasks.pop(key, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            self.console.print(f"[yellow]retrying[/] {key}: {event.get('reason')}")
         elif kind == "skipped":
             self.progress.advance(self.overall)
             self.console.print(f"[yellow]skipped[/] {key}: {event.get('reason')}")
@@ -59,16 +64,21 @@ class RichProgress:
     def _report(self, event: dict) -> None:
         key = event.get("key", "")
         if event["event"] == "failed":
-            self.console.print(f"[red]failed[/] {key}: {event.get('error_type')}: "
-                               f"{event.get('message')}")
+            self.console.print(
+                f"[red]failed[/] {key}: {event.get('error_type')}: {event.get('message')}"
+            )
             return
         secs = event.get("walltime_sec", 0.0)
+        if event.get("built") is False:
+            self.console.print(f"[green]found[/] {key}: published meanwhile by another process")
+            return
         if "llc_mean" in event:
             mcse = event.get("llc_mcse")
             est = f"λ̂ = {event['llc_mean']:.3f}" + (f" ± {mcse:.3f}" if mcse else "")
             truth = event.get("true_llc")
-            if truth is not None:
-                est += f"  (true λ = {truth:g}, rel. err {100 * (event['llc_mean'] - truth) / truth:+.1f}%)"
+            if truth:
+                rel = 100 * (event["llc_mean"] - truth) / truth
+                est += f"  (true λ = {truth:g}, rel. err {rel:+.1f}%)"
             self.console.print(f"[green]done[/] {key.split('/')[-1]}  {est}  [{secs:.1f}s]")
             for warning in event.get("warnings") or []:
                 self.console.print(f"    [yellow]warning:[/] {warning}")

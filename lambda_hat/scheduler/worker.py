@@ -1,9 +1,16 @@
-"""Code that runs inside worker processes (spawned; JAX is imported only here)."""
+"""Code that runs inside worker processes (spawned; JAX is imported only here).
+
+A worker pins itself to its CPU share *before* JAX starts, so XLA sizes its thread pool
+to that share and every thread it creates inherits the affinity; it ignores SIGINT (the
+parent decides what a Ctrl-C means), turns SIGTERM into ``SystemExit`` so a build in
+progress removes its temporary folder, and exits the same way when its parent dies.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -14,12 +21,24 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def init_worker(precision: str, root: str, queue) -> None:
-    """Pool initializer: one precision per process, compilation cache, clean SIGTERM."""
+def _watch_parent(parent: int) -> None:
+    """SIGTERM ourselves when the parent is gone (``kill -9`` of the whole run)."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None) -> None:
+    """Pool initializer: CPU pinning, signals, one precision, compilation cache."""
     global _QUEUE
     _QUEUE = queue
+    pin_threads(cpus)
     signal.signal(signal.SIGTERM, _terminate)
-    import jax
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    import jax  # after pinning: XLA sizes its thread pool from the affinity mask
 
     jax.config.update("jax_enable_x64", precision == "float64")
     cache = Path(root) / ".jax-cache"
@@ -46,6 +65,22 @@ def pin_threads(cpus: list[int] | None) -> None:
             continue
 
 
+def thread_affinities() -> dict[int, list[int]]:
+    """CPU affinity of every thread of this process (for tests and diagnostics)."""
+    out = {}
+    for t in os.listdir("/proc/self/task"):
+        try:
+            out[int(t)] = sorted(os.sched_getaffinity(int(t)))
+        except OSError:
+            continue
+    return out
+
+
+def warm_up() -> int:
+    """A no-op task: makes a fresh pool start its worker (and import JAX) right away."""
+    return os.getpid()
+
+
 def _emit(event: dict) -> None:
     if _QUEUE is not None:
         try:
@@ -54,35 +89,62 @@ def _emit(event: dict) -> None:
             pass
 
 
+def _final(kind: str, spec, root: str) -> Path:
+    from lambda_hat.store.ids import run_dirname, target_id
+    from lambda_hat.store.layout import Layout
+
+    layout = Layout(root)
+    if kind == "target":
+        return layout.target_dir(target_id(spec))
+    return layout.run_dir(spec.target_id, run_dirname(spec))
+
+
 def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list[int] | None):
-    """Build one target or run one sampler; returns a small JSON-able summary."""
+    """Build one target or run one sampler; returns a small JSON-able summary.
+
+    ``built`` is False when the artifact was already published (possibly by another
+    process while this one waited for its lock): the summary then does not claim it.
+    """
     pin_threads(cpus)
     _emit({"event": "started", "key": key, "kind": kind})
     from lambda_hat import runner
+    from lambda_hat.store.layout import lock_path
+    from lambda_hat.store.locks import lock_for
 
     start = time.time()
-    if kind == "target":
-        tid = runner.build_target(spec, Path(root), names)
-        return {"key": key, "target_id": tid, "walltime_sec": time.time() - start}
+    final = _final(kind, spec, root)
+    # The runner takes this same (re-entrant) lock to publish; holding it here first
+    # tells us whether this process is the one that builds the artifact.
+    with lock_for(lock_path(final)):
+        built = not final.is_dir()
+        if kind == "target":
+            tid = runner.build_target(spec, Path(root), names)
+            return {
+                "key": key,
+                "target_id": tid,
+                "built": built,
+                "walltime_sec": time.time() - start,
+            }
 
-    last = [0.0]
+        last = [0.0]
 
-    def progress(done: int, total: int) -> None:
-        now = time.time()
-        if done >= total or now - last[0] > 0.2:
-            last[0] = now
-            _emit({"event": "progress", "key": key, "done": done, "total": total})
+        def progress(done: int, total: int) -> None:
+            now = time.time()
+            if done >= total or now - last[0] > 0.2:
+                last[0] = now
+                _emit({"event": "progress", "key": key, "done": done, "total": total})
 
-    name = runner.run_sampler(spec, Path(root), progress)
+        name = runner.run_sampler(spec, Path(root), progress)
     from lambda_hat.store.jsonio import read_json
 
     analysis = read_json(Path(root) / "targets" / spec.target_id / name / "analysis.json")
     return {
         "key": key,
         "run": name,
+        "built": built,
         "llc_mean": analysis["llc_mean"],
         "llc_mcse": analysis.get("llc_mcse"),
         "true_llc": analysis.get("true_llc"),
-        "walltime_sec": analysis["walltime_sec"],
+        "walltime_sec": analysis["walltime_sec"] if built else time.time() - start,
         "warnings": analysis.get("warnings", []),
     }

@@ -1,0 +1,85 @@
+"""``lambda-hat results``: one row per run (table, CSV or JSON), without loading JAX."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+HELP = "print one row per run: LLC estimates, diagnostics, truth where known"
+
+TABLE_COLUMNS = (
+    ("target_id", "target"),
+    ("model", "model"),
+    ("n_data", "n"),
+    ("target_params", "p"),
+    ("seed", "seed"),
+    ("sampler", "sampler"),
+    ("run_id", "run"),
+    ("llc_mean", "λ̂"),
+    ("llc_mcse", "mcse"),
+    ("llc_std", "std"),
+    ("true_llc", "true λ"),
+    ("relative_error", "rel. err"),
+    ("ess", "ESS"),
+    ("rhat", "R-hat"),
+    ("walltime_sec", "time [s]"),
+)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--root", help="store root (default: the experiments file's, else runs)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--experiment", metavar="FILE", help="only the runs this file asks for")
+
+
+def store_root(args) -> str:
+    """``--root``, else the experiments file's ``[store].root``, else ``runs``."""
+    if args.root:
+        return args.root
+    if getattr(args, "experiment", None):
+        from lambda_hat.config import load
+
+        return str(load(args.experiment).store_root)
+    return "runs"
+
+
+def fmt(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key == "target_id":
+        return str(value)[:12]  # short IDs for display; any unique prefix is accepted
+    if key == "relative_error":
+        return f"{100 * value:+.1f}%"
+    if key in ("ess", "walltime_sec"):
+        return f"{value:.0f}" if key == "ess" else f"{value:.1f}"
+    if key == "rhat":
+        return f"{value:.3f}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def run(args) -> int:
+    from lambda_hat.results import COLUMNS, load
+
+    root = store_root(args)
+    rows = load(root, args.experiment)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(rows)} run(s) in {root}")
+        for _, header in TABLE_COLUMNS:
+            table.add_column(header, overflow="fold")
+        for r in rows:
+            table.add_row(*(fmt(key, r.get(key)) for key, _ in TABLE_COLUMNS))
+        Console().print(table)
+    return 0

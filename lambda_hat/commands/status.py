@@ -1,0 +1,197 @@
+"""``lambda-hat status [EXPERIMENTS.toml]``: what is done, missing, failed (no JAX).
+
+With an experiments file: every target and run it asks for, with its state (done,
+missing, failed with the failure message, or running when a live process holds its
+lock). Without one: everything the store holds, and every recorded failure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+HELP = "show which targets and runs are done, missing or failed (without loading JAX)"
+
+DONE, MISSING, FAILED, RUNNING = "done", "missing", "failed", "running"
+STYLE = {DONE: "green", MISSING: "cyan", FAILED: "red", RUNNING: "yellow"}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("experiments", nargs="?", help="experiments TOML file (default: whole store)")
+    p.add_argument("--root", help="store root (default: the file's [store].root, else runs)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _running(final: Path) -> bool:
+    """A live process holds ``final``'s lock. Probes only existing lock files, so that
+    status never creates folders or lock files in the store."""
+    from lambda_hat.store.layout import lock_path
+    from lambda_hat.store.publish import is_locked
+
+    if not lock_path(final).exists():
+        return False
+    try:
+        return is_locked(final)
+    except OSError:
+        return False
+
+
+def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
+    """One row per target and run of the file, with its state."""
+    from lambda_hat.config import load
+    from lambda_hat.scheduler.plan import make_plan
+    from lambda_hat.store.layout import Layout
+
+    plan = make_plan(load(experiments, root))
+    layout = Layout(plan.root)
+    rows = []
+    for t in plan.targets:
+        final = layout.target_dir(t.target_id)
+        rows.append(
+            _row(
+                "target",
+                t.target_id,
+                None,
+                t.status,
+                t.failure,
+                final,
+                f"{t.names.get('model')}/{t.names.get('data')} seed {t.spec.seed}",
+            )
+        )
+    for r in plan.runs:
+        final = layout.run_dir(r.target_id, r.dirname)
+        probe = final if layout.target_dir(r.target_id).is_dir() else None
+        rows.append(_row("run", r.target_id, r.dirname, r.status, r.failure, probe, r.spec.sampler))
+    return plan.root, rows
+
+
+def _row(kind, target_id, run, status, failure, final, what) -> dict:
+    state = {"done": DONE, "todo": MISSING, "failed": FAILED}[status]
+    if state != DONE and final is not None and _running(final):
+        state = RUNNING
+    row = {"kind": kind, "target_id": target_id, "run": run, "what": what, "state": state}
+    if failure:
+        row["error_type"] = failure.get("error_type")
+        row["message"] = failure.get("message")
+        row["retryable"] = bool(failure.get("retryable"))
+    return row
+
+
+def store_rows(root: str) -> list[dict]:
+    """Every target and run the store holds, and every recorded failure."""
+    from lambda_hat.store.catalog import Catalog
+
+    catalog = Catalog(root)
+    rows = []
+    for target in catalog.targets():
+        names = (target.meta or {}).get("names") or {}
+        what = f"{names.get('model')}/{names.get('data')} seed {(target.meta or {}).get('seed')}"
+        rows.append(
+            {
+                "kind": "target",
+                "target_id": target.target_id,
+                "run": None,
+                "what": what,
+                "state": DONE if target.error is None else FAILED,
+                **({"message": target.error} if target.error else {}),
+            }
+        )
+        for dirname in target.run_dirnames():
+            rows.append(
+                {
+                    "kind": "run",
+                    "target_id": target.target_id,
+                    "run": dirname,
+                    "what": dirname.split("_")[1],
+                    "state": DONE,
+                }
+            )
+    for f in catalog.failures():
+        tid = f.get("target_id") or Path(f["path"]).stem
+        rows.append(
+            {
+                "kind": "run" if f.get("run") else "target",
+                "target_id": tid,
+                "run": f.get("run"),
+                "what": (f.get("spec") or {}).get("sampler", ""),
+                "state": FAILED,
+                "error_type": f.get("error_type"),
+                "message": f.get("message"),
+                "retryable": bool(f.get("retryable")),
+                "failure_file": f["path"],
+            }
+        )
+    return rows
+
+
+def slurm_submissions(root: str | Path) -> list[dict]:
+    """SLURM submissions recorded under ``<root>/slurm/`` (one folder each).
+
+    Hook for the SLURM integration: each folder's ``submission.json`` (if any) is
+    returned with its ``path``; ``lambda-hat status`` prints one line per submission.
+    """
+    base = Path(root) / "slurm"
+    if not base.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        info: dict = {}
+        try:
+            info = json.loads((folder / "submission.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            pass
+        out.append({"name": folder.name, "path": str(folder), **info})
+    return out
+
+
+def _counts(rows: list[dict]) -> str:
+    parts = []
+    for kind in ("target", "run"):
+        mine = [r for r in rows if r["kind"] == kind]
+        states = ", ".join(
+            f"{sum(r['state'] == s for r in mine)} {s}"
+            for s in (DONE, RUNNING, MISSING, FAILED)
+            if any(r["state"] == s for r in mine)
+        )
+        parts.append(f"{len(mine)} {kind}s" + (f" ({states})" if states else ""))
+    return "; ".join(parts)
+
+
+def run(args) -> int:
+    if args.experiments:
+        root, rows = plan_rows(args.experiments, args.root)
+    else:
+        root = Path(args.root or "runs")
+        rows = store_rows(str(root))
+    slurm = slurm_submissions(root)
+    if args.format == "json":
+        print(json.dumps({"root": str(root), "rows": rows, "slurm": slurm}, indent=2, default=str))
+        return 0
+    console = Console()
+    table = Table(title=f"store {root}")
+    for col in ("kind", "target", "run", "what", "state", "details"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        details = ""
+        if r.get("message"):
+            details = f"{r.get('error_type') or ''}: {r['message']}".lstrip(": ")
+            if r.get("retryable"):
+                details += " (retried by the next run)"
+        style = STYLE.get(r["state"], "")
+        table.add_row(
+            r["kind"],
+            r["target_id"],
+            r["run"] or "",
+            r["what"] or "",
+            f"[{style}]{r['state']}[/]",
+            details,
+        )
+    console.print(table)
+    console.print(_counts(rows))
+    for s in slurm:
+        extra = ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("name", "path"))
+        console.print(f"slurm submission {s['name']}: {extra or s['path']}")
+    return 0

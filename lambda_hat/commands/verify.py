@@ -1,0 +1,192 @@
+"""``lambda-hat verify [--repair]``: check the integrity of a store (no JAX).
+
+Checks that every published artifact has its files and that they are readable (JSON
+parses, ``.npz`` loads without pickle, ``trace.nc`` opens), that the spec recorded in
+``meta.json`` / ``analysis.json`` hashes to the folder's ID, that the manifests match
+the folders, and that no stale temp folder or stale failure record is left. ``--repair``
+rebuilds manifests from the folders, removes stale temp folders and failure records of
+artifacts that exist; it never deletes a published artifact. Exit 1 when problems remain.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELP = "check every artifact, manifest and temp folder of a store; --repair fixes the index"
+
+TARGET_FILES = ("meta.json", "data.npz", "params.npz")
+RUN_FILES = ("analysis.json", "trace.nc")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--root", default="runs", help="store root (default: runs)")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild manifests, remove stale temp folders and failure records",
+    )
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)  # need a human (broken artifacts)
+    fixable: list[str] = field(default_factory=list)  # what --repair fixes
+    checked: dict = field(default_factory=lambda: {"targets": 0, "runs": 0})
+
+
+def _json(path: Path, problems: list[str]) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        problems.append(f"{path}: missing")
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        problems.append(f"{path}: unreadable JSON ({exc})")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{path}: not a JSON object")
+        return None
+    return data
+
+
+def _npz(path: Path, problems: list[str]) -> None:
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for name in data.files:
+                data[name]
+    except FileNotFoundError:
+        problems.append(f"{path}: missing")
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
+        problems.append(f"{path}: unreadable npz ({type(exc).__name__}: {exc})")
+
+
+def _netcdf(path: Path, problems: list[str]) -> None:
+    if not path.is_file():
+        problems.append(f"{path}: missing")
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import arviz as az
+
+            idata = az.from_netcdf(str(path))
+            if "posterior" not in idata.groups() or "llc" not in idata.posterior:
+                problems.append(f"{path}: has no posterior 'llc' variable")
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"{path}: unreadable trace ({type(exc).__name__}: {exc})")
+
+
+def check_target(folder: Path, problems: list[str]) -> None:
+    from lambda_hat.store.ids import target_id
+
+    meta = _json(folder / "meta.json", problems)
+    _npz(folder / "data.npz", problems)
+    _npz(folder / "params.npz", problems)
+    if meta is None:
+        return
+    if meta.get("target_id") != folder.name:
+        problems.append(f"{folder}/meta.json: target_id is {meta.get('target_id')!r}")
+    spec = meta.get("spec")
+    if not isinstance(spec, dict):
+        problems.append(f"{folder}/meta.json: no 'spec' to check the ID against")
+    elif target_id(spec) != folder.name:
+        problems.append(f"{folder}: its spec hashes to {target_id(spec)}, not to its name")
+
+
+def check_run(folder: Path, problems: list[str]) -> None:
+    from lambda_hat.store.ids import run_dirname
+
+    analysis = _json(folder / "analysis.json", problems)
+    _netcdf(folder / "trace.nc", problems)
+    if analysis is None:
+        return
+    for name in analysis.get("diagnostics") or []:
+        if not (folder / "diagnostics" / name).is_file():
+            problems.append(f"{folder}/diagnostics/{name}: missing")
+    spec = analysis.get("spec")
+    if not isinstance(spec, dict):
+        problems.append(f"{folder}/analysis.json: no 'spec' to check the ID against")
+        return
+    if spec.get("target_id") != folder.parent.name:
+        problems.append(f"{folder}: its spec names target {spec.get('target_id')!r}")
+    if run_dirname(spec) != folder.name:
+        problems.append(f"{folder}: its spec hashes to {run_dirname(spec)}, not to its name")
+
+
+def stale_failures(root: Path) -> list[Path]:
+    """Failure records of artifacts that are published (left by a crash in between)."""
+    from lambda_hat.store.layout import FAILURES, Layout
+
+    layout = Layout(root)
+    out = [
+        f for f in layout.failures_dir().glob("tgt_*.json") if layout.target_dir(f.stem).is_dir()
+    ]
+    for f in layout.targets.glob(f"tgt_*/{FAILURES}/run_*.json"):
+        if (f.parent.parent / f.stem).is_dir():
+            out.append(f)
+    return sorted(out)
+
+
+def verify(root: Path, repair: bool = False) -> Report:
+    from lambda_hat.scheduler import housekeeping
+    from lambda_hat.store.layout import Layout
+
+    layout = Layout(root)
+    report = Report()
+    if repair:
+        for tmp in housekeeping.clean_stale_temps(root):
+            report.fixable.append(f"removed stale temp folder {tmp}")
+        for f in stale_failures(root):
+            f.unlink(missing_ok=True)
+            report.fixable.append(f"removed stale failure record {f}")
+        for check in housekeeping.reconcile(root, fix=True):
+            report.fixable += [f"rebuilt: {p}" for p in check.problems()]
+    else:
+        report.fixable += [f"{t}: stale temp folder" for t in housekeeping.stale_temp_folders(root)]
+        report.fixable += [
+            f"{f}: failure record of a published artifact" for f in stale_failures(root)
+        ]
+        for check in housekeeping.reconcile(root, fix=False):
+            report.fixable += check.problems()
+    if not layout.targets.is_dir():
+        return report
+    for tdir in sorted(p for p in layout.targets.glob("tgt_*") if p.is_dir()):
+        report.checked["targets"] += 1
+        check_target(tdir, report.problems)
+        for rdir in sorted(p for p in tdir.glob("run_*") if p.is_dir()):
+            report.checked["runs"] += 1
+            check_run(rdir, report.problems)
+    return report
+
+
+def run(args) -> int:
+    from lambda_hat.errors import StoreError
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise StoreError(f"no store at {root}; pass --root DIR")
+    report = verify(root, repair=args.repair)
+    c = report.checked
+    print(f"checked {c['targets']} target(s) and {c['runs']} run(s) in {root}")
+    if args.repair:
+        for line in report.fixable:
+            print(f"repaired: {line}")
+    else:
+        for line in report.fixable:
+            print(f"problem (fixable with --repair): {line}")
+    for line in report.problems:
+        print(f"problem: {line}")
+    if report.problems:
+        print(
+            f"{len(report.problems)} problem(s) need a person: move a broken artifact out "
+            "of the store and rerun `lambda-hat run` to rebuild it."
+        )
+    remaining = report.problems + ([] if args.repair else report.fixable)
+    if not remaining:
+        print("ok: the store is consistent")
+    return 1 if remaining else 0

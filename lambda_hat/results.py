@@ -1,0 +1,108 @@
+"""One row per published run, for tables and scripts (no JAX; pandas only on request).
+
+>>> import lambda_hat.results as results
+>>> rows = results.load("runs")                          # list of dicts
+>>> df = results.dataframe("runs", experiment="experiments/quickstart.toml")
+>>> df.groupby(["sampler", "n_data"])["llc_mean"].describe()
+
+Columns follow the seed's aggregation example (target_id, model, n_data, target_params,
+L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
+relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form), and
+where to find the run (run_id, run, path). ``model`` is the preset name of the
+experiments file (its ``kind`` when the target was built without one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambda_hat.store.catalog import Catalog
+
+COLUMNS = (
+    "target_id",
+    "model",
+    "n_data",
+    "target_params",
+    "L0",
+    "seed",
+    "sampler",
+    "llc_mean",
+    "llc_std",
+    "ess",
+    "rhat",
+    "walltime_sec",
+    "llc_mcse",
+    "true_llc",
+    "relative_error",
+    "run_id",
+    "run",
+    "path",
+)
+
+
+def experiment_runs(experiment: str | Path, root: str | Path | None = None) -> set[tuple]:
+    """The (target_id, run folder name) pairs an experiments file asks for."""
+    from lambda_hat.config import load as load_experiment
+    from lambda_hat.scheduler.plan import make_plan
+
+    plan = make_plan(load_experiment(experiment, root), root)
+    return {(r.target_id, r.dirname) for r in plan.runs}
+
+
+def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
+    """The result row of one run from its target's meta.json and its analysis.json."""
+    names = meta.get("names") or {}
+    model_cfg = meta.get("model_cfg") or {}
+    truth = analysis.get("true_llc", meta.get("true_llc"))
+    mean = analysis.get("llc_mean")
+    rel = analysis.get("relative_error")
+    if rel is None and truth and mean is not None:
+        rel = (mean - truth) / truth
+    return {
+        "target_id": meta.get("target_id"),
+        "model": names.get("model") or model_cfg.get("kind"),
+        "n_data": (meta.get("data_cfg") or {}).get("n_data"),
+        "target_params": (meta.get("dims") or {}).get("p"),
+        "L0": (meta.get("metrics") or {}).get("L0"),
+        "seed": meta.get("seed"),
+        "sampler": analysis.get("sampler") or run_dirname.split("_")[1],
+        "llc_mean": mean,
+        "llc_std": analysis.get("llc_std"),
+        "ess": analysis.get("ess"),
+        "rhat": analysis.get("rhat"),
+        "walltime_sec": analysis.get("walltime_sec"),
+        "llc_mcse": analysis.get("llc_mcse"),
+        "true_llc": truth,
+        "relative_error": rel,
+        "run_id": analysis.get("run_id") or run_dirname.split("_")[-1],
+        "run": run_dirname,
+        "path": str(path),
+    }
+
+
+def load(root: str | Path = "runs", experiment: str | Path | None = None) -> list[dict]:
+    """Rows of every readable run under ``root`` (only ``experiment``'s runs if given).
+
+    Sorted by target, sampler and run; unreadable artifacts are left out (``lambda-hat
+    verify`` reports them).
+    """
+    wanted = experiment_runs(experiment, root) if experiment is not None else None
+    rows = []
+    for target in Catalog(root).targets():
+        if target.meta is None:
+            continue
+        for run in target.runs():
+            if run.analysis is None:
+                continue
+            if wanted is not None and (target.target_id, run.dirname) not in wanted:
+                continue
+            rows.append(row(target.meta, run.analysis, run.dirname, run.path))
+    rows.sort(key=lambda r: (r["target_id"], r["sampler"], r["run"]))
+    return rows
+
+
+def dataframe(root: str | Path = "runs", experiment: str | Path | None = None):
+    """``load(...)`` as a pandas DataFrame with the columns in ``COLUMNS`` order."""
+    import pandas as pd
+
+    return pd.DataFrame(load(root, experiment), columns=list(COLUMNS))
