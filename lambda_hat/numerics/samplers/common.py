@@ -27,3 +27,23 @@ def chain_keys(rng_key, num_chains: int):
     import jax
 
     return jax.random.split(rng_key, num_chains)
+
+
+def summarize_stats(info: dict) -> dict:
+    """JSON-able summary of per-draw statistics ``info`` (name -> (chains, draws) arrays).
+
+    ``acceptance_rate``: mean over chains and kept draws; ``divergences``: count of kept
+    draws whose transition diverged; ``mean_integration_steps``: mean leapfrog steps per
+    transition. Keys appear only when the sampler records the underlying statistic.
+    """
+    out: dict = {}
+    if "acceptance_rate" in info:
+        out["acceptance_rate"] = float(np.mean(info["acceptance_rate"]))
+        out["acceptance_rate_per_chain"] = [
+            float(v) for v in np.mean(info["acceptance_rate"], axis=1)
+        ]
+    if "is_divergent" in info:
+        out["divergences"] = int(np.sum(info["is_divergent"]))
+    if "num_integration_steps" in info:
+        out["mean_integration_steps"] = float(np.mean(info["num_integration_steps"]))
+    return out
