@@ -201,7 +201,7 @@ class LocalExecutor:
                 waiting.setdefault(r.target_id, []).append(r)
             else:
                 self._skip(summary, r, f"target {r.target_id} failed; see `lambda-hat status`")
-        self._warm(targets + runs)
+        self._warm(ready + [r for rs in waiting.values() for r in rs])
         attempts: dict[str, int] = {}
         inflight: dict[Future, tuple] = {}
         free = list(self.slots)
@@ -248,16 +248,12 @@ class LocalExecutor:
         summary.walltime_sec = time.time() - start
         return summary
 
-    def _warm(self, tasks: list) -> None:
-        """Start as many workers as there will be tasks, in the most common precision,
-        so that worker start-up (JAX import) overlaps the first builds."""
-        if not tasks:
-            return
-        precisions = [t.precision for t in tasks]
-        common = max(set(precisions), key=precisions.count)
-        for slot in self.slots[: len(tasks)]:
+    def _warm(self, order: list) -> None:
+        """Start one worker per slot that will get work, in the precision of the task it
+        will most likely run first, so worker start-up (JAX import) overlaps the work."""
+        for slot, task in zip(self.slots, order, strict=False):
             try:
-                self._pool_for(slot, common).submit(warm_up)
+                self._pool_for(slot, task.precision).submit(warm_up)
             except BrokenProcessPool:
                 self._retire(slot)
 
