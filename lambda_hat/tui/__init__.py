@@ -1,0 +1,1 @@
+"""The terminal app (``lambda-hat tui``); the only package that imports Textual."""

@@ -1,0 +1,333 @@
+"""What the screens show, read lazily from a store through ``store.catalog`` (no Textual).
+
+Rows are plain dataclasses built from meta.json / analysis.json / failure files, so the
+screens only format them. Nothing here imports JAX; reading a ``trace.nc`` (xarray) is
+deferred to :func:`running_llc`, which screens call from a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lambda_hat.store.catalog import Catalog, RunRecord, TargetRecord
+from lambda_hat.store.layout import FAILURES
+
+OK, FAILED, BROKEN = "ok", "failed", "unreadable"
+
+
+def fmt_num(value, digits: int = 4) -> str:
+    """A short human number; blank for missing, ``nan`` kept visible."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return "nan"
+    return f"{x:.{digits}g}"
+
+
+def fmt_time(epoch) -> str:
+    """UTC date and minute of an epoch time (UTC so captures are machine-independent)."""
+    if not isinstance(epoch, int | float):
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_estimate(mean, mcse) -> str:
+    if mean is None:
+        return ""
+    return f"{fmt_num(mean)} ± {fmt_num(mcse, 2)}" if mcse is not None else fmt_num(mean)
+
+
+def fmt_relative(rel) -> str:
+    return "" if rel is None else f"{100 * float(rel):+.1f}%"
+
+
+@dataclass
+class TargetRow:
+    """One line of the targets table."""
+
+    target_id: str
+    model: str
+    n: int | None
+    p: int | None
+    L0: float | None
+    true_llc: float | None
+    num_runs: int
+    num_failed: int
+    created_at: float | None
+    names: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.target_id.removeprefix("tgt_")[:8]
+
+    def search_text(self) -> str:
+        return f"{self.target_id} {self.model} {self.names_text}".lower()
+
+    @property
+    def names_text(self) -> str:
+        """``model/data/training`` names from the experiments file."""
+        keys = ("model", "data", "training")
+        return "/".join(str(self.names[k]) for k in keys if self.names.get(k))
+
+
+def describe_model(model_cfg: dict | None) -> str:
+    """``mlp 4→8×8→1 tanh`` style summary of a model config."""
+    if not model_cfg:
+        return "?"
+    widths = "×".join(str(w) for w in model_cfg.get("widths", []))
+    text = f"{model_cfg.get('kind', '?')} {model_cfg.get('in_dim', '?')}→{widths}→"
+    text += str(model_cfg.get("out_dim", "?"))
+    if model_cfg.get("kind") == "mlp" and model_cfg.get("activation"):
+        text += f" {model_cfg['activation']}"
+    if model_cfg.get("rank") is not None:
+        text += f" r={model_cfg['rank']}"
+    return text
+
+
+def target_row(record: TargetRecord) -> TargetRow:
+    meta = record.meta or {}
+    dims = meta.get("dims", {})
+    runs = record.run_dirnames()
+    fail_dir = record.path / FAILURES
+    failed = set()
+    if fail_dir.is_dir():
+        failed = {p.stem for p in fail_dir.glob("run_*.json")} - set(runs)
+    return TargetRow(
+        target_id=record.target_id,
+        model=describe_model(meta.get("model_cfg")),
+        n=dims.get("n"),
+        p=dims.get("p"),
+        L0=(meta.get("metrics") or {}).get("L0"),
+        true_llc=meta.get("true_llc"),
+        num_runs=len(runs),
+        num_failed=len(failed),
+        created_at=meta.get("created_at"),
+        names=meta.get("names") or {},
+        error=record.error,
+    )
+
+
+@dataclass
+class RunRow:
+    """One run of a target: a published one, or a recorded failure."""
+
+    target_id: str
+    dirname: str
+    status: str
+    analysis: dict = field(default_factory=dict)
+    message: str = ""
+    path: Path | None = None
+    failure: dict | None = None
+
+    @property
+    def sampler(self) -> str:
+        return self.dirname.split("_")[1] if self.dirname.count("_") >= 2 else "?"
+
+    @property
+    def run_id(self) -> str:
+        return self.dirname.split("_")[-1]
+
+    def get(self, key: str):
+        return self.analysis.get(key)
+
+    def hyperparams(self) -> str:
+        """Key sampler settings, e.g. ``step_size=1e-4 batch=256 4×1000``."""
+        cfg = self.analysis.get("sampler_config") or (self.failure or {}).get("spec") or {}
+        params = cfg.get("params") or {}
+        parts = []
+        keys = (
+            ("step_size", "ε"),
+            ("batch_size", "batch"),
+            ("num_integration_steps", "steps"),
+            ("L", "L"),
+        )
+        for key, short in keys:
+            if params.get(key) is not None:
+                parts.append(f"{short}={fmt_num(params[key], 3)}")
+        if cfg.get("chains") is not None:
+            parts.append(f"{cfg['chains']}×{cfg.get('draws')}")
+        return " ".join(parts)
+
+
+def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
+    """Published runs of a target (sorted by folder) followed by its recorded failures."""
+    record = catalog.target(target_id)
+    rows = []
+    for run in record.runs():
+        rows.append(_published_row(run))
+    published = {r.dirname for r in rows}
+    fail_dir = record.path / FAILURES
+    for path in sorted(fail_dir.glob("run_*.json")) if fail_dir.is_dir() else []:
+        if path.stem in published:
+            continue
+        failure = {**(catalog.failure_for(target_id, path.stem) or {}), "path": str(path)}
+        rows.append(
+            RunRow(
+                target_id,
+                path.stem,
+                FAILED,
+                message=f"{failure.get('error_type', 'Error')}: {failure.get('message', '')}",
+                path=path,
+                failure=failure,
+            )
+        )
+    return rows
+
+
+def _published_row(run: RunRecord) -> RunRow:
+    if run.analysis is None:
+        return RunRow(run.target_id, run.dirname, BROKEN, message=run.error or "", path=run.path)
+    warnings = run.analysis.get("warnings") or []
+    message = f"{len(warnings)} warning(s)" if warnings else ""
+    return RunRow(run.target_id, run.dirname, OK, run.analysis, message, run.path)
+
+
+def target_failures(catalog: Catalog) -> list[dict]:
+    """Targets that failed to build (not present as folders)."""
+    fail_dir = catalog.layout.failures_dir()
+    out = []
+    for path in sorted(fail_dir.glob("tgt_*.json")) if fail_dir.is_dir() else []:
+        if catalog.has_target(path.stem):
+            continue
+        record = catalog.failure_for(path.stem) or {}
+        out.append({"target_id": path.stem, **record, "path": str(path)})
+    return out
+
+
+# -- compare ---------------------------------------------------------------------------
+
+
+@dataclass
+class CompareTable:
+    """λ̂ of every (target, sampler) pair; several runs of a pair each get a cell."""
+
+    samplers: list[str]
+    targets: list[TargetRow]
+    cells: dict[tuple[str, str], list[RunRow]]
+
+    def rows(self) -> list[dict]:
+        """Long form: one dict per run (what the CSV export writes)."""
+        out = []
+        for t in self.targets:
+            for s in self.samplers:
+                for r in self.cells.get((t.target_id, s), []):
+                    out.append(
+                        {
+                            "target_id": t.target_id,
+                            "model": t.model,
+                            "n": t.n,
+                            "p": t.p,
+                            "sampler": s,
+                            "run": r.dirname,
+                            "llc_mean": r.get("llc_mean"),
+                            "llc_mcse": r.get("llc_mcse"),
+                            "llc_std": r.get("llc_std"),
+                            "true_llc": t.true_llc,
+                            "relative_error": r.get("relative_error"),
+                            "ess": r.get("ess"),
+                            "rhat": r.get("rhat"),
+                            "total_fges": r.get("total_fges"),
+                            "walltime_sec": r.get("walltime_sec"),
+                            "warnings": len(r.get("warnings") or []),
+                        }
+                    )
+        return out
+
+    def to_csv(self) -> str:
+        rows = self.rows()
+        buf = io.StringIO()
+        fields = list(rows[0]) if rows else ["target_id", "sampler", "run", "llc_mean"]
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+
+
+def compare_table(catalog: Catalog, targets: list[TargetRow]) -> CompareTable:
+    cells: dict[tuple[str, str], list[RunRow]] = {}
+    samplers: set[str] = set()
+    for t in targets:
+        for run in catalog.target(t.target_id).runs():
+            row = _published_row(run)
+            if row.status != OK:
+                continue
+            samplers.add(row.sampler)
+            cells.setdefault((t.target_id, row.sampler), []).append(row)
+    return CompareTable(sorted(samplers), targets, cells)
+
+
+# -- trace and refresh -----------------------------------------------------------------
+
+
+def running_llc(trace_path: Path, max_points: int = 400):
+    """Running mean of λ̂ over kept draws, pooled over chains: (steps, means) arrays.
+
+    Reads only the ``posterior`` group of ``trace.nc`` with xarray (no ArviZ, no JAX).
+    Returns None when the file is missing or has no ``llc`` variable.
+    """
+    import numpy as np
+
+    if not Path(trace_path).is_file():
+        return None
+    import xarray as xr
+
+    with xr.open_dataset(trace_path, group="posterior", engine="h5netcdf") as ds:
+        if "llc" not in ds:
+            return None
+        llc = np.asarray(ds["llc"].values, dtype=float)
+    llc = llc.reshape(-1, llc.shape[-1])
+    pooled = llc.mean(axis=0)
+    steps = np.arange(1, pooled.size + 1)
+    running = np.cumsum(pooled) / steps
+    if running.size > max_points:
+        idx = np.linspace(0, running.size - 1, max_points).round().astype(int)
+        steps, running = steps[idx], running[idx]
+    return steps, running
+
+
+def store_signature(catalog: Catalog) -> tuple:
+    """Cheap fingerprint of a store's folders: changes when a target, run or failure appears.
+
+    Publishing renames a folder into its parent and failures are files in ``_failures``,
+    so the modification times of these directories are enough (one stat each).
+    """
+    targets = catalog.layout.targets
+    sig = []
+    try:
+        with os.scandir(targets) as entries:
+            for entry in entries:
+                if entry.name.startswith(("tgt_", FAILURES)) and entry.is_dir():
+                    st = entry.stat()
+                    sig.append((entry.name, st.st_mtime_ns))
+                    sub = os.path.join(entry.path, FAILURES)
+                    try:
+                        sig.append((entry.name + "/f", os.stat(sub).st_mtime_ns))
+                    except OSError:
+                        pass
+        sig.append(("", os.stat(targets).st_mtime_ns))
+    except OSError:
+        return ()
+    return tuple(sorted(sig))
+
+
+def human_path(path: Path) -> str:
+    """A path relative to the working directory when inside it (shorter on screen)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,1 @@
+"""One screen per module: targets, target, run, compare, launch, help."""

@@ -1,0 +1,241 @@
+"""Run: analysis.json in readable form, its warnings, the running LLC and the diagnostic PNGs.
+
+The running LLC is drawn from ``trace.nc`` in a worker thread (xarray, no JAX); each PNG is
+rendered with textual-image when its tab is first opened.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from lambda_hat.tui.data import (
+    RunRow,
+    fmt_estimate,
+    fmt_num,
+    fmt_relative,
+    fmt_time,
+    human_path,
+    running_llc,
+)
+from lambda_hat.tui.widgets.line_plot import LinePlot
+
+SUMMARY_KEYS = [
+    ("λ̂ ± MCSE", lambda a: fmt_estimate(a.get("llc_mean"), a.get("llc_mcse"))),
+    ("true λ", lambda a: fmt_num(a.get("true_llc")) or "unknown"),
+    ("relative error", lambda a: fmt_relative(a.get("relative_error"))),
+    ("std across chains", lambda a: fmt_num(a.get("llc_std"))),
+    ("per chain", lambda a: "  ".join(fmt_num(v, 4) for v in a.get("llc_per_chain") or [])),
+    ("ESS (bulk)", lambda a: fmt_num(a.get("ess"), 4)),
+    ("R-hat", lambda a: fmt_num(a.get("rhat"), 4)),
+    ("drift z", lambda a: fmt_num(a.get("drift_z"), 3)),
+    (
+        "first/last ¼",
+        lambda a: f"{fmt_num(a.get('first_quarter_mean'))} → {fmt_num(a.get('last_quarter_mean'))}",
+    ),
+]
+COST_KEYS = [
+    ("FGEs", lambda a: fmt_num(a.get("total_fges"), 5)),
+    (
+        "wall time",
+        lambda a: (
+            f"{fmt_num(a.get('walltime_sec'), 3)} s "
+            f"(sampling {fmt_num(a.get('sampling_walltime_sec'), 3)} s)"
+        ),
+    ),
+    (
+        "chains × draws",
+        lambda a: (
+            f"{a.get('chains')} × {a.get('draws')} "
+            f"(burn-in {a.get('burnin')}, thin {a.get('thin')})"
+        ),
+    ),
+    ("n, p, nβ", lambda a: f"{a.get('n')}, {a.get('p')}, {fmt_num(a.get('n_beta'), 5)}"),
+    (
+        "β, γ",
+        lambda a: f"{fmt_num(a.get('inverse_temperature'))}, {fmt_num(a.get('localization'))}",
+    ),
+    ("L0", lambda a: fmt_num(a.get("L0"), 6)),
+    ("precision", lambda a: str(a.get("precision"))),
+    ("created", lambda a: f"{fmt_time(a.get('created_at'))} UTC"),
+]
+
+
+def fmt_value(value) -> str:
+    """Numbers short, lists and dicts of numbers compact (``min=0.07 median=0.29``)."""
+    if isinstance(value, list):
+        return "  ".join(fmt_num(v, 4) for v in value)
+    if isinstance(value, dict):
+        return "  ".join(f"{k}={fmt_num(v, 4)}" for k, v in value.items())
+    return fmt_num(value, 6)
+
+
+def _grid(title: str, rows) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        show_header=False,
+        box=None,
+        padding=(0, 1),
+    )
+    table.add_column(style="cyan", no_wrap=True)
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def analysis_view(a: dict) -> Group:
+    """Estimate, convergence, cost and settings of a run, with its warnings on top."""
+    parts = []
+    warnings = a.get("warnings") or []
+    if warnings:
+        text = Text()
+        for w in warnings:
+            text.append("⚠ ", style="bold yellow")
+            text.append(w + "\n", style="yellow")
+        parts.append(text)
+    else:
+        parts.append(Text("✓ no convergence warnings", style="green"))
+    parts.append(_grid("estimate", [(k, f(a)) for k, f in SUMMARY_KEYS]))
+    parts.append(_grid("cost and setup", [(k, f(a)) for k, f in COST_KEYS]))
+    cfg = a.get("sampler_config") or {}
+    params = cfg.get("params") or {}
+    stats = {k: v for k, v in (a.get("stats") or {}).items() if k not in params}
+    settings = [(k, fmt_value(v)) for k, v in sorted(params.items())]
+    settings += [(f"stats.{k}", fmt_value(v)) for k, v in sorted(stats.items())]
+    parts.append(_grid(f"{a.get('sampler', '')} settings", settings))
+    return Group(*parts)
+
+
+def _image_widget(kind: str):
+    """The textual-image widget class for ``--images`` (None: do not render)."""
+    if kind == "none":
+        return None
+    import textual_image.widget as timg
+
+    return {"halfcell": timg.HalfcellImage, "unicode": timg.UnicodeImage}.get(kind, timg.Image)
+
+
+class RunScreen(Screen):
+    """One published run."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("o", "folder", "PNG folder"),
+        Binding("n", "tab(1)", "Next plot"),
+        Binding("p", "tab(-1)", "Prev plot", show=False),
+    ]
+    DEFAULT_CSS = """
+    RunScreen #summary { width: 1fr; min-width: 50; padding: 0 1; }
+    RunScreen #side { width: 1fr; }
+    RunScreen LinePlot { height: 16; border: round $primary; }
+    RunScreen .plot-image { width: 100%; height: auto; }
+    RunScreen .plot-note { color: $text-muted; }
+    """
+
+    class TraceLoaded(Message):
+        def __init__(self, result, error: str | None = None):
+            super().__init__()
+            self.result = result
+            self.error = error
+
+    def __init__(self, row: RunRow):
+        super().__init__()
+        self.row = row
+        self.diagnostics = [
+            name
+            for name in (row.analysis.get("diagnostics") or [])
+            if row.path is not None and (row.path / "diagnostics" / name).is_file()
+        ]
+
+    @property
+    def folder(self):
+        return self.row.path / "diagnostics" if self.row.path is not None else None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            with TabPane("summary", id="tab-summary"), Horizontal():
+                with VerticalScroll(id="summary"):
+                    yield Static(analysis_view(self.row.analysis))
+                with VerticalScroll(id="side"):
+                    yield LinePlot("running λ̂ (mean over chains) from trace.nc", id="running")
+                    yield Static(self._paths_text(), classes="plot-note")
+            for i, name in enumerate(self.diagnostics):
+                with TabPane(name.removesuffix(".png"), id=f"tab-img-{i}"):
+                    yield VerticalScroll(id=f"img-{i}")
+        yield Footer()
+
+    def _paths_text(self) -> Text:
+        text = Text()
+        if self.row.path is not None:
+            text.append("run folder  ", style="bold")
+            text.append(human_path(self.row.path) + "\n")
+            if self.diagnostics:
+                text.append("plots       ", style="bold")
+                text.append(", ".join(self.diagnostics) + "  (tabs above; o: folder path)")
+        return text
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.row.target_id} / {self.row.dirname}"
+        self.load_trace()
+
+    @work(thread=True, exclusive=True, group="trace")
+    def load_trace(self) -> None:
+        try:
+            result = running_llc(self.row.path / "trace.nc") if self.row.path else None
+        except Exception as exc:  # noqa: BLE001 - an unreadable trace is shown, not raised
+            self.post_message(self.TraceLoaded(None, f"trace.nc unreadable: {exc}"))
+            return
+        self.post_message(self.TraceLoaded(result, None if result else "no trace.nc"))
+
+    def on_run_screen_trace_loaded(self, message: TraceLoaded) -> None:
+        plot = self.query_one(LinePlot)
+        if message.result is None:
+            plot.set_message(message.error or "no data")
+            return
+        steps, values = message.result
+        plot.set_data(steps, values, self.row.analysis.get("true_llc"))
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        pane_id = event.pane.id or ""
+        if pane_id.startswith("tab-img-"):
+            self._show_image(int(pane_id.rsplit("-", 1)[1]))
+
+    def _show_image(self, i: int) -> None:
+        holder = self.query_one(f"#img-{i}", VerticalScroll)
+        if holder.children:
+            return
+        path = self.folder / self.diagnostics[i]
+        widget_cls = _image_widget(self.app.images)
+        if widget_cls is None:
+            holder.mount(Static(f"{human_path(path)} (image rendering off: --images none)"))
+            return
+        try:
+            holder.mount(widget_cls(str(path), classes="plot-image"))
+        except Exception as exc:  # noqa: BLE001 - a broken PNG must not crash the app
+            holder.mount(Static(f"cannot render {path.name}: {exc}"))
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = ["tab-summary"] + [f"tab-img-{i}" for i in range(len(self.diagnostics))]
+        current = ids.index(tabs.active) if tabs.active in ids else 0
+        tabs.active = ids[(current + step) % len(ids)]
+
+    def action_folder(self) -> None:
+        if self.folder is None:
+            return
+        path = str(self.folder.resolve())
+        self.app.copy_to_clipboard(path)
+        self.notify(path, title="PNG folder (copied to clipboard)", timeout=10)

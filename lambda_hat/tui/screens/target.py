@@ -1,0 +1,226 @@
+"""Target: its meta (configs, dims, versions) and its runs, failures included."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, Static
+
+from lambda_hat.tui.data import (
+    FAILED,
+    OK,
+    RunRow,
+    describe_model,
+    fmt_estimate,
+    fmt_num,
+    fmt_relative,
+    fmt_time,
+    run_rows,
+)
+from lambda_hat.tui.widgets.record_table import Col, RecordTable
+
+
+def _status_cell(row: RunRow) -> Text:
+    if row.status == OK:
+        warnings = row.get("warnings") or []
+        if warnings:
+            return Text(f"⚠ {len(warnings)} warning(s)", style="yellow")
+        return Text("ok", style="green")
+    return Text(f"✗ {row.message}", style="red")
+
+
+RUN_COLUMNS = [
+    Col("run", "run", lambda r: r.dirname),
+    Col("sampler", "sampler", lambda r: r.sampler),
+    Col("hyper", "settings", lambda r: r.hyperparams()),
+    Col(
+        "llc",
+        "λ̂ ± MCSE",
+        lambda r: fmt_estimate(r.get("llc_mean"), r.get("llc_mcse")),
+        lambda r: r.get("llc_mean"),
+    ),
+    Col(
+        "rel",
+        "rel. err",
+        lambda r: fmt_relative(r.get("relative_error")),
+        lambda r: r.get("relative_error"),
+    ),
+    Col("ess", "ESS", lambda r: fmt_num(r.get("ess"), 3), lambda r: r.get("ess")),
+    Col("rhat", "R-hat", lambda r: fmt_num(r.get("rhat"), 3), lambda r: r.get("rhat")),
+    Col("fges", "FGEs", lambda r: fmt_num(r.get("total_fges"), 3), lambda r: r.get("total_fges")),
+    Col(
+        "wall",
+        "wall s",
+        lambda r: fmt_num(r.get("walltime_sec"), 3),
+        lambda r: r.get("walltime_sec"),
+    ),
+    Col("status", "status", _status_cell, lambda r: (r.status, r.message)),
+]
+
+
+def meta_panel(target_id: str, meta: dict | None, error: str | None) -> Group | Text:
+    """The readable meta of a target: what it is, how it was built, with which code."""
+    if meta is None:
+        return Text(f"{target_id}: {error or 'meta.json missing'}", style="red")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column()
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column()
+    dims = meta.get("dims", {})
+    metrics = meta.get("metrics", {})
+    names = meta.get("names") or {}
+    training = dict(meta.get("training_cfg") or {})
+    versions = meta.get("pkg_versions") or {}
+    left = [
+        ("target", target_id),
+        (
+            "names",
+            " / ".join(f"{k}={names[k]}" for k in ("model", "data", "training") if names.get(k)),
+        ),
+        ("model", describe_model(meta.get("model_cfg"))),
+        ("data", _kv(meta.get("data_cfg"))),
+        ("training", _kv(training)),
+        ("seed", str(meta.get("seed"))),
+    ]
+    right = [
+        ("dims", f"n={dims.get('n')}  d={dims.get('d')}  p={dims.get('p')}"),
+        ("L0", fmt_num(metrics.get("L0"), 6)),
+        ("true λ", meta.get("true_llc_exact") or fmt_num(meta.get("true_llc")) or "unknown"),
+        ("precision", str(meta.get("precision"))),
+        ("created", f"{fmt_time(meta.get('created_at'))} UTC"),
+        ("code", f"{meta.get('code_sha')}  " + _kv(versions, ("jax", "blackjax"))),
+    ]
+    for (a, b), (c, d) in zip(left, right, strict=True):
+        grid.add_row(a, b, c, d)
+    return grid
+
+
+def _kv(d: dict | None, keys=None) -> str:
+    if not d:
+        return ""
+    items = [(k, d[k]) for k in keys if k in d] if keys else list(d.items())
+    return " ".join(f"{k}={v}" for k, v in items if v is not None)
+
+
+class TargetScreen(Screen):
+    """One target; Enter on a run opens it (or its failure record)."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), ("enter", "open", "Open")]
+    DEFAULT_CSS = """
+    TargetScreen #meta { height: auto; max-height: 12; padding: 0 1; border: round $primary; }
+    """
+
+    class Loaded(Message):
+        def __init__(self, meta_view, rows: list[RunRow]):
+            super().__init__()
+            self.meta_view = meta_view
+            self.rows = rows
+
+    def __init__(self, target_id: str):
+        super().__init__()
+        self.target_id = target_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            yield Static("", id="meta")
+            yield Static("Runs", classes="pane-title")
+            yield RecordTable(
+                RUN_COLUMNS,
+                key=lambda r: r.dirname,
+                search=lambda r: f"{r.dirname} {r.status} {r.message}".lower(),
+                reserved=self.app.GLOBAL_KEYS,
+                noun="runs",
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.target_id
+        self.query_one("#meta").border_title = self.target_id
+        self.query_one(RecordTable).table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="target")
+    def load(self) -> None:
+        record = self.app.catalog.target(self.target_id)
+        view = meta_panel(self.target_id, record.meta, record.error)
+        self.post_message(self.Loaded(view, run_rows(self.app.catalog, self.target_id)))
+
+    def on_target_screen_loaded(self, message: Loaded) -> None:
+        self.query_one("#meta", Static).update(message.meta_view)
+        self.query_one(RecordTable).set_records(message.rows)
+
+    def store_changed(self) -> None:
+        self.load()
+
+    def action_open(self) -> None:
+        record = self.query_one(RecordTable).current
+        if record is not None:
+            self._open(record)
+
+    @on(RecordTable.Chosen)
+    def _chosen(self, event: RecordTable.Chosen) -> None:
+        self._open(event.record)
+
+    def _open(self, row: RunRow) -> None:
+        from lambda_hat.tui.screens.run import RunScreen
+
+        if row.status == FAILED:
+            self.app.push_screen(FailureScreen(row.dirname, row.failure or {}))
+        elif row.status == OK:
+            self.app.push_screen(RunScreen(row))
+        else:
+            self.notify(f"{row.dirname}: {row.message}", severity="error")
+
+
+class FailureScreen(ModalScreen):
+    """A recorded failure: error, message, where it is, the traceback and the spec."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    FailureScreen { align: center middle; }
+    FailureScreen > VerticalScroll {
+        width: 90%; height: 85%; border: thick $error; background: $panel; padding: 0 1;
+    }
+    """
+
+    def __init__(self, what: str, failure: dict):
+        super().__init__()
+        self.what = what
+        self.failure = failure
+
+    def compose(self) -> ComposeResult:
+        f = self.failure
+        body = Text()
+        body.append(f"{f.get('error_type', 'Error')}: ", style="bold red")
+        body.append(f"{f.get('message', '')}\n\n")
+        if f.get("path"):
+            body.append("record: ", style="bold")
+            body.append(f"{f['path']}\n")
+        if f.get("retryable"):
+            body.append("retryable: the next `lambda-hat run` retries it\n", style="yellow")
+        else:
+            body.append(
+                "rerun with `lambda-hat run FILE --retry-failed` to try again\n", style="dim"
+            )
+        body.append("\ntraceback\n", style="bold")
+        body.append((f.get("traceback") or "").rstrip() + "\n", style="dim")
+        body.append("\nspec\n", style="bold")
+        body.append(json.dumps(f.get("spec") or {}, indent=2, sort_keys=True))
+        with VerticalScroll() as scroll:
+            scroll.border_title = f"failure of {self.what}"
+            scroll.border_subtitle = "Esc to close"
+            yield Static(body)
+
+    def action_dismiss(self) -> None:
+        self.dismiss()
