@@ -1,0 +1,70 @@
+"""Store reading and formatting helpers of the TUI (no Textual needed)."""
+
+from __future__ import annotations
+
+import shutil
+
+from lambda_hat.store.catalog import Catalog
+from lambda_hat.tui.data import (
+    compare_table,
+    describe_model,
+    fmt_estimate,
+    fmt_relative,
+    fmt_time,
+    run_rows,
+    running_llc,
+    store_signature,
+    target_row,
+)
+from lambda_hat.tui.widgets.line_plot import braille_canvas
+
+from .conftest import DLN, FIXTURE_STORE
+
+
+def test_formatting():
+    assert fmt_estimate(12.1585, 0.35498) == "12.16 ± 0.35"
+    assert fmt_relative(0.0132) == "+1.3%"
+    assert fmt_time(0) == "1970-01-01 00:00"
+    assert (
+        describe_model({"kind": "dln", "in_dim": 3, "widths": [4], "out_dim": 3, "rank": 1})
+        == "dln 3→4→3 r=1"
+    )
+
+
+def test_rows_of_the_fixture_store():
+    catalog = Catalog(FIXTURE_STORE)
+    row = target_row(catalog.target(DLN))
+    assert (row.num_runs, row.num_failed, row.true_llc) == (2, 1, 4.5)
+    runs = run_rows(catalog, DLN)
+    assert [r.status for r in runs] == ["ok", "ok", "failed"]
+    assert runs[2].failure["path"].endswith(f"{runs[2].dirname}.json")
+    table = compare_table(catalog, [target_row(t) for t in catalog.targets()])
+    assert table.samplers == ["hmc", "sgld"] and len(table.rows()) == 4
+    assert table.to_csv().splitlines()[0].startswith("target_id,model,n,p,sampler,run,llc_mean")
+
+
+def test_running_llc_ends_at_the_estimate():
+    run = next(r for r in run_rows(Catalog(FIXTURE_STORE), DLN) if r.status == "ok")
+    steps, values = running_llc(run.path / "trace.nc")
+    assert steps[0] == 1 and steps[-1] == run.get("draws")
+    assert abs(values[-1] - run.get("llc_mean")) < 1e-9
+
+
+def test_store_signature_sees_new_runs_and_failures(tmp_path):
+    shutil.copytree(FIXTURE_STORE, tmp_path / "s")
+    catalog = Catalog(tmp_path / "s")
+    before = store_signature(catalog)
+    assert store_signature(catalog) == before
+    target = tmp_path / "s" / "targets" / DLN
+    (target / "run_sgld_deadbeef").mkdir()
+    after_run = store_signature(catalog)
+    assert after_run != before
+    (target / "_failures" / "run_sgld_cafe.json").write_text("{}")
+    assert store_signature(catalog) != after_run
+
+
+def test_braille_plot_draws_line_and_reference():
+    lines, ref = braille_canvas([0, 1, 2, 3], [0.0, 1.0, 2.0, 3.0], 4, 2, (0.0, 3.0), 3.0)
+    assert len(lines) == 2 and all(len(line) == 4 for line in lines)
+    assert lines[1][0] != "\u2800" and lines[0][-1] != "\u2800"  # rises bottom-left to top-right
+    assert ref[1] == set()  # reference line on the top row only
