@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -75,6 +75,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
     failed_targets: set[str] = set()
     pool: ProcessPoolExecutor | None = None
     pool_precision = None
+    current: Future | None = None
     log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
     try:
         for item, spec in zip(items, specs, strict=True):
@@ -88,10 +89,11 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 pool_precision = item["precision"]
             log(f"start {item['kind']} {item['key']}")
             start = time.time()
+            current = pool.submit(
+                execute, item["kind"], item["key"], spec, root, item.get("names"), None
+            )
             try:
-                result = pool.submit(
-                    execute, item["kind"], item["key"], spec, root, item.get("names"), None
-                ).result()
+                result = current.result()
             except Stopped:
                 raise
             except SystemExit as exc:  # the child was signalled (SLURM signals every process)
@@ -109,7 +111,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
             log(f"done {item['key']} in {time.time() - start:.1f}s{extra}")
     except Stopped as stop:
         log(f"signal {stop.signum}: stopping; the build in progress is discarded")
-        _terminate(pool)
+        _terminate(pool, current)
         pool = None
         if doc.get("requeue") and published > 0:
             _requeue()
@@ -138,19 +140,23 @@ def _close(pool: ProcessPoolExecutor | None) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _terminate(pool: ProcessPoolExecutor | None, wait_seconds: float = 30.0) -> None:
-    """SIGTERM the child (its build cleans up), then kill what is left."""
+def _terminate(
+    pool: ProcessPoolExecutor | None, current: Future | None, wait_seconds: float = 30.0
+) -> None:
+    """SIGTERM the child; once its build has unwound (temp folder removed, which the
+    future reports), kill it: a pool worker survives its task's SystemExit."""
     if pool is None:
         return
     procs = list(getattr(pool, "_processes", {}).values())
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
-    deadline = time.time() + wait_seconds
+    if current is not None:
+        wait([current], timeout=wait_seconds)
     for proc in procs:
-        proc.join(timeout=max(0.0, deadline - time.time()))
         if proc.is_alive():
             proc.kill()
+        proc.join(timeout=5)
     pool.shutdown(wait=False, cancel_futures=True)
 
 

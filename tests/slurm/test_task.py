@@ -1,0 +1,121 @@
+"""An array task's worker, run here without SLURM: a stop signal leaves no partial artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_hat.cli import main
+from lambda_hat.store.layout import Layout
+
+LONG = """
+[models.tiny]
+kind = "dln"
+in_dim = 2
+widths = [3]
+out_dim = 2
+rank = 1
+
+[data.tiny]
+n_data = 200
+
+[training.teacher]
+init = "teacher"
+steps = 0
+
+[[targets]]
+model = "tiny"
+data = "tiny"
+training = "teacher"
+seed = 1
+precision = "float32"  # one worker process for the whole slice
+
+[[samplers]]
+name = "sgld"
+step_size = 1e-4
+batch_size = 50
+chains = 1
+draws = 300000  # 10 chunks of 30000 steps: a stop is seen within ~a second
+"""
+
+
+def _prepare(tmp_path: Path, capsys) -> tuple[Path, Path]:
+    toml = tmp_path / "long.toml"
+    toml.write_text(LONG)
+    root = tmp_path / "store"
+    assert main(["slurm", str(toml), "--root", str(root), "--time", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "2 artifact(s) missing" in out and "-> 1 array task(s)" in out
+    [plan] = sorted(Layout(root).slurm_dir.glob("*/plan.json"))
+    return root, plan
+
+
+def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys):
+    root, plan = _prepare(tmp_path, capsys)
+    tasks = json.loads(plan.read_text())["tasks"]
+    tid, run = tasks[0][0]["target_id"], tasks[0][1]["run"]
+    target = Layout(root).target_dir(tid)
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 180
+        while not list(target.glob(f".tmp-{run}-*")):  # the run is being built
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.time() < deadline, "the run never started"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.time()
+        out, _ = proc.communicate(timeout=60)
+        stop_seconds = time.time() - stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out
+    assert stop_seconds < 25, f"took {stop_seconds:.1f}s to stop"
+    assert "signal 15: stopping" in out
+    assert (target / "meta.json").is_file()
+    assert not (target / run).exists()
+    assert list(target.glob(".tmp-*")) == []
+    assert not Layout(root).run_failure(tid, run).exists()  # a stop is not a failure
+
+
+def test_rerun_after_a_stop_plans_only_the_missing_run(tmp_path, capsys):
+    root, _ = _prepare(tmp_path, capsys)
+    tasks = json.loads(next(Layout(root).slurm_dir.glob("*/plan.json")).read_text())["tasks"]
+    Layout(root).target_dir(tasks[0][0]["target_id"]).mkdir(parents=True)  # "built"
+    toml = tmp_path / "long.toml"
+    assert main(["slurm", str(toml), "--root", str(root)]) == 0
+    assert "1 artifact(s) missing" in capsys.readouterr().out
+
+
+def test_worker_outside_an_array_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
+    assert main(["worker", "--plan", str(tmp_path / "plan.json")]) == 2
+    assert "SLURM_ARRAY_TASK_ID" in capsys.readouterr().err
+
+
+def test_wait_needs_submit(tmp_path, capsys):
+    assert main(["slurm", str(tmp_path / "x.toml"), "--wait"]) == 2
+    assert "--wait needs --submit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--time", "1"], ["--mem", "lots"]])
+def test_bad_sbatch_options_are_refused_before_anything_is_written(tmp_path, capsys, flag):
+    toml = tmp_path / "long.toml"
+    toml.write_text(LONG)
+    assert main(["slurm", str(toml), "--root", str(tmp_path / "store"), *flag]) == 2
+    assert not (tmp_path / "store").exists()
