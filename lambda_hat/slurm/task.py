@@ -27,6 +27,8 @@ from pathlib import Path
 from lambda_hat.errors import SlurmError
 from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
+from lambda_hat.store.jsonio import read_json
+from lambda_hat.store.layout import Layout
 
 STOP_EXIT = 143  # 128 + SIGTERM, what SLURM shows for a task stopped by its signal
 
@@ -83,6 +85,9 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 log(f"skipped {item['key']}: its target failed")
                 failed.append(item["key"])
                 continue
+            if _published(root, item) is not None:
+                log(f"already in the store: {item['key']}")
+                continue
             if pool is None or pool_precision != item["precision"]:
                 _close(pool)
                 pool = _new_pool(item["precision"], root)
@@ -106,6 +111,10 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 if isinstance(exc, BrokenProcessPool):
                     pool = None
                 continue
+            created = _published(root, item)
+            if created is not None and created < start:
+                log(f"found {item['key']}: published meanwhile by another task")
+                continue
             published += 1
             extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
             log(f"done {item['key']} in {time.time() - start:.1f}s{extra}")
@@ -124,6 +133,21 @@ def run_task(plan_path: str | Path, index: int) -> int:
             signal.signal(s, handler)
     log(f"finished slice {index}: {published} built, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _published(root: str, item: dict) -> float | None:
+    """``created_at`` of the item's artifact if it is in the store, else None."""
+    layout = Layout(root)
+    if item["kind"] == "target":
+        path = layout.target_dir(item["target_id"]) / "meta.json"
+    else:
+        path = layout.run_dir(item["target_id"], item["run"]) / "analysis.json"
+    if not path.parent.is_dir():
+        return None
+    try:
+        return float(read_json(path).get("created_at", 0.0))
+    except (OSError, ValueError, TypeError):
+        return 0.0
 
 
 def _new_pool(precision: str, root: str) -> ProcessPoolExecutor:

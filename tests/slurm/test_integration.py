@@ -1,0 +1,245 @@
+"""Against a real one-node SLURM (Debian's slurmctld/slurmd/munge, started by
+``scripts/slurm-up.sh``): submit arrays, wait, check the store, resubmit, stop a task.
+
+Skips, saying why, where SLURM is not installed or cannot be started (not root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_hat.slurm.queue import query_tasks, submissions
+from lambda_hat.store import manifest
+from lambda_hat.store.layout import Layout
+from tests.conftest import TINY_TOML
+
+pytestmark = pytest.mark.slurm
+REPO = Path(__file__).resolve().parents[2]
+SLURM_UP = REPO / "scripts" / "slurm-up.sh"
+
+SECOND_SAMPLER = """
+[[samplers]]
+name = "sgld"
+step_size = 2e-4
+batch_size = 50
+chains = 2
+draws = 40
+burnin = 10
+"""
+
+
+def _controller_up() -> bool:
+    try:
+        out = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "is UP" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A SLURM controller that answers, started here if need be."""
+    if _controller_up():
+        return
+    if shutil.which("slurmctld") is None or shutil.which("sbatch") is None:
+        pytest.skip(
+            "SLURM is not installed: apt-get install slurmctld slurmd slurm-client munge, "
+            "then run scripts/slurm-up.sh as root (.ci/run does both)"
+        )
+    if os.geteuid() != 0:
+        pytest.skip("no SLURM controller answers and starting one needs root (scripts/slurm-up.sh)")
+    proc = subprocess.run(["bash", str(SLURM_UP)], capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0 or not _controller_up():
+        pytest.skip(f"scripts/slurm-up.sh could not start SLURM: {proc.stderr.strip()[-500:]}")
+
+
+def lh(cwd: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``lambda-hat ARGS`` in a fresh process, as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lambda_hat.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _snapshot(root: Path) -> dict[str, float]:
+    """Every file of the store except submissions, locks and the JAX cache, with mtime."""
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime
+        for p in root.rglob("*")
+        if p.is_file()
+        and not {"slurm", ".jax-cache"} & set(p.relative_to(root).parts)
+        and not p.name.endswith(".lock")
+    }
+
+
+def _check_store_once(root: Path, plan_items: list[dict]) -> None:
+    layout = Layout(root)
+    targets = {i["target_id"] for i in plan_items}
+    runs = {(i["target_id"], i["run"]) for i in plan_items if i["kind"] == "run"}
+    catalog = [e["target_id"] for e in manifest.read(layout.catalog)]
+    assert sorted(catalog) == sorted(targets), "each target once in _catalog.jsonl"
+    for tid in targets:
+        assert (layout.target_dir(tid) / "meta.json").is_file()
+        lines = manifest.read(layout.runs_manifest(tid))
+        names = [f"run_{e['sampler']}_{e['run_id']}" for e in lines]
+        assert sorted(names) == sorted(r for t, r in runs if t == tid), "each run once"
+        for name in names:
+            assert (layout.run_dir(tid, name) / "analysis.json").is_file()
+            assert (layout.run_dir(tid, name) / "trace.nc").is_file()
+        assert list(layout.target_dir(tid).glob(".tmp-*")) == []
+    assert list(layout.targets.glob(".tmp-*")) == []
+
+
+def test_array_builds_everything_once_and_a_resubmission_computes_nothing(slurm, tmp_path):
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(TINY_TOML + SECOND_SAMPLER)  # 2 targets x 2 samplers
+    root = tmp_path / "store"
+    start = time.time()
+    first = lh(
+        tmp_path,
+        "slurm",
+        str(toml),
+        "--root",
+        str(root),
+        "--per",
+        "run",
+        "--max-parallel",
+        "2",
+        "--time",
+        "00:15:00",
+        "--submit",
+        "--wait",
+        "--wait-timeout",
+        "840",
+    )
+    elapsed = time.time() - start
+    print(f"real-SLURM array of 4 tasks (2 targets, 4 runs): {elapsed:.1f}s")
+    [folder] = Layout(root).slurm_dir.iterdir()
+    logs = {p.name: p.read_text() for p in (folder / "logs").glob("*.out")}
+    assert first.returncode == 0, first.stdout + first.stderr + "\n".join(logs.values())
+    assert "-> 4 array task(s), one per run" in first.stdout
+    assert "4/4 task(s) completed; 6/6 artifact(s) published, 0 failed" in first.stdout
+    assert sorted(logs) == [f"task-{i}.out" for i in range(4)]
+    assert all("finished slice" in text for text in logs.values())
+
+    plan = json.loads((folder / "plan.json").read_text())
+    items = [item for s in plan["tasks"] for item in s]
+    # --per run: both tasks of a target carry it; its lock let exactly one build it.
+    assert sum(i["kind"] == "target" for i in items) == 4
+    _check_store_once(root, items)
+
+    verify = lh(tmp_path, "verify", "--root", str(root))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    [sub] = submissions(root)
+    assert sub["artifacts"] == {"total": 6, "done": 6, "failed": 0, "missing": 0}
+    assert sub["job_id"] == json.loads((folder / "submission.json").read_text())["job_id"]
+    if sub["tasks"] is not None:  # scontrol still knows the job (MinJobAge)
+        assert sub["tasks"] == {"COMPLETED": 4} and not sub["active"]
+
+    before = _snapshot(root)
+    again = lh(tmp_path, "slurm", str(toml), "--root", str(root), "--submit", "--wait")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to submit" in again.stdout
+    assert "submitted" not in again.stdout
+    assert [p.name for p in Layout(root).slurm_dir.iterdir()] == [folder.name]
+    assert _snapshot(root) == before, "a resubmission changed the store"
+
+
+LONG_RUN = """
+[models.tiny]
+kind = "dln"
+in_dim = 2
+widths = [3]
+out_dim = 2
+rank = 1
+
+[data.tiny]
+n_data = 200
+
+[training.teacher]
+init = "teacher"
+steps = 0
+
+[[targets]]
+model = "tiny"
+data = "tiny"
+training = "teacher"
+seed = 1
+precision = "float32"
+
+[[samplers]]
+name = "sgld"
+step_size = 1e-4
+batch_size = 50
+chains = 1
+draws = 3000000
+"""
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_stop_signal_discards_the_build_in_progress_and_requeues(slurm, tmp_path):
+    """The signal SLURM sends ``--grace`` seconds before the time limit (here sent at
+    once with ``scancel --signal=TERM --batch``, its exact equivalent) stops the task;
+    having built its target, it requeues itself; no partial run remains."""
+    toml = tmp_path / "long.toml"
+    toml.write_text(LONG_RUN)
+    root = tmp_path / "store"
+    out = lh(
+        tmp_path,
+        "slurm",
+        str(toml),
+        "--root",
+        str(root),
+        "--time",
+        "00:10:00",
+        "--requeue",
+        "--submit",
+    )
+    assert out.returncode == 0, out.stderr
+    job = out.stdout.split("submitted array job ")[1].split()[0]
+    [folder] = Layout(root).slurm_dir.iterdir()
+    plan = json.loads((folder / "plan.json").read_text())
+    tid, run = plan["tasks"][0][0]["target_id"], plan["tasks"][0][1]["run"]
+    target = Layout(root).target_dir(tid)
+    log = folder / "logs" / "task-0.out"
+    try:
+        _wait_for(lambda: list(target.glob(f".tmp-{run}-*")), 300, "the run to start")
+        time.sleep(1.0)
+        subprocess.run(["scancel", "--signal=TERM", "--batch", job], check=True, timeout=30)
+        states = _wait_for(
+            lambda: (s := query_tasks(job) or {}).get(0, {}).get("restarts", 0) >= 1 and s,
+            120,
+            "the task to requeue itself",
+        )
+        assert states[0]["state"] in {"PENDING", "REQUEUED", "RUNNING", "CONFIGURING"}
+    finally:
+        subprocess.run(["scancel", job], timeout=30, check=False)
+    _wait_for(lambda: not list(target.glob(".tmp-*")), 60, "the temp folder to go")
+    text = log.read_text()
+    assert "signal 15: stopping" in text and f"requeueing {job}_0" in text
+    assert (target / "meta.json").is_file()
+    assert not (target / run).exists()
+    assert not Layout(root).run_failure(tid, run).exists()
+    again = lh(tmp_path, "slurm", str(toml), "--root", str(root))
+    assert "1 artifact(s) missing" in again.stdout  # only the run is left to do
