@@ -14,10 +14,11 @@ def add_arguments(p) -> None:
     )
     p.add_argument(
         "--images",
-        choices=("auto", "halfcell", "unicode", "none"),
-        default="auto",
-        help="how diagnostic PNGs are drawn: best the terminal supports (auto: sixel or "
-        "kitty graphics, else coloured half cells), halfcell, unicode, or none",
+        choices=("halfcell", "auto", "unicode", "none"),
+        default="halfcell",
+        help="how diagnostic PNGs are drawn: coloured half cells (default, any truecolor "
+        "terminal), auto (sixel or kitty graphics when the terminal has them; probing it "
+        "adds about a second to startup), unicode, or none",
     )
 
 
@@ -26,7 +27,7 @@ def run(args) -> int:
 
     # Processes can only be started from inside Textual once the tracker runs.
     prepare_process_spawning()
-    if args.images != "none":
+    if args.images == "auto":
         # textual-image asks the terminal what it supports; that only works before Textual
         # takes over stdin, so import it now.
         import textual_image.widget  # noqa: F401

@@ -51,7 +51,7 @@ class LambdaHatApp(App):
         self,
         root: str | Path,
         experiments_dir: str | Path = "experiments",
-        images: str = "auto",
+        images: str = "halfcell",
         store_poll_sec: float = 2.0,
         launch_poll_sec: float = 0.5,
     ):

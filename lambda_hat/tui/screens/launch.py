@@ -49,6 +49,8 @@ def progress_bar(task: TaskState) -> Text:
     text.append("░" * (BAR_WIDTH - filled), style="dim")
     if task.total and task.status == RUNNING:
         text.append(f" {task.done}/{task.total}")
+        if task.done >= task.total:
+            text.append(" analysing…", style="dim")
     return text
 
 

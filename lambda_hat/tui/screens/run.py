@@ -6,6 +6,9 @@ rendered with textual-image when its tab is first opened.
 
 from __future__ import annotations
 
+import io
+import sys
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -118,9 +121,22 @@ def analysis_view(a: dict) -> Group:
 
 
 def _image_widget(kind: str):
-    """The textual-image widget class for ``--images`` (None: do not render)."""
+    """The textual-image widget class for ``--images`` (None: do not render).
+
+    ``auto`` asks the terminal for sixel / kitty graphics support, which only works before
+    Textual starts (``commands/tui.py`` imports it then). The other kinds need no terminal
+    query, so textual-image is imported here, on first use, with a stand-in stdout that is
+    not a tty: that skips its probing (and the ~1 s it costs at startup).
+    """
     if kind == "none":
         return None
+    if "textual_image.widget" not in sys.modules:
+        real = sys.__stdout__
+        sys.__stdout__ = io.StringIO()
+        try:
+            import textual_image.widget  # noqa: F401
+        finally:
+            sys.__stdout__ = real
     import textual_image.widget as timg
 
     return {"halfcell": timg.HalfcellImage, "unicode": timg.UnicodeImage}.get(kind, timg.Image)
