@@ -19,21 +19,10 @@ import pytest
 from lambda_hat.slurm.queue import query_tasks, submissions
 from lambda_hat.store import manifest
 from lambda_hat.store.layout import Layout
-from tests.conftest import TINY_TOML
 
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
 SLURM_UP = REPO / "scripts" / "slurm-up.sh"
-
-SECOND_SAMPLER = """
-[[samplers]]
-name = "sgld"
-step_size = 2e-4
-batch_size = 50
-chains = 2
-draws = 40
-burnin = 10
-"""
 
 
 def _controller_up() -> bool:
@@ -101,52 +90,56 @@ def _check_store_once(root: Path, plan_items: list[dict]) -> None:
     assert list(layout.targets.glob(".tmp-*")) == []
 
 
-def test_array_builds_everything_once_and_a_resubmission_computes_nothing(slurm, tmp_path):
-    toml = tmp_path / "tiny.toml"
-    toml.write_text(TINY_TOML + SECOND_SAMPLER)  # 2 targets x 2 samplers
-    root = tmp_path / "store"
+def _submit_and_wait(cwd: Path, toml: Path, root: Path, *flags: str):
     start = time.time()
-    first = lh(
-        tmp_path,
+    out = lh(
+        cwd,
         "slurm",
         str(toml),
         "--root",
         str(root),
-        "--per",
-        "run",
         "--max-parallel",
         "2",
         "--time",
         "00:15:00",
+        *flags,
         "--submit",
         "--wait",
         "--wait-timeout",
         "840",
     )
     elapsed = time.time() - start
-    print(f"real-SLURM array of 4 tasks (2 targets, 4 runs): {elapsed:.1f}s")
     [folder] = Layout(root).slurm_dir.iterdir()
-    logs = {p.name: p.read_text() for p in (folder / "logs").glob("*.out")}
-    assert first.returncode == 0, first.stdout + first.stderr + "\n".join(logs.values())
-    assert "-> 4 array task(s), one per run" in first.stdout
-    assert "4/4 task(s) completed; 6/6 artifact(s) published, 0 failed" in first.stdout
-    assert sorted(logs) == [f"task-{i}.out" for i in range(4)]
-    assert all("finished slice" in text for text in logs.values())
-
+    logs = {p.name: p.read_text() for p in sorted((folder / "logs").glob("*.out"))}
+    assert out.returncode == 0, out.stdout + out.stderr + "\n".join(logs.values())
     plan = json.loads((folder / "plan.json").read_text())
+    return out, elapsed, folder, logs, plan
+
+
+def test_quickstart_array_builds_everything_once_and_a_resubmission_computes_nothing(
+    slurm, tmp_path
+):
+    toml = tmp_path / "quickstart.toml"
+    shutil.copy(REPO / "experiments" / "quickstart.toml", toml)
+    root = tmp_path / "store"
+    out, elapsed, folder, logs, plan = _submit_and_wait(tmp_path, toml, root)
+    print(f"real SLURM, quickstart as a 2-task array: {elapsed:.1f}s")
+    assert "-> 2 array task(s), one per target" in out.stdout
+    assert "2/2 task(s) completed; 4/4 artifact(s) published, 0 failed" in out.stdout
+    assert sorted(logs) == ["task-0.out", "task-1.out"]
+    assert all("finished slice" in text for text in logs.values())
     items = [item for s in plan["tasks"] for item in s]
-    # --per run: both tasks of a target carry it; its lock let exactly one build it.
-    assert sum(i["kind"] == "target" for i in items) == 4
+    assert [[i["kind"] for i in s] for s in plan["tasks"]] == [["target", "run"]] * 2
     _check_store_once(root, items)
 
     verify = lh(tmp_path, "verify", "--root", str(root))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     [sub] = submissions(root)
-    assert sub["artifacts"] == {"total": 6, "done": 6, "failed": 0, "missing": 0}
+    assert sub["artifacts"] == {"total": 4, "done": 4, "failed": 0, "missing": 0}
     assert sub["job_id"] == json.loads((folder / "submission.json").read_text())["job_id"]
     if sub["tasks"] is not None:  # scontrol still knows the job (MinJobAge)
-        assert sub["tasks"] == {"COMPLETED": 4} and not sub["active"]
+        assert sub["tasks"] == {"COMPLETED": 2} and not sub["active"]
 
     before = _snapshot(root)
     again = lh(tmp_path, "slurm", str(toml), "--root", str(root), "--submit", "--wait")
@@ -155,6 +148,57 @@ def test_array_builds_everything_once_and_a_resubmission_computes_nothing(slurm,
     assert "submitted" not in again.stdout
     assert [p.name for p in Layout(root).slurm_dir.iterdir()] == [folder.name]
     assert _snapshot(root) == before, "a resubmission changed the store"
+
+
+ONE_TARGET_TWO_SAMPLERS = """
+[models.dln]
+kind = "dln"
+in_dim = 2
+widths = [3]
+out_dim = 2
+rank = 1
+
+[data.small]
+n_data = 200
+
+[training.teacher]
+init = "teacher"
+steps = 0
+
+[[targets]]
+model = "dln"
+data = "small"
+training = "teacher"
+seed = 1
+
+[[samplers]]
+name = "sgld"
+step_size = 1e-4
+batch_size = 50
+chains = 2
+draws = 50
+
+[[samplers]]
+name = "sgld"
+step_size = 2e-4
+batch_size = 50
+chains = 2
+draws = 50
+"""
+
+
+def test_tasks_racing_for_one_target_build_it_once(slurm, tmp_path):
+    """``--per run``: two tasks at once both start with the same missing target."""
+    toml = tmp_path / "race.toml"
+    toml.write_text(ONE_TARGET_TWO_SAMPLERS)
+    root = tmp_path / "store"
+    out, elapsed, folder, logs, plan = _submit_and_wait(tmp_path, toml, root, "--per", "run")
+    print(f"real SLURM, one target raced by 2 tasks: {elapsed:.1f}s")
+    assert "2/2 task(s) completed; 3/3 artifact(s) published, 0 failed" in out.stdout
+    assert [[i["kind"] for i in s] for s in plan["tasks"]] == [["target", "run"]] * 2
+    _check_store_once(root, [item for s in plan["tasks"] for item in s])
+    verify = lh(tmp_path, "verify", "--root", str(root))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 LONG_RUN = """
