@@ -97,7 +97,7 @@ def run(args) -> int:
         requeue=args.requeue,
         grace_seconds=args.grace,
         extra_sbatch=tuple(args.extra_sbatch),
-        setup=tuple(args.setup),
+        setup=tuple(args.setup) + _soft_lock_line(),
         python=args.python or default_python(),
     ).check()
     experiment = load(args.experiments, args.root)
@@ -142,6 +142,14 @@ def run(args) -> int:
     if not args.wait:
         return 0
     return _wait(prepared, job_id, plan.root, args.wait_timeout)
+
+
+def _soft_lock_line() -> tuple[str, ...]:
+    """Carry ``LAMBDA_HAT_SOFT_LOCKS`` into the tasks (some clusters do not export the
+    submitting shell's environment)."""
+    from lambda_hat.store.locks import soft_locks
+
+    return ("export LAMBDA_HAT_SOFT_LOCKS=1",) if soft_locks() else ()
 
 
 def _wait(prepared, job_id: str, root, timeout) -> int:

@@ -176,3 +176,18 @@ def submissions(root: str | Path, query: bool = True) -> list[dict]:
         )
     out.sort(key=lambda s: (s["created_at"] or 0, s["submission_id"]))
     return out
+
+
+def describe(sub: dict) -> str:
+    """One line for ``lambda-hat status`` about a dict from ``submissions``."""
+    a = sub["artifacts"]
+    job = f"job {sub['job_id']}" if sub["job_id"] else "not submitted"
+    line = (
+        f"slurm {sub['submission_id']} ({job}, {sub['n_tasks']} task(s)): "
+        f"{a['done']}/{a['total']} published, {a['failed']} failed"
+    )
+    if sub["tasks"]:
+        line += "; tasks: " + ", ".join(f"{n} {s.lower()}" for s, n in sub["tasks"].items())
+    else:
+        line += f"; {sub['queue_note']}"
+    return line

@@ -6,6 +6,7 @@ import json
 
 from lambda_hat.slurm.queue import (
     count_states,
+    describe,
     expand_task_ids,
     parse_scontrol_jobs,
     submissions,
@@ -77,6 +78,13 @@ def test_submissions_report_store_progress(tmp_path):
     assert sub["artifacts"] == {"total": 4, "done": 2, "failed": 1, "missing": 1}
     assert sub["tasks"] is None and sub["active"] is False
     assert sub["queue_note"] == "not submitted (script only)"
+    assert describe(sub) == (
+        f"slurm {folder.name} (not submitted, 1 task(s)): 2/4 published, 1 failed; "
+        "not submitted (script only)"
+    )
+    tasks = task_states(parse_scontrol_jobs(SCONTROL), "12")
+    running = {**sub, "job_id": "12", "tasks": count_states(tasks)}
+    assert describe(running).endswith("tasks: 1 failed, 2 pending, 1 running")
 
 
 def test_no_store_means_no_submissions(tmp_path):
