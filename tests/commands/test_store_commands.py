@@ -1,0 +1,236 @@
+"""status / results / promote / verify on a real small store (built once per session)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lambda_hat.cli import main, promote_main
+from lambda_hat.config import load
+from lambda_hat.results import COLUMNS, dataframe
+from lambda_hat.results import load as load_rows
+from lambda_hat.scheduler.plan import make_plan
+from lambda_hat.store.layout import Layout, lock_path
+from tests.scheduler.helpers import base_store, write_experiments
+
+
+@pytest.fixture
+def store(tmp_path):
+    exp, root, _ = base_store(tmp_path)
+    plan = make_plan(load(exp, root))
+    return exp, root, plan
+
+
+def _out(capsys, argv) -> tuple[int, str]:
+    rc = main(argv)
+    return rc, capsys.readouterr().out
+
+
+def test_status_per_target_and_run(store, capsys):
+    exp, root, plan = store
+    rc, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
+    assert rc == 0
+    rows = json.loads(out)["rows"]
+    states = [(r["kind"], r["run"], r["state"]) for r in rows]
+    good, second, bad = plan.runs
+    assert states == [
+        ("target", None, "done"),
+        ("run", good.dirname, "done"),
+        ("run", second.dirname, "done"),
+        ("run", bad.dirname, "failed"),
+    ]
+    assert "diverged" in rows[-1]["message"] and rows[-1]["retryable"] is False
+
+    # A missing run whose lock a live process holds is shown as running.
+    layout = Layout(root)
+    shutil.rmtree(layout.run_dir(good.target_id, good.dirname))
+    lock = lock_path(layout.run_dir(good.target_id, good.dirname))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from filelock import FileLock; l = FileLock({str(lock)!r}); "
+            "l.acquire(); print('held', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        _, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
+        assert json.loads(out)["rows"][1]["state"] == "running"
+    finally:
+        holder.kill()
+        holder.wait()
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
+    assert "missing" in out and "failed" in out and "diverged" in out
+
+    _, out = _out(capsys, ["status", "--root", str(root), "--format", "json"])
+    rows = json.loads(out)["rows"]
+    assert [r["state"] for r in rows].count("failed") == 1
+    assert {r["run"] for r in rows if r["state"] == "done"} == {None, second.dirname}
+
+
+def test_status_lists_slurm_submissions(store, capsys):
+    _, root, _ = store
+    sub = root / "slurm" / "20250101-120000-abcd"
+    sub.mkdir(parents=True)
+    (sub / "submission.json").write_text(json.dumps({"job_id": "4242", "tasks": 3}))
+    _, out = _out(capsys, ["status", "--root", str(root)])
+    assert "slurm submission 20250101-120000-abcd" in out and "job_id=4242" in out
+
+
+def test_results_rows_formats_and_experiment_filter(store, capsys, tmp_path):
+    exp, root, plan = store
+    rows = load_rows(root)
+    assert len(rows) == 2
+    layout = Layout(root)
+    meta = json.loads((layout.target_dir(plan.targets[0].target_id) / "meta.json").read_text())
+    for row, task in zip(rows, sorted(plan.runs[:2], key=lambda r: r.dirname), strict=True):
+        analysis = json.loads(
+            (layout.run_dir(task.target_id, task.dirname) / "analysis.json").read_text()
+        )
+        assert row["run"] == task.dirname and row["sampler"] == "sgld"
+        assert row["llc_mean"] == analysis["llc_mean"] and row["ess"] == analysis["ess"]
+        assert row["target_params"] == meta["dims"]["p"] == 12
+        assert row["n_data"] == 200 and row["model"] == "dln" and row["seed"] == 1
+        assert row["true_llc"] == 2.0  # DLN [2,3,2], rank 1
+        assert row["relative_error"] == pytest.approx((row["llc_mean"] - 2.0) / 2.0)
+    assert set(COLUMNS) == set(rows[0])
+
+    rc, out = _out(capsys, ["results", "--root", str(root), "--format", "json"])
+    assert rc == 0 and json.loads(out) == rows
+    _, out = _out(capsys, ["results", "--root", str(root), "--format", "csv"])
+    parsed = list(csv.DictReader(io.StringIO(out)))
+    assert [r["run"] for r in parsed] == [r["run"] for r in rows]
+    assert list(parsed[0]) == list(COLUMNS)
+    _, out = _out(capsys, ["results", "--root", str(root)])
+    assert rows[0]["run_id"] in out and "2 run(s)" in out
+
+    only = write_experiments(tmp_path / "only.toml", samplers=[{"seed": 1}])
+    _, out = _out(
+        capsys, ["results", "--experiment", str(only), "--root", str(root), "--format", "json"]
+    )
+    assert [r["run"] for r in json.loads(out)] == [plan.runs[1].dirname]
+
+    df = dataframe(root)
+    assert list(df.columns) == list(COLUMNS) and len(df) == 2
+    assert df["llc_mean"].tolist() == [r["llc_mean"] for r in rows]
+
+
+def test_promote_copies_plots_to_stable_paths_with_an_index(store, capsys, tmp_path):
+    _, root, plan = store
+    dest = tmp_path / "promoted"
+    assert promote_main(["--root", str(root), "--to", str(dest)]) == 0
+    index = (dest / "index.md").read_text()
+    rows = load_rows(root)
+    for row in rows:
+        assert row["run_id"] in index
+        folder = dest / f"dln_n200_seed1_{row['target_id'][4:12]}" / f"sgld_{row['run_id']}"
+        assert (folder / "running_llc.png").read_bytes() == (
+            (
+                root / "targets" / row["target_id"] / row["run"] / "diagnostics" / "running_llc.png"
+            ).read_bytes()
+        )
+    links = [
+        line.split("](")[1].rstrip(")") for line in index.splitlines() if line.startswith("![")
+    ]
+    assert len(links) >= 3 * len(rows) and all((dest / link).is_file() for link in links)
+    assert len(list(csv.DictReader((dest / "results.csv").open()))) == len(rows)
+    assert main(["promote", "--root", str(root), "--to", str(dest)]) == 0  # idempotent
+    assert (dest / "index.md").read_text() == index
+
+
+def _listing(root):
+    return sorted(
+        (str(p.relative_to(root)), p.stat().st_size)
+        for p in root.rglob("*")
+        if p.is_file() and ".jax-cache" not in p.parts
+    )
+
+
+def test_verify_finds_and_repairs_index_problems_without_touching_artifacts(store, capsys):
+    _, root, plan = store
+    rc, out = _out(capsys, ["verify", "--root", str(root)])
+    assert rc == 0 and "ok" in out, out
+    layout = Layout(root)
+    tid = plan.targets[0].target_id
+    good = plan.runs[0]
+    manifest = layout.runs_manifest(tid)
+    lines = manifest.read_text().splitlines()
+    manifest.write_text(
+        "\n".join([lines[0], lines[0], lines[1].replace(good.dirname[-8:], "deadbeef")])
+        + '\n{"torn'
+    )
+    stale_tmp = layout.target_dir(tid) / f".tmp-{good.dirname}-99999-abcdef12"
+    stale_tmp.mkdir()
+    stale_failure = layout.run_failure(tid, good.dirname)
+    stale_failure.write_text("{}")
+    artifacts = {
+        p for p in _listing(root) if "/run_" in p[0] or p[0].endswith(("meta.json", ".npz"))
+    }
+
+    rc, out = _out(capsys, ["verify", "--root", str(root)])
+    assert rc == 1
+    for needle in (
+        "duplicate",
+        "folder is gone",
+        "no line for published",
+        "unreadable",
+        "stale temp folder",
+        "failure record of a published artifact",
+    ):
+        assert needle in out, (needle, out)
+
+    rc, out = _out(capsys, ["verify", "--root", str(root), "--repair"])
+    assert rc == 0, out
+    assert not stale_tmp.exists() and not stale_failure.exists()
+    assert artifacts <= set(_listing(root))  # every artifact file still there, same size
+    assert len(manifest.read_text().splitlines()) == 2
+    rc, out = _out(capsys, ["verify", "--root", str(root)])
+    assert rc == 0 and "ok" in out
+
+
+def test_verify_reports_broken_artifacts_and_repair_keeps_them(store, capsys):
+    _, root, plan = store
+    layout = Layout(root)
+    tid = plan.targets[0].target_id
+    first, second, _ = plan.runs
+    (layout.target_dir(tid) / "params.npz").write_bytes(b"not a zip")
+    (layout.run_dir(tid, first.dirname) / "trace.nc").write_bytes(b"garbage")
+    path = layout.run_dir(tid, second.dirname) / "analysis.json"
+    analysis = json.loads(path.read_text())
+    analysis["spec"]["seed"] = 99  # no longer hashes to the folder name
+    path.write_text(json.dumps(analysis))
+
+    rc, out = _out(capsys, ["verify", "--root", str(root), "--repair"])
+    assert rc == 1
+    assert "params.npz: unreadable npz" in out and "trace.nc: unreadable trace" in out
+    assert "spec hashes to run_sgld_" in out and second.dirname in out
+    assert layout.run_dir(tid, first.dirname).is_dir()  # never deletes an artifact
+
+
+def test_read_commands_do_not_import_jax(store):
+    exp, root, _ = store
+    code = (
+        "import sys, io, contextlib\n"
+        "from lambda_hat.cli import main\n"
+        f"root, exp = {str(root)!r}, {str(exp)!r}\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['status', exp, '--root', root]) == 0\n"
+        "    assert main(['status', '--root', root]) == 0\n"
+        "    assert main(['results', '--root', root, '--format', 'csv']) == 0\n"
+        "    assert main(['results', '--root', root, '--experiment', exp]) == 0\n"
+        "    assert main(['verify', '--root', root]) == 0\n"
+        "    assert main(['promote', '--root', root, '--to', root + '-promoted']) == 0\n"
+        "bad = sorted(m for m in sys.modules if m == 'jax' or m.startswith('jax.'))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
