@@ -170,6 +170,7 @@ model = "dln"
 data = "small"
 training = "teacher"
 seed = 1
+precision = "float32"  # one worker process per task
 
 [[samplers]]
 name = "sgld"

@@ -119,3 +119,42 @@ def test_bad_sbatch_options_are_refused_before_anything_is_written(tmp_path, cap
     toml.write_text(LONG)
     assert main(["slurm", str(toml), "--root", str(tmp_path / "store"), *flag]) == 2
     assert not (tmp_path / "store").exists()
+
+
+FAILING = (
+    LONG.replace("draws = 300000", "draws = 20  #")
+    + """
+[[samplers]]
+name = "sgld"
+step_size = 1e4
+batch_size = 50
+chains = 1
+draws = 20
+"""
+)
+
+
+@pytest.mark.slow  # ~30 s on a busy 2-core machine (two compilations)
+def test_a_failing_run_is_recorded_and_the_slice_goes_on(tmp_path, capsys):
+    toml = tmp_path / "failing.toml"
+    toml.write_text(FAILING)
+    root = tmp_path / "store"
+    assert main(["slurm", str(toml), "--root", str(root)]) == 0
+    capsys.readouterr()
+    [plan] = Layout(root).slurm_dir.glob("*/plan.json")
+    items = json.loads(plan.read_text())["tasks"][0]
+    assert [i["kind"] for i in items] == ["target", "run", "run"]
+    diverging, fine = sorted(items[1:], key=lambda i: -i["spec"]["params"]["step_size"])
+    out = subprocess.run(
+        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan), "--task", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"FAILED {diverging['key']}: SamplerDivergedError" in out.stdout
+    assert "finished slice 0: 2 built, 1 failed" in out.stdout
+    layout = Layout(root)
+    assert (layout.run_dir(fine["target_id"], fine["run"]) / "analysis.json").is_file()
+    assert layout.run_failure(diverging["target_id"], diverging["run"]).is_file()
+    assert not layout.run_dir(diverging["target_id"], diverging["run"]).exists()
