@@ -31,7 +31,8 @@ def add_arguments(p) -> None:
         action="append",
         default=[],
         metavar="FLAGS",
-        help='more sbatch flags, e.g. "--qos=long --gres=gpu:1" (repeatable)',
+        help='more sbatch flags, written with "=": --extra-sbatch="--qos=long --gres=gpu:1" '
+        "(repeatable)",
     )
     p.add_argument(
         "--setup",
