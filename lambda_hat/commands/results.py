@@ -77,9 +77,9 @@ def run(args) -> int:
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} run(s) in {root}")
-        for _, header in TABLE_COLUMNS:
-            table.add_column(header, overflow="fold")
+        for key, header in TABLE_COLUMNS:
+            table.add_column(header, no_wrap=key in ("target_id", "run_id"), overflow="fold")
         for r in rows:
             table.add_row(*(fmt(key, r.get(key)) for key, _ in TABLE_COLUMNS))
-        Console().print(table)
+        Console(width=None if sys.stdout.isatty() else 240).print(table)
     return 0

@@ -8,6 +8,7 @@ lock). Without one: everything the store holds, and every recorded failure.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -170,7 +171,7 @@ def run(args) -> int:
     if args.format == "json":
         print(json.dumps({"root": str(root), "rows": rows, "slurm": slurm}, indent=2, default=str))
         return 0
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table(title=f"store {root}")
     for col in ("kind", "target", "run", "what", "state", "details"):
         table.add_column(col, overflow="fold")

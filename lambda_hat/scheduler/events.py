@@ -1,7 +1,24 @@
-"""The run event stream: JSON lines for scripts and the TUI.
+"""The run event stream: JSON lines for scripts and the TUI (``lambda-hat run --events``).
 
-Events: ``plan``, ``started``, ``progress``, ``finished``, ``failed``, ``skipped``,
-``interrupted``, ``summary``. Each is one JSON object with ``event`` and ``time``.
+Each line is one JSON object with ``event`` and ``time`` (Unix seconds); the file is
+appended to and flushed per line, so a reader may tail it. Events, in order of use:
+
+- ``plan``: ``experiments``, ``root``, ``targets`` [{target_id, status, model, data,
+  training}], ``runs`` [{target_id, run, sampler, status}], ``counts``, ``to_do`` [keys].
+- ``submitted``: ``key``, ``kind`` ("target" | "run"), ``label``, ``slot``.
+- ``started``: ``key``, ``kind``, ``pid`` (the worker process).
+- ``progress``: ``key``, ``done``, ``total`` (sampler steps incl. burn-in), ``pid``.
+- ``finished``: ``key``, ``kind``, ``built`` (False: another process published it
+  meanwhile), ``walltime_sec``; targets add ``target_id``; runs add ``run``,
+  ``llc_mean``, ``llc_mcse``, ``true_llc``, ``warnings``.
+- ``failed``: ``key``, ``kind``, ``error_type``, ``message``, ``failure_file``.
+- ``retry``: ``key``, ``kind``, ``reason`` (its worker died; tried once more).
+- ``skipped``: ``key``, ``kind``, ``reason`` (its target failed).
+- ``interrupted``: ``pending`` (count), ``running`` [keys] (Ctrl-C or SIGTERM).
+- ``summary`` (always last): ``done``, ``found``, ``already``, ``failed`` [failed
+  events], ``skipped``, ``interrupted``, ``walltime_sec``, ``not_retried`` [keys].
+
+A task's ``key`` is its target ID, or ``<target_id>/<run folder name>`` for a run.
 """
 
 from __future__ import annotations

@@ -317,20 +317,15 @@ class LocalExecutor:
         except BrokenProcessPool:
             reason = self._crash_reason(slot)
             self._retire(slot)
-            attempts[task.key] = attempts.get(task.key, 0) + 1
-            message = (
-                f"{reason} while running this task (killed, or out of memory); "
-                "the next `lambda-hat run` retries it"
-            )
-            self._record_crash(task, message)
-            if attempts[task.key] < MAX_CRASH_ATTEMPTS:
-                self.sink({"event": "retry", "key": task.key, "kind": kind, "reason": reason})
-                ready.insert(0, task)
-                return
-            self._failed(summary, task, "WorkerCrashed", message, waiting, target_state)
+            self._crashed(task, reason, summary, attempts, ready, waiting, target_state)
             return
         except KeyboardInterrupt:
             raise
+        except SystemExit as exc:  # the worker was told to stop (SIGTERM) by someone else
+            self._retire(slot)
+            reason = f"the worker process was terminated (exit status {exc.code})"
+            self._crashed(task, reason, summary, attempts, ready, waiting, target_state)
+            return
         except BaseException as exc:  # noqa: BLE001 - any task error is reported, not raised
             self._ensure_failure_record(task, exc)
             self._failed(summary, task, type(exc).__name__, str(exc), waiting, target_state)
@@ -341,6 +336,20 @@ class LocalExecutor:
         if isinstance(task, TargetTask):
             target_state[task.target_id] = DONE
             ready.extend(waiting.pop(task.target_id, []))
+
+    def _crashed(self, task, reason, summary, attempts, ready, waiting, target_state) -> None:
+        """Record a retryable failure; retry once in this run, then give up on it."""
+        attempts[task.key] = attempts.get(task.key, 0) + 1
+        message = (
+            f"{reason} while running this task (killed, or out of memory); "
+            "the next `lambda-hat run` retries it"
+        )
+        self._record_crash(task, message)
+        if attempts[task.key] < MAX_CRASH_ATTEMPTS:
+            self.sink({"event": "retry", "key": task.key, "kind": _kind(task), "reason": reason})
+            ready.insert(0, task)
+            return
+        self._failed(summary, task, "WorkerCrashed", message, waiting, target_state)
 
     def _failure_path(self, task) -> Path:
         if isinstance(task, TargetTask):

@@ -163,17 +163,20 @@ def test_verify_finds_and_repairs_index_problems_without_touching_artifacts(stor
     tid = plan.targets[0].target_id
     good = plan.runs[0]
     manifest = layout.runs_manifest(tid)
-    lines = manifest.read_text().splitlines()
-    manifest.write_text(
-        "\n".join([lines[0], lines[0], lines[1].replace(good.dirname[-8:], "deadbeef")])
-        + '\n{"torn'
+    entries = [json.loads(line) for line in manifest.read_text().splitlines()]
+    dup = next(e for e in entries if e["run_id"] == good.dirname[-8:])
+    gone = dict(dup, run_id="deadbeef")
+    manifest.write_text(  # a duplicate, a dangling line, a missing one and a torn one
+        "".join(json.dumps(e) + "\n" for e in (dup, dup, gone)) + '{"torn'
     )
     stale_tmp = layout.target_dir(tid) / f".tmp-{good.dirname}-99999-abcdef12"
     stale_tmp.mkdir()
     stale_failure = layout.run_failure(tid, good.dirname)
     stale_failure.write_text("{}")
     artifacts = {
-        p for p in _listing(root) if "/run_" in p[0] or p[0].endswith(("meta.json", ".npz"))
+        p
+        for p in _listing(root)
+        if ("/run_" in p[0] and "_failures" not in p[0]) or p[0].endswith(("meta.json", ".npz"))
     }
 
     rc, out = _out(capsys, ["verify", "--root", str(root)])
