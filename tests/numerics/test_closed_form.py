@@ -32,8 +32,10 @@ def test_design_vectors(sizes, rank, expected):
 @pytest.mark.parametrize("sizes", [[1, 1], [3, 7], [10, 4]])
 @pytest.mark.parametrize("rank", [0, 1])
 def test_one_layer_is_regular(sizes, rank):
-    assert dln_llc(sizes, rank) == regular_llc(dln_num_params(sizes)) == Fraction(
-        sizes[0] * sizes[1], 2
+    assert (
+        dln_llc(sizes, rank)
+        == regular_llc(dln_num_params(sizes))
+        == Fraction(sizes[0] * sizes[1], 2)
     )
 
 
