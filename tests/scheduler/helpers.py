@@ -3,6 +3,7 @@ processes, and one small real store built once per test session (copied per test
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -129,6 +130,7 @@ def base_store(dest: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
     """
     if not _BASE:
         build = Path(tempfile.mkdtemp(prefix="lh-base-"))
+        atexit.register(shutil.rmtree, build, True)
         exp = write_experiments(build / "base.toml", samplers=BASE_SAMPLERS)
         proc = run_cli(
             "run", exp, "--root", build / "store", "--quiet", "--events", build / "events.jsonl"
