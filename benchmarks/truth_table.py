@@ -6,7 +6,8 @@ One row per target with a closed-form λ (deep linear networks), ordered by p: t
 sizes, rank, p, n, true λ, then for each sampler λ̂ ± MCSE, relative error, total FGEs and
 wall time (the run's walltime_sec, which includes JIT compilation). Below the table: the
 median absolute relative error per sampler and how often ±2 MCSE covers the truth. When a
-target has several runs of one sampler, the newest is shown.
+target has several runs of one sampler (SGLD counted per preconditioner), the newest is
+shown.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from pathlib import Path
 
 from lambda_hat.store.catalog import Catalog
 
-DEFAULT_SAMPLERS = ("sgld", "hmc", "nuts", "mclmc")
+DEFAULT_SAMPLERS = ("sgld", "sgld-rmsprop", "hmc", "nuts", "mclmc")
+
+
+def label(analysis: dict) -> str:
+    """Sampler name, with SGLD's preconditioner when it has one (``sgld-rmsprop``)."""
+    name = analysis["sampler"]
+    precond = analysis.get("spec", {}).get("params", {}).get("precond", "none")
+    return f"{name}-{precond}" if name == "sgld" and precond != "none" else name
 
 
 def _fmt_fges(x: float) -> str:
@@ -38,10 +46,11 @@ def rows(root: Path, samplers) -> list[dict]:
         runs: dict[str, dict] = {}
         for run in target.runs():
             a = run.analysis
-            if a is None or run.sampler not in samplers:
+            if a is None or label(a) not in samplers:
                 continue
-            if run.sampler not in runs or a["created_at"] > runs[run.sampler]["created_at"]:
-                runs[run.sampler] = a
+            key = label(a)
+            if key not in runs or a["created_at"] > runs[key]["created_at"]:
+                runs[key] = a
         model = meta["model_cfg"]
         sizes = [model["in_dim"], *model["widths"], model["out_dim"]]
         out.append(

@@ -84,13 +84,23 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class SGLDParams:
-    """Minibatch SGLD with optional diagonal preconditioning (RMSProp or Adam)."""
+    """Minibatch SGLD with optional diagonal preconditioning (RMSProp or Adam).
 
-    step_size: float = field(default=1e-4, metadata=check(gt=0.0, help="Langevin step size"))
+    SGLD is unadjusted: its bias grows with ``step_size`` x nβ x curvature, so the step
+    must shrink as n, depth and width grow. Evidence (docs/truth.md, n = 2000, γ = 1):
+    plain SGLD at 3e-5 is within ±1.5% of HMC on a 100-parameter regular model and an
+    800-parameter DLN, while 1e-4 is +76% on the latter. With ``precond = "rmsprop"``
+    the step is in different units (P ≈ 1/|∇L|): use about 3e-6; 1e-5 is +26% on the
+    800-parameter DLN. ``precond_decay`` must be slow (0.9999): with 0.99 the
+    preconditioner follows the chain's position and, lacking the Γ correction term,
+    biases λ̂ upward (+20% to +39% on the regular model, worse for smaller steps).
+    """
+
+    step_size: float = field(default=3e-5, metadata=check(gt=0.0, help="Langevin step size"))
     batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
     precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
     precond_decay: float = field(
-        default=0.99, metadata=check(gt=0.0, lt=1.0, help="second-moment EMA decay")
+        default=0.9999, metadata=check(gt=0.0, lt=1.0, help="second-moment EMA decay")
     )
     momentum_decay: float = field(
         default=0.9, metadata=check(ge=0.0, lt=1.0, help="adam only: first-moment EMA decay")
@@ -100,7 +110,14 @@ class SGLDParams:
 
 @dataclass(frozen=True)
 class HMCParams:
-    """HMC with Stan-style window adaptation of step size and diagonal mass matrix."""
+    """HMC with Stan-style window adaptation of step size and diagonal mass matrix.
+
+    Adaptation runs per chain (``warmup`` steps, counted in the FGEs) and sampling
+    continues from the adapted state, so the default burn-in is 0. Evidence
+    (docs/truth.md): 16 leapfrog steps with 300 warm-up steps agree with NUTS and MCLMC
+    to within MCSE on every truth target up to 8,400 parameters; the default warm-up
+    keeps a margin for harder targets.
+    """
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
     num_integration_steps: int = field(default=16, metadata=check(ge=1))
@@ -110,17 +127,31 @@ class HMCParams:
 
 @dataclass(frozen=True)
 class NUTSParams:
-    """NUTS with the same window adaptation as HMC."""
+    """NUTS with the same per-chain window adaptation as HMC.
+
+    DLN posteriors have long flat ridges, so uncapped trajectories are expensive (mean
+    152 leapfrog steps per transition at 8 doublings on a 60-parameter DLN). The default
+    cap of 6 doublings (64 steps) bounds the cost; the truth suite's 5 doublings already
+    match HMC.
+    """
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
-    max_num_doublings: int = field(default=8, metadata=check(ge=1, le=16))
+    max_num_doublings: int = field(default=6, metadata=check(ge=1, le=16))
     step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
 
 
 @dataclass(frozen=True)
 class MCLMCParams:
-    """Microcanonical Langevin MC with BlackJAX's L / step-size tuner."""
+    """Microcanonical Langevin MC (unadjusted) with BlackJAX's L / step-size tuner.
+
+    ``tune_steps`` integrator steps are spent tuning (30% step size, 40% step size and
+    diagonal preconditioner plus a third more to re-adapt, 30% L from autocorrelation),
+    each counted as 2 FGEs. Being unadjusted, MCLMC is biased by its energy error:
+    ``desired_energy_var`` 5e-4 (BlackJAX's default) gave -2.4% on a regular model
+    where 1e-4 and 2.5e-5 gave -1.6% and -1.2% (docs/truth.md); lower it for accuracy
+    at the price of smaller steps.
+    """
 
     tune: bool = field(default=True, metadata=check(help="run the L/step-size tuner"))
     tune_steps: int = field(default=1000, metadata=check(ge=0))
@@ -139,7 +170,10 @@ SAMPLER_PARAMS: dict[str, type] = {
     "mclmc": MCLMCParams,
 }
 DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mclmc": "float64"}
-DEFAULT_BURNIN = {"sgld": 200, "hmc": 0, "nuts": 0, "mclmc": 0}
+# HMC/NUTS/MCLMC start sampling from their adapted/tuned state, so need no burn-in.
+# SGLD starts at w* and climbs to the typical set in a few hundred steps at the default
+# step size; 1000 discarded draws leave a margin (its steps are cheap: b/n FGE each).
+DEFAULT_BURNIN = {"sgld": 1000, "hmc": 0, "nuts": 0, "mclmc": 0}
 
 
 @dataclass(frozen=True)
@@ -156,6 +190,9 @@ class SamplerSpec:
     inverse_temperature: float | None = field(
         default=None, metadata=check(gt=0.0, help="beta; default 1/log(n)")
     )
+    # γ = 1: on the [10,10,10] r=5 DLN (n = 2000, HMC) γ = 0.1 / 1 / 10 / 100 gave
+    # λ̂ = 43.5 / 45.0 / 41.4 / 31.7 (true 47); larger γ cuts off flat directions,
+    # smaller γ mixes worse (docs/truth.md).
     localization: float = field(default=1.0, metadata=check(ge=0.0, help="gamma"))
     precision: str | None = field(default=None, metadata=check(choices=PRECISIONS))
 

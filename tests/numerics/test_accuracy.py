@@ -22,13 +22,13 @@ REGULAR = ([3, 3], 3)  # one layer: λ = 9/2
 SINGULAR = [([4, 4, 4], 1), ([5, 3, 5], 0)]  # λ = 7 and 13/2
 
 SLOW = {
-    "sgld": (SGLDParams(step_size=1e-5, precond="rmsprop"), dict(draws=4000, burnin=2000)),
+    "sgld": (SGLDParams(step_size=3e-6, precond="rmsprop"), dict(draws=6000, burnin=2000)),
     "hmc": (HMCParams(warmup=300, num_integration_steps=8), dict(draws=1000, burnin=0)),
     "nuts": (NUTSParams(warmup=300, max_num_doublings=6), dict(draws=500, burnin=0)),
     "mclmc": (MCLMCParams(tune_steps=1000), dict(draws=3000, burnin=0)),
 }
 FAST = {
-    "sgld": (SGLDParams(step_size=1e-5, precond="rmsprop"), dict(draws=1000, burnin=500)),
+    "sgld": (SGLDParams(step_size=3e-6, precond="rmsprop"), dict(draws=2000, burnin=1000)),
     "hmc": (HMCParams(warmup=100, num_integration_steps=8), dict(draws=200, burnin=0)),
     "nuts": (NUTSParams(warmup=100, max_num_doublings=4), dict(draws=150, burnin=0)),
     "mclmc": (MCLMCParams(tune_steps=300), dict(draws=500, burnin=0)),

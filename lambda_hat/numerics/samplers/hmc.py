@@ -55,26 +55,31 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
             jnp.ones((num_chains, position.shape[0]), position.dtype),
         )
         return Adaptation(states, np.ones(num_chains, np.int64), float("nan"))
-    window = blackjax.window_adaptation(
-        algorithm,
-        posterior.logdensity,
-        is_mass_matrix_diagonal=True,
-        initial_step_size=step_size,
-        target_acceptance_rate=target,
-        adaptation_info_fn=get_filter_adapt_info_fn(
-            info_keys={"num_integration_steps", "acceptance_rate"}
-        ),
-        **extra,
-    )
 
-    def one(key):
-        result, info = window.run(key, position, warmup)
+    def one(key, data):
+        # data (x, y, w*) enter as jit arguments, not closed-over constants that XLA
+        # would try to constant-fold at compile time
+        post = posterior._replace(x=data[0], y=data[1], w_star=data[2])
+        window = blackjax.window_adaptation(
+            algorithm,
+            post.logdensity,
+            is_mass_matrix_diagonal=True,
+            initial_step_size=step_size,
+            target_acceptance_rate=target,
+            adaptation_info_fn=get_filter_adapt_info_fn(
+                info_keys={"num_integration_steps", "acceptance_rate"}
+            ),
+            **extra,
+        )
+        result, info = window.run(key, post.w_star, warmup)
         params = result.parameters
         steps = jnp.sum(info.info.num_integration_steps.astype(jnp.int32))
         state = AdaptedState(result.state, params["step_size"], params["inverse_mass_matrix"])
         return state, steps, jnp.mean(info.info.acceptance_rate)
 
-    states, steps, acc = jax.jit(jax.vmap(one))(chain_keys(rng_key, num_chains))
+    data = (posterior.x, posterior.y, posterior.w_star)
+    keys = chain_keys(rng_key, num_chains)
+    states, steps, acc = jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, data)
     # +1: algorithm.init evaluates the gradient at the starting point once.
     return Adaptation(states, np.asarray(steps, np.int64) + 1, float(np.mean(acc)))
 

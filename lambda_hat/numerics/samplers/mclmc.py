@@ -55,15 +55,17 @@ def tune(rng_key, posterior, params, num_chains):
     import blackjax
     from blackjax.mcmc.integrators import isokinetic_mclachlan
 
-    position = posterior.w_star
-    dtype = position.dtype
+    dtype = posterior.w_star.dtype
     kernel = blackjax.mcmc.mclmc.build_kernel(
         integrator=isokinetic_mclachlan, desired_energy_var=params.desired_energy_var
     )
 
-    def one(key):
+    def one(key, data):
+        # data (x, y, w*) enter as jit arguments, not constants XLA would try to fold
+        post = posterior._replace(x=data[0], y=data[1], w_star=data[2])
+        position = post.w_star
         k_init, k_tune = jax.random.split(key)
-        state = blackjax.mcmc.mclmc.init(position, posterior.logdensity, k_init)
+        state = blackjax.mcmc.mclmc.init(position, post.logdensity, k_init)
         if not params.tune:
             ones = jnp.ones_like(position)
             return TunedState(
@@ -74,7 +76,7 @@ def tune(rng_key, posterior, params, num_chains):
             num_steps=params.tune_steps,
             state=state,
             rng_key=k_tune,
-            logdensity_fn=posterior.logdensity,
+            logdensity_fn=post.logdensity,
             frac_tune1=FRACTIONS[0],
             frac_tune2=FRACTIONS[1],
             frac_tune3=FRACTIONS[2],
@@ -86,7 +88,8 @@ def tune(rng_key, posterior, params, num_chains):
             state, jnp.asarray(tuned.L, dtype), jnp.asarray(tuned.step_size, dtype), imm
         )
 
-    states = jax.jit(jax.vmap(one))(chain_keys(rng_key, num_chains))
+    data = (posterior.x, posterior.y, posterior.w_star)
+    states = jax.jit(jax.vmap(one, in_axes=(0, None)))(chain_keys(rng_key, num_chains), data)
     steps = tuning_steps(params.tune_steps, params.diagonal_preconditioning) if params.tune else 0
     return states, np.full(num_chains, 1 + GRADS_PER_STEP * steps, np.int64)
 
