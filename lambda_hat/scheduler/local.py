@@ -259,15 +259,16 @@ class LocalExecutor:
 
     def _stop_now(self) -> None:
         """Stop workers; a second Ctrl-C while they clean up skips the grace period."""
-        old = signal.getsignal(signal.SIGINT)
+        procs = [p for ps in self._procs.values() for p in ps]
+        procs += [
+            p for s in self.slots if s.pool for p in getattr(s.pool, "_processes", {}).values()
+        ]
         try:
             self.shutdown(kill=True)
         except KeyboardInterrupt:
-            for ps in self._procs.values():
-                for proc in ps:
+            for proc in procs:
+                if proc.is_alive():
                     proc.kill()
-        finally:
-            signal.signal(signal.SIGINT, old)
 
     def _submit(self, task, slot: _Slot) -> Future:
         names = task.names if isinstance(task, TargetTask) else None

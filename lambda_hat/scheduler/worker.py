@@ -21,13 +21,19 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+ORPHAN_GRACE_SEC = 10.0
+
+
 def _watch_parent(parent: int) -> None:
-    """SIGTERM ourselves when the parent is gone (``kill -9`` of the whole run)."""
+    """Stop when the parent is gone (``kill -9`` of the whole run): SIGTERM ourselves, so
+    a build in progress removes its temp folder, then exit for good (an idle pool worker
+    would otherwise wait forever for work on a queue it holds both ends of)."""
     while True:
         time.sleep(0.5)
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGTERM)
-            return
+            time.sleep(ORPHAN_GRACE_SEC)
+            os._exit(128 + signal.SIGTERM)
 
 
 def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None) -> None:

@@ -290,3 +290,46 @@ def test_kill_9_of_the_whole_run_then_rerun_completes(tmp_path):
     assert _finished(tmp_path / "e2.jsonl") == [run.key]
     assert not any(p.exists() for p in stale)
     assert_consistent(root)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_main_process_only_stops_its_orphaned_workers(tmp_path):
+    exp = write_experiments(tmp_path / "e.toml", samplers=[{**LONG, "seed": 0}])
+    root = tmp_path / "store"
+    ev = tmp_path / "events.jsonl"
+    proc = start_cli(
+        "run",
+        exp,
+        "--root",
+        root,
+        "--workers",
+        "1",
+        "--quiet",
+        "--events",
+        ev,
+        log=tmp_path / "log",
+    )
+    try:
+        e = wait_for_event(
+            ev, lambda e: e["event"] == "progress" and 0 < e["done"] < e["total"], proc=proc
+        )
+        proc.send_signal(signal.SIGKILL)  # the main process only; the worker is orphaned
+        proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while time.time() < deadline and _alive(e["pid"]):
+            time.sleep(0.1)
+        assert not _alive(e["pid"])  # it noticed and stopped...
+        assert temp_folders(root) == []  # ...removing its partial build on the way out
+    finally:
+        kill_group(proc)
+    rerun = run_cli("run", exp, "--root", root, "--quiet")
+    assert rerun.returncode == 0, rerun.stderr
+    assert_consistent(root)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
