@@ -166,6 +166,10 @@ def run(args) -> int:
         root, rows = plan_rows(args.experiments, args.root)
     else:
         root = Path(args.root or "runs")
+        if not root.is_dir():
+            from lambda_hat.errors import StoreError
+
+            raise StoreError(f"no store at {root}; pass --root DIR or an experiments file")
         rows = store_rows(str(root))
     slurm = slurm_submissions(root)
     if args.format == "json":
