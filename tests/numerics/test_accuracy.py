@@ -55,6 +55,7 @@ def check(name, params, budget, sizes, rank, n, allowance):
     est, mcse, truth = estimate(name, params, budget, sizes, rank, n)
     assert np.isfinite(mcse) and mcse > 0
     tol = 4 * mcse + allowance * truth
+    print(f"{name} {sizes} r={rank}: {est:.2f} ± {mcse:.2f} (λ = {truth}, tolerance {tol:.2f})")
     assert abs(est - truth) <= tol, f"{name} {sizes} r={rank}: {est:.2f} ± {mcse:.2f} vs {truth}"
 
 
