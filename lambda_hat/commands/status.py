@@ -129,23 +129,10 @@ def store_rows(root: str) -> list[dict]:
 
 
 def slurm_submissions(root: str | Path) -> list[dict]:
-    """SLURM submissions recorded under ``<root>/slurm/`` (one folder each).
+    """SLURM submissions under ``<root>/slurm/`` with their progress (store + scontrol)."""
+    from lambda_hat.slurm.queue import submissions
 
-    Hook for the SLURM integration: each folder's ``submission.json`` (if any) is
-    returned with its ``path``; ``lambda-hat status`` prints one line per submission.
-    """
-    base = Path(root) / "slurm"
-    if not base.is_dir():
-        return []
-    out = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        info: dict = {}
-        try:
-            info = json.loads((folder / "submission.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            pass
-        out.append({"name": folder.name, "path": str(folder), **info})
-    return out
+    return submissions(root)
 
 
 def _counts(rows: list[dict]) -> str:
@@ -196,7 +183,8 @@ def run(args) -> int:
         )
     console.print(table)
     console.print(_counts(rows))
-    for s in slurm:
-        extra = ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("name", "path"))
-        console.print(f"slurm submission {s['name']}: {extra or s['path']}")
+    from lambda_hat.slurm.queue import describe
+
+    for sub in slurm:
+        console.print(describe(sub))
     return 0

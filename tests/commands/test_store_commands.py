@@ -81,9 +81,11 @@ def test_status_lists_slurm_submissions(store, capsys):
     _, root, _ = store
     sub = root / "slurm" / "20250101-120000-abcd"
     sub.mkdir(parents=True)
-    (sub / "submission.json").write_text(json.dumps({"job_id": "4242", "tasks": 3}))
+    (sub / "submission.json").write_text(
+        json.dumps({"submission_id": "20250101-120000-abcd", "n_tasks": 3, "artifacts": []})
+    )
     _, out = _out(capsys, ["status", "--root", str(root)])
-    assert "slurm submission 20250101-120000-abcd" in out and "job_id=4242" in out
+    assert "slurm 20250101-120000-abcd (not submitted, 3 task(s))" in out
 
 
 def test_results_rows_formats_and_experiment_filter(store, capsys, tmp_path):
