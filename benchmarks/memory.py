@@ -61,14 +61,19 @@ def measure(h: int, n: int, draws: int, sampler: str) -> dict:
         extra = "step_size = 1e-6" if sampler == "sgld" else ""
         toml.write_text(TOML.format(h=h, n=n, draws=draws, sampler=sampler, extra=extra))
         root = Path(tmp) / "runs"
-        out = subprocess.run([sys.executable, "-c", DRIVER, str(toml), str(root)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(toml), str(root)], capture_output=True, text=True
+        )
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         trace = next(root.glob("targets/tgt_*/run_*/trace.nc"))
         analysis = json.loads((trace.parent / "analysis.json").read_text())
-        return {"p": analysis["p"], "draws": draws, "rss_mb": int(out.stdout.split()[-1]) / 1024,
-                "trace_kb": trace.stat().st_size / 1024}
+        return {
+            "p": analysis["p"],
+            "draws": draws,
+            "rss_mb": int(out.stdout.split()[-1]) / 1024,
+            "trace_kb": trace.stat().st_size / 1024,
+        }
 
 
 def main() -> None:
@@ -81,8 +86,10 @@ def main() -> None:
     print("|---|---|---|---|")
     for h, draws in ((10, 1000), (30, 1000), (100, 1000), (100, 10000), (300, 1000)):
         row = measure(h, args.n, draws, args.sampler)
-        print(f"| {row['p']} | {row['draws']} | {row['rss_mb']:.0f} | {row['trace_kb']:.0f} |",
-              flush=True)
+        print(
+            f"| {row['p']} | {row['draws']} | {row['rss_mb']:.0f} | {row['trace_kb']:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,16 @@ QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.t
 
 
 def run(root: Path, workers: int | None) -> float:
-    args = [sys.executable, "-m", "lambda_hat.cli", "run", str(QUICKSTART), "--root", str(root),
-            "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "lambda_hat.cli",
+        "run",
+        str(QUICKSTART),
+        "--root",
+        str(root),
+        "--quiet",
+    ]
     if workers:
         args += ["--workers", str(workers)]
     start = time.perf_counter()

@@ -73,10 +73,18 @@ def main() -> None:
             warm.append(timed([py, "-c", FIRST_STEP, str(root)]))
     imp = statistics.median(float(o.split()[0]) for _, o in cold)
     rows.append(("worker: import jax + init", imp))
-    rows.append(("worker: first SGLD run done, empty compile cache",
-                 statistics.median(float(o.split()[1]) for _, o in cold)))
-    rows.append(("worker: first SGLD run done, warm compile cache",
-                 statistics.median(float(o.split()[1]) for _, o in warm)))
+    rows.append(
+        (
+            "worker: first SGLD run done, empty compile cache",
+            statistics.median(float(o.split()[1]) for _, o in cold),
+        )
+    )
+    rows.append(
+        (
+            "worker: first SGLD run done, warm compile cache",
+            statistics.median(float(o.split()[1]) for _, o in warm),
+        )
+    )
     print(f"| what (median of {args.repeat}) | seconds |")
     print("|---|---|")
     for name, sec in rows:

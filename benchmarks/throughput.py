@@ -42,8 +42,9 @@ def make_problem(kind: str, sizes, n: int, precision: str):
         bias=kind == "mlp",
         rank=min(in_dim, out_dim) // 2 if kind == "dln" else None,
     )
-    spec = TargetSpec(model, DataSpec(n_data=n), TrainingSpec(init="teacher", steps=0), 0,
-                      precision)
+    spec = TargetSpec(
+        model, DataSpec(n_data=n), TrainingSpec(init="teacher", steps=0), 0, precision
+    )
     arrays = build_target(spec)
     dtype = arrays.x.dtype
     apply_flat, _, p = flat_apply(model, dtype)
@@ -83,15 +84,32 @@ def bare_loop(loss_fn, x, y, w0, chains: int, steps: int, grads_per_step: int, b
 
 
 def time_sampler(name, posterior, params, chains, steps, thin):
+    """(seconds per kept draw in steady state, SampleResult).
+
+    Timed from the driver's first progress report (after compilation and the first
+    chunk) to its last, so compile time and warm-up/adaptation are excluded.
+    """
     from lambda_hat.numerics.samplers import get
 
-    module = get(name)
-    start = time.perf_counter()
-    result = module.sample(
-        jax.random.PRNGKey(0), posterior, params, num_chains=chains, burnin=0,
-        draws=max(1, steps // thin), thin=thin,
+    marks = []
+
+    def progress(done, total):
+        marks.append((time.perf_counter(), done))
+
+    result = get(name).sample(
+        jax.random.PRNGKey(0),
+        posterior,
+        params,
+        num_chains=chains,
+        burnin=0,
+        draws=max(2, steps // thin),
+        thin=thin,
+        progress=progress,
     )
-    return time.perf_counter() - start, result
+    (t0, d0), (t1, d1) = marks[0], marks[-1]
+    if d1 <= d0:
+        raise RuntimeError("run too short to time: raise --steps / --full-steps")
+    return (t1 - t0) / (d1 - d0), result
 
 
 def main() -> None:
@@ -102,59 +120,79 @@ def main() -> None:
     ap.add_argument("--chains", nargs="+", type=int, default=[1, 4])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
-    ap.add_argument("--steps", type=int, default=400, help="SGLD steps in the long run")
-    ap.add_argument("--full-steps", type=int, default=20, help="HMC/NUTS/MCLMC steps")
+    ap.add_argument("--steps", type=int, default=20000, help="SGLD steps timed")
+    ap.add_argument("--full-steps", type=int, default=30, help="HMC/NUTS/MCLMC steps timed")
+    ap.add_argument("--leapfrog", type=int, default=4, help="HMC leapfrog steps per step")
+    ap.add_argument(
+        "--full-n", type=int, default=None, help="n for full-gradient samplers (default: --n)"
+    )
     ap.add_argument("--thin", type=int, default=None, help="SGLD thinning (default n/batch)")
     args = ap.parse_args()
 
     from lambda_hat.config.specs import DEFAULT_PRECISION, SAMPLER_PARAMS
     from lambda_hat.numerics.posterior import make_posterior
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; n={args.n}, batch={args.batch}")
-    print("| target | p | sampler | chains | sampler steps/s | bare steps/s | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind}; n={args.n}, batch={args.batch}"
+    )
+    print("| target | p | n | sampler | chains | sampler steps/s | bare grads/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for kind in args.kinds:
             for sampler in args.samplers:
                 precision = DEFAULT_PRECISION[sampler]
                 jax.config.update("jax_enable_x64", precision == "float64")
-                loss_fn, arrays, p = make_problem(kind, SIZES[size][kind], args.n, precision)
-                posterior = make_posterior(loss_fn, arrays.x, arrays.y, arrays.w_star,
-                                           1 / math.log(args.n), 1.0)
+                n = args.n if sampler == "sgld" else (args.full_n or args.n)
+                loss_fn, arrays, p = make_problem(kind, SIZES[size][kind], n, precision)
+                posterior = make_posterior(
+                    loss_fn, arrays.x, arrays.y, arrays.w_star, 1 / math.log(n), 1.0
+                )
                 for chains in args.chains:
-                    row = _measure(sampler, posterior, loss_fn, arrays, chains, args,
-                                   SAMPLER_PARAMS[sampler])
-                    print(f"| {kind}-{size} | {p} | {sampler} | {chains} | "
-                          f"{row[0]:.1f} | {row[1]:.1f} | {row[2]:.2f} |", flush=True)
+                    row = _measure(
+                        sampler, posterior, loss_fn, arrays, chains, args, SAMPLER_PARAMS[sampler]
+                    )
+                    print(
+                        f"| {kind}-{size} | {p} | {n} | {sampler} | {chains} | "
+                        f"{row[0]:.1f} | {row[1]:.1f} | {row[2]:.2f} |",
+                        flush=True,
+                    )
 
 
 def _measure(sampler, posterior, loss_fn, arrays, chains, args, params_cls):
+    """(sampler chain-steps/s, bare gradients/s, cost per gradient: sampler / bare)."""
     import dataclasses
 
+    n = arrays.x.shape[0]
     if sampler == "sgld":
         params = params_cls(batch_size=args.batch, step_size=1e-7)
-        thin = args.thin or max(1, args.n // args.batch)
-        short, long = max(thin, args.steps // 4), args.steps
-        t_short, _ = time_sampler(sampler, posterior, params, chains, short, thin)
-        t_long, _ = time_sampler(sampler, posterior, params, chains, long, thin)
-        per_step = (t_long - t_short) / (long - short)
-        bare = bare_loop(loss_fn, arrays.x, arrays.y, arrays.w_star, chains, long, 1, args.batch)
-        return 1 / per_step, long / bare, per_step / (bare / long)
+        thin = args.thin or max(1, n // args.batch)
+        per_draw, _ = time_sampler(sampler, posterior, params, chains, args.steps, thin)
+        per_step = per_draw / thin
+        bare = (
+            bare_loop(loss_fn, arrays.x, arrays.y, arrays.w_star, chains, args.steps, 1, args.batch)
+            / args.steps
+        )
+        return 1 / per_step, 1 / bare, per_step / bare
     fields = {f.name for f in dataclasses.fields(params_cls)}
     kwargs = {"warmup": 0} if "warmup" in fields else {}
+    if "num_integration_steps" in fields:
+        kwargs["num_integration_steps"] = args.leapfrog
+    if "max_num_doublings" in fields:
+        kwargs["max_num_doublings"] = 3
     if sampler == "mclmc":
         kwargs = {"tune": False, "L": 1.0, "step_size": 0.01}
-    params = params_cls(**kwargs)
-    short, long = max(2, args.full_steps // 4), args.full_steps
-    t_short, r_short = time_sampler(sampler, posterior, params, chains, short, 1)
-    t_long, r_long = time_sampler(sampler, posterior, params, chains, long, 1)
-    grads = (r_long.fges_per_chain.mean() - r_short.fges_per_chain.mean())
-    per_grad = (t_long - t_short) / max(grads, 1e-9)
-    bare_steps = max(2, int(round(grads)))
-    bare = bare_loop(loss_fn, arrays.x, arrays.y, arrays.w_star, chains, bare_steps, 1, None)
-    per_grad_bare = bare / bare_steps
-    steps_per_s = (long - short) / (t_long - t_short)
-    return steps_per_s, 1 / per_grad_bare, per_grad / per_grad_bare
+    per_draw, result = time_sampler(
+        sampler, posterior, params_cls(**kwargs), chains, args.full_steps, 1
+    )
+    sampling = result.fges_per_chain - result.warmup_fges_per_chain
+    grads_per_step = float(sampling.mean()) / max(2, args.full_steps)
+    per_grad = per_draw / grads_per_step
+    bare_steps = max(4, int(round(grads_per_step * 4)))
+    bare = (
+        bare_loop(loss_fn, arrays.x, arrays.y, arrays.w_star, chains, bare_steps, 1, None)
+        / bare_steps
+    )
+    return 1 / per_draw, 1 / bare, per_grad / bare
 
 
 if __name__ == "__main__":

@@ -126,8 +126,10 @@ def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
     folder = Layout(root).target_dir(tid)
     if not folder.is_dir():
         raise StoreError(f"target {tid} is not in the store {root}; build it first")
-    return read_json(folder / "meta.json"), npz.load(folder / "data.npz"), npz.load(
-        folder / "params.npz"
+    return (
+        read_json(folder / "meta.json"),
+        npz.load(folder / "data.npz"),
+        npz.load(folder / "params.npz"),
     )
 
 
@@ -162,9 +164,11 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
             layout.runs_manifest(spec.target_id),
             entry,
             "run_id",
-            lambda e: layout.target_dir(e["target_id"]).joinpath(
-                f"run_{e['sampler']}_{e['run_id']}"
-            ).is_dir(),
+            lambda e: (
+                layout.target_dir(e["target_id"])
+                .joinpath(f"run_{e['sampler']}_{e['run_id']}")
+                .is_dir()
+            ),
         )
     failures.clear(fail_path)
     return name
@@ -246,8 +250,12 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         "pkg_versions": pkg_versions(),
         "spec": to_dict(spec),
     }
-    plot_meta = {"sampler": spec.sampler, "target_id": spec.target_id, "run_id": rid,
-                 "true_llc": truth}
+    plot_meta = {
+        "sampler": spec.sampler,
+        "target_id": spec.target_id,
+        "run_id": rid,
+        "true_llc": truth,
+    }
     inference_data.write_trace(
         tmp / "trace.nc",
         llc,

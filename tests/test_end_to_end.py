@@ -57,15 +57,35 @@ def test_layout_matches_the_seed(store):
             p.name for p in (run / "diagnostics").iterdir()
         }
         meta = json.loads((folder / "meta.json").read_text())
-        for key in ("target_id", "created_at", "code_sha", "jax_enable_x64", "pkg_versions",
-                    "seed", "model_cfg", "data_cfg", "training_cfg", "dims", "metrics",
-                    "schema_version"):
+        for key in (
+            "target_id",
+            "created_at",
+            "code_sha",
+            "jax_enable_x64",
+            "pkg_versions",
+            "seed",
+            "model_cfg",
+            "data_cfg",
+            "training_cfg",
+            "dims",
+            "metrics",
+            "schema_version",
+        ):
             assert key in meta, key
         assert meta["target_id"] == tid
         assert set(meta["dims"]) == {"n", "d", "p"} and "L0" in meta["metrics"]
         analysis = json.loads((run / "analysis.json").read_text())
-        for key in ("llc_mean", "llc_std", "ess", "rhat", "total_fges", "walltime_sec",
-                    "sampler_config", "llc_mcse", "llc_per_chain"):
+        for key in (
+            "llc_mean",
+            "llc_std",
+            "ess",
+            "rhat",
+            "total_fges",
+            "walltime_sec",
+            "sampler_config",
+            "llc_mcse",
+            "llc_per_chain",
+        ):
             assert key in analysis, key
         assert len(analysis["llc_per_chain"]) == 2
         # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents
@@ -111,7 +131,9 @@ def test_rerun_is_a_noop_without_jax(store, tmp_path):
     start = time.time()
     out = subprocess.run(
         [sys.executable, "-c", code, "run", str(toml), "--root", str(root)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "already done" in out.stderr

@@ -18,7 +18,9 @@ def _pyplot():
 
 
 def _title(meta: dict) -> str:
-    return f"{meta.get('sampler', '')} on {meta.get('target_id', '')}  (run {meta.get('run_id', '')})"
+    return (
+        f"{meta.get('sampler', '')} on {meta.get('target_id', '')}  (run {meta.get('run_id', '')})"
+    )
 
 
 def plot_trace(path: Path, llc: np.ndarray, meta: dict) -> None:

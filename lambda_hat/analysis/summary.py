@@ -97,9 +97,7 @@ def warnings_for(summary: dict, stats: dict) -> list[str]:
         )
     div = stats.get("divergences")
     if div:
-        out.append(
-            f"{div} divergent transitions: the step size is too large for this posterior."
-        )
+        out.append(f"{div} divergent transitions: the step size is too large for this posterior.")
     acc = stats.get("acceptance_rate")
     if acc is not None and acc < 0.5:
         out.append(f"Mean acceptance rate {acc:.2f} is low: the step size may be too large.")

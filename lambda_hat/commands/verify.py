@@ -28,6 +28,12 @@ def add_arguments(p) -> None:
         action="store_true",
         help="rebuild manifests, remove stale temp folders and failure records",
     )
+    p.add_argument(
+        "--break-soft-locks",
+        action="store_true",
+        help="with LAMBDA_HAT_SOFT_LOCKS=1: delete lock files left by killed processes "
+        "(only when no lambda-hat process uses the store)",
+    )
 
 
 @dataclass
@@ -132,12 +138,23 @@ def stale_failures(root: Path) -> list[Path]:
     return sorted(out)
 
 
-def verify(root: Path, repair: bool = False) -> Report:
+def verify(root: Path, repair: bool = False, break_soft_locks: bool = False) -> Report:
     from lambda_hat.scheduler import housekeeping
     from lambda_hat.store.layout import Layout
+    from lambda_hat.store.locks import soft_locks
 
     layout = Layout(root)
     report = Report()
+    if soft_locks():
+        for lock in housekeeping.soft_lock_files(root):
+            if break_soft_locks:
+                lock.unlink(missing_ok=True)
+                report.fixable.append(f"removed soft lock {lock}")
+            else:
+                report.problems.append(
+                    f"{lock}: soft lock held, or left by a killed process; if nothing runs "
+                    "on this store, remove it with `lambda-hat verify --break-soft-locks`"
+                )
     if repair:
         for tmp in housekeeping.clean_stale_temps(root):
             report.fixable.append(f"removed stale temp folder {tmp}")
@@ -170,10 +187,10 @@ def run(args) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise StoreError(f"no store at {root}; pass --root DIR")
-    report = verify(root, repair=args.repair)
+    report = verify(root, repair=args.repair, break_soft_locks=args.break_soft_locks)
     c = report.checked
     print(f"checked {c['targets']} target(s) and {c['runs']} run(s) in {root}")
-    if args.repair:
+    if args.repair or args.break_soft_locks:
         for line in report.fixable:
             print(f"repaired: {line}")
     else:
@@ -186,7 +203,8 @@ def run(args) -> int:
             f"{len(report.problems)} problem(s) need a person: move a broken artifact out "
             "of the store and rerun `lambda-hat run` to rebuild it."
         )
-    remaining = report.problems + ([] if args.repair else report.fixable)
+    fixed = args.repair or args.break_soft_locks
+    remaining = report.problems + ([] if fixed else report.fixable)
     if not remaining:
         print("ok: the store is consistent")
     return 1 if remaining else 0

@@ -149,9 +149,7 @@ def _target(table: dict, where: str, models: dict, data: dict, training: dict) -
         if value not in presets:
             known = ", ".join(sorted(presets)) or "none defined"
             section = "models" if key == "model" else key
-            raise ConfigError(
-                f"{where}.{key}: no preset {value!r} in [{section}] (known: {known})"
-            )
+            raise ConfigError(f"{where}.{key}: no preset {value!r} in [{section}] (known: {known})")
         names[key] = value
     seed = table.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from lambda_hat.numerics.models import Network, dln_teacher
 

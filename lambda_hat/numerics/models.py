@@ -31,7 +31,8 @@ class Network(NamedTuple):
         """Gaussian init with variance scale/fan_in; biases start at zero."""
         params = []
         keys = jax.random.split(rng_key, len(self.layer_sizes) - 1)
-        for key, fan_in, fan_out in zip(keys, self.layer_sizes[:-1], self.layer_sizes[1:]):
+        sizes = zip(keys, self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)
+        for key, fan_in, fan_out in sizes:
             w = jax.random.normal(key, (fan_out, fan_in), dtype) * jnp.sqrt(scale / fan_in)
             b = jnp.zeros((fan_out if self.bias else 0,), dtype)
             params.append((w, b))

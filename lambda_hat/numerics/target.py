@@ -46,9 +46,9 @@ def build_target(spec) -> TargetArrays:
     apply_flat, _, _ = flat_apply(spec.model, dtype)
     loss = jax.jit(make_loss(apply_flat))
     if spec.training.init == "teacher" or spec.training.steps == 0:
-        w0 = teacher if spec.training.init == "teacher" else ravel_pytree(
-            net.init(k_init, dtype)
-        )[0]
+        w0 = (
+            teacher if spec.training.init == "teacher" else ravel_pytree(net.init(k_init, dtype))[0]
+        )
         w_star, history = w0, jnp.zeros((0,), dtype)
     else:
         w0, _ = ravel_pytree(net.init(k_init, dtype))

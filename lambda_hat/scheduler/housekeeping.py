@@ -17,6 +17,7 @@ from lambda_hat.store import manifest
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
+from lambda_hat.store.publish import is_locked
 
 
 def temp_artifact(tmp: Path) -> Path | None:
@@ -46,23 +47,12 @@ def temp_folders(root: str | Path, target_ids: list[str] | None = None) -> list[
     return sorted(found)
 
 
-def _lock_free(final: Path) -> bool:
-    lock = lock_for(lock_path(final))
-    if lock.is_locked:  # this process is building it
-        return False
-    try:
-        with lock.acquire(timeout=0):
-            return True
-    except Timeout:
-        return False
-
-
 def stale_temp_folders(root: str | Path, target_ids: list[str] | None = None) -> list[Path]:
     """Temp folders whose builder is gone (their artifact's lock is free)."""
     out = []
     for tmp in temp_folders(root, target_ids):
         final = temp_artifact(tmp)
-        if final is None or _lock_free(final):
+        if final is None or not is_locked(final):
             out.append(tmp)
     return out
 
@@ -218,3 +208,13 @@ def reconcile(root: str | Path, target_ids: list[str] | None = None, fix: bool =
     checks = [reconcile_catalog(root, fix)]
     checks += [reconcile_runs(root, t, fix) for t in target_ids if layout.target_dir(t).is_dir()]
     return checks
+
+
+def soft_lock_files(root: str | Path) -> list[Path]:
+    """Lock files present under the store: with soft locks, each is held or stale."""
+    targets = Layout(root).targets
+    if not targets.is_dir():
+        return []
+    return sorted(
+        p for p in [*targets.glob(".*.lock"), *targets.glob("tgt_*/.*.lock")] if p.is_file()
+    )

@@ -75,7 +75,9 @@ class Catalog:
         if not self.layout.targets.is_dir():
             return []
         return sorted(
-            p.name for p in self.layout.targets.iterdir() if p.name.startswith("tgt_") and p.is_dir()
+            p.name
+            for p in self.layout.targets.iterdir()
+            if p.name.startswith("tgt_") and p.is_dir()
         )
 
     def target(self, target_id: str) -> TargetRecord:

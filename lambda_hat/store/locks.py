@@ -2,7 +2,8 @@
 
 Set ``LAMBDA_HAT_SOFT_LOCKS=1`` on file systems without working ``flock`` (some NFS
 mounts): locks then are lock *files* (``filelock.SoftFileLock``), and a lock left by a
-killed process must be removed by hand or by ``lambda-hat verify --repair``.
+killed process must be removed with ``lambda-hat verify --break-soft-locks`` (when nothing
+runs on the store).
 """
 
 from __future__ import annotations

@@ -61,20 +61,44 @@ def test_int_and_float_resolve_alike(write_toml):
 BAD = [
     # (appended TOML or replacement, expected message fragment)
     ("\n[[samplers]]\nname='sgld'\nstep_sise=1e-4\n", r"samplers\[0\]: unknown key 'step_sise'"),
-    ("\n[[samplers]]\nname='sgld'\nstep_size='big'\n", r"samplers\[0\]\.step_size: expected a number"),
-    ("\n[[samplers]]\nname='sgld'\nstep_size=-1e-4\n", r"samplers\[0\]\.step_size: must be greater than 0"),
+    (
+        "\n[[samplers]]\nname='sgld'\nstep_size='big'\n",
+        r"samplers\[0\]\.step_size: expected a number",
+    ),
+    (
+        "\n[[samplers]]\nname='sgld'\nstep_size=-1e-4\n",
+        r"samplers\[0\]\.step_size: must be greater than 0",
+    ),
     ("\n[[samplers]]\nname='sgld'\nchains=0\n", r"samplers\[0\]\.chains: must be at least 1"),
     ("\n[[samplers]]\nname='langevin'\n", r"samplers\[0\]\.name: unknown sampler 'langevin'"),
     ("\n[[samplers]]\nstep_size=1e-4\n", r"samplers\[0\]: missing required key 'name'"),
-    ("\n[[targets]]\nmodel='nope'\ndata='d'\n", r"targets\[1\]\.model: no preset 'nope' in \[models\]"),
-    ("\n[models.x]\nkind='mlp'\nin_dim=2\nwidths=[3, 'a']\nout_dim=1\n", r"models\.x\.widths\[1\]: expected an integer"),
-    ("\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\n", r"models\.x: kind = 'dln' needs 'rank'"),
-    ("\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\nrank=5\n", r"models\.x\.rank: 5 exceeds the narrowest layer"),
+    (
+        "\n[[targets]]\nmodel='nope'\ndata='d'\n",
+        r"targets\[1\]\.model: no preset 'nope' in \[models\]",
+    ),
+    (
+        "\n[models.x]\nkind='mlp'\nin_dim=2\nwidths=[3, 'a']\nout_dim=1\n",
+        r"models\.x\.widths\[1\]: expected an integer",
+    ),
+    (
+        "\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\n",
+        r"models\.x: kind = 'dln' needs 'rank'",
+    ),
+    (
+        "\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\nrank=5\n",
+        r"models\.x\.rank: 5 exceeds the narrowest layer",
+    ),
     ("\n[data.y]\nn_data=100\ninputs='cauchy'\n", r"data\.y\.inputs: 'cauchy' is not one of"),
     ("\n[[samplers]]\nname='hmc'\nbatch_size=10\n", r"unknown key 'batch_size' for sampler 'hmc'"),
-    ("\n[[samplers]]\nname='sgld'\nstep_size=nan\n", r"samplers\[0\]\.step_size: expected a finite number"),
+    (
+        "\n[[samplers]]\nname='sgld'\nstep_size=nan\n",
+        r"samplers\[0\]\.step_size: expected a finite number",
+    ),
     ("\n[extras]\nx=1\n", r"unknown top-level table 'extras'"),
-    ("\n[[samplers]]\nname='mclmc'\ntune=false\n", r"mclmc with tune = false needs both 'L' and 'step_size'"),
+    (
+        "\n[[samplers]]\nname='mclmc'\ntune=false\n",
+        r"mclmc with tune = false needs both 'L' and 'step_size'",
+    ),
 ]
 
 

@@ -89,6 +89,8 @@ def test_manifest_skips_torn_line_and_drops_duplicates(tmp_path):
     manifest.record(path, {"id": "a", "v": 3}, "id", lambda e: e["id"] in alive)  # rebuilt
     assert manifest.read(path) == [{"id": "b", "v": 2}, {"id": "a", "v": 3}]
     alive.discard("b")  # folder deleted by hand
-    manifest.record(path, {"id": "c", "v": 4}, "id", lambda e: True if e["id"] == "c" else e["id"] in alive)
+    manifest.record(
+        path, {"id": "c", "v": 4}, "id", lambda e: True if e["id"] == "c" else e["id"] in alive
+    )
     assert [e["id"] for e in manifest.read(path)] == ["a", "c"]
     assert path.read_text().endswith("\n")

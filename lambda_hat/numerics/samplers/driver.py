@@ -1,16 +1,26 @@
-"""Run many chains of any kernel: ``vmap`` over chains, ``lax.scan`` over steps.
+"""Run many chains of any kernel: ``vmap`` over chains, a compiled loop over steps.
 
-A sampler supplies ``step(rng_key, state, step_index) -> (state, info)`` for one chain,
-where ``info`` is a dict of scalars that includes ``"grad_calls"`` (int): how many
-gradient evaluations of the sampler's unit the step made (the sampler converts calls to
-full-gradient equivalents, exactly, on the host). The driver runs ``burnin`` discarded draws, then
-``draws`` kept draws, each draw being ``thin`` steps, in jitted chunks (so a host-side
-``progress`` callback can report between them), and records L_n at every kept draw.
+A sampler supplies ``make_step(posterior) -> step`` where
+``step(rng_key, state, step_index) -> (state, info)`` advances one chain and ``info`` is a
+dict of scalars including ``"grad_calls"`` (int): gradient evaluations of the sampler's
+unit in that step (the sampler converts calls to full-gradient equivalents on the host).
+
+The driver runs ``burnin`` discarded draws, then ``draws`` kept draws, each draw being
+``thin`` steps, and records L_n at every kept draw. Design choices, each for speed:
+
+* one compiled program serves burn-in and sampling and every chunk length (a dynamic
+  trip count and a recording flag), so a run compiles once;
+* the data enter that program as arguments, never as constants baked into it (XLA would
+  constant-fold them: slow compiles, and a compilation cache keyed on the data);
+* the random key of draw ``i`` is ``fold_in(key, i)``, so results do not depend on how
+  the run is cut into chunks;
+* chunks are sized to take about ``chunk_seconds`` each, so the host can report progress
+  and react to signals (SIGTERM from SLURM, Ctrl-C) within seconds.
 """
 
 from __future__ import annotations
 
-import math
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -34,25 +44,31 @@ def _position(state):
     return state.position
 
 
+def _rebind(posterior, data):
+    x, y, w_star = data
+    return posterior._replace(x=x, y=y, w_star=w_star)
+
+
 def run_chains(
     rng_key,
-    step: Callable,
+    make_step: Callable,
     states,
-    full_loss: Callable,
+    posterior,
     *,
     num_chains: int,
     burnin: int,
     draws: int,
     thin: int,
-    step_offset: int = 0,
     progress: Callable[[int, int], None] | None = None,
-    num_chunks: int = 10,
+    chunk_seconds: float = 2.0,
+    max_chunk: int = 1000,
 ) -> ChainTrace:
     """Run burn-in then kept draws for ``num_chains`` chains starting from ``states``."""
-    vstep = jax.vmap(step, in_axes=(0, 0, None))
+    capacity = int(max(1, min(draws, max_chunk)))
 
-    def block(carry, key):
-        keys = jax.random.split(key, thin)
+    def block(post, carry, key):
+        """One draw: ``thin`` steps of every chain."""
+        vstep = jax.vmap(make_step(post), in_axes=(0, 0, None))
 
         def one(inner, k):
             states, t, calls, bad_step = inner
@@ -62,47 +78,64 @@ def run_chains(
             calls = calls + info["grad_calls"].astype(jnp.int32)
             return (states, t + 1, calls, bad_step), info
 
-        carry, infos = jax.lax.scan(one, carry, keys)
-        last = jax.tree_util.tree_map(lambda a: a[-1], infos)
-        return carry, last
+        carry, infos = jax.lax.scan(one, carry, jax.random.split(key, thin))
+        return carry, jax.tree_util.tree_map(lambda a: a[-1], infos)
 
     @jax.jit
-    def burn_chunk(carry, keys):
-        carry, _ = jax.lax.scan(block, carry, keys)
-        return carry
+    def advance(data, carry, base_key, first_block, count, record):
+        """Run ``count`` draws from draw index ``first_block``; record L_n if ``record``."""
+        post = _rebind(posterior, data)
+        _, info_shape = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
+        buffers = (
+            jnp.zeros((capacity, num_chains), post.w_star.dtype),
+            jax.tree_util.tree_map(lambda s: jnp.zeros((capacity, *s.shape), s.dtype), info_shape),
+        )
 
-    @jax.jit
-    def draw_chunk(carry, keys):
-        def rec(carry, key):
-            carry, info = block(carry, key)
-            loss = jax.vmap(full_loss)(_position(carry[0]))
-            return carry, (loss, info)
+        def body(i, state):
+            carry, (loss_buf, info_buf) = state
+            carry, info = block(post, carry, jax.random.fold_in(base_key, first_block + i))
 
-        return jax.lax.scan(rec, carry, keys)
+            def write(bufs):
+                loss_buf, info_buf = bufs
+                loss = jax.vmap(post.full_loss)(_position(carry[0]))
+                info_buf = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), info_buf, info)
+                return loss_buf.at[i].set(loss), info_buf
 
-    total = burnin + draws
-    done = 0
+            return carry, jax.lax.cond(record, write, lambda bufs: bufs, (loss_buf, info_buf))
+
+        return jax.lax.fori_loop(0, count, body, (carry, buffers))
+
+    data = (posterior.x, posterior.y, posterior.w_star)
+    carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
-    zero_calls = jnp.zeros((num_chains,), jnp.int32)
-    carry = (states, jnp.int32(step_offset), zero_calls, jnp.int32(-1))
-    key_burn, key_draw = jax.random.split(rng_key)
-    for keys in _chunks(jax.random.split(key_burn, burnin) if burnin else None, num_chunks):
-        carry = burn_chunk(carry, keys)
-        grad_calls += np.asarray(carry[2], np.int64)
-        carry = (carry[0], carry[1], zero_calls, carry[3])
-        done += keys.shape[0]
-        if progress:
-            progress(done, total)
     losses, infos = [], []
-    for keys in _chunks(jax.random.split(key_draw, draws), num_chunks):
-        carry, (loss, info) = draw_chunk(carry, keys)
-        grad_calls += np.asarray(carry[2], np.int64)
-        carry = (carry[0], carry[1], zero_calls, carry[3])
-        losses.append(np.asarray(loss))
-        infos.append(jax.tree_util.tree_map(np.asarray, info))
-        done += keys.shape[0]
-        if progress:
-            progress(done, total)
+    total, done = burnin + draws, 0
+    size = 1  # the first chunk also compiles; later chunks are sized from measured speed
+    for phase_start, phase_len, record in ((0, burnin, False), (burnin, draws, True)):
+        offset = 0
+        while offset < phase_len:
+            count = int(min(size, phase_len - offset, capacity))
+            start = time.perf_counter()
+            carry, (loss, info) = advance(
+                data,
+                carry,
+                rng_key,
+                jnp.int32(phase_start + offset),
+                jnp.int32(count),
+                jnp.bool_(record),
+            )
+            grad_calls += np.asarray(carry[2], np.int64)
+            carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
+            if record:
+                losses.append(np.asarray(loss)[:count])
+                infos.append({k: np.asarray(v)[:count] for k, v in info.items()})
+            elapsed = time.perf_counter() - start
+            offset += count
+            done += count
+            if progress:
+                progress(done, total)
+            per_draw = elapsed / count
+            size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
     states, _, _, bad_step = carry
     loss = np.concatenate(losses, axis=0).T  # (chains, draws)
     info = {
@@ -117,15 +150,3 @@ def run_chains(
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
     )
-
-
-def _chunks(keys, num_chunks: int):
-    """Split a key array into at most ``num_chunks`` equal pieces plus a remainder."""
-    if keys is None or keys.shape[0] == 0:
-        return
-    total = keys.shape[0]
-    size = max(1, math.ceil(total / num_chunks))
-    for start in range(0, total - total % size, size):
-        yield keys[start : start + size]
-    if total % size:
-        yield keys[total - total % size :]

@@ -109,24 +109,27 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         integrator=isokinetic_mclachlan, desired_energy_var=params.desired_energy_var
     )
 
-    def step(key, state: TunedState, step_index):
-        del step_index
-        chain, info = kernel(
-            key,
-            state.chain,
-            posterior.logdensity,
-            state.inverse_mass_matrix,
-            state.L,
-            state.step_size,
-        )
-        out = {"grad_calls": jnp.int32(GRADS_PER_STEP), "energy_change": info.energy_change}
-        return state._replace(chain=chain), out
+    def make_step(post):
+        def step(key, state: TunedState, step_index):
+            del step_index
+            chain, info = kernel(
+                key,
+                state.chain,
+                post.logdensity,
+                state.inverse_mass_matrix,
+                state.L,
+                state.step_size,
+            )
+            out = {"grad_calls": jnp.int32(GRADS_PER_STEP), "energy_change": info.energy_change}
+            return state._replace(chain=chain), out
+
+        return step
 
     trace = run_chains(
         key_run,
-        step,
+        make_step,
         states,
-        posterior.full_loss,
+        posterior,
         num_chains=num_chains,
         burnin=burnin,
         draws=draws,

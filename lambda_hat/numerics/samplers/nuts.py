@@ -32,30 +32,33 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
     )
     kernel = blackjax.nuts.build_kernel()
 
-    def step(key, state: AdaptedState, step_index):
-        del step_index
-        chain, info = kernel(
-            key,
-            state.chain,
-            posterior.logdensity,
-            state.step_size,
-            state.inverse_mass_matrix,
-            doublings,
-        )
-        out = {
-            "grad_calls": jnp.asarray(info.num_integration_steps, jnp.int32),
-            "acceptance_rate": info.acceptance_rate,
-            "is_divergent": info.is_divergent,
-            "energy": info.energy,
-            "num_integration_steps": info.num_integration_steps,
-        }
-        return state._replace(chain=chain), out
+    def make_step(post):
+        def step(key, state: AdaptedState, step_index):
+            del step_index
+            chain, info = kernel(
+                key,
+                state.chain,
+                post.logdensity,
+                state.step_size,
+                state.inverse_mass_matrix,
+                doublings,
+            )
+            out = {
+                "grad_calls": jnp.asarray(info.num_integration_steps, jnp.int32),
+                "acceptance_rate": info.acceptance_rate,
+                "is_divergent": info.is_divergent,
+                "energy": info.energy,
+                "num_integration_steps": info.num_integration_steps,
+            }
+            return state._replace(chain=chain), out
+
+        return step
 
     trace = run_chains(
         key_run,
-        step,
+        make_step,
         adaptation.states,
-        posterior.full_loss,
+        posterior,
         num_chains=num_chains,
         burnin=burnin,
         draws=draws,

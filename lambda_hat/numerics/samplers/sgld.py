@@ -7,49 +7,69 @@ One step, with g = ∇L_B(w) the minibatch loss gradient and P a diagonal precon
 
 ``precond="rmsprop"``: P = 1/(√v̂ + eps) with v̂ the bias-corrected EMA of g² (loss
 gradient only, not the localization term). ``"adam"`` additionally replaces the drift by
-its bias-corrected EMA. Minibatches are drawn without replacement within each epoch.
-Gradient work per step: b/n full-gradient equivalents.
+its bias-corrected EMA. Gradient work per step: b/n full-gradient equivalents.
+
+Minibatches are drawn without replacement within each epoch: epoch e of a chain visits
+the rows in the order i ↦ (a·i + c) mod n, with the multiplier a (coprime to n) and the
+offset c drawn afresh from the chain's key for every epoch. Such an affine permutation
+costs O(b) per step and no memory (a stored random permutation would cost O(n) per step
+to carry); the rows are i.i.d. draws, so which rows share a batch carries no structure.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.numerics.samplers.common import SampleResult
+from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
 from lambda_hat.numerics.samplers.driver import run_chains
+
+INT32_MAX = 2**31 - 1
 
 
 class SGLDState(NamedTuple):
     position: jax.Array
-    permutation: jax.Array  # current epoch's order of the data rows
     second_moment: jax.Array
     first_moment: jax.Array
+    chain_key: jax.Array  # draws each epoch's row order
 
 
-def init(position, num_data: int) -> SGLDState:
+def init(position, rng_key) -> SGLDState:
     zeros = jnp.zeros_like(position)
-    return SGLDState(position, jnp.arange(num_data, dtype=jnp.int32), zeros, zeros)
+    return SGLDState(position, zeros, zeros, rng_key)
+
+
+def multipliers(n: int, limit: int = 256) -> np.ndarray:
+    """Up to ``limit`` integers a in [1, n) coprime to n with a·n < 2³¹ (no int32 overflow)."""
+    top = max(2, min(n, INT32_MAX // max(n, 1)))
+    candidates = [a for a in range(1, top) if math.gcd(a, n) == 1] or [1]
+    pick = np.linspace(0, len(candidates) - 1, min(limit, len(candidates))).round().astype(int)
+    return np.asarray([candidates[i] for i in sorted(set(pick))], np.int32)
+
+
+def batch_rows(chain_key, step_index, n: int, batch_size: int, units):
+    """Row indices of this step's minibatch (without replacement within an epoch)."""
+    per_epoch = n // batch_size
+    epoch, within = step_index // per_epoch, step_index % per_epoch
+    key_a, key_c = jax.random.split(jax.random.fold_in(chain_key, epoch))
+    a = units[jax.random.randint(key_a, (), 0, units.shape[0])]
+    c = jax.random.randint(key_c, (), 0, n)
+    positions = within * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+    return (a * positions % n + c) % n
 
 
 def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momentum_decay, eps):
     """``kernel(rng_key, state, step_index) -> (state, info)`` for one chain."""
     n = posterior.n
     batch_size = min(int(batch_size), n)
-    batches_per_epoch = n // batch_size
+    units = jnp.asarray(multipliers(n))
 
     def kernel(rng_key, state: SGLDState, step_index):
-        key_perm, key_noise = jax.random.split(rng_key)
-        within = step_index % batches_per_epoch
-        permutation = jax.lax.cond(
-            within == 0,
-            lambda: jax.random.permutation(key_perm, n).astype(jnp.int32),
-            lambda: state.permutation,
-        )
-        idx = jax.lax.dynamic_slice(permutation, (within * batch_size,), (batch_size,))
+        idx = batch_rows(state.chain_key, step_index, n, batch_size, units)
         w = state.position
         g = posterior.batch_loss_grad(w, idx)
         drift = -posterior.n_beta * g - posterior.localization * (w - posterior.w_star)
@@ -64,10 +84,10 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
             if precond == "adam":
                 first = momentum_decay * first + (1 - momentum_decay) * drift
                 drift = first / (1 - momentum_decay**count)
-        noise = jax.random.normal(key_noise, w.shape, w.dtype)
+        noise = jax.random.normal(rng_key, w.shape, w.dtype)
         new_w = w + 0.5 * step_size * scale * drift + jnp.sqrt(step_size * scale) * noise
         info = {"grad_calls": jnp.int32(1)}
-        return SGLDState(new_w, permutation, second, first), info
+        return SGLDState(new_w, second, first, state.chain_key), info
 
     return kernel
 
@@ -75,22 +95,25 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
 def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
     """Run SGLD chains from w*; see module docstring. Returns a SampleResult."""
     batch_size = min(params.batch_size, posterior.n)
-    kernel = build_kernel(
-        posterior,
-        params.step_size,
-        batch_size,
-        params.precond,
-        params.precond_decay,
-        params.momentum_decay,
-        params.precond_eps,
-    )
-    start = init(posterior.w_star, posterior.n)
-    states = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (num_chains, *a.shape)), start)
+
+    def make_step(post):
+        return build_kernel(
+            post,
+            params.step_size,
+            batch_size,
+            params.precond,
+            params.precond_decay,
+            params.momentum_decay,
+            params.precond_eps,
+        )
+
+    key_chains, key_run = jax.random.split(rng_key)
+    states = jax.vmap(lambda k: init(posterior.w_star, k))(chain_keys(key_chains, num_chains))
     trace = run_chains(
-        rng_key,
-        kernel,
+        key_run,
+        make_step,
         states,
-        posterior.full_loss,
+        posterior,
         num_chains=num_chains,
         burnin=burnin,
         draws=draws,
