@@ -52,29 +52,35 @@ def make_problem(kind: str, sizes, n: int, precision: str):
 
 
 def bare_loop(loss_fn, x, y, w0, chains: int, steps: int, grads_per_step: int, batch: int | None):
-    """Time ``steps`` iterations x ``grads_per_step`` gradients for ``chains`` chains."""
+    """Seconds for ``steps`` x ``grads_per_step`` gradients of ``chains`` chains.
+
+    Each chain takes its own minibatch (as SGLD's chains do): chains sharing one batch
+    would let XLA merge their matrix products into one, which no sampler can do.
+    """
     n = x.shape[0]
 
     @jax.jit
     def run(w):
-        def one(w, t):
-            def grad_once(w, j):
-                if batch is None:
-                    g = jax.grad(loss_fn)(w, x, y)
-                else:
-                    start = ((t * grads_per_step + j) * batch) % (n - batch + 1)
-                    xb = jax.lax.dynamic_slice_in_dim(x, start, batch)
-                    yb = jax.lax.dynamic_slice_in_dim(y, start, batch)
-                    g = jax.grad(loss_fn)(w, xb, yb)
-                return w - 1e-9 * g, None
+        def chain(w, c):
+            offset = c * (n // chains)
 
-            w, _ = jax.lax.scan(grad_once, w, jnp.arange(grads_per_step))
-            return w, None
+            def one(w, t):
+                def grad_once(w, j):
+                    if batch is None:
+                        g = jax.grad(loss_fn)(w, x, y)
+                    else:
+                        start = ((t * grads_per_step + j) * batch + offset) % (n - batch + 1)
+                        xb = jax.lax.dynamic_slice_in_dim(x, start, batch)
+                        yb = jax.lax.dynamic_slice_in_dim(y, start, batch)
+                        g = jax.grad(loss_fn)(w, xb, yb)
+                    return w - 1e-9 * g, None
 
-        def chain(w):
+                w, _ = jax.lax.scan(grad_once, w, jnp.arange(grads_per_step))
+                return w, None
+
             return jax.lax.scan(one, w, jnp.arange(steps))[0]
 
-        return jax.vmap(chain)(w)
+        return jax.vmap(chain)(w, jnp.arange(chains))
 
     w = jnp.broadcast_to(w0, (chains, *w0.shape))
     run(w).block_until_ready()  # compile

@@ -7,7 +7,6 @@ the TUI only tails the JSON-lines events file (see ``scheduler/events.py``). No 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lambda_hat.scheduler.events import EventTail
 
 TODO, WAITING, RUNNING, DONE, FAILED, SKIPPED, ALREADY = (
     "to do",
@@ -57,34 +58,6 @@ class TaskState:
         if self.status in (DONE, ALREADY):
             return 1.0
         return self.done / self.total if self.total else 0.0
-
-
-class EventTail:
-    """Reads the complete new lines of a growing JSON-lines file."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.offset = 0
-        self._partial = b""
-
-    def read(self) -> list[dict]:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
 
 
 @dataclass

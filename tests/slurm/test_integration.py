@@ -125,18 +125,19 @@ def test_quickstart_array_builds_everything_once_and_a_resubmission_computes_not
     out, elapsed, folder, logs, plan = _submit_and_wait(tmp_path, toml, root)
     print(f"real SLURM, quickstart as a 2-task array: {elapsed:.1f}s")
     assert "-> 2 array task(s), one per target" in out.stdout
-    assert "2/2 task(s) completed; 4/4 artifact(s) published, 0 failed" in out.stdout
+    assert "2/2 task(s) completed; 8/8 artifact(s) published, 0 failed" in out.stdout
     assert sorted(logs) == ["task-0.out", "task-1.out"]
     assert all("finished slice" in text for text in logs.values())
     items = [item for s in plan["tasks"] for item in s]
-    assert [[i["kind"] for i in s] for s in plan["tasks"]] == [["target", "run"]] * 2
+    # 2 targets x (target + 3 sampler runs: sgld, hmc, mclmc)
+    assert [[i["kind"] for i in s] for s in plan["tasks"]] == [["target", "run", "run", "run"]] * 2
     _check_store_once(root, items)
 
     verify = lh(tmp_path, "verify", "--root", str(root))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     [sub] = submissions(root)
-    assert sub["artifacts"] == {"total": 4, "done": 4, "failed": 0, "missing": 0}
+    assert sub["artifacts"] == {"total": 8, "done": 8, "failed": 0, "missing": 0}
     assert sub["job_id"] == json.loads((folder / "submission.json").read_text())["job_id"]
     if sub["tasks"] is not None:  # scontrol still knows the job (MinJobAge)
         assert sub["tasks"] == {"COMPLETED": 2} and not sub["active"]

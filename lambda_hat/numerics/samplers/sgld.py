@@ -62,6 +62,17 @@ def batch_rows(chain_key, step_index, n: int, batch_size: int, units):
     return (a * positions % n + c) % n
 
 
+def gaussian_noise(rng_key, size: int, dtype):
+    """N(0, I) of length ``size``, drawn at a length rounded up to a multiple of 128.
+
+    JAX's threefry generator is several times slower per number for odd lengths on CPU
+    (measured: 12,545 normals 580 µs, 12,546 normals 100 µs), and SGLD draws p normals
+    every step, so the padding makes the step up to ~2x cheaper for odd p.
+    """
+    padded = -(-size // 128) * 128
+    return jax.random.normal(rng_key, (padded,), dtype)[:size]
+
+
 def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momentum_decay, eps):
     """``kernel(rng_key, state, step_index) -> (state, info)`` for one chain."""
     n = posterior.n
@@ -84,7 +95,7 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
             if precond == "adam":
                 first = momentum_decay * first + (1 - momentum_decay) * drift
                 drift = first / (1 - momentum_decay**count)
-        noise = jax.random.normal(rng_key, w.shape, w.dtype)
+        noise = gaussian_noise(rng_key, w.shape[0], w.dtype)
         new_w = w + 0.5 * step_size * scale * drift + jnp.sqrt(step_size * scale) * noise
         info = {"grad_calls": jnp.int32(1)}
         return SGLDState(new_w, second, first, state.chain_key), info
