@@ -28,6 +28,9 @@ TABLE_COLUMNS = (
 
 
 def add_arguments(p) -> None:
+    p.add_argument(
+        "ids", nargs="*", metavar="ID", help="only these targets/runs (any unique ID prefix)"
+    )
     p.add_argument("--root", help="store root (default: the experiments file's, else runs)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--experiment", metavar="FILE", help="only the runs this file asks for")
@@ -65,6 +68,12 @@ def run(args) -> int:
 
     root = store_root(args)
     rows = load(root, args.experiment)
+    if args.ids:
+        from lambda_hat.store.catalog import Catalog
+
+        catalog = Catalog(root)
+        wanted = {catalog.resolve_prefix(i) for i in args.ids}
+        rows = [r for r in rows if r["target_id"] in wanted or r["run"] in wanted]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -117,19 +117,22 @@ class Catalog:
         return data
 
     def resolve_prefix(self, prefix: str) -> str:
-        """A full target ID or run folder name from any unique prefix of it."""
-        names = self.target_ids()
-        for t in names:
-            names_run = [p.name for p in self.layout.target_dir(t).glob("run_*")]
-            names = names + names_run
-        plain = [n for n in names if n.startswith(prefix)]
-        by_id = [n for n in names if n.startswith("run_") and n.split("_")[-1].startswith(prefix)]
-        hits = sorted(set(plain + by_id))
+        """A full target ID or run folder name from any unique prefix of it.
+
+        Accepts ``tgt_10bf``, ``10bf`` (a target's hex ID), ``run_sgld_64bc`` or ``64bc``
+        (a run's hex ID).
+        """
+        names = list(self.target_ids())
+        for t in self.target_ids():
+            names += [p.name for p in self.layout.target_dir(t).glob("run_*") if p.is_dir()]
+        hits = sorted(
+            n for n in names if n.startswith(prefix) or n.split("_")[-1].startswith(prefix)
+        )
         if len(hits) == 1:
             return hits[0]
         if not hits:
-            raise AmbiguousIdError(f"no target or run matches {prefix!r}")
+            raise AmbiguousIdError(f"no target or run in {self.layout.root} matches {prefix!r}")
         raise AmbiguousIdError(
-            f"{prefix!r} matches {len(hits)} artifacts ({', '.join(hits[:5])}...); "
+            f"{prefix!r} matches {len(hits)} artifacts ({', '.join(hits[:5])}); "
             "type more characters"
         )
