@@ -45,7 +45,16 @@ def test_run_screen(workdir, snap_compare):
 
 
 def test_failure_screen(workdir, snap_compare):
-    steps = _steps("d", "l", "n", "enter", "enter", "down", "down", "enter")
+    from lambda_hat.tui.widgets.record_table import RecordTable
+
+    to_target = _steps("d", "l", "n", "enter", "enter")
+
+    async def steps(pilot):
+        await to_target(pilot)
+        rows = pilot.app.screen.query_one(RecordTable).shown  # sorted by folder (hash) name
+        failed = [r.status for r in rows].index("failed")
+        await _steps(*["down"] * failed, "enter")(pilot)
+
     assert snap_compare(make_app(), terminal_size=(140, 16), run_before=steps)
 
 
