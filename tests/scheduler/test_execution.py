@@ -103,9 +103,9 @@ def test_deleted_folders_are_rebuilt_exactly(tmp_path):
     assert sorted(e["run_id"] for e in runs) == sorted([first.dirname[-8:], second.dirname[-8:]])
     again = json.loads((layout.run_dir(tid, second.dirname) / "analysis.json").read_text())
     assert again == kept  # the untouched run was not redone
-    # Same shapes: the sampler's compiled chunks came from the persistent cache; a miss
+    # Same shapes: the sampling loop (driver `advance`) came from the persistent cache; a miss
     # would have rewritten them. (Programs compiled in < 0.1 s are not cached at all.)
-    assert any(name.startswith("jit_draw_chunk") for name in cached)
+    assert any(name.startswith("jit_advance") for name in cached)
     after = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert {k: after.get(k) for k in cached} == cached
     assert_consistent(root)
