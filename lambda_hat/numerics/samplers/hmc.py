@@ -124,23 +124,40 @@ def _nan_to_none(x: float):
     return None if not np.isfinite(x) else float(x)
 
 
-def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
-    """Adapt per chain, then run HMC chains with fixed step size and mass matrix."""
-    import blackjax
+def sample_adapted(
+    name,
+    rng_key,
+    posterior,
+    params,
+    algorithm,
+    trajectory,
+    extra,
+    *,
+    num_chains,
+    burnin,
+    draws,
+    thin,
+    progress,
+    **trajectory_option,
+):
+    """Window-adapt ``algorithm`` per chain, then sample with the adapted parameters.
 
+    ``trajectory`` is the kernel's last argument (HMC: leapfrog steps; NUTS: maximum
+    doublings), also passed to the adaptation as ``trajectory_option``; ``extra`` goes
+    into the run's statistics.
+    """
     key_adapt, key_run = jax.random.split(rng_key)
     adaptation = adapt(
         key_adapt,
         posterior,
-        blackjax.hmc,
+        algorithm,
         num_chains=num_chains,
         warmup=params.warmup,
         step_size=params.step_size,
         target=params.target_acceptance,
-        num_integration_steps=params.num_integration_steps,
+        **trajectory_option,
     )
-    kernel = blackjax.hmc.build_kernel()
-    num_steps = int(params.num_integration_steps)
+    kernel = algorithm.build_kernel()
 
     def make_step(post):
         def step(key, state: AdaptedState, step_index):
@@ -151,7 +168,7 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
                 post.logdensity,
                 state.step_size,
                 state.inverse_mass_matrix,
-                num_steps,
+                trajectory,
             )
             out = {
                 "grad_calls": jnp.asarray(info.num_integration_steps, jnp.int32),
@@ -159,6 +176,8 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
                 "is_divergent": info.is_divergent,
                 "energy": info.energy,
             }
+            if name == "nuts":  # variable trajectory length: worth keeping per draw
+                out["num_integration_steps"] = info.num_integration_steps
             return state._replace(chain=chain), out
 
         return step
@@ -174,5 +193,26 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         thin=thin,
         progress=progress,
     )
-    extra = {"num_integration_steps": num_steps, "warmup": params.warmup}
-    return adapted_result(trace, adaptation, adaptation.states, "hmc", extra)
+    return adapted_result(trace, adaptation, adaptation.states, name, extra)
+
+
+def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
+    """Adapt per chain, then run HMC chains with fixed step size and mass matrix."""
+    import blackjax
+
+    steps = int(params.num_integration_steps)
+    return sample_adapted(
+        "hmc",
+        rng_key,
+        posterior,
+        params,
+        blackjax.hmc,
+        steps,
+        {"num_integration_steps": steps, "warmup": params.warmup},
+        num_chains=num_chains,
+        burnin=burnin,
+        draws=draws,
+        thin=thin,
+        progress=progress,
+        num_integration_steps=steps,
+    )
