@@ -89,9 +89,9 @@ def describe_model(model_cfg: dict | None) -> str:
     """``mlp 4→8×8→1 tanh`` style summary of a model config."""
     if not model_cfg:
         return "?"
-    widths = "×".join(str(w) for w in model_cfg.get("widths", []))
-    text = f"{model_cfg.get('kind', '?')} {model_cfg.get('in_dim', '?')}→{widths}→"
-    text += str(model_cfg.get("out_dim", "?"))
+    hidden = "×".join(str(w) for w in model_cfg.get("widths", []))
+    sizes = [str(model_cfg.get("in_dim", "?")), hidden, str(model_cfg.get("out_dim", "?"))]
+    text = f"{model_cfg.get('kind', '?')} " + "→".join(x for x in sizes if x)
     if model_cfg.get("kind") == "mlp" and model_cfg.get("activation"):
         text += f" {model_cfg['activation']}"
     if model_cfg.get("rank") is not None:

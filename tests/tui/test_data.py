@@ -29,6 +29,8 @@ def test_formatting():
         describe_model({"kind": "dln", "in_dim": 3, "widths": [4], "out_dim": 3, "rank": 1})
         == "dln 3→4→3 r=1"
     )
+    one_layer = {"kind": "dln", "in_dim": 10, "widths": [], "out_dim": 10, "rank": 10}
+    assert describe_model(one_layer) == "dln 10→10 r=10"
 
 
 def test_rows_of_the_fixture_store():
