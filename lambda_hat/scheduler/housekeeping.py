@@ -17,7 +17,7 @@ from lambda_hat.store import manifest
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
-from lambda_hat.store.publish import is_locked
+from lambda_hat.store.publish import clean_stale, is_locked
 
 
 def temp_artifact(tmp: Path) -> Path | None:
@@ -60,22 +60,24 @@ def stale_temp_folders(root: str | Path, target_ids: list[str] | None = None) ->
 def clean_stale_temps(root: str | Path, target_ids: list[str] | None = None) -> list[Path]:
     """Remove stale temp folders, each under its artifact's lock; returns what went."""
     removed = []
+    finals = set()
     for tmp in temp_folders(root, target_ids):
         final = temp_artifact(tmp)
         if final is None:
             shutil.rmtree(tmp, ignore_errors=True)
             removed.append(tmp)
-            continue
+        else:
+            finals.add(final)
+    for final in sorted(finals):
         lock = lock_for(lock_path(final))
         if lock.is_locked:
-            continue
+            continue  # this process is building it
         try:
             with lock.acquire(timeout=0):
-                shutil.rmtree(tmp, ignore_errors=True)
-                removed.append(tmp)
+                removed += clean_stale(final)
         except Timeout:
             continue  # a live builder owns it
-    return removed
+    return sorted(removed)
 
 
 # -- manifests -----------------------------------------------------------------------

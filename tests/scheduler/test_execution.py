@@ -256,8 +256,8 @@ def test_kill_9_of_a_worker_is_retried_then_recorded_then_rerun(tmp_path):
     assert_consistent(root)
 
 
-@pytest.mark.slow
-def test_kill_9_of_the_whole_run_then_rerun_completes(tmp_path):
+def _start_long_run(tmp_path):
+    """One long SGLD run on one worker, started in the background with an event stream."""
     exp = write_experiments(tmp_path / "e.toml", samplers=[{**LONG, "seed": 0}])
     root = tmp_path / "store"
     ev = tmp_path / "events.jsonl"
@@ -273,6 +273,12 @@ def test_kill_9_of_the_whole_run_then_rerun_completes(tmp_path):
         ev,
         log=tmp_path / "log",
     )
+    return exp, root, ev, proc
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_whole_run_then_rerun_completes(tmp_path):
+    exp, root, ev, proc = _start_long_run(tmp_path)
     try:
         wait_for_event(
             ev, lambda e: e["event"] == "progress" and 0 < e["done"] < e["total"], proc=proc
@@ -294,21 +300,7 @@ def test_kill_9_of_the_whole_run_then_rerun_completes(tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_of_the_main_process_only_stops_its_orphaned_workers(tmp_path):
-    exp = write_experiments(tmp_path / "e.toml", samplers=[{**LONG, "seed": 0}])
-    root = tmp_path / "store"
-    ev = tmp_path / "events.jsonl"
-    proc = start_cli(
-        "run",
-        exp,
-        "--root",
-        root,
-        "--workers",
-        "1",
-        "--quiet",
-        "--events",
-        ev,
-        log=tmp_path / "log",
-    )
+    exp, root, ev, proc = _start_long_run(tmp_path)
     try:
         e = wait_for_event(
             ev, lambda e: e["event"] == "progress" and 0 < e["done"] < e["total"], proc=proc
