@@ -106,6 +106,20 @@ class _Slot:
     pool: ProcessPoolExecutor | None = None
 
 
+def _exit_code(proc, wait_sec: float = 2.0) -> int | None:
+    """The exit code of a dead worker, or None if it is still alive after ``wait_sec``.
+
+    The pool's own manager thread may reap the process at the same moment we do; then our
+    ``waitpid`` fails and the code appears on the shared handle a moment later, so poll.
+    """
+    deadline = time.monotonic() + wait_sec
+    while True:
+        proc.join(timeout=0.05)
+        if proc.exitcode is not None or time.monotonic() > deadline:
+            return proc.exitcode
+        time.sleep(0.01)
+
+
 class WorkerCrashed(RuntimeError):
     """The worker process died while running a task (killed, or out of memory)."""
 
@@ -297,9 +311,9 @@ class LocalExecutor:
     def _crash_reason(self, slot: _Slot) -> str:
         codes = []
         for proc in self._procs.get(slot.index, []):
-            proc.join(timeout=1.0)
-            if proc.exitcode is not None:
-                codes.append((proc.pid, proc.exitcode))
+            code = _exit_code(proc)
+            if code is not None:
+                codes.append((proc.pid, code))
         if not codes:
             return "the worker process died"
         pid, code = codes[0]
