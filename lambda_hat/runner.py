@@ -210,6 +210,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         draws=spec.draws,
         thin=spec.thin,
         progress=progress,
+        keep_positions=spec.trace_params,
     )
     _check_finite(spec, result)
     sampling_sec = time.time() - start
@@ -262,6 +263,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         result.loss,
         result.sample_stats,
         {"run_id": rid, "target_id": spec.target_id, "L0": L0, "n_beta": posterior.n_beta},
+        positions=result.positions,
     )
     analysis["diagnostics"] = plots.write_all(
         tmp / "diagnostics", llc, result.sample_stats, plot_meta, summ["llc_mcse"]

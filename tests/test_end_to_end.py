@@ -185,3 +185,23 @@ def test_deleted_run_is_rebuilt_and_manifest_stays_clean(store, tmp_path):
     assert run.is_dir()
     entries = manifest.read(run.parent / "_runs.jsonl")
     assert [e["run_id"] for e in entries] == [run.name.split("_")[-1]]
+
+
+def test_trace_params_puts_every_kept_draw_in_trace_nc(tmp_path):
+    import arviz as az
+
+    from tests.conftest import TINY_TOML
+
+    toml = tmp_path / "traced.toml"
+    toml.write_text(TINY_TOML.replace('name = "sgld"\n', 'name = "sgld"\ntrace_params = true\n'))
+    root = tmp_path / "runs"
+    assert _run(toml, root) == 0
+    for trace in sorted((root / "targets").glob("tgt_*/run_sgld_*/trace.nc")):
+        params = np.load(trace.parent.parent / "params.npz")
+        idata = az.from_netcdf(trace)
+        w = idata.posterior["w"]
+        assert w.dims == ("chain", "draw", "param")
+        assert w.shape == (2, 40, params["w_star"].shape[0])
+        assert "w_star" in idata.attrs["w_layout"]
+        spec = json.loads((trace.parent / "analysis.json").read_text())["spec"]
+        assert spec["trace_params"] is True

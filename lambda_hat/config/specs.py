@@ -195,6 +195,13 @@ class SamplerSpec:
     # smaller γ mixes worse (docs/truth.md).
     localization: float = field(default=1.0, metadata=check(ge=0.0, help="gamma"))
     precision: str | None = field(default=None, metadata=check(choices=PRECISIONS))
+    trace_params: bool = field(
+        default=False,
+        metadata=check(
+            help="also keep every kept draw's full parameter vector in trace.nc "
+            "(chains x draws x p numbers: thin accordingly)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,7 @@ class RunSpec:
     inverse_temperature: float
     localization: float
     precision: str
+    trace_params: bool = False  # hashed only when true, so older run IDs stand
 
 
 def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
@@ -234,6 +242,7 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
         inverse_temperature=float(beta),
         localization=sampler.localization,
         precision=sampler.precision or DEFAULT_PRECISION[sampler.name],
+        trace_params=sampler.trace_params,
     )
 
 

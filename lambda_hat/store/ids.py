@@ -4,6 +4,9 @@
 ``run_id = sha1(canonical run spec incl. target_id)[:8]``. Canonical JSON has sorted keys,
 no whitespace, and floats written by ``repr`` (so a resolved ``1`` and ``1.0`` of a float
 field hash alike: resolution has already made both ``1.0``).
+
+Run-spec fields added after schema 1 (``OPTIONAL_RUN_FIELDS``) are hashed only when they
+differ from their default, so adding an option never changes the ID of an existing run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
 
 SCHEMA_VERSION = 1
+OPTIONAL_RUN_FIELDS = {"trace_params": False}  # name -> default that is left out of the hash
 
 
 def canonical_json(obj) -> str:
@@ -44,7 +48,12 @@ def target_id(spec: TargetSpec | dict) -> str:
 
 def run_id(spec: RunSpec | dict) -> str:
     """8 hex of sha1 over the canonical Stage B spec (which includes target_id)."""
-    return hashlib.sha1(canonical_json(_as_dict(spec)).encode()).hexdigest()[:8]
+    hashed = {
+        k: v
+        for k, v in _as_dict(spec).items()
+        if not (k in OPTIONAL_RUN_FIELDS and v == OPTIONAL_RUN_FIELDS[k])
+    }
+    return hashlib.sha1(canonical_json(hashed).encode()).hexdigest()[:8]
 
 
 def run_dirname(spec: RunSpec | dict) -> str:

@@ -96,6 +96,10 @@ BAD = [
     ),
     ("\n[extras]\nx=1\n", r"unknown top-level table 'extras'"),
     (
+        "\n[[samplers]]\nname='sgld'\ntrace_params='yes'\n",
+        r"samplers\[0\]\.trace_params: expected true/false, got 'yes'",
+    ),
+    (
         "\n[[samplers]]\nname='mclmc'\ntune=false\n",
         r"mclmc with tune = false needs both 'L' and 'step_size'",
     ),

@@ -92,3 +92,9 @@ def test_int_and_float_hash_alike_after_resolution():
     e1, e2 = parse(doc, Path("a.toml")), parse(doc2, Path("b.toml"))
     assert target_id(e1.targets[0].spec) == target_id(e2.targets[0].spec)  # ...resolved agrees
     assert e1.samplers[0] == e2.samplers[0]
+
+
+def test_trace_params_is_hashed_only_when_asked_for():
+    assert run_id(_run("tgt_595867ce2718", trace_params=False)) == "101a6b0f"
+    assert run_id(to_dict(_run("tgt_595867ce2718", trace_params=False))) == "101a6b0f"
+    assert run_id(_run("tgt_595867ce2718", trace_params=True)) == "cf776d77"

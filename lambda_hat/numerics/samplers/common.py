@@ -17,6 +17,7 @@ class SampleResult(NamedTuple):
     loss_evals_per_chain: int  # full-data loss evaluations used only for recording
     stats: dict  # JSON-able sampler statistics (acceptance, step size, ...)
     first_nonfinite_step: int | None  # 1-based step index, None when all finite
+    positions: np.ndarray | None = None  # (chains, draws, p) when positions were kept
 
     @property
     def total_fges(self) -> float:

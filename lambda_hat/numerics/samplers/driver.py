@@ -6,7 +6,8 @@ dict of scalars including ``"grad_calls"`` (int): gradient evaluations of the sa
 unit in that step (the sampler converts calls to full-gradient equivalents on the host).
 
 The driver runs ``burnin`` discarded draws, then ``draws`` kept draws, each draw being
-``thin`` steps, and records L_n at every kept draw. Design choices, each for speed:
+``thin`` steps, and records L_n at every kept draw (and, when asked with
+``keep_positions``, each chain's full parameter vector). Design choices, each for speed:
 
 * one compiled program serves burn-in and sampling and every chunk length (a dynamic
   trip count and a recording flag), so a run compiles once;
@@ -38,6 +39,10 @@ class ChainTrace(NamedTuple):
     loss_evals: int  # full-data loss evaluations per chain used for recording
     first_nonfinite_step: int | None  # 1-based step where a chain first went non-finite
     final_states: object
+    positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
+
+
+POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
 
 
 def _position(state):
@@ -62,9 +67,14 @@ def run_chains(
     progress: Callable[[int, int], None] | None = None,
     chunk_seconds: float = 2.0,
     max_chunk: int = 1000,
+    keep_positions: bool = False,
 ) -> ChainTrace:
     """Run burn-in then kept draws for ``num_chains`` chains starting from ``states``."""
     capacity = int(max(1, min(draws, max_chunk)))
+    if keep_positions:  # bound the chunk's device buffer of (draws, chains, p) positions
+        w = posterior.w_star
+        per_draw = num_chains * w.shape[0] * w.dtype.itemsize
+        capacity = int(max(1, min(capacity, POSITION_BUFFER_BYTES // per_draw)))
 
     def block(post, carry, key):
         """One draw: ``thin`` steps of every chain."""
@@ -86,29 +96,34 @@ def run_chains(
         """Run ``count`` draws from draw index ``first_block``; record L_n if ``record``."""
         post = _rebind(posterior, data)
         _, info_shape = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
+        w = post.w_star
         buffers = (
-            jnp.zeros((capacity, num_chains), post.w_star.dtype),
+            jnp.zeros((capacity, num_chains), w.dtype),
             jax.tree_util.tree_map(lambda s: jnp.zeros((capacity, *s.shape), s.dtype), info_shape),
+            jnp.zeros((capacity, num_chains, w.shape[0]) if keep_positions else (0,), w.dtype),
         )
 
         def body(i, state):
-            carry, (loss_buf, info_buf) = state
+            carry, bufs = state
             carry, info = block(post, carry, jax.random.fold_in(base_key, first_block + i))
 
             def write(bufs):
-                loss_buf, info_buf = bufs
-                loss = jax.vmap(post.full_loss)(_position(carry[0]))
+                loss_buf, info_buf, pos_buf = bufs
+                positions = _position(carry[0])
+                loss = jax.vmap(post.full_loss)(positions)
                 info_buf = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), info_buf, info)
-                return loss_buf.at[i].set(loss), info_buf
+                if keep_positions:
+                    pos_buf = pos_buf.at[i].set(positions)
+                return loss_buf.at[i].set(loss), info_buf, pos_buf
 
-            return carry, jax.lax.cond(record, write, lambda bufs: bufs, (loss_buf, info_buf))
+            return carry, jax.lax.cond(record, write, lambda bufs: bufs, bufs)
 
         return jax.lax.fori_loop(0, count, body, (carry, buffers))
 
     data = (posterior.x, posterior.y, posterior.w_star)
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
-    losses, infos = [], []
+    losses, infos, positions = [], [], []
     total, done = burnin + draws, 0
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
     for phase_start, phase_len, record in ((0, burnin, False), (burnin, draws, True)):
@@ -116,7 +131,7 @@ def run_chains(
         while offset < phase_len:
             count = int(min(size, phase_len - offset, capacity))
             start = time.perf_counter()
-            carry, (loss, info) = advance(
+            carry, (loss, info, pos) = advance(
                 data,
                 carry,
                 rng_key,
@@ -129,6 +144,8 @@ def run_chains(
             if record:
                 losses.append(np.asarray(loss)[:count])
                 infos.append({k: np.asarray(v)[:count] for k, v in info.items()})
+                if keep_positions:
+                    positions.append(np.asarray(pos)[:count])
             elapsed = time.perf_counter() - start
             offset += count
             done += count
@@ -149,4 +166,5 @@ def run_chains(
         loss_evals=draws,
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
+        positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if keep_positions else None,
     )

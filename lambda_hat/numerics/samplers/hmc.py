@@ -102,6 +102,7 @@ def adapted_result(trace, adaptation, states, sampler_name, extra_stats) -> Samp
         loss_evals_per_chain=trace.loss_evals,
         stats=stats,
         first_nonfinite_step=trace.first_nonfinite_step,
+        positions=trace.positions,
     )
 
 
@@ -138,6 +139,7 @@ def sample_adapted(
     draws,
     thin,
     progress,
+    keep_positions=False,
     **trajectory_option,
 ):
     """Window-adapt ``algorithm`` per chain, then sample with the adapted parameters.
@@ -192,11 +194,23 @@ def sample_adapted(
         draws=draws,
         thin=thin,
         progress=progress,
+        keep_positions=keep_positions,
     )
     return adapted_result(trace, adaptation, adaptation.states, name, extra)
 
 
-def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
+def sample(
+    rng_key,
+    posterior,
+    params,
+    *,
+    num_chains,
+    burnin,
+    draws,
+    thin,
+    progress=None,
+    keep_positions=False,
+):
     """Adapt per chain, then run HMC chains with fixed step size and mass matrix."""
     import blackjax
 
@@ -214,5 +228,6 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         draws=draws,
         thin=thin,
         progress=progress,
+        keep_positions=keep_positions,
         num_integration_steps=steps,
     )

@@ -94,7 +94,18 @@ def tune(rng_key, posterior, params, num_chains):
     return states, np.full(num_chains, 1 + GRADS_PER_STEP * steps, np.int64)
 
 
-def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
+def sample(
+    rng_key,
+    posterior,
+    params,
+    *,
+    num_chains,
+    burnin,
+    draws,
+    thin,
+    progress=None,
+    keep_positions=False,
+):
     """Tune per chain, then run MCLMC chains with fixed L, step size and preconditioner."""
     import blackjax
     from blackjax.mcmc.integrators import isokinetic_mclachlan
@@ -135,6 +146,7 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         draws=draws,
         thin=thin,
         progress=progress,
+        keep_positions=keep_positions,
     )
     warm = warm_calls.astype(np.float64)
     energy = np.asarray(trace.info["energy_change"], np.float64)
@@ -166,4 +178,5 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         loss_evals_per_chain=trace.loss_evals,
         stats=stats,
         first_nonfinite_step=trace.first_nonfinite_step,
+        positions=trace.positions,
     )

@@ -10,7 +10,18 @@ from __future__ import annotations
 from lambda_hat.numerics.samplers.hmc import sample_adapted
 
 
-def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
+def sample(
+    rng_key,
+    posterior,
+    params,
+    *,
+    num_chains,
+    burnin,
+    draws,
+    thin,
+    progress=None,
+    keep_positions=False,
+):
     """Adapt per chain, then run NUTS chains with fixed step size and mass matrix."""
     import blackjax
 
@@ -28,5 +39,6 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         draws=draws,
         thin=thin,
         progress=progress,
+        keep_positions=keep_positions,
         max_num_doublings=doublings,
     )

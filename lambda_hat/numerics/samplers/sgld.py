@@ -103,7 +103,18 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
     return kernel
 
 
-def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progress=None):
+def sample(
+    rng_key,
+    posterior,
+    params,
+    *,
+    num_chains,
+    burnin,
+    draws,
+    thin,
+    progress=None,
+    keep_positions=False,
+):
     """Run SGLD chains from w*; see module docstring. Returns a SampleResult."""
     batch_size = min(params.batch_size, posterior.n)
 
@@ -130,6 +141,7 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         draws=draws,
         thin=thin,
         progress=progress,
+        keep_positions=keep_positions,
     )
     fges = trace.grad_calls.astype(np.float64) * (batch_size / posterior.n)
     return SampleResult(
@@ -140,4 +152,5 @@ def sample(rng_key, posterior, params, *, num_chains, burnin, draws, thin, progr
         loss_evals_per_chain=trace.loss_evals,
         stats={"batch_size": batch_size, "step_size": params.step_size, "precond": params.precond},
         first_nonfinite_step=trace.first_nonfinite_step,
+        positions=trace.positions,
     )

@@ -1,0 +1,49 @@
+"""Parameter traces (``trace_params``): what is kept is the chain that was run.
+
+Keeping positions must not change the chain: same key, same L_n trace, bit for bit, even
+when the position buffer forces smaller chunks; and L_n recomputed from each kept
+position equals the recorded L_n.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+from lambda_hat.config.specs import HMCParams, MCLMCParams, NUTSParams, SGLDParams
+from lambda_hat.numerics.samplers import driver, get
+from tests.numerics.helpers import dln_problem
+
+CASES = [
+    ("sgld", SGLDParams(batch_size=16, step_size=1e-4)),
+    ("hmc", HMCParams(warmup=20, num_integration_steps=4)),
+    ("nuts", NUTSParams(warmup=20, max_num_doublings=3)),
+    ("mclmc", MCLMCParams(tune_steps=40)),
+]
+
+
+def _sample(name, params, posterior, keep):
+    return get(name).sample(
+        jax.random.PRNGKey(3),
+        posterior,
+        params,
+        num_chains=2,
+        burnin=5,
+        draws=11,
+        thin=2,
+        keep_positions=keep,
+    )
+
+
+@pytest.mark.parametrize(("name", "params"), CASES)
+def test_kept_positions_are_the_chain_that_was_run(x64, monkeypatch, name, params):
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    plain = _sample(name, params, posterior, keep=False)
+    assert plain.positions is None
+    # room for 3 draws of 2 chains per chunk: 11 draws take 4 chunks instead of 1
+    monkeypatch.setattr(driver, "POSITION_BUFFER_BYTES", 3 * 2 * posterior.num_params * 8)
+    kept = _sample(name, params, posterior, keep=True)
+    np.testing.assert_array_equal(kept.loss, plain.loss)
+    assert kept.positions.shape == (2, 11, posterior.num_params)
+    recomputed = jax.vmap(jax.vmap(posterior.full_loss))(kept.positions)
+    np.testing.assert_allclose(np.asarray(recomputed), kept.loss, rtol=1e-12)
+    assert np.all(np.ptp(kept.positions, axis=1) > 0)  # the chains moved
