@@ -270,7 +270,15 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
     )
     analysis["created_at"] = time.time()
     analysis["walltime_sec"] = analysis["created_at"] - start
+    analysis["peak_rss_mb"] = _peak_rss_mb()
     write_json(tmp / "analysis.json", analysis)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB): an upper bound for this run's."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
 
 
 def _check_finite(spec: RunSpec, result) -> None:
