@@ -30,21 +30,22 @@ def chain_keys(rng_key, num_chains: int):
     return jax.random.split(rng_key, num_chains)
 
 
-def summarize_stats(info: dict) -> dict:
-    """JSON-able summary of per-draw statistics ``info`` (name -> (chains, draws) arrays).
+def summarize_stats(sums: dict, thin: int) -> dict:
+    """JSON-able summary of per-step statistics over every sampling step.
 
-    ``acceptance_rate``: mean over chains and kept draws; ``divergences``: count of kept
-    draws whose transition diverged; ``mean_integration_steps``: mean leapfrog steps per
+    ``sums`` maps a statistic to (chains, draws) sums over the ``thin`` steps of each
+    kept draw. ``acceptance_rate``: mean over chains and steps; ``divergences``: count of
+    diverging transitions; ``mean_integration_steps``: mean leapfrog steps per
     transition. Keys appear only when the sampler records the underlying statistic.
     """
     out: dict = {}
-    if "acceptance_rate" in info:
-        out["acceptance_rate"] = float(np.mean(info["acceptance_rate"]))
-        out["acceptance_rate_per_chain"] = [
-            float(v) for v in np.mean(info["acceptance_rate"], axis=1)
-        ]
-    if "is_divergent" in info:
-        out["divergences"] = int(np.sum(info["is_divergent"]))
-    if "num_integration_steps" in info:
-        out["mean_integration_steps"] = float(np.mean(info["num_integration_steps"]))
+    if "acceptance_rate" in sums:
+        per_chain = np.mean(sums["acceptance_rate"], axis=1) / thin
+        out["acceptance_rate"] = float(np.mean(per_chain))
+        out["acceptance_rate_per_chain"] = [float(v) for v in per_chain]
+    if "is_divergent" in sums:
+        out["divergences"] = int(np.sum(sums["is_divergent"]))
+        out["divergences_per_chain"] = [int(v) for v in np.sum(sums["is_divergent"], axis=1)]
+    if "num_integration_steps" in sums:
+        out["mean_integration_steps"] = float(np.mean(sums["num_integration_steps"]) / thin)
     return out

@@ -7,7 +7,10 @@ unit in that step (the sampler converts calls to full-gradient equivalents on th
 
 The driver runs ``burnin`` discarded draws, then ``draws`` kept draws, each draw being
 ``thin`` steps, and records L_n at every kept draw (and, when asked with
-``keep_positions``, each chain's full parameter vector). Design choices, each for speed:
+``keep_positions``, each chain's full parameter vector). Per-step statistics are kept at
+each draw both as the draw's last step and summed over its ``thin`` steps, so counts such
+as divergences cover every sampling step, not only the kept ones. Design choices, each
+for speed:
 
 * one compiled program serves burn-in and sampling and every chunk length (a dynamic
   trip count and a recording flag), so a run compiles once;
@@ -35,11 +38,13 @@ class ChainTrace(NamedTuple):
 
     loss: np.ndarray  # (chains, draws): L_n at each kept draw
     info: dict  # name -> (chains, draws): the last step's info at each kept draw
+    info_sums: dict  # name -> (chains, draws): info summed over the ``thin`` steps of a draw
     grad_calls: np.ndarray  # (chains,) int64: gradient calls of all steps
     loss_evals: int  # full-data loss evaluations per chain used for recording
     first_nonfinite_step: int | None  # 1-based step where a chain first went non-finite
     final_states: object
     positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
+    thin: int = 1  # steps per kept draw
 
 
 POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
@@ -47,6 +52,11 @@ POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
 
 def _position(state):
     return state.position
+
+
+def _total(values):
+    """Sum over the leading (step) axis: counts for booleans, sums for numbers."""
+    return jnp.sum(values.astype(jnp.int32) if values.dtype == jnp.bool_ else values, axis=0)
 
 
 def _rebind(posterior, data):
@@ -89,7 +99,9 @@ def run_chains(
             return (states, t + 1, calls, bad_step), info
 
         carry, infos = jax.lax.scan(one, carry, jax.random.split(key, thin))
-        return carry, jax.tree_util.tree_map(lambda a: a[-1], infos)
+        last = jax.tree_util.tree_map(lambda a: a[-1], infos)
+        sums = {k: _total(v) for k, v in infos.items() if k != "grad_calls"}
+        return carry, (last, sums)
 
     @jax.jit
     def advance(data, carry, base_key, first_block, count, record):
@@ -123,7 +135,7 @@ def run_chains(
     data = (posterior.x, posterior.y, posterior.w_star)
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
-    losses, infos, positions = [], [], []
+    losses, infos, sums, positions = [], [], [], []
     total, done = burnin + draws, 0
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
     for phase_start, phase_len, record in ((0, burnin, False), (burnin, draws, True)):
@@ -143,7 +155,8 @@ def run_chains(
             carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
             if record:
                 losses.append(np.asarray(loss)[:count])
-                infos.append({k: np.asarray(v)[:count] for k, v in info.items()})
+                infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
+                sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
                 if keep_positions:
                     positions.append(np.asarray(pos)[:count])
             elapsed = time.perf_counter() - start
@@ -158,13 +171,16 @@ def run_chains(
     info = {
         k: np.concatenate([i[k] for i in infos], axis=0).T for k in infos[0] if k != "grad_calls"
     }
+    info_sums = {k: np.concatenate([i[k] for i in sums], axis=0).T for k in sums[0]}
     bad = int(bad_step)
     return ChainTrace(
         loss=loss,
         info=info,
+        info_sums=info_sums,
         grad_calls=grad_calls,
         loss_evals=draws,
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
         positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if keep_positions else None,
+        thin=thin,
     )

@@ -88,7 +88,7 @@ def adapted_result(trace, adaptation, states, sampler_name, extra_stats) -> Samp
     """SampleResult of an HMC-family run (gradient calls are full-data gradients)."""
     warm = adaptation.grad_calls.astype(np.float64)
     info = dict(trace.info)
-    stats = summarize_stats(info)
+    stats = summarize_stats(trace.info_sums, trace.thin)
     stats["warmup_acceptance_rate"] = _nan_to_none(adaptation.acceptance_rate)
     stats.update(step_size_stats(states))
     stats.update(extra_stats)
