@@ -80,21 +80,29 @@ def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
     }
 
 
-def load(root: str | Path = "runs", experiment: str | Path | None = None) -> list[dict]:
+def load(
+    root: str | Path = "runs",
+    experiment: str | Path | None = None,
+    problems: list[str] | None = None,
+) -> list[dict]:
     """Rows of every readable run under ``root`` (only ``experiment``'s runs if given).
 
-    Sorted by target, sampler and run; unreadable artifacts are left out (``lambda-hat
-    verify`` reports them).
+    Sorted by target, sampler and run. Unreadable artifacts are left out; pass a list as
+    ``problems`` to receive one line per artifact left out (``lambda-hat verify`` checks
+    them in full).
     """
     wanted = experiment_runs(experiment, root) if experiment is not None else None
+    problems = [] if problems is None else problems
     rows = []
     for target in Catalog(root).targets():
         if target.meta is None:
+            problems.append(f"{target.path}: {target.error}")
             continue
         for run in target.runs():
-            if run.analysis is None:
-                continue
             if wanted is not None and (target.target_id, run.dirname) not in wanted:
+                continue
+            if run.analysis is None:
+                problems.append(f"{run.path}: {run.error}")
                 continue
             rows.append(row(target.meta, run.analysis, run.dirname, run.path))
     rows.sort(key=lambda r: (r["target_id"], r["sampler"], r["run"]))

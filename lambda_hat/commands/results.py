@@ -67,7 +67,8 @@ def run(args) -> int:
     from lambda_hat.results import COLUMNS, load
 
     root = store_root(args)
-    rows = load(root, args.experiment)
+    problems: list[str] = []
+    rows = load(root, args.experiment, problems)
     if args.ids:
         from lambda_hat.store.catalog import Catalog
 
@@ -91,4 +92,11 @@ def run(args) -> int:
         for r in rows:
             table.add_row(*(fmt(key, r.get(key)) for key, _ in TABLE_COLUMNS))
         Console(width=None if sys.stdout.isatty() else 240).print(table)
+    for line in problems:
+        print(f"left out (unreadable): {line}", file=sys.stderr)
+    if problems:
+        print(
+            f"{len(problems)} artifact(s) left out; `lambda-hat verify` checks the store",
+            file=sys.stderr,
+        )
     return 0

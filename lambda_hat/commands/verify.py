@@ -5,7 +5,9 @@ parses, ``.npz`` loads without pickle, ``trace.nc`` opens), that the spec record
 ``meta.json`` / ``analysis.json`` hashes to the folder's ID, that the manifests match
 the folders, and that no stale temp folder or stale failure record is left. ``--repair``
 rebuilds manifests from the folders, removes stale temp folders and failure records of
-artifacts that exist; it never deletes a published artifact. Exit 1 when problems remain.
+artifacts that exist; it never deletes a published artifact. ``--quarantine`` moves
+broken artifacts (a broken target with its runs) to ``<root>/_quarantine/<time>/`` so the
+next ``lambda-hat run`` rebuilds them. Exit 1 when problems remain.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def add_arguments(p) -> None:
         help="rebuild manifests, remove stale temp folders and failure records",
     )
     p.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="move broken artifacts to ROOT/_quarantine/TIME/ (kept, not deleted) and "
+        "fix the manifests, so the next `lambda-hat run` rebuilds them",
+    )
+    p.add_argument(
         "--break-soft-locks",
         action="store_true",
         help="with LAMBDA_HAT_SOFT_LOCKS=1: delete lock files left by killed processes "
@@ -41,6 +49,8 @@ class Report:
     problems: list[str] = field(default_factory=list)  # need a human (broken artifacts)
     fixable: list[str] = field(default_factory=list)  # what --repair fixes
     checked: dict = field(default_factory=lambda: {"targets": 0, "runs": 0})
+    broken: list[Path] = field(default_factory=list)  # folders with problems
+    quarantined: list[tuple[Path, Path]] = field(default_factory=list)  # (from, to)
 
 
 def _json(path: Path, problems: list[str]) -> dict | None:
@@ -138,7 +148,9 @@ def stale_failures(root: Path) -> list[Path]:
     return sorted(out)
 
 
-def verify(root: Path, repair: bool = False, break_soft_locks: bool = False) -> Report:
+def verify(
+    root: Path, repair: bool = False, break_soft_locks: bool = False, quarantine: bool = False
+) -> Report:
     from lambda_hat.scheduler import housekeeping
     from lambda_hat.store.layout import Layout
     from lambda_hat.store.locks import soft_locks
@@ -174,11 +186,32 @@ def verify(root: Path, repair: bool = False, break_soft_locks: bool = False) -> 
         return report
     for tdir in sorted(p for p in layout.targets.glob("tgt_*") if p.is_dir()):
         report.checked["targets"] += 1
+        before = len(report.problems)
         check_target(tdir, report.problems)
+        target_broken = len(report.problems) > before
+        if target_broken:
+            report.broken.append(tdir)
         for rdir in sorted(p for p in tdir.glob("run_*") if p.is_dir()):
             report.checked["runs"] += 1
+            before = len(report.problems)
             check_run(rdir, report.problems)
+            if len(report.problems) > before and not target_broken:
+                report.broken.append(rdir)
+    if quarantine and report.broken:
+        _quarantine_broken(root, report)
     return report
+
+
+def _quarantine_broken(root: Path, report: Report) -> None:
+    """Move every broken folder out of the store, then make the manifests match."""
+    from lambda_hat.scheduler import housekeeping
+    from lambda_hat.store.quarantine import quarantine, quarantine_dir
+
+    into = quarantine_dir(root)
+    for folder in report.broken:
+        report.quarantined.append((folder, quarantine(folder, root, into)))
+    housekeeping.reconcile(root, fix=True)
+    report.problems.clear()
 
 
 def run(args) -> int:
@@ -187,7 +220,12 @@ def run(args) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise StoreError(f"no store at {root}; pass --root DIR")
-    report = verify(root, repair=args.repair, break_soft_locks=args.break_soft_locks)
+    report = verify(
+        root,
+        repair=args.repair,
+        break_soft_locks=args.break_soft_locks,
+        quarantine=args.quarantine,
+    )
     c = report.checked
     print(f"checked {c['targets']} target(s) and {c['runs']} run(s) in {root}")
     if args.repair or args.break_soft_locks:
@@ -198,10 +236,15 @@ def run(args) -> int:
             print(f"problem (fixable with --repair): {line}")
     for line in report.problems:
         print(f"problem: {line}")
+    for source, dest in report.quarantined:
+        print(f"quarantined: {source} -> {dest}")
+    if report.quarantined:
+        print("rerun `lambda-hat run` to rebuild what was quarantined.")
     if report.problems:
         print(
-            f"{len(report.problems)} problem(s) need a person: move a broken artifact out "
-            "of the store and rerun `lambda-hat run` to rebuild it."
+            f"{len(report.problems)} problem(s) in {len(report.broken)} artifact(s): "
+            "`lambda-hat verify --quarantine` moves them out of the store (kept under "
+            "_quarantine/), then `lambda-hat run` rebuilds them."
         )
     fixed = args.repair or args.break_soft_locks
     remaining = report.problems + ([] if fixed else report.fixable)

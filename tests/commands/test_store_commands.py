@@ -239,3 +239,54 @@ def test_read_commands_do_not_import_jax(store):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _published(root, plan):
+    return [r for r in plan.runs if Layout(root).run_dir(r.target_id, r.dirname).is_dir()]
+
+
+def test_results_says_what_it_left_out(store, capsys):
+    _, root, plan = store
+    published = _published(root, plan)
+    run = published[0]
+    folder = Layout(root).run_dir(run.target_id, run.dirname)
+    (folder / "analysis.json").write_text('{"torn')
+    rc = main(["results", "--root", str(root), "--format", "csv"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert len(captured.out.strip().splitlines()) == 1 + len(published) - 1
+    assert f"left out (unreadable): {folder}: analysis.json unreadable" in captured.err
+    problems: list[str] = []
+    assert len(load_rows(root, problems=problems)) == len(published) - 1
+    assert len(problems) == 1 and "analysis.json unreadable" in problems[0]
+
+
+def test_verify_quarantine_moves_broken_artifacts_out_and_keeps_them(store, capsys):
+    _, root, plan = store
+    layout = Layout(root)
+    tid = plan.targets[0].target_id
+    broken, kept = _published(root, plan)
+    broken_run = layout.run_dir(tid, broken.dirname)
+    (broken_run / "trace.nc").write_bytes(b"garbage")
+
+    rc, out = _out(capsys, ["verify", "--root", str(root), "--quarantine"])
+    assert rc == 0, out
+    moved = list((root / "_quarantine").glob(f"*/targets/{tid}/{broken.dirname}"))
+    assert len(moved) == 1 and (moved[0] / "trace.nc").read_bytes() == b"garbage"
+    assert not broken_run.exists()
+    assert f"quarantined: {broken_run} -> {moved[0]}" in out
+    runs_manifest = layout.runs_manifest(tid).read_text()
+    assert broken.dirname.split("_")[-1] not in runs_manifest  # no dangling manifest line
+    assert kept.dirname.split("_")[-1] in runs_manifest
+    assert [r["run"] for r in load_rows(root)] == [kept.dirname]
+    rc, out = _out(capsys, ["verify", "--root", str(root)])
+    assert rc == 0 and "ok: the store is consistent" in out
+
+    # A broken target goes out with its runs: they were computed from it.
+    (layout.target_dir(tid) / "params.npz").write_bytes(b"not a zip")
+    rc, out = _out(capsys, ["verify", "--root", str(root), "--quarantine"])
+    assert rc == 0, out
+    assert not layout.target_dir(tid).exists()
+    assert (root / "_quarantine").glob(f"*/targets/{tid}/{kept.dirname}/analysis.json")
+    assert len(list((root / "_quarantine").glob(f"*/targets/{tid}/params.npz"))) == 1
+    assert tid not in layout.catalog.read_text()
