@@ -126,11 +126,15 @@ def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
     folder = Layout(root).target_dir(tid)
     if not folder.is_dir():
         raise StoreError(f"target {tid} is not in the store {root}; build it first")
-    return (
-        read_json(folder / "meta.json"),
-        npz.load(folder / "data.npz"),
-        npz.load(folder / "params.npz"),
-    )
+    try:
+        meta = read_json(folder / "meta.json")
+    except (OSError, ValueError) as exc:
+        raise StoreError(
+            f"{folder / 'meta.json'} is unreadable ({type(exc).__name__}): the target is "
+            "broken; `lambda-hat verify --quarantine` moves it out of the store, then "
+            "`lambda-hat run` rebuilds it"
+        ) from exc
+    return meta, npz.load(folder / "data.npz"), npz.load(folder / "params.npz")
 
 
 def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> str:
