@@ -65,8 +65,9 @@ def fmt(key: str, value) -> str:
 
 def run(args) -> int:
     from lambda_hat.results import COLUMNS, load
+    from lambda_hat.store.root import existing_store
 
-    root = store_root(args)
+    root = existing_store(store_root(args), "pass --root DIR or --experiment FILE")
     problems: list[str] = []
     rows = load(root, args.experiment, problems)
     if args.ids:

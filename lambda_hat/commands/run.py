@@ -52,6 +52,7 @@ def run(args) -> int:
     from lambda_hat.scheduler import housekeeping
     from lambda_hat.scheduler.local import LocalExecutor, selected, usable_cpus
     from lambda_hat.scheduler.plan import make_plan
+    from lambda_hat.store.root import writable_store
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
@@ -61,6 +62,7 @@ def run(args) -> int:
     if args.dry_run:
         print_plan(plan, Console())
         return 0
+    writable_store(plan.root)
     # A SIGTERM (e.g. from the TUI's cancel button) stops like Ctrl-C does.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     touched = [t.target_id for t in plan.targets]

@@ -84,6 +84,7 @@ def run(args) -> int:
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.slurm.render import SbatchOptions
     from lambda_hat.slurm.submit import default_python, prepare
+    from lambda_hat.store.root import writable_store
 
     if args.wait and not args.submit:
         raise SlurmError("--wait needs --submit")
@@ -103,6 +104,7 @@ def run(args) -> int:
     ).check()
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
+    writable_store(plan.root)
     counts = plan.counts()
     prepared = prepare(plan, args.experiments, options, args.per, args.retry_failed)
     if prepared is None:

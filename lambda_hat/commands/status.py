@@ -152,11 +152,9 @@ def run(args) -> int:
     if args.experiments:
         root, rows = plan_rows(args.experiments, args.root)
     else:
-        root = Path(args.root or "runs")
-        if not root.is_dir():
-            from lambda_hat.errors import StoreError
+        from lambda_hat.store.root import existing_store
 
-            raise StoreError(f"no store at {root}; pass --root DIR or an experiments file")
+        root = existing_store(args.root or "runs", "pass --root DIR or an experiments file")
         rows = store_rows(str(root))
     slurm = slurm_submissions(root)
     if args.format == "json":

@@ -215,11 +215,9 @@ def _quarantine_broken(root: Path, report: Report) -> None:
 
 
 def run(args) -> int:
-    from lambda_hat.errors import StoreError
+    from lambda_hat.store.root import existing_store
 
-    root = Path(args.root)
-    if not root.is_dir():
-        raise StoreError(f"no store at {root}; pass --root DIR")
+    root = existing_store(args.root)
     report = verify(
         root,
         repair=args.repair,

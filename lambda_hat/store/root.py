@@ -1,0 +1,32 @@
+"""Checks on a store root before a command uses it, with errors that say what to do."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambda_hat.errors import StoreError
+
+
+def existing_store(root: str | Path, hint: str = "pass --root DIR") -> Path:
+    """``root`` if it is a folder; else a StoreError (commands that only read a store)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise StoreError(f"no store at {root}; {hint}")
+    return root
+
+
+def writable_store(root: str | Path) -> Path:
+    """``root``, created if needed and checked writable (commands that build into it)."""
+    root = Path(root)
+    probe = root / "targets" / f".write-probe-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write to the store at {root} ({exc.strerror or exc}); pass --root DIR "
+            "(or set [store].root) to a folder you can write"
+        ) from None
+    return root
