@@ -94,9 +94,14 @@ class SGLDParams:
     800-parameter DLN. ``precond_decay`` must be slow (0.9999): with 0.99 the
     preconditioner follows the chain's position and, lacking the Γ correction term,
     biases λ̂ upward (+20% to +39% on the regular model, worse for smaller steps).
+    Hence the default step is 3e-5 without a preconditioner and 3e-6 with one (Adam
+    scales by the same P; it has no separate evidence).
     """
 
-    step_size: float = field(default=3e-5, metadata=check(gt=0.0, help="Langevin step size"))
+    step_size: float | None = field(
+        default=None,
+        metadata=check(gt=0.0, help="Langevin step size; default 3e-5, or 3e-6 with precond"),
+    )
     batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
     precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
     precond_decay: float = field(
@@ -106,6 +111,14 @@ class SGLDParams:
         default=0.9, metadata=check(ge=0.0, lt=1.0, help="adam only: first-moment EMA decay")
     )
     precond_eps: float = field(default=1e-5, metadata=check(gt=0.0))
+
+    def __post_init__(self):
+        if self.step_size is None:  # resolved here, so specs and IDs carry the number
+            default = SGLD_DEFAULT_STEP["none" if self.precond == "none" else "precond"]
+            object.__setattr__(self, "step_size", default)
+
+
+SGLD_DEFAULT_STEP = {"none": 3e-5, "precond": 3e-6}
 
 
 @dataclass(frozen=True)

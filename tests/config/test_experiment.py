@@ -136,3 +136,12 @@ def test_training_batch_larger_than_data(write_toml):
     text = BASE + "\n[training.t]\nbatch_size=500\n[[targets]]\nmodel='m'\ndata='d'\ntraining='t'\n"
     with pytest.raises(ConfigError, match=r"batch_size = 500 exceeds data\.d\.n_data = 100"):
         load(write_toml(text))
+
+
+def test_sgld_default_step_depends_on_the_preconditioner(write_toml):
+    text = BASE + "".join(
+        f"\n[[samplers]]\nname='sgld'\nprecond='{p}'\n" for p in ("none", "rmsprop", "adam")
+    )
+    text += "\n[[samplers]]\nname='sgld'\nprecond='rmsprop'\nstep_size=1e-5\n"
+    steps = [s.params.step_size for s in load(write_toml(text)).samplers]
+    assert steps == [3e-5, 3e-6, 3e-6, 1e-5]
