@@ -150,7 +150,13 @@ def sample(
         fges_per_chain=fges,
         warmup_fges_per_chain=np.zeros(num_chains),
         loss_evals_per_chain=trace.loss_evals,
-        stats={"batch_size": batch_size, "step_size": params.step_size, "precond": params.precond},
+        stats={
+            "batch_size": batch_size,
+            "step_size": params.step_size,
+            "precond": params.precond,
+            # step_size x steps: directions held only by the localization relax in ~1/γ
+            "langevin_time": params.step_size * (burnin + draws) * thin,
+        },
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
     )
