@@ -159,8 +159,14 @@ class RunRow:
         for key, short in keys:
             if params.get(key) is not None:
                 parts.append(f"{short}={fmt_num(params[key], 3)}")
+        if params.get("precond") not in (None, "none"):
+            parts.append(str(params["precond"]))
         if cfg.get("chains") is not None:
             parts.append(f"{cfg['chains']}×{cfg.get('draws')}")
+        if (cfg.get("thin") or 1) > 1:
+            parts.append(f"thin={cfg['thin']}")
+        if cfg.get("trace_params"):
+            parts.append("+params")  # full parameter traces in trace.nc
         return " ".join(parts)
 
 

@@ -38,9 +38,19 @@ def make_app(**kwargs):
     return LambdaHatApp("store", "experiments", **options)
 
 
-async def settle(pilot, delay: float = 0.05) -> None:
-    """Let workers finish and their messages be handled."""
-    for _ in range(3):
+async def settle(pilot, delay: float = 0.05, limit: int = 60) -> None:
+    """Let workers finish, their messages be handled and the screen stop changing.
+
+    Waiting for workers is not enough on a busy machine: a DataTable sizes its columns
+    on idle after rows arrive, so a capture taken in between shows header-wide columns.
+    Hence wait until two captures ``delay`` apart are identical.
+    """
+    previous = None
+    for _ in range(limit):
         await pilot.pause(delay)
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+        await pilot.pause()
+        shot = pilot.app.export_screenshot()
+        if shot == previous:
+            return
+        previous = shot
