@@ -66,11 +66,24 @@ def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def start_cli(*args, log: Path) -> subprocess.Popen:
-    """Start `lambda-hat` in its own session (so the test can kill its process group)."""
+    """Start `lambda-hat` in its own session (so the test can kill its process group).
+
+    SIGINT is reset to its default in the child: a test suite started in the background
+    by a non-interactive shell (``./.ci/run &``) inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler, so a test's Ctrl-C would never arrive.
+    """
     fh = open(log, "w")
     return subprocess.Popen(
-        cli_cmd(*args), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        cli_cmd(*args),
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def events(path: Path) -> list[dict]:
