@@ -68,22 +68,25 @@ def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
 def start_cli(*args, log: Path) -> subprocess.Popen:
     """Start `lambda-hat` in its own session (so the test can kill its process group).
 
-    SIGINT is reset to its default in the child: a test suite started in the background
-    by a non-interactive shell (``./.ci/run &``) inherits SIGINT ignored, and Python then
-    installs no KeyboardInterrupt handler, so a test's Ctrl-C would never arrive.
+    The child first restores Python's Ctrl-C handler: a test suite started in the
+    background by a non-interactive shell (``./.ci/run &``) inherits SIGINT ignored, and
+    Python then installs no KeyboardInterrupt handler, so a test's Ctrl-C would never
+    arrive. (Done in the child, not with ``preexec_fn``, which would fork this process
+    that runs JAX threads.)
     """
     fh = open(log, "w")
     return subprocess.Popen(
-        cli_cmd(*args),
+        [sys.executable, "-c", WITH_CTRL_C, *map(str, args)],
         stdout=fh,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_default_sigint,
     )
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from lambda_hat.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def events(path: Path) -> list[dict]:
