@@ -34,6 +34,7 @@ FIRST_STEP = textwrap.dedent(
     from lambda_hat.numerics.loss import make_loss
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.numerics.samplers import sgld
+    from lambda_hat.numerics.samplers.driver import Schedule
     m = ModelSpec(kind="dln", in_dim=5, widths=(6,), out_dim=5, activation="identity",
                   bias=False, rank=2)
     spec = TargetSpec(m, DataSpec(n_data=5000), TrainingSpec(init="teacher", steps=0), 42,
@@ -42,8 +43,7 @@ FIRST_STEP = textwrap.dedent(
     apply_flat, _, _ = flat_apply(m, arrays.x.dtype)
     post = make_posterior(make_loss(apply_flat), arrays.x, arrays.y, arrays.w_star,
                           1 / math.log(5000), 1.0)
-    sgld.sample(jax.random.PRNGKey(0), post, SGLDParams(), num_chains=4, burnin=1, draws=10,
-                thin=1)
+    sgld.sample(jax.random.PRNGKey(0), post, SGLDParams(), Schedule(4, 1, 10, 1))
     print(t_import, time.perf_counter() - t0)
     """
 )

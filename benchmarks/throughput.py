@@ -96,6 +96,7 @@ def time_sampler(name, posterior, params, chains, steps, thin):
     chunk) to its last, so compile time and warm-up/adaptation are excluded.
     """
     from lambda_hat.numerics.samplers import get
+    from lambda_hat.numerics.samplers.driver import Schedule
 
     marks = []
 
@@ -106,11 +107,7 @@ def time_sampler(name, posterior, params, chains, steps, thin):
         jax.random.PRNGKey(0),
         posterior,
         params,
-        num_chains=chains,
-        burnin=0,
-        draws=max(2, steps // thin),
-        thin=thin,
-        progress=progress,
+        Schedule(chains, 0, max(2, steps // thin), thin, progress=progress),
     )
     (t0, d0), (t1, d1) = marks[0], marks[-1]
     if d1 <= d0:

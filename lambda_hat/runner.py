@@ -189,6 +189,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
     from lambda_hat.numerics.loss import LOSS_DESCRIPTION, make_loss
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.numerics.samplers import get as get_sampler
+    from lambda_hat.numerics.samplers.driver import Schedule
     from lambda_hat.numerics.target import flat_apply
 
     start = time.time()
@@ -209,12 +210,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         jax.random.PRNGKey(spec.seed),
         posterior,
         spec.params,
-        num_chains=spec.chains,
-        burnin=spec.burnin,
-        draws=spec.draws,
-        thin=spec.thin,
-        progress=progress,
-        keep_positions=spec.trace_params,
+        Schedule(spec.chains, spec.burnin, spec.draws, spec.thin, spec.trace_params, progress),
     )
     _check_finite(spec, result)
     sampling_sec = time.time() - start

@@ -16,6 +16,7 @@ from lambda_hat.analysis.summary import summarize
 from lambda_hat.config.specs import HMCParams, MCLMCParams, NUTSParams, SGLDParams
 from lambda_hat.numerics.estimator import llc_trace
 from lambda_hat.numerics.samplers import get
+from lambda_hat.numerics.samplers.driver import Schedule
 from tests.numerics.helpers import dln_problem
 
 REGULAR = ([3, 3], 3)  # one layer: λ = 9/2
@@ -41,9 +42,8 @@ def estimate(name, params, budget, sizes, rank, n, seed=0):
     jax.config.update("jax_enable_x64", precision == "float64")
     try:
         posterior, L0, truth = dln_problem(sizes, rank, n, precision=precision)
-        result = get(name).sample(
-            jax.random.PRNGKey(seed), posterior, params, num_chains=4, thin=1, **budget
-        )
+        schedule = Schedule(num_chains=4, thin=1, **budget)
+        result = get(name).sample(jax.random.PRNGKey(seed), posterior, params, schedule)
     finally:
         jax.config.update("jax_enable_x64", old)
     assert result.first_nonfinite_step is None

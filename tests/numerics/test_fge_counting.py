@@ -12,6 +12,7 @@ import pytest
 
 from lambda_hat.config.specs import HMCParams, MCLMCParams, NUTSParams, SGLDParams
 from lambda_hat.numerics.samplers import get
+from lambda_hat.numerics.samplers.driver import Schedule
 from tests.numerics.helpers import RowCounter, dln_problem
 
 CASES = [
@@ -28,9 +29,7 @@ CASES = [
 def _count(name, params, chains, posterior):
     counter = RowCounter(posterior.n)
     counted = posterior._replace(loss_fn=counter.wrap(posterior.loss_fn))
-    result = get(name).sample(
-        jax.random.PRNGKey(1), counted, params, num_chains=chains, burnin=7, draws=13, thin=2
-    )
+    result = get(name).sample(jax.random.PRNGKey(1), counted, params, Schedule(chains, 7, 13, 2))
     jax.effects_barrier()
     return result, counter.fges
 

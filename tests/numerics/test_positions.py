@@ -11,6 +11,7 @@ import pytest
 
 from lambda_hat.config.specs import HMCParams, MCLMCParams, NUTSParams, SGLDParams
 from lambda_hat.numerics.samplers import driver, get
+from lambda_hat.numerics.samplers.driver import Schedule
 from tests.numerics.helpers import dln_problem
 
 CASES = [
@@ -26,11 +27,7 @@ def _sample(name, params, posterior, keep):
         jax.random.PRNGKey(3),
         posterior,
         params,
-        num_chains=2,
-        burnin=5,
-        draws=11,
-        thin=2,
-        keep_positions=keep,
+        Schedule(num_chains=2, burnin=5, draws=11, thin=2, keep_positions=keep),
     )
 
 

@@ -5,14 +5,13 @@ import numpy as np
 
 from lambda_hat.config.specs import HMCParams
 from lambda_hat.numerics.samplers import get
+from lambda_hat.numerics.samplers.driver import Schedule
 from tests.numerics.helpers import dln_problem
 
 
 def _hmc(step_size, thin, posterior):
     params = HMCParams(warmup=0, num_integration_steps=3, step_size=step_size)
-    return get("hmc").sample(
-        jax.random.PRNGKey(0), posterior, params, num_chains=2, burnin=0, draws=5, thin=thin
-    )
+    return get("hmc").sample(jax.random.PRNGKey(0), posterior, params, Schedule(2, 0, 5, thin))
 
 
 def test_every_thinned_step_is_counted(x64):

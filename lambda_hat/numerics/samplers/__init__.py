@@ -1,4 +1,7 @@
-"""Sampler registry: name -> module with ``sample(rng_key, posterior, params, ...)``."""
+"""Sampler registry: name -> module with ``sample(rng_key, posterior, params, schedule)``.
+
+``schedule`` is a ``driver.Schedule``: chains, burn-in, draws, thinning, what to keep.
+"""
 
 from __future__ import annotations
 

@@ -50,6 +50,20 @@ class ChainTrace(NamedTuple):
 POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
 
 
+class Schedule(NamedTuple):
+    """What a sampler is asked to run, the same for every sampler: ``num_chains`` chains,
+    ``burnin`` discarded then ``draws`` kept draws of ``thin`` steps each; the full
+    parameter vector of each kept draw when ``keep_positions``; ``progress(done, total)``
+    in draws after each chunk."""
+
+    num_chains: int
+    burnin: int
+    draws: int
+    thin: int = 1
+    keep_positions: bool = False
+    progress: Callable[[int, int], None] | None = None
+
+
 def _position(state):
     return state.position
 
@@ -69,17 +83,13 @@ def run_chains(
     make_step: Callable,
     states,
     posterior,
+    schedule: Schedule,
     *,
-    num_chains: int,
-    burnin: int,
-    draws: int,
-    thin: int,
-    progress: Callable[[int, int], None] | None = None,
     chunk_seconds: float = 2.0,
     max_chunk: int = 1000,
-    keep_positions: bool = False,
 ) -> ChainTrace:
-    """Run burn-in then kept draws for ``num_chains`` chains starting from ``states``."""
+    """Run ``schedule``'s burn-in then kept draws for its chains starting from ``states``."""
+    num_chains, burnin, draws, thin, keep_positions, progress = schedule
     capacity = int(max(1, min(draws, max_chunk)))
     if keep_positions:  # bound the chunk's device buffer of (draws, chains, p) positions
         w = posterior.w_star

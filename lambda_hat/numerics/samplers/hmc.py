@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys, summarize_stats
-from lambda_hat.numerics.samplers.driver import run_chains
+from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 STAT_FIELDS = ("acceptance_rate", "is_divergent", "energy", "num_integration_steps")
 
@@ -133,15 +133,9 @@ def sample_adapted(
     algorithm,
     trajectory,
     extra,
-    *,
-    num_chains,
-    burnin,
-    draws,
-    thin,
-    progress,
-    keep_positions=False,
+    schedule: Schedule,
     **trajectory_option,
-):
+) -> SampleResult:
     """Window-adapt ``algorithm`` per chain, then sample with the adapted parameters.
 
     ``trajectory`` is the kernel's last argument (HMC: leapfrog steps; NUTS: maximum
@@ -153,7 +147,7 @@ def sample_adapted(
         key_adapt,
         posterior,
         algorithm,
-        num_chains=num_chains,
+        num_chains=schedule.num_chains,
         warmup=params.warmup,
         step_size=params.step_size,
         target=params.target_acceptance,
@@ -184,33 +178,11 @@ def sample_adapted(
 
         return step
 
-    trace = run_chains(
-        key_run,
-        make_step,
-        adaptation.states,
-        posterior,
-        num_chains=num_chains,
-        burnin=burnin,
-        draws=draws,
-        thin=thin,
-        progress=progress,
-        keep_positions=keep_positions,
-    )
+    trace = run_chains(key_run, make_step, adaptation.states, posterior, schedule)
     return adapted_result(trace, adaptation, adaptation.states, name, extra)
 
 
-def sample(
-    rng_key,
-    posterior,
-    params,
-    *,
-    num_chains,
-    burnin,
-    draws,
-    thin,
-    progress=None,
-    keep_positions=False,
-):
+def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Adapt per chain, then run HMC chains with fixed step size and mass matrix."""
     import blackjax
 
@@ -223,11 +195,6 @@ def sample(
         blackjax.hmc,
         steps,
         {"num_integration_steps": steps, "warmup": params.warmup},
-        num_chains=num_chains,
-        burnin=burnin,
-        draws=draws,
-        thin=thin,
-        progress=progress,
-        keep_positions=keep_positions,
+        schedule,
         num_integration_steps=steps,
     )

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
-from lambda_hat.numerics.samplers.driver import run_chains
+from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 GRADS_PER_STEP = 2  # isokinetic McLachlan: two position updates, each with a new gradient
 FRACTIONS = (0.3, 0.4, 0.3)
@@ -94,18 +94,7 @@ def tune(rng_key, posterior, params, num_chains):
     return states, np.full(num_chains, 1 + GRADS_PER_STEP * steps, np.int64)
 
 
-def sample(
-    rng_key,
-    posterior,
-    params,
-    *,
-    num_chains,
-    burnin,
-    draws,
-    thin,
-    progress=None,
-    keep_positions=False,
-):
+def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Tune per chain, then run MCLMC chains with fixed L, step size and preconditioner."""
     import blackjax
     from blackjax.mcmc.integrators import isokinetic_mclachlan
@@ -115,7 +104,7 @@ def sample(
 
         raise ConfigError("mclmc with tune = false needs both L and step_size; set them")
     key_tune, key_run = jax.random.split(rng_key)
-    states, warm_calls = tune(key_tune, posterior, params, num_chains)
+    states, warm_calls = tune(key_tune, posterior, params, schedule.num_chains)
     kernel = blackjax.mcmc.mclmc.build_kernel(
         integrator=isokinetic_mclachlan, desired_energy_var=params.desired_energy_var
     )
@@ -136,18 +125,7 @@ def sample(
 
         return step
 
-    trace = run_chains(
-        key_run,
-        make_step,
-        states,
-        posterior,
-        num_chains=num_chains,
-        burnin=burnin,
-        draws=draws,
-        thin=thin,
-        progress=progress,
-        keep_positions=keep_positions,
-    )
+    trace = run_chains(key_run, make_step, states, posterior, schedule)
     warm = warm_calls.astype(np.float64)
     energy = np.asarray(trace.info["energy_change"], np.float64)
     p = posterior.num_params

@@ -7,21 +7,12 @@ leapfrog steps); each leapfrog step is one full-data gradient, counted from
 
 from __future__ import annotations
 
+from lambda_hat.numerics.samplers.common import SampleResult
+from lambda_hat.numerics.samplers.driver import Schedule
 from lambda_hat.numerics.samplers.hmc import sample_adapted
 
 
-def sample(
-    rng_key,
-    posterior,
-    params,
-    *,
-    num_chains,
-    burnin,
-    draws,
-    thin,
-    progress=None,
-    keep_positions=False,
-):
+def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Adapt per chain, then run NUTS chains with fixed step size and mass matrix."""
     import blackjax
 
@@ -34,11 +25,6 @@ def sample(
         blackjax.nuts,
         doublings,
         {"max_num_doublings": doublings, "warmup": params.warmup},
-        num_chains=num_chains,
-        burnin=burnin,
-        draws=draws,
-        thin=thin,
-        progress=progress,
-        keep_positions=keep_positions,
+        schedule,
         max_num_doublings=doublings,
     )

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
-from lambda_hat.numerics.samplers.driver import run_chains
+from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 INT32_MAX = 2**31 - 1
 
@@ -103,19 +103,9 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
     return kernel
 
 
-def sample(
-    rng_key,
-    posterior,
-    params,
-    *,
-    num_chains,
-    burnin,
-    draws,
-    thin,
-    progress=None,
-    keep_positions=False,
-):
-    """Run SGLD chains from w*; see module docstring. Returns a SampleResult."""
+def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
+    """Run SGLD chains from w*; see module docstring."""
+    num_chains = schedule.num_chains
     batch_size = min(params.batch_size, posterior.n)
 
     def make_step(post):
@@ -131,18 +121,7 @@ def sample(
 
     key_chains, key_run = jax.random.split(rng_key)
     states = jax.vmap(lambda k: init(posterior.w_star, k))(chain_keys(key_chains, num_chains))
-    trace = run_chains(
-        key_run,
-        make_step,
-        states,
-        posterior,
-        num_chains=num_chains,
-        burnin=burnin,
-        draws=draws,
-        thin=thin,
-        progress=progress,
-        keep_positions=keep_positions,
-    )
+    trace = run_chains(key_run, make_step, states, posterior, schedule)
     fges = trace.grad_calls.astype(np.float64) * (batch_size / posterior.n)
     return SampleResult(
         loss=trace.loss,
@@ -155,7 +134,7 @@ def sample(
             "step_size": params.step_size,
             "precond": params.precond,
             # step_size x steps: directions held only by the localization relax in ~1/γ
-            "langevin_time": params.step_size * (burnin + draws) * thin,
+            "langevin_time": params.step_size * (schedule.burnin + schedule.draws) * schedule.thin,
         },
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
