@@ -13,6 +13,15 @@ class StoreError(LambdaHatError):
     """The store is missing, unreadable, or an artifact in it is inconsistent."""
 
 
+def broken_artifact(path, exc: BaseException | None = None) -> StoreError:
+    """The error for a published file that is missing or unreadable, saying how to recover."""
+    what = "is missing" if exc is None else f"is unreadable ({type(exc).__name__})"
+    return StoreError(
+        f"{path} {what}; the artifact is broken: `lambda-hat verify --quarantine` moves it "
+        "out of the store, then `lambda-hat run` rebuilds it"
+    )
+
+
 class AmbiguousIdError(StoreError):
     """An ID prefix matches several artifacts (or none)."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
-from lambda_hat.errors import SamplerDivergedError, StoreError
+from lambda_hat.errors import SamplerDivergedError, StoreError, broken_artifact
 from lambda_hat.provenance import code_sha, pkg_versions
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
@@ -129,11 +129,7 @@ def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
     try:
         meta = read_json(folder / "meta.json")
     except (OSError, ValueError) as exc:
-        raise StoreError(
-            f"{folder / 'meta.json'} is unreadable ({type(exc).__name__}): the target is "
-            "broken; `lambda-hat verify --quarantine` moves it out of the store, then "
-            "`lambda-hat run` rebuilds it"
-        ) from exc
+        raise broken_artifact(folder / "meta.json", exc) from exc
     return meta, npz.load(folder / "data.npz"), npz.load(folder / "params.npz")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lambda_hat.errors import broken_artifact
+
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -24,18 +26,10 @@ def save(path: Path, **arrays) -> None:
 
 def load(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an npz file; a StoreError naming the file if it is missing or broken."""
-    from lambda_hat.errors import StoreError
-
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
-        raise StoreError(f"{path} is missing; {_FIX}") from None
+        raise broken_artifact(path) from None
     except Exception as exc:  # noqa: BLE001 - zip, pickle and format errors all mean broken
-        raise StoreError(f"{path} is unreadable ({type(exc).__name__}); {_FIX}") from exc
-
-
-_FIX = (
-    "the artifact is broken: `lambda-hat verify --quarantine` moves it out of the store, "
-    "then `lambda-hat run` rebuilds it"
-)
+        raise broken_artifact(path, exc) from exc
