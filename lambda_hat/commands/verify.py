@@ -184,6 +184,7 @@ def verify(
             report.fixable += check.problems()
     if not layout.targets.is_dir():
         return report
+    first_artifact_problem = len(report.problems)  # those before are not about artifacts
     for tdir in sorted(p for p in layout.targets.glob("tgt_*") if p.is_dir()):
         report.checked["targets"] += 1
         before = len(report.problems)
@@ -199,6 +200,7 @@ def verify(
                 report.broken.append(rdir)
     if quarantine and report.broken:
         _quarantine_broken(root, report)
+        del report.problems[first_artifact_problem:]  # moved out: no longer in the store
     return report
 
 
@@ -211,7 +213,6 @@ def _quarantine_broken(root: Path, report: Report) -> None:
     for folder in report.broken:
         report.quarantined.append((folder, quarantine(folder, root, into)))
     housekeeping.reconcile(root, fix=True)
-    report.problems.clear()
 
 
 def run(args) -> int:

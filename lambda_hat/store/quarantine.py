@@ -1,9 +1,8 @@
 """Move a broken artifact out of the store, so the next run rebuilds it; never delete it.
 
-A quarantined folder goes to ``<root>/_quarantine/<UTC time>/<its path under root>``
-(a new folder per pass),
-moved under the artifact's own lock (no builder or reader of it is mid-way) by one
-rename on the same file system.
+A quarantined folder goes to ``<root>/_quarantine/<UTC time>/<its path under root>`` (a
+new folder per pass), moved by one rename on the same file system under the artifact's
+own lock, so no builder or reader of it is mid-way.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ import os
 import time
 from pathlib import Path
 
+from lambda_hat.errors import StoreError
 from lambda_hat.store.layout import lock_path
-from lambda_hat.store.locks import lock_for
+from lambda_hat.store.locks import Timeout, lock_for
 
 QUARANTINE = "_quarantine"
 
@@ -33,11 +33,21 @@ def quarantine_dir(root: Path) -> Path:
     raise FileExistsError(f"too many quarantine folders named {stamp}* under {base}")
 
 
-def quarantine(artifact: Path, root: Path, into: Path) -> Path:
-    """Move ``artifact`` (a target or run folder under ``root``) into ``into``; return where."""
+def quarantine(artifact: Path, root: Path, into: Path, timeout: float = 10.0) -> Path:
+    """Move ``artifact`` (a target or run folder under ``root``) into ``into``; return where.
+
+    Waits at most ``timeout`` seconds for the artifact's lock, then raises a StoreError.
+    """
     artifact, root = Path(artifact), Path(root)
     dest = into / artifact.relative_to(root)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with lock_for(lock_path(artifact)).acquire():
-        os.rename(artifact, dest)
+    try:
+        with lock_for(lock_path(artifact)).acquire(timeout=timeout):
+            os.rename(artifact, dest)
+    except Timeout:
+        raise StoreError(
+            f"{artifact} is locked by a running lambda-hat (or by a soft lock left by a killed "
+            "one); let it finish, or with LAMBDA_HAT_SOFT_LOCKS=1 run `lambda-hat verify "
+            "--break-soft-locks` first"
+        ) from None
     return dest
