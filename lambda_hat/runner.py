@@ -206,7 +206,15 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         jax.random.PRNGKey(spec.seed),
         posterior,
         spec.params,
-        Schedule(spec.chains, spec.burnin, spec.draws, spec.thin, spec.trace_params, progress),
+        Schedule(
+            spec.chains,
+            spec.burnin,
+            spec.draws,
+            spec.thin,
+            spec.trace_params,
+            progress,
+            spec.llc_trace,
+        ),
     )
     _check_finite(spec, result)
     sampling_sec = time.time() - start
@@ -239,6 +247,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         "draws": spec.draws,
         "burnin": spec.burnin,
         "thin": spec.thin,
+        "llc_trace": spec.llc_trace,
         "sampler_config": to_dict(spec),
         "stats": stats,
         "warnings": summary.warnings_for(summ, stats),

@@ -190,4 +190,10 @@ def _sampler(table: dict, where: str) -> SamplerSpec:
     if name == "mclmc" and not params.tune and (params.L is None or params.step_size is None):
         raise ConfigError(f"{where}: mclmc with tune = false needs both 'L' and 'step_size'")
     rest = {k: v for k, v in table.items() if k in common}
-    return build(SamplerSpec, rest, where, name=name, params=params)
+    spec = build(SamplerSpec, rest, where, name=name, params=params)
+    if spec.llc_trace == "minibatch" and name != "sgld":
+        raise ConfigError(
+            f"{where}.llc_trace: 'minibatch' is for sgld only; {name} records the exact "
+            "full-data L_n from its state at no cost (use 'full' or leave it out)"
+        )
+    return spec

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from lambda_hat.config.fields import check
 
 PRECISIONS = ("float32", "float64")
+# How the per-draw loss of the llc trace is obtained (see numerics/samplers/driver.py).
+LLC_TRACES = ("minibatch", "full")
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,10 @@ DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mc
 # SGLD starts at w* and climbs to the typical set in a few hundred steps at the default
 # step size; 1000 discarded draws leave a margin (its steps are cheap: b/n FGE each).
 DEFAULT_BURNIN = {"sgld": 1000, "hmc": 0, "nuts": 0, "mclmc": 0}
+# SGLD records the minibatch loss it already computed (the full-data L_n would cost a
+# forward pass over all n points per draw, ~n/b of its steps); the other samplers' states
+# carry the exact full-data log density, so their L_n costs nothing (docs/trace.md).
+DEFAULT_LLC_TRACE = {"sgld": "minibatch", "hmc": "full", "nuts": "full", "mclmc": "full"}
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,15 @@ class SamplerSpec:
             "(chains x draws x p numbers: thin accordingly)"
         ),
     )
+    llc_trace: str | None = field(
+        default=None,
+        metadata=check(
+            choices=LLC_TRACES,
+            help="what each draw's L records: 'minibatch' (sgld's default: the minibatch "
+            "loss its gradient already computed, with the same-minibatch L_B(w*) control "
+            "variate) or 'full' (L_n over all n points; free for hmc, nuts and mclmc)",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,9 @@ class RunSpec:
     localization: float
     precision: str
     trace_params: bool = False  # hashed only when true, so older run IDs stand
+    # hashed only when not "full" (what every run recorded before the option existed), so
+    # older run IDs stand and keep meaning what they computed
+    llc_trace: str = "full"
 
 
 def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
@@ -256,6 +274,7 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
         localization=sampler.localization,
         precision=sampler.precision or DEFAULT_PRECISION[sampler.name],
         trace_params=sampler.trace_params,
+        llc_trace=sampler.llc_trace or DEFAULT_LLC_TRACE[sampler.name],
     )
 
 

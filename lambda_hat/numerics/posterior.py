@@ -3,6 +3,10 @@
     π(w) ∝ exp(−nβ L_n(w) − (γ/2) ‖w − w*‖²)
 
 with nβ = n · inverse_temperature (default β = 1/log n) and γ = localization.
+
+``anchor`` optionally holds the per-row losses at w*, so that a minibatch sampler can
+estimate L_n(w) − L_n(w*) by L_B(w) − L_B(w*) on the batch B it already drew, at the
+cost of a gather: the same-minibatch control variate of Lau et al. (Algorithm 1).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Posterior(NamedTuple):
     w_star: jax.Array
     n_beta: float
     localization: float
+    anchor: jax.Array | None = None  # (n,) per-row losses at w*, see with_anchor
 
     @property
     def n(self) -> int:
@@ -47,6 +52,25 @@ class Posterior(NamedTuple):
     def batch_loss_grad(self, w, idx):
         """∇ of the mean loss over the rows ``idx`` (an unbiased estimate of ∇L_n)."""
         return jax.grad(self.loss_fn)(w, self.x[idx], self.y[idx])
+
+    def batch_loss_and_grad(self, w, idx):
+        """(L_B(w), ∇L_B(w)) over the rows ``idx``: one forward and backward pass."""
+        return jax.value_and_grad(self.loss_fn)(w, self.x[idx], self.y[idx])
+
+    def loss_from_logdensity(self, w, logdensity):
+        """L_n(w) recovered from log π(w) (no pass over the data): for samplers whose
+        state carries the full-data log density."""
+        return (self.prior_logdensity(w) - logdensity) / self.n_beta
+
+    def with_anchor(self):
+        """This posterior with ``anchor`` = the per-row losses at w* (one pass over the data)."""
+        loss_fn = self.loss_fn
+
+        @jax.jit
+        def rows(x, y, w):
+            return jax.vmap(lambda xi, yi: loss_fn(w, xi[None], yi[None]))(x, y)
+
+        return self._replace(anchor=rows(self.x, self.y, self.w_star))
 
 
 def make_posterior(loss_fn, x, y, w_star, inverse_temperature, localization) -> Posterior:

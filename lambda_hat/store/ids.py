@@ -18,7 +18,8 @@ import math
 from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
 
 SCHEMA_VERSION = 1
-OPTIONAL_RUN_FIELDS = {"trace_params": False}  # name -> default that is left out of the hash
+# name -> default that is left out of the hash (the behaviour before the field existed)
+OPTIONAL_RUN_FIELDS = {"trace_params": False, "llc_trace": "full"}
 
 
 def canonical_json(obj) -> str:

@@ -103,6 +103,14 @@ BAD = [
         "\n[[samplers]]\nname='mclmc'\ntune=false\n",
         r"mclmc with tune = false needs both 'L' and 'step_size'",
     ),
+    (
+        "\n[[samplers]]\nname='sgld'\nllc_trace='cheap'\n",
+        r"samplers\[0\]\.llc_trace: 'cheap' is not one of 'minibatch', 'full'",
+    ),
+    (
+        "\n[[samplers]]\nname='hmc'\nllc_trace='minibatch'\n",
+        r"samplers\[0\]\.llc_trace: 'minibatch' is for sgld only; hmc records the exact",
+    ),
 ]
 
 
@@ -145,3 +153,12 @@ def test_sgld_default_step_depends_on_the_preconditioner(write_toml):
     text += "\n[[samplers]]\nname='sgld'\nprecond='rmsprop'\nstep_size=1e-5\n"
     steps = [s.params.step_size for s in load(write_toml(text)).samplers]
     assert steps == [3e-5, 3e-6, 3e-6, 1e-5]
+
+
+def test_llc_trace_defaults_per_sampler(write_toml):
+    from lambda_hat.config.specs import resolve_run
+
+    text = BASE + "".join(f"\n[[samplers]]\nname='{n}'\n" for n in ("sgld", "hmc", "mclmc"))
+    text += "\n[[samplers]]\nname='sgld'\nllc_trace='full'\n"
+    runs = [resolve_run(s, "tgt_x", 100) for s in load(write_toml(text)).samplers]
+    assert [r.llc_trace for r in runs] == ["minibatch", "full", "full", "full"]

@@ -98,3 +98,9 @@ def test_trace_params_is_hashed_only_when_asked_for():
     assert run_id(_run("tgt_595867ce2718", trace_params=False)) == "101a6b0f"
     assert run_id(to_dict(_run("tgt_595867ce2718", trace_params=False))) == "101a6b0f"
     assert run_id(_run("tgt_595867ce2718", trace_params=True)) == "cf776d77"
+
+
+def test_llc_trace_is_hashed_only_when_not_full():
+    """'full' is what every run recorded before the option existed: those IDs stand."""
+    assert run_id(_run("tgt_595867ce2718", llc_trace="full")) == "101a6b0f"
+    assert run_id(_run("tgt_595867ce2718", llc_trace="minibatch")) == "80de4e93"

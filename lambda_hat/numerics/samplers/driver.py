@@ -3,14 +3,26 @@
 A sampler supplies ``make_step(posterior) -> step`` where
 ``step(rng_key, state, step_index) -> (state, info)`` advances one chain and ``info`` is a
 dict of scalars including ``"grad_calls"`` (int): gradient evaluations of the sampler's
-unit in that step (the sampler converts calls to full-gradient equivalents on the host).
+unit in that step (the sampler converts calls to full-gradient equivalents on the host),
+and, for the ``"last"`` and ``"mean"`` recording modes, ``"loss"``: the step's value of
+the loss trace.
 
 The driver runs ``burnin`` discarded draws, then ``draws`` kept draws, each draw being
-``thin`` steps, and records L_n at every kept draw (and, when asked with
-``keep_positions``, each chain's full parameter vector). Per-step statistics are kept at
-each draw both as the draw's last step and summed over its ``thin`` steps, so counts such
-as divergences cover every sampling step, not only the kept ones. Design choices, each
-for speed:
+``thin`` steps, and records one loss per chain and kept draw (and, when asked with
+``keep_positions``, each chain's full parameter vector). How the loss is recorded
+(``record``):
+
+* ``"full"``: L_n over all n points at the draw's position (one forward pass over the
+  data per kept draw);
+* ``"last"``: the last step's ``info["loss"]`` (samplers whose state carries the exact
+  full-data L_n, recovered from its log density: free);
+* ``"mean"``: the mean of ``info["loss"]`` over the draw's ``thin`` steps (SGLD's
+  minibatch estimate, which every step computes anyway).
+
+Per-step statistics are kept at each draw both as the draw's last step and summed over
+its ``thin`` steps, so counts such as divergences cover every sampling step, not only
+the kept ones. A chain whose position becomes non-finite stops the run at the end of the
+chunk in which it happened (``first_nonfinite_step``). Design choices, each for speed:
 
 * one compiled program serves burn-in and sampling and every chunk length (a dynamic
   trip count and a recording flag), so a run compiles once;
@@ -19,7 +31,7 @@ for speed:
 * the random key of draw ``i`` is ``fold_in(key, i)``, so results do not depend on how
   the run is cut into chunks;
 * chunks are sized to take about ``chunk_seconds`` each, so the host can report progress
-  and react to signals (SIGTERM from SLURM, Ctrl-C) within seconds.
+  and react to signals (SIGTERM from SLURM, Ctrl-C) and to divergence within seconds.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ class ChainTrace(NamedTuple):
     info: dict  # name -> (chains, draws): the last step's info at each kept draw
     info_sums: dict  # name -> (chains, draws): info summed over the ``thin`` steps of a draw
     grad_calls: np.ndarray  # (chains,) int64: gradient calls of all steps
-    loss_evals: int  # full-data loss evaluations per chain used for recording
+    loss_evals: int  # full-data loss evaluations per chain used only for recording
     first_nonfinite_step: int | None  # 1-based step where a chain first went non-finite
     final_states: object
     positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
@@ -54,7 +66,8 @@ class Schedule(NamedTuple):
     """What a sampler is asked to run, the same for every sampler: ``num_chains`` chains,
     ``burnin`` discarded then ``draws`` kept draws of ``thin`` steps each; the full
     parameter vector of each kept draw when ``keep_positions``; ``progress(done, total)``
-    in draws after each chunk."""
+    in draws after each chunk; ``llc_trace``, what the loss trace holds (``"full"``: the
+    full-data L_n at each kept draw; ``"minibatch"``: SGLD's minibatch estimate)."""
 
     num_chains: int
     burnin: int
@@ -62,6 +75,7 @@ class Schedule(NamedTuple):
     thin: int = 1
     keep_positions: bool = False
     progress: Callable[[int, int], None] | None = None
+    llc_trace: str = "full"
 
 
 def _position(state):
@@ -73,9 +87,12 @@ def _total(values):
     return jnp.sum(values.astype(jnp.int32) if values.dtype == jnp.bool_ else values, axis=0)
 
 
+RECORD_MODES = ("full", "last", "mean")
+
+
 def _rebind(posterior, data):
-    x, y, w_star = data
-    return posterior._replace(x=x, y=y, w_star=w_star)
+    x, y, w_star, anchor = data
+    return posterior._replace(x=x, y=y, w_star=w_star, anchor=anchor)
 
 
 def run_chains(
@@ -85,11 +102,15 @@ def run_chains(
     posterior,
     schedule: Schedule,
     *,
+    record: str = "full",
     chunk_seconds: float = 2.0,
     max_chunk: int = 1000,
 ) -> ChainTrace:
-    """Run ``schedule``'s burn-in then kept draws for its chains starting from ``states``."""
-    num_chains, burnin, draws, thin, keep_positions, progress = schedule
+    """Run ``schedule``'s burn-in then kept draws for its chains starting from ``states``,
+    recording the loss trace as ``record`` says (see the module docstring)."""
+    if record not in RECORD_MODES:
+        raise ValueError(f"record must be one of {RECORD_MODES}, got {record!r}")
+    num_chains, burnin, draws, thin, keep_positions, progress, _ = schedule
     capacity = int(max(1, min(draws, max_chunk)))
     if keep_positions:  # bound the chunk's device buffer of (draws, chains, p) positions
         w = posterior.w_star
@@ -110,14 +131,21 @@ def run_chains(
 
         carry, infos = jax.lax.scan(one, carry, jax.random.split(key, thin))
         last = jax.tree_util.tree_map(lambda a: a[-1], infos)
-        sums = {k: _total(v) for k, v in infos.items() if k != "grad_calls"}
-        return carry, (last, sums)
+        sums = {k: _total(v) for k, v in infos.items() if k not in ("grad_calls", "loss")}
+        if record == "mean":
+            loss = jnp.mean(infos["loss"], axis=0)
+        elif record == "last":
+            loss = last["loss"]
+        else:
+            loss = None
+        last = {k: v for k, v in last.items() if k != "loss"}
+        return carry, (last, sums, loss)
 
     @jax.jit
-    def advance(data, carry, base_key, first_block, count, record):
-        """Run ``count`` draws from draw index ``first_block``; record L_n if ``record``."""
+    def advance(data, carry, base_key, first_block, count, keep):
+        """Run ``count`` draws from draw index ``first_block``; record them if ``keep``."""
         post = _rebind(posterior, data)
-        _, info_shape = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
+        _, (*info_shape, _) = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
         w = post.w_star
         buffers = (
             jnp.zeros((capacity, num_chains), w.dtype),
@@ -127,28 +155,30 @@ def run_chains(
 
         def body(i, state):
             carry, bufs = state
-            carry, info = block(post, carry, jax.random.fold_in(base_key, first_block + i))
+            carry, (*info, step_loss) = block(
+                post, carry, jax.random.fold_in(base_key, first_block + i)
+            )
 
             def write(bufs):
                 loss_buf, info_buf, pos_buf = bufs
                 positions = _position(carry[0])
-                loss = jax.vmap(post.full_loss)(positions)
+                loss = jax.vmap(post.full_loss)(positions) if record == "full" else step_loss
                 info_buf = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), info_buf, info)
                 if keep_positions:
                     pos_buf = pos_buf.at[i].set(positions)
-                return loss_buf.at[i].set(loss), info_buf, pos_buf
+                return loss_buf.at[i].set(loss.astype(w.dtype)), info_buf, pos_buf
 
-            return carry, jax.lax.cond(record, write, lambda bufs: bufs, bufs)
+            return carry, jax.lax.cond(keep, write, lambda bufs: bufs, bufs)
 
         return jax.lax.fori_loop(0, count, body, (carry, buffers))
 
-    data = (posterior.x, posterior.y, posterior.w_star)
+    data = (posterior.x, posterior.y, posterior.w_star, posterior.anchor)
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []
     total, done = burnin + draws, 0
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
-    for phase_start, phase_len, record in ((0, burnin, False), (burnin, draws, True)):
+    for phase_start, phase_len, kept in ((0, burnin, False), (burnin, draws, True)):
         offset = 0
         while offset < phase_len:
             count = int(min(size, phase_len - offset, capacity))
@@ -159,11 +189,11 @@ def run_chains(
                 rng_key,
                 jnp.int32(phase_start + offset),
                 jnp.int32(count),
-                jnp.bool_(record),
+                jnp.bool_(kept),
             )
             grad_calls += np.asarray(carry[2], np.int64)
             carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
-            if record:
+            if kept:
                 losses.append(np.asarray(loss)[:count])
                 infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
                 sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
@@ -174,10 +204,17 @@ def run_chains(
             done += count
             if progress:
                 progress(done, total)
+            if int(carry[3]) >= 0:  # a chain went non-finite: stop now, the run has failed
+                break
             per_draw = elapsed / count
             size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
+        if int(carry[3]) >= 0:
+            break
     states, _, _, bad_step = carry
-    loss = np.concatenate(losses, axis=0).T  # (chains, draws)
+    if not losses:  # stopped (non-finite) before the first kept draw
+        losses = [np.full((0, num_chains), np.nan)]
+        infos, sums = [{}], [{}]
+    loss = np.concatenate(losses, axis=0).T  # (chains, kept draws so far)
     info = {
         k: np.concatenate([i[k] for i in infos], axis=0).T for k in infos[0] if k != "grad_calls"
     }
@@ -188,9 +225,11 @@ def run_chains(
         info=info,
         info_sums=info_sums,
         grad_calls=grad_calls,
-        loss_evals=draws,
+        loss_evals=draws if record == "full" else 0,
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
-        positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if keep_positions else None,
+        positions=(
+            np.concatenate(positions, axis=0).swapaxes(0, 1) if keep_positions and positions else None
+        ),
         thin=thin,
     )

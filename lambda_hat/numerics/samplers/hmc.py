@@ -168,6 +168,7 @@ def sample_adapted(
             )
             out = {
                 "grad_calls": jnp.asarray(info.num_integration_steps, jnp.int32),
+                "loss": post.loss_from_logdensity(chain.position, chain.logdensity),
                 "acceptance_rate": info.acceptance_rate,
                 "is_divergent": info.is_divergent,
                 "energy": info.energy,
@@ -178,7 +179,8 @@ def sample_adapted(
 
         return step
 
-    trace = run_chains(key_run, make_step, adaptation.states, posterior, schedule)
+    # the state's log density is the full-data one: L_n at every draw for free
+    trace = run_chains(key_run, make_step, adaptation.states, posterior, schedule, record="last")
     return adapted_result(trace, adaptation, adaptation.states, name, extra)
 
 

@@ -120,12 +120,17 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
                 state.L,
                 state.step_size,
             )
-            out = {"grad_calls": jnp.int32(GRADS_PER_STEP), "energy_change": info.energy_change}
+            out = {
+                "grad_calls": jnp.int32(GRADS_PER_STEP),
+                "energy_change": info.energy_change,
+                "loss": post.loss_from_logdensity(chain.position, chain.logdensity),
+            }
             return state._replace(chain=chain), out
 
         return step
 
-    trace = run_chains(key_run, make_step, states, posterior, schedule)
+    # the state's log density is the full-data one: L_n at every draw for free
+    trace = run_chains(key_run, make_step, states, posterior, schedule, record="last")
     warm = warm_calls.astype(np.float64)
     energy = np.asarray(trace.info["energy_change"], np.float64)
     p = posterior.num_params

@@ -9,6 +9,14 @@ One step, with g = ∇L_B(w) the minibatch loss gradient and P a diagonal precon
 gradient only, not the localization term). ``"adam"`` additionally replaces the drift by
 its bias-corrected EMA. Gradient work per step: b/n full-gradient equivalents.
 
+The loss trace (``schedule.llc_trace``): ``"minibatch"`` records, for each kept draw, the
+mean over its ``thin`` steps of L_B(w_t) − L_B(w*) + L_n(w*), where L_B(w_t) is the
+minibatch loss the step's gradient already computed and L_B(w*) on the same rows is a
+gather from per-row losses at w* computed once (the control variate of Lau et al.,
+Algorithm 1: it cancels most of the batch-to-batch noise). Its expectation over the
+batch is L_n(w_t); it costs nothing per step. ``"full"`` evaluates L_n(w) over all n
+points at each kept draw (a forward pass over the data, about n/b steps' work).
+
 Minibatches are drawn without replacement within each epoch: epoch e of a chain visits
 the rows in the order i ↦ (a·i + c) mod n, with the multiplier a (coprime to n) and the
 offset c drawn afresh from the chain's key for every epoch. Such an affine permutation
@@ -82,7 +90,9 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
     def kernel(rng_key, state: SGLDState, step_index):
         idx = batch_rows(state.chain_key, step_index, n, batch_size, units)
         w = state.position
-        g = posterior.batch_loss_grad(w, idx)
+        batch_loss, g = posterior.batch_loss_and_grad(w, idx)
+        if posterior.anchor is not None:  # L_B(w) − L_B(w*): the control variate
+            batch_loss = batch_loss - jnp.mean(posterior.anchor[idx])
         drift = -posterior.n_beta * g - posterior.localization * (w - posterior.w_star)
         count = (step_index + 1).astype(w.dtype)
         second, first = state.second_moment, state.first_moment
@@ -97,7 +107,7 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
                 drift = first / (1 - momentum_decay**count)
         noise = gaussian_noise(rng_key, w.shape[0], w.dtype)
         new_w = w + 0.5 * step_size * scale * drift + jnp.sqrt(step_size * scale) * noise
-        info = {"grad_calls": jnp.int32(1)}
+        info = {"grad_calls": jnp.int32(1), "loss": batch_loss}
         return SGLDState(new_w, second, first, state.chain_key), info
 
     return kernel
@@ -121,10 +131,17 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
 
     key_chains, key_run = jax.random.split(rng_key)
     states = jax.vmap(lambda k: init(posterior.w_star, k))(chain_keys(key_chains, num_chains))
-    trace = run_chains(key_run, make_step, states, posterior, schedule)
+    minibatch = schedule.llc_trace == "minibatch"
+    if minibatch:
+        posterior = posterior.with_anchor()
+    record = "mean" if minibatch else "full"
+    trace = run_chains(key_run, make_step, states, posterior, schedule, record=record)
     fges = trace.grad_calls.astype(np.float64) * (batch_size / posterior.n)
+    loss = trace.loss
+    if minibatch:  # increments L_B(w) − L_B(w*) back to losses, in float64 on the host
+        loss = loss.astype(np.float64) + float(np.mean(np.asarray(posterior.anchor, np.float64)))
     return SampleResult(
-        loss=trace.loss,
+        loss=loss,
         sample_stats={},
         fges_per_chain=fges,
         warmup_fges_per_chain=np.zeros(num_chains),
@@ -135,6 +152,7 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
             "precond": params.precond,
             # step_size x steps: directions held only by the localization relax in ~1/γ
             "langevin_time": params.step_size * (schedule.burnin + schedule.draws) * schedule.thin,
+            "llc_trace": schedule.llc_trace,
         },
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
