@@ -62,7 +62,12 @@ def test_driver_records_the_mean_or_the_last_step_of_a_draw(x64, record, first):
     posterior, _, _ = dln_problem([2, 2], 1, 8)
     states = _Counter(jnp.zeros((2, posterior.num_params)))
     trace = driver.run_chains(
-        jax.random.PRNGKey(0), _counting_step, states, posterior, Schedule(2, 2, 5, 3), record=record
+        jax.random.PRNGKey(0),
+        _counting_step,
+        states,
+        posterior,
+        Schedule(2, 2, 5, 3),
+        record=record,
     )
     np.testing.assert_array_equal(trace.loss, np.tile(first + 3 * np.arange(5), (2, 1)))
     assert trace.loss_evals == 0 and trace.grad_calls.tolist() == [21, 21]

@@ -228,8 +228,6 @@ def run_chains(
         loss_evals=draws if record == "full" else 0,
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
-        positions=(
-            np.concatenate(positions, axis=0).swapaxes(0, 1) if keep_positions and positions else None
-        ),
+        positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,
         thin=thin,
     )
