@@ -135,6 +135,7 @@ def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
 
 def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> str:
     """Sample, estimate and publish one run unless it exists. Returns its folder name."""
+    start = time.time()
     layout = Layout(root)
     name = run_dirname(spec)
     final = layout.run_dir(spec.target_id, name)
@@ -144,7 +145,9 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
     fail_path = layout.run_failure(spec.target_id, name)
     try:
         meta, data, params = load_target(root, spec.target_id)
-        built = publish(final, lambda tmp: _write_run(tmp, spec, meta, data, params, progress))
+        built = publish(
+            final, lambda tmp: _write_run(tmp, spec, meta, data, params, progress, start)
+        )
     except BaseException as exc:
         if isinstance(exc, Exception) and layout.target_dir(spec.target_id).is_dir():
             failures.record(fail_path, exc, spec_dict, target_id=spec.target_id, run=name)
@@ -174,7 +177,13 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
     return name
 
 
-def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, progress):
+def _write_run(tmp: Path, spec: RunSpec, meta, data, params, progress, start: float) -> None:
+    """Sample and write the run's files into ``tmp``; ``start``: when the run was picked up.
+
+    ``analysis.json`` records where the time went (``timings_sec``: load, sample (with
+    compilation), summary, trace, plots) and ``walltime_sec`` from ``start``.
+    """
+    clock = _Clock(start)
     set_precision(spec.precision)
     import jax
     import jax.numpy as jnp
@@ -188,7 +197,6 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
     from lambda_hat.numerics.samplers.driver import Schedule
     from lambda_hat.numerics.target import flat_apply
 
-    start = time.time()
     dtype = jnp.float64 if spec.precision == "float64" else jnp.float32
     model_fields = {f.name for f in dataclasses.fields(ModelSpec)}
     model = ModelSpec(
@@ -201,6 +209,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
     w_star = jnp.asarray(params["w_star"], dtype)
     L0 = float(jax.jit(loss_fn)(w_star, x, y))  # L_n(w*) in this run's precision
     posterior = make_posterior(loss_fn, x, y, w_star, spec.inverse_temperature, spec.localization)
+    clock.lap("load")
     sampler = get_sampler(spec.sampler)
     result = sampler.sample(
         jax.random.PRNGKey(spec.seed),
@@ -217,7 +226,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         ),
     )
     _check_finite(spec, result)
-    sampling_sec = time.time() - start
+    sampling_sec = clock.lap("sample")
     llc = llc_trace(result.loss, L0, posterior.n_beta)
     summ = summary.summarize(llc)
     truth = meta.get("true_llc")
@@ -235,7 +244,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         "fges_per_chain": [float(v) for v in result.fges_per_chain],
         "warmup_fges": float(np.sum(result.warmup_fges_per_chain)),
         "recording_loss_evals": int(result.loss_evals_per_chain) * spec.chains,
-        "sampling_walltime_sec": sampling_sec,
+        "sampling_walltime_sec": sampling_sec,  # compilation included
         "L0": L0,
         "n": int(posterior.n),
         "p": int(posterior.num_params),
@@ -262,6 +271,7 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         "run_id": rid,
         "true_llc": truth,
     }
+    clock.lap("summary")
     inference_data.write_trace(
         tmp / "trace.nc",
         llc,
@@ -270,13 +280,30 @@ def _write_run(tmp: Path, spec: RunSpec, meta: dict, data: dict, params: dict, p
         {"run_id": rid, "target_id": spec.target_id, "L0": L0, "n_beta": posterior.n_beta},
         positions=result.positions,
     )
+    clock.lap("trace")
     analysis["diagnostics"] = plots.write_all(
         tmp / "diagnostics", llc, result.sample_stats, plot_meta, summ["llc_mcse"]
     )
+    clock.lap("plots")
+    analysis["timings_sec"] = clock.laps
     analysis["created_at"] = time.time()
     analysis["walltime_sec"] = analysis["created_at"] - start
     analysis["peak_rss_mb"] = _peak_rss_mb()
     write_json(tmp / "analysis.json", analysis)
+
+
+class _Clock:
+    """Named laps since ``start`` (seconds), for analysis.json's ``timings_sec``."""
+
+    def __init__(self, start: float):
+        self.last = start
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> float:
+        now = time.time()
+        self.laps[name] = round(now - self.last, 4)
+        self.last = now
+        return self.laps[name]
 
 
 def _peak_rss_mb() -> float:

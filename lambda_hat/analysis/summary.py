@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
+
+from lambda_hat.analysis import mcmc_stats
 
 RHAT_WARN = 1.05
 ESS_WARN = 100.0
@@ -17,22 +18,12 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _arviz():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import arviz as az
-    return az
-
-
 def convergence(llc: np.ndarray) -> dict:
-    """ESS (bulk), split R-hat and MCSE of the mean, via ArviZ."""
-    az = _arviz()
-    data = az.convert_to_dataset({"llc": llc})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ess = float(az.ess(data)["llc"])
-        rhat = float(az.rhat(data)["llc"]) if llc.shape[1] >= 4 else float("nan")
-        mcse = float(az.mcse(data)["llc"])
+    """ESS (bulk), rank-normalized split R-hat and MCSE of the mean (ArviZ's estimators)."""
+    with np.errstate(all="ignore"):
+        ess = mcmc_stats.ess_bulk(llc)
+        rhat = mcmc_stats.rhat(llc)
+        mcse = mcmc_stats.mcse_mean(llc)
     return {"ess": _finite(ess), "rhat": _finite(rhat), "llc_mcse": _finite(mcse)}
 
 

@@ -13,7 +13,6 @@ next ``lambda-hat run`` rebuilds them. Exit 1 when problems remain.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,18 +81,23 @@ def _npz(path: Path, problems: list[str]) -> None:
 
 
 def _netcdf(path: Path, problems: list[str]) -> None:
+    """trace.nc opens as NetCDF-4 and holds a readable (chain, draw) posterior ``llc``."""
     if not path.is_file():
         problems.append(f"{path}: missing")
         return
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import arviz as az
+        import h5netcdf
 
-            idata = az.from_netcdf(str(path))
-            if "posterior" not in idata.groups() or "llc" not in idata.posterior:
+        with h5netcdf.File(path, "r") as fh:
+            group = fh.groups.get("posterior")
+            if group is None or "llc" not in group.variables:
                 problems.append(f"{path}: has no posterior 'llc' variable")
-    except Exception as exc:  # noqa: BLE001
+                return
+            variable = group.variables["llc"]
+            llc = variable[...]
+            if variable.dimensions[:2] != ("chain", "draw") or llc.ndim != 2:
+                problems.append(f"{path}: posterior 'llc' is not a (chain, draw) array")
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
         problems.append(f"{path}: unreadable trace ({type(exc).__name__}: {exc})")
 
 

@@ -51,9 +51,27 @@ def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None)
     try:
         cache.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(cache))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+        # every program, however small: a run's few dozen tiny ones cost ~1.5 s to recompile
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     except OSError:
         pass
+    _import_run_modules()
+
+
+def _import_run_modules() -> None:
+    """Import what every task needs once per worker (pyplot alone is ~0.5 s), so that a
+    run's fixed cost is its own work; BlackJAX (~0.7 s) loads with the first HMC-family
+    run that needs it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import h5netcdf  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+
+    import lambda_hat.analysis.plots  # noqa: F401
+    import lambda_hat.analysis.summary  # noqa: F401
+    import lambda_hat.numerics.samplers.sgld  # noqa: F401
+    import lambda_hat.numerics.target  # noqa: F401
 
 
 def pin_threads(cpus: list[int] | None) -> None:
