@@ -119,8 +119,8 @@ from lambda_hat.config.specs import ModelSpec
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.target import flat_apply
 
-folder, layers, chains, steps, batch, step = sys.argv[1], json.loads(sys.argv[2]), *map(float, sys.argv[3:7])
-chains, steps, batch = int(chains), int(steps), int(batch)
+folder, layers = sys.argv[1], json.loads(sys.argv[2])
+chains, steps, batch, step = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 data, params = np.load(folder + "/data.npz"), np.load(folder + "/params.npz")
 x, y = jnp.asarray(data["X"], jnp.float32), jnp.asarray(data["Y"], jnp.float32)
 w_star = jnp.asarray(params["w_star"], jnp.float32)
