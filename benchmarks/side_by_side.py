@@ -120,7 +120,8 @@ from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.target import flat_apply
 
 folder, layers = sys.argv[1], json.loads(sys.argv[2])
-chains, steps, batch, step = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+chains, steps, batch = (int(v) for v in sys.argv[3:6])
+step = float(sys.argv[6])
 data, params = np.load(folder + "/data.npz"), np.load(folder + "/params.npz")
 x, y = jnp.asarray(data["X"], jnp.float32), jnp.asarray(data["Y"], jnp.float32)
 w_star = jnp.asarray(params["w_star"], jnp.float32)
