@@ -194,39 +194,38 @@ def main() -> None:
             capture_output=True,
         )
         (target,) = root.glob("targets/tgt_*")
-        rows = []
         lh = lambda_hat(path, root, work / "events.jsonl")
         a = lh["analysis"]
-        rows.append(("lambda-hat, defaults (whole command)", lh["whole"], a["llc_mean"]))
-        rows.append(("lambda-hat, defaults (run: picked up → published)", lh["run"], None))
-        rows.append(
-            ("lambda-hat, defaults (sampling incl. compilation)", a["timings_sec"]["sample"], None)
-        )
-        if args.with_full_trace:
-            full = lambda_hat(
-                experiments_file(work, 'llc_trace = "full"'), root, work / "events-full.jsonl"
-            )
-            rows.append(
-                ("lambda-hat, llc_trace = full (run)", full["run"], full["analysis"]["llc_mean"])
-            )
         bare = bare_loop(target)
-        rows.append(("bare JAX loop, with compilation", bare["compiled"], bare["llc"]))
-        rows.append(("bare JAX loop, warm", bare["warm"], None))
+        print(
+            f"DLN {'→'.join(map(str, LAYERS))}, p = {a['p']}, n = {N}, batch {BATCH}, "
+            f"{CHAINS} chains × ({BURNIN} + {DRAWS}) steps, ε = {STEP:g}; "
+            f"true λ = {a['true_llc']:g}"
+        )
+        print("| what | seconds | per chain-step | × bare (with compilation) | λ̂ |")
+        print("|---|---|---|---|---|")
+
+        def row(label, seconds, llc=None):
+            ratio = seconds / bare["compiled"]
+            est = "" if llc is None else f"{llc:.0f}"
+            per = f"{1e3 * seconds / steps:.2f} ms"
+            print(f"| {label} | {seconds:.1f} | {per} | {ratio:.2f} | {est} |", flush=True)
+
+        row("lambda-hat, defaults: whole command", lh["whole"], a["llc_mean"])
+        row("lambda-hat, defaults: the run, picked up → published", lh["run"])
+        row("lambda-hat, defaults: sampling incl. compilation", a["timings_sec"]["sample"])
+        row("bare JAX loop, with compilation", bare["compiled"], bare["llc"])
+        row("bare JAX loop, warm", bare["warm"])
         if args.devinterp_python:
             dev = devinterp(args.devinterp_python, target)
-            rows.append((f"devinterp {dev['version']} (sampling call)", dev["seconds"], dev["llc"]))
-    truth = a["true_llc"]
-    print(
-        f"DLN {'→'.join(map(str, LAYERS))}, p = {a['p']}, n = {N}, batch {BATCH}, "
-        f"{CHAINS} chains × ({BURNIN} + {DRAWS}) steps, ε = {STEP:g}; true λ = {truth:g}"
-    )
-    print("| what | seconds | per chain-step | × bare (compiled) | λ̂ |")
-    print("|---|---|---|---|---|")
-    for label, seconds, llc in rows:
-        ratio = seconds / bare["compiled"]
-        est = "" if llc is None else f"{llc:.0f}"
-        print(f"| {label} | {seconds:.1f} | {1e3 * seconds / steps:.2f} ms | {ratio:.2f} | {est} |")
-    flops = 6 * BATCH * sum(a * b for a, b in zip(LAYERS[:-1], LAYERS[1:], strict=True))
+            row(f"devinterp {dev['version']}: sampling call", dev["seconds"], dev["llc"])
+        if args.with_full_trace:
+            extra = 'llc_trace = "full"'
+            full = lambda_hat(experiments_file(work, extra), root, work / "events-full.jsonl")
+            row(
+                'lambda-hat, llc_trace = "full": the run', full["run"], full["analysis"]["llc_mean"]
+            )
+    flops = 6 * BATCH * sum(i * o for i, o in zip(LAYERS[:-1], LAYERS[1:], strict=True))
     print(
         f"work: {flops / 1e6:.0f} MFLOP per chain-step (forward + backward on {BATCH} rows); "
         f"the bare loop warm runs at {flops * steps / bare['warm'] / 1e9:.1f} GFLOP/s, "
