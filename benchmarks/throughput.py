@@ -89,7 +89,7 @@ def bare_loop(loss_fn, x, y, w0, chains: int, steps: int, grads_per_step: int, b
     return time.perf_counter() - start
 
 
-def time_sampler(name, posterior, params, chains, steps, thin):
+def time_sampler(name, posterior, params, chains, steps, thin, trace="full"):
     """(seconds per kept draw in steady state, SampleResult).
 
     Timed from the driver's first progress report (after compilation and the first
@@ -107,7 +107,7 @@ def time_sampler(name, posterior, params, chains, steps, thin):
         jax.random.PRNGKey(0),
         posterior,
         params,
-        Schedule(chains, 0, max(2, steps // thin), thin, progress=progress),
+        Schedule(chains, 0, max(2, steps // thin), thin, progress=progress, llc_trace=trace),
     )
     (t0, d0), (t1, d1) = marks[0], marks[-1]
     if d1 <= d0:
@@ -129,7 +129,10 @@ def main() -> None:
     ap.add_argument(
         "--full-n", type=int, default=None, help="n for full-gradient samplers (default: --n)"
     )
-    ap.add_argument("--thin", type=int, default=None, help="SGLD thinning (default n/batch)")
+    ap.add_argument("--thin", type=int, default=None, help="SGLD thinning (default 1)")
+    ap.add_argument(
+        "--sgld-trace", default="minibatch", choices=("minibatch", "full"), help="SGLD llc_trace"
+    )
     args = ap.parse_args()
 
     from lambda_hat.config.specs import DEFAULT_PRECISION, SAMPLER_PARAMS
@@ -168,8 +171,9 @@ def _measure(sampler, posterior, loss_fn, arrays, chains, args, params_cls):
     n = arrays.x.shape[0]
     if sampler == "sgld":
         params = params_cls(batch_size=args.batch, step_size=1e-7)
-        thin = args.thin or max(1, n // args.batch)
-        per_draw, _ = time_sampler(sampler, posterior, params, chains, args.steps, thin)
+        thin = args.thin or 1
+        trace = args.sgld_trace
+        per_draw, _ = time_sampler(sampler, posterior, params, chains, args.steps, thin, trace)
         per_step = per_draw / thin
         bare = (
             bare_loop(loss_fn, arrays.x, arrays.y, arrays.w_star, chains, args.steps, 1, args.batch)

@@ -42,7 +42,8 @@ def estimate(name, params, budget, sizes, rank, n, seed=0):
     jax.config.update("jax_enable_x64", precision == "float64")
     try:
         posterior, L0, truth = dln_problem(sizes, rank, n, precision=precision)
-        schedule = Schedule(num_chains=4, thin=1, **budget)
+        trace = "minibatch" if name == "sgld" else "full"  # each sampler's default trace
+        schedule = Schedule(num_chains=4, thin=1, llc_trace=trace, **budget)
         result = get(name).sample(jax.random.PRNGKey(seed), posterior, params, schedule)
     finally:
         jax.config.update("jax_enable_x64", old)
