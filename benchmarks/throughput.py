@@ -168,7 +168,6 @@ def _measure(sampler, posterior, loss_fn, arrays, chains, args, params_cls):
     """(sampler chain-steps/s, bare gradients/s, cost per gradient: sampler / bare)."""
     import dataclasses
 
-    n = arrays.x.shape[0]
     if sampler == "sgld":
         params = params_cls(batch_size=args.batch, step_size=1e-7)
         thin = args.thin or 1
