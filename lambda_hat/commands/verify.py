@@ -1,13 +1,17 @@
 """``lambda-hat verify [--repair]``: check the integrity of a store (no JAX).
 
-Checks that every published artifact has its files and that they are readable (JSON
-parses, ``.npz`` loads without pickle, ``trace.nc`` opens), that the spec recorded in
+Checks that every published artifact has its files, that their content is what was
+published (the sha256 of each file against the artifact's ``checksums.sha256``), that
+they are readable (JSON parses, ``.npz`` loads without pickle, ``trace.nc`` opens), that
+the spec recorded in
 ``meta.json`` / ``analysis.json`` hashes to the folder's ID, that the manifests match
 the folders, and that no stale temp folder or stale failure record is left. ``--repair``
 rebuilds manifests from the folders, removes stale temp folders and failure records of
-artifacts that exist; it never deletes a published artifact. ``--quarantine`` moves
-broken artifacts (a broken target with its runs) to ``<root>/_quarantine/<time>/`` so the
-next ``lambda-hat run`` rebuilds them. Exit 1 when problems remain.
+artifacts that exist, and gives artifacts published before checksums existed their
+checksum file (when their files load); it never deletes or changes a published file.
+``--quarantine`` moves broken artifacts (a broken target with its runs) to
+``<root>/_quarantine/<time>/`` so the next ``lambda-hat run`` rebuilds them. Exit 1 when
+problems remain; artifacts without checksums are a note, not a problem.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Report:
     fixable: list[str] = field(default_factory=list)  # what --repair fixes
     checked: dict = field(default_factory=lambda: {"targets": 0, "runs": 0})
     broken: list[Path] = field(default_factory=list)  # folders with problems
+    unchecksummed: list[Path] = field(default_factory=list)  # published before checksums
     quarantined: list[tuple[Path, Path]] = field(default_factory=list)  # (from, to)
 
 
@@ -81,21 +86,21 @@ def _npz(path: Path, problems: list[str]) -> None:
 
 
 def _netcdf(path: Path, problems: list[str]) -> None:
-    """trace.nc opens as NetCDF-4 and holds a readable (chain, draw) posterior ``llc``."""
+    """trace.nc opens as NetCDF-4 (HDF5) and holds a readable (chain, draw) posterior ``llc``."""
     if not path.is_file():
         problems.append(f"{path}: missing")
         return
     try:
-        import h5netcdf
+        import h5py
 
-        with h5netcdf.File(path, "r") as fh:
-            group = fh.groups.get("posterior")
-            if group is None or "llc" not in group.variables:
+        if not h5py.is_hdf5(path):
+            problems.append(f"{path}: unreadable trace (not a NetCDF-4 / HDF5 file)")
+            return
+        with h5py.File(path, "r") as fh:
+            group = fh.get("posterior")
+            if group is None or "llc" not in group:
                 problems.append(f"{path}: has no posterior 'llc' variable")
-                return
-            variable = group.variables["llc"]
-            llc = variable[...]
-            if variable.dimensions[:2] != ("chain", "draw") or llc.ndim != 2:
+            elif group["llc"][...].ndim != 2:
                 problems.append(f"{path}: posterior 'llc' is not a (chain, draw) array")
     except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
         problems.append(f"{path}: unreadable trace ({type(exc).__name__}: {exc})")
@@ -193,6 +198,7 @@ def verify(
         report.checked["targets"] += 1
         before = len(report.problems)
         check_target(tdir, report.problems)
+        _check_sums(tdir, report, repair, before, [f for f in TARGET_FILES if (tdir / f).is_file()])
         target_broken = len(report.problems) > before
         if target_broken:
             report.broken.append(tdir)
@@ -200,12 +206,39 @@ def verify(
             report.checked["runs"] += 1
             before = len(report.problems)
             check_run(rdir, report.problems)
+            _check_sums(rdir, report, repair, before, None)
             if len(report.problems) > before and not target_broken:
                 report.broken.append(rdir)
     if quarantine and report.broken:
         _quarantine_broken(root, report)
         del report.problems[first_artifact_problem:]  # moved out: no longer in the store
     return report
+
+
+def _check_sums(folder: Path, report: Report, repair: bool, before: int, names) -> None:
+    """Compare ``folder``'s files with its checksums; note (or, repairing, add) missing ones.
+
+    Checksums are added only to an artifact whose files all passed the other checks
+    (``before``: the problem count before this artifact), so a broken file is never
+    blessed; ``names`` are the files to cover (None: every file in the folder).
+    """
+    from lambda_hat.store import checksums
+    from lambda_hat.store.layout import lock_path
+    from lambda_hat.store.locks import Timeout, lock_for
+
+    if checksums.check(folder, report.problems) is not None:
+        return
+    if not repair or len(report.problems) > before:
+        report.unchecksummed.append(folder)
+        return
+    try:
+        with lock_for(lock_path(folder)).acquire(timeout=10):
+            added = checksums.add(folder, names or checksums.files_of(folder))
+    except Timeout:
+        report.unchecksummed.append(folder)
+        return
+    if added:
+        report.fixable.append(f"added checksums to {folder}")
 
 
 def _quarantine_broken(root: Path, report: Report) -> None:
@@ -239,6 +272,12 @@ def run(args) -> int:
             print(f"problem (fixable with --repair): {line}")
     for line in report.problems:
         print(f"problem: {line}")
+    if report.unchecksummed:
+        print(
+            f"note: {len(report.unchecksummed)} artifact(s) have no checksums (published "
+            "before lambda-hat recorded them), so their content could not be checked; "
+            "`lambda-hat verify --repair` adds them for artifacts whose files load"
+        )
     for source, dest in report.quarantined:
         print(f"quarantined: {source} -> {dest}")
     if report.quarantined:

@@ -1,7 +1,8 @@
 """Atomic publication of an artifact folder, under its lock, never overwriting.
 
 An artifact is built in a temporary sibling ``.tmp-<name>-<pid>-<random>`` and renamed to
-its final name only when every file in it is complete and flushed; so a folder under its
+its final name only when every file in it is complete, checksummed
+(``checksums.sha256``, see ``store/checksums.py``) and flushed; so a folder under its
 final name is always complete and readers need no lock.
 """
 
@@ -13,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from lambda_hat.store import checksums
 from lambda_hat.store.layout import TMP_PREFIX, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
 
@@ -76,6 +78,7 @@ def publish(final: Path, build: Callable[[Path], None], timeout: float = -1) -> 
         tmp.mkdir()
         try:
             build(tmp)
+            checksums.write(tmp)
             _fsync_tree(tmp)
             os.rename(tmp, final)  # fails (never overwrites) if final exists as non-empty dir
             _fsync_dir(final.parent)
