@@ -128,6 +128,9 @@ def run(args) -> int:
     )
     for s in prepared.skipped:
         print(f"  not submitted: {s['key']}: {s['reason']}")
+    hint = memory_hint(plan)
+    if hint:
+        print(hint)
     print(
         f"wrote {prepared.script_path}\n  plan {prepared.plan_path}\n"
         f"  logs {prepared.folder / 'logs'}/task-<i>.out"
@@ -145,6 +148,30 @@ def run(args) -> int:
     if not args.wait:
         return 0
     return _wait(prepared, job_id, plan.root, args.wait_timeout)
+
+
+def memory_hint(plan) -> str | None:
+    """Advice on ``--mem`` when tasks of this plan died last time (recorded crashes).
+
+    A crash record carries the peak memory of the task's processes and, under SLURM, the
+    job's limit; the larger of the two with 50% headroom, rounded up to 256 MB, is what
+    the resubmission should ask for.
+    """
+    crashed = [
+        t.failure
+        for t in (*plan.targets, *plan.runs)
+        if t.failure and t.failure.get("error_type") == "WorkerCrashed"
+    ]
+    if not crashed:
+        return None
+    seen = [max(f.get("peak_rss_mb") or 0, f.get("mem_limit_mb") or 0) for f in crashed]
+    if not max(seen):
+        return f"  {len(crashed)} task(s) died last time (killed, or out of memory)"
+    need = -(-int(1.5 * max(seen)) // 256) * 256
+    return (
+        f"  {len(crashed)} task(s) died last time (killed, or out of memory) at up to "
+        f"{max(seen):.0f} MB: if memory was the cause, submit with --mem {need}M or more"
+    )
 
 
 def _soft_lock_line() -> tuple[str, ...]:

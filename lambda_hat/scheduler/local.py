@@ -15,7 +15,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.specs import to_dict
-from lambda_hat.scheduler import housekeeping
+from lambda_hat.scheduler import crash, housekeeping
+from lambda_hat.scheduler.crash import WorkerCrashed
 from lambda_hat.scheduler.plan import DONE, FAILED, TODO, Plan, RunTask, TargetTask
 from lambda_hat.scheduler.worker import execute, init_worker, warm_up
 from lambda_hat.store import failures
@@ -104,24 +104,6 @@ class _Slot:
     cpus: list[int]
     precision: str | None = None
     pool: ProcessPoolExecutor | None = None
-
-
-def _exit_code(proc, wait_sec: float = 2.0) -> int | None:
-    """The exit code of a dead worker, or None if it is still alive after ``wait_sec``.
-
-    The pool's own manager thread may reap the process at the same moment we do; then our
-    ``waitpid`` fails and the code appears on the shared handle a moment later, so poll.
-    """
-    deadline = time.monotonic() + wait_sec
-    while True:
-        proc.join(timeout=0.05)
-        if proc.exitcode is not None or time.monotonic() > deadline:
-            return proc.exitcode
-        time.sleep(0.01)
-
-
-class WorkerCrashed(RuntimeError):
-    """The worker process died while running a task (killed, or out of memory)."""
 
 
 class LocalExecutor:
@@ -309,21 +291,7 @@ class LocalExecutor:
             self.sink(event)
 
     def _crash_reason(self, slot: _Slot) -> str:
-        codes = []
-        for proc in self._procs.get(slot.index, []):
-            code = _exit_code(proc)
-            if code is not None:
-                codes.append((proc.pid, code))
-        if not codes:
-            return "the worker process died"
-        pid, code = codes[0]
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"the worker process (pid {pid}) was killed by {name}"
-        return f"the worker process (pid {pid}) exited with code {code}"
+        return crash.reason(self._procs.get(slot.index, []))
 
     def _collect(self, fut, task, slot, summary, attempts, ready, waiting, target_state):
         kind = _kind(task)

@@ -5,6 +5,10 @@ process with one precision (``scheduler.worker.init_worker``), like the local ex
 An item already published (by an earlier attempt or another task) is skipped by the
 runner; the store's locks make concurrent tasks safe.
 
+A child that dies while building (out of memory, a segfault, a signal) is recorded as a
+retryable failure of its item, with how it died and the peak memory of the task's
+children, as the local executor records it; the slice goes on with a fresh child.
+
 SIGTERM/SIGUSR1 (``--signal=B:TERM@grace``, ``scancel --signal``) stops the task: the
 child is sent SIGTERM, its build raises SystemExit and removes its temporary folder, so
 no partial artifact remains. With ``requeue`` in the plan, a task that published
@@ -25,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from lambda_hat.errors import SlurmError
+from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
@@ -97,6 +102,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
             current = pool.submit(
                 execute, item["kind"], item["key"], spec, root, item.get("names"), None
             )
+            procs = list(getattr(pool, "_processes", {}).values())  # a broken pool forgets
             try:
                 result = current.result()
             except Stopped:
@@ -104,6 +110,8 @@ def run_task(plan_path: str | Path, index: int) -> int:
             except SystemExit as exc:  # the child was signalled (SLURM signals every process)
                 raise Stopped(signal.SIGTERM) from exc
             except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
+                if isinstance(exc, BrokenProcessPool):  # died: nothing was recorded yet
+                    exc = _record_crash(root, item, spec, procs)
                 log(f"FAILED {item['key']}: {type(exc).__name__}: {exc}")
                 failed.append(item["key"])
                 if item["kind"] == "target":
@@ -133,6 +141,35 @@ def run_task(plan_path: str | Path, index: int) -> int:
             signal.signal(s, handler)
     log(f"finished slice {index}: {published} built, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _record_crash(root: str, item: dict, spec, procs) -> crash.WorkerCrashed:
+    """Record a dead child's item as a retryable failure: how it died, its peak memory."""
+    from lambda_hat.config.specs import to_dict
+    from lambda_hat.store import failures
+
+    how = crash.reason(procs)  # joins (reaps) the dead child: its memory then counts
+    peak = crash.children_peak_rss_mb()
+    job = os.environ.get("SLURM_JOB_ID")
+    limit = os.environ.get("SLURM_MEM_PER_NODE") or os.environ.get("SLURM_MEM_PER_CPU")
+    where = f" in SLURM job {job}" if job else ""
+    bound = f" (the job's memory limit: {limit} MB)" if limit else ""
+    exc = crash.WorkerCrashed(
+        f"{how} while running this task{where} (out of memory, a "
+        f"segfault, or killed); the task's processes peaked at {peak:.0f} MB{bound}. "
+        "Resubmitting retries it; if it ran out of memory, give it more with --mem"
+    )
+    layout = Layout(root)
+    extra = {"target_id": item["target_id"], "peak_rss_mb": round(peak, 1)}
+    if limit:
+        extra["mem_limit_mb"] = int(limit)
+    if item["kind"] == "target":
+        path = layout.target_failure(item["target_id"])
+    else:
+        path = layout.run_failure(item["target_id"], item["run"])
+        extra["run"] = item["run"]
+    failures.record(path, exc, to_dict(spec), retryable=True, **extra)
+    return exc
 
 
 def _published(root: str, item: dict) -> float | None:

@@ -4,7 +4,7 @@ import multiprocessing as mp
 import signal
 import time
 
-from lambda_hat.scheduler.local import _exit_code
+from lambda_hat.scheduler.crash import exit_code as _exit_code
 
 
 class LateReaped:

@@ -158,3 +158,55 @@ def test_a_failing_run_is_recorded_and_the_slice_goes_on(tmp_path, capsys):
     assert (layout.run_dir(fine["target_id"], fine["run"]) / "analysis.json").is_file()
     assert layout.run_failure(diverging["target_id"], diverging["run"]).is_file()
     assert not layout.run_dir(diverging["target_id"], diverging["run"]).exists()
+
+
+def _pool_child(pid: int) -> int:
+    """The pool worker among ``pid``'s children (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def test_a_killed_child_is_recorded_with_its_signal_and_memory(tmp_path, capsys):
+    """The out-of-memory killer's SIGKILL, simulated: the item gets a retryable failure
+    record (shown by status), and resubmitting says which --mem would have fit."""
+    root, plan = _prepare(tmp_path, capsys)
+    tasks = json.loads(plan.read_text())["tasks"]
+    tid, run = tasks[0][0]["target_id"], tasks[0][1]["run"]
+    target = Layout(root).target_dir(tid)
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0", "SLURM_MEM_PER_NODE": "1024"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 180
+        while not list(target.glob(f".tmp-{run}-*")):  # the run is being built
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.time() < deadline, "the run never started"
+            time.sleep(0.2)
+        os.kill(_pool_child(proc.pid), signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out
+    assert f"FAILED {tasks[0][1]['key']}: WorkerCrashed" in out
+    record = json.loads(Layout(root).run_failure(tid, run).read_text())
+    assert record["error_type"] == "WorkerCrashed" and record["retryable"] is True
+    assert "was killed by SIGKILL" in record["message"]
+    assert record["peak_rss_mb"] > 100 and record["mem_limit_mb"] == 1024
+    assert not (target / run).exists()  # nothing published; its temp folder (a SIGKILL
+    assert len(list(target.glob(f".tmp-{run}-*"))) == 1  # cannot clean up) goes next build
+
+    assert main(["status", "--root", str(root)]) == 0
+    assert "killed by SIGKILL" in capsys.readouterr().out
+    assert main(["slurm", str(tmp_path / "long.toml"), "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "1 artifact(s) missing" in out
+    assert "1 task(s) died last time (killed, or out of memory) at up to 1024 MB" in out
+    assert "--mem 1536M" in out
