@@ -1,1 +1,2 @@
-"""Host-side analysis: traces -> ArviZ data, ESS/R-hat/MCSE, LLC summary, plots."""
+"""Host-side analysis: ESS / R-hat / MCSE (ArviZ's estimators, in numpy), the LLC summary,
+trace.nc (ArviZ's format, written with h5netcdf) and plots."""
