@@ -2,7 +2,12 @@
 
 Not part of lambda-hat: it imports torch and devinterp only, reads the target's
 ``data.npz`` and ``params.npz`` and prints one JSON line (seconds of the sampling call,
-λ̂, devinterp's version).
+λ̂, devinterp's version). devinterp 1.x: ``estimate_learning_coeff_with_summary`` with
+its SGLD. devinterp 2.x samples language models only (a HuggingFace dataset of
+``input_ids``, a per-token loss): each row becomes a two-token "sequence" holding its
+index, and the loss function looks the row up and returns its MSE as the one token's
+loss, so the same SGLD steps run through 2.x's ``llc`` (which also writes its zarr
+store, part of its cost).
 
     python devinterp_run.py TARGET_DIR '[40,50,50,50,40]' CHAINS BURNIN DRAWS BATCH LR
 """
@@ -16,8 +21,6 @@ from importlib.metadata import version
 
 import numpy as np
 import torch
-from devinterp.optim.sgld import SGLD
-from devinterp.slt.sampler import estimate_learning_coeff_with_summary
 from torch.utils.data import DataLoader, TensorDataset
 
 
@@ -40,6 +43,41 @@ def evaluate(model, data):
     return torch.nn.functional.mse_loss(model(x), y)
 
 
+def devinterp_2(model, x, y, chains, burnin, draws, batch, lr):
+    """(seconds, λ̂) through devinterp 2.x's language-model interface (see the docstring)."""
+    import tempfile
+
+    from datasets import Dataset
+    from devinterp.slt.llc import llc
+
+    n = x.shape[0]
+    rows = Dataset.from_dict({"input_ids": [[i, i] for i in range(n)]}).with_format("torch")
+
+    def loss_fn(model, input_ids):
+        idx = input_ids[:, 0]
+        residual = model(x[idx]) - y[idx]
+        return (residual * residual).mean(dim=1, keepdim=True)  # (batch, 1 "token")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        out = llc(
+            model,
+            rows,
+            {},
+            lr=lr,
+            n_beta=n / math.log(n),
+            localization=1.0,
+            num_chains=chains,
+            num_draws=draws,
+            num_burnin_steps=burnin,
+            batch_size=batch,
+            loss_fn=loss_fn,
+            output_path=f"{tmp}/samples.zarr",
+        )
+        seconds = time.perf_counter() - start
+    return seconds, float(out["llc_mean"])
+
+
 def main():
     folder, layers = sys.argv[1], json.loads(sys.argv[2])
     chains, burnin, draws, batch = map(int, sys.argv[3:7])
@@ -49,6 +87,15 @@ def main():
     y = torch.tensor(data["Y"], dtype=torch.float32)
     model = dln(layers, np.asarray(params["w_star"]))
     n = x.shape[0]
+    if int(version("devinterp").split(".")[0]) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seconds, est = devinterp_2(model, x, y, chains, burnin, draws, batch, lr)
+        print(json.dumps({"seconds": seconds, "llc": est, "version": version("devinterp")}))
+        return
+    from devinterp.optim.sgld import SGLD
+    from devinterp.slt.sampler import estimate_learning_coeff_with_summary
+
     with torch.no_grad():
         init_loss = float(evaluate(model, (x, y)))
     loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True)

@@ -25,6 +25,7 @@ run):
   so its ε = 3e-5 is lambda-hat's 1.5e-6 (ε × out_dim / 2).
 
     uv run python benchmarks/side_by_side.py [--devinterp-python /tmp/devinterp-env/bin/python]
+        [--devinterp-python /tmp/devinterp2-env/bin/python] [--with-full-trace]
 """
 
 from __future__ import annotations
@@ -177,7 +178,12 @@ def devinterp(python: str, target: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--devinterp-python", help="a Python with devinterp (and torch) installed")
+    ap.add_argument(
+        "--devinterp-python",
+        action="append",
+        default=[],
+        help="a Python with devinterp (and torch) installed; repeat for several versions",
+    )
     ap.add_argument("--with-full-trace", action="store_true", help="also the old full trace")
     ap.add_argument("--work", help="folder for the store (default: a temporary one)")
     args = ap.parse_args()
@@ -216,8 +222,8 @@ def main() -> None:
         row("lambda-hat, defaults: sampling incl. compilation", a["timings_sec"]["sample"])
         row("bare JAX loop, with compilation", bare["compiled"], bare["llc"])
         row("bare JAX loop, warm", bare["warm"])
-        if args.devinterp_python:
-            dev = devinterp(args.devinterp_python, target)
+        for python in args.devinterp_python:
+            dev = devinterp(python, target)
             row(f"devinterp {dev['version']}: sampling call", dev["seconds"], dev["llc"])
         if args.with_full_trace:
             extra = 'llc_trace = "full"'

@@ -205,8 +205,10 @@ def _write_run(tmp: Path, spec: RunSpec, meta, data, params, progress, start: fl
     )
     apply_flat, _, _ = flat_apply(model, dtype)
     loss_fn = make_loss(apply_flat)
-    x, y = jnp.asarray(data["X"], dtype), jnp.asarray(data["Y"], dtype)
-    w_star = jnp.asarray(params["w_star"], dtype)
+    # cast on the host: a device-side cast compiles a program per array shape
+    host = np.float64 if spec.precision == "float64" else np.float32
+    x, y = (jnp.asarray(np.asarray(data[k], host)) for k in ("X", "Y"))
+    w_star = jnp.asarray(np.asarray(params["w_star"], host))
     L0 = float(jax.jit(loss_fn)(w_star, x, y))  # L_n(w*) in this run's precision
     posterior = make_posterior(loss_fn, x, y, w_star, spec.inverse_temperature, spec.localization)
     clock.lap("load")
