@@ -57,25 +57,31 @@ def _prepare(tmp_path: Path, capsys) -> tuple[Path, Path]:
     return root, plan
 
 
+def _worker_building_the_run(plan: Path, target: Path, run: str, **env):
+    """Start the array task's worker on slice 0; return it once the run is being built."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan)],
+        env={**os.environ, "SLURM_ARRAY_TASK_ID": "0", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 180
+    while not list(target.glob(f".tmp-{run}-*")):  # the run is being built
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError(f"the run never started: {proc.stdout.read()}")
+        time.sleep(0.2)
+    return proc
+
+
 def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys):
     root, plan = _prepare(tmp_path, capsys)
     tasks = json.loads(plan.read_text())["tasks"]
     tid, run = tasks[0][0]["target_id"], tasks[0][1]["run"]
     target = Layout(root).target_dir(tid)
-    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _worker_building_the_run(plan, target, run)
     try:
-        deadline = time.time() + 180
-        while not list(target.glob(f".tmp-{run}-*")):  # the run is being built
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.time() < deadline, "the run never started"
-            time.sleep(0.2)
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         stopped = time.time()
@@ -175,20 +181,8 @@ def test_a_killed_child_is_recorded_with_its_signal_and_memory(tmp_path, capsys)
     tasks = json.loads(plan.read_text())["tasks"]
     tid, run = tasks[0][0]["target_id"], tasks[0][1]["run"]
     target = Layout(root).target_dir(tid)
-    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0", "SLURM_MEM_PER_NODE": "1024"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lambda_hat.cli", "worker", "--plan", str(plan)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _worker_building_the_run(plan, target, run, SLURM_MEM_PER_NODE="1024")
     try:
-        deadline = time.time() + 180
-        while not list(target.glob(f".tmp-{run}-*")):  # the run is being built
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.time() < deadline, "the run never started"
-            time.sleep(0.2)
         os.kill(_pool_child(proc.pid), signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)
     finally:
