@@ -49,12 +49,9 @@ class Posterior(NamedTuple):
         """log π(w) up to a constant, over the full data."""
         return -self.n_beta * self.full_loss(w) + self.prior_logdensity(w)
 
-    def batch_loss_grad(self, w, idx):
-        """∇ of the mean loss over the rows ``idx`` (an unbiased estimate of ∇L_n)."""
-        return jax.grad(self.loss_fn)(w, self.x[idx], self.y[idx])
-
     def batch_loss_and_grad(self, w, idx):
-        """(L_B(w), ∇L_B(w)) over the rows ``idx``: one forward and backward pass."""
+        """(L_B(w), ∇L_B(w)) over the rows ``idx`` (unbiased estimates of L_n, ∇L_n):
+        one forward and backward pass."""
         return jax.value_and_grad(self.loss_fn)(w, self.x[idx], self.y[idx])
 
     def loss_from_logdensity(self, w, logdensity):
