@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambda_hat.store.catalog import Catalog
+from lambda_hat.store.run_names import parse_run_folder
 
 COLUMNS = (
     "target_id",
@@ -58,14 +59,15 @@ def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
     rel = analysis.get("relative_error")
     if rel is None and truth and mean is not None:
         rel = (mean - truth) / truth
+    named = parse_run_folder(run_dirname)
     return {
         "target_id": meta.get("target_id"),
         "model": names.get("model") or model_cfg.get("kind"),
-        "n_data": (meta.get("data_cfg") or {}).get("n_data"),
+        "n_data": (meta.get("dims") or {}).get("n") or (meta.get("data_cfg") or {}).get("n_data"),
         "target_params": (meta.get("dims") or {}).get("p"),
         "L0": (meta.get("metrics") or {}).get("L0"),
         "seed": meta.get("seed"),
-        "sampler": analysis.get("sampler") or run_dirname.split("_")[1],
+        "sampler": analysis.get("sampler") or (named.sampler if named else "?"),
         "llc_mean": mean,
         "llc_std": analysis.get("llc_std"),
         "ess": analysis.get("ess"),
@@ -74,7 +76,7 @@ def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
         "llc_mcse": analysis.get("llc_mcse"),
         "true_llc": truth,
         "relative_error": rel,
-        "run_id": analysis.get("run_id") or run_dirname.split("_")[-1],
+        "run_id": analysis.get("run_id") or (named.run_id if named else "?"),
         "run": run_dirname,
         "path": str(path),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
+from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, broken_artifact
 from lambda_hat.provenance import code_sha, pkg_versions
 from lambda_hat.store import failures, manifest, npz
@@ -24,6 +25,7 @@ from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
 from lambda_hat.store.layout import Layout
 from lambda_hat.store.publish import publish
+from lambda_hat.store.run_names import run_folder
 
 Progress = Callable[[int, int], None]
 
@@ -38,12 +40,14 @@ def set_precision(precision: str) -> None:
 
 
 def true_llc(spec: TargetSpec) -> Fraction | None:
-    """Closed-form λ where the model has one: DLNs (incl. one layer = regular, d/2)."""
-    from lambda_hat.numerics.truth import dln_llc
+    """λ where it is known: in closed form (DLNs, models with no hidden layer on their own
+    teacher's data) or given by the user (a python model's ``true_llc``)."""
+    from lambda_hat.targets.registry import model_of
 
-    if spec.model.kind == "dln":
-        return dln_llc(spec.model.layer_sizes, spec.model.rank)
-    return None
+    return model_of(spec.model).true_llc(spec.model, spec.data)
+
+
+SOURCE_DIR = "source"  # a python model's module file, as the target was built with it
 
 
 def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str:
@@ -73,7 +77,7 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
 
 def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict) -> None:
     set_precision(spec.precision)
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTION
+    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
     from lambda_hat.numerics.target import build_target as numerics_build
 
     start = time.time()
@@ -83,16 +87,23 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict) -> None:
             f"training of target {tid} diverged (L0 = {arrays.L0}); lower "
             "training.learning_rate or use more steps"
         )
-    npz.save(tmp / "data.npz", X=np.asarray(arrays.x), Y=np.asarray(arrays.y))
+    data = {"X": np.asarray(arrays.x), "Y": np.asarray(arrays.y)}
+    if arrays.x_test is not None:
+        data.update(X_test=np.asarray(arrays.x_test), Y_test=np.asarray(arrays.y_test))
+    npz.save(tmp / "data.npz", **data)
     history = np.asarray(arrays.loss_history)
-    npz.save(
-        tmp / "params.npz",
-        w_star=np.asarray(arrays.w_star),
-        teacher=np.asarray(arrays.teacher),
-        train_loss=history,
-    )
+    params = {"w_star": np.asarray(arrays.w_star), "train_loss": history}
+    if arrays.teacher is not None:
+        params["teacher"] = np.asarray(arrays.teacher)
+    npz.save(tmp / "params.npz", **params)
+    if spec.model.kind == "python":  # runs import this copy: the code w* was trained with
+        (tmp / SOURCE_DIR).mkdir()
+        shutil.copy2(spec.model.source_path, tmp / SOURCE_DIR / Path(spec.model.source_path).name)
     truth = true_llc(spec)
-    model_cfg = {**to_dict(spec.model), "depth": spec.model.depth}
+    model_cfg = to_dict(spec.model)
+    if hasattr(spec.model, "depth"):
+        model_cfg["depth"] = spec.model.depth
+    x = np.asarray(arrays.x)
     meta = {
         "schema_version": SCHEMA_VERSION,
         "target_id": tid,
@@ -107,18 +118,37 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict) -> None:
         "model_cfg": model_cfg,
         "data_cfg": to_dict(spec.data),
         "training_cfg": to_dict(spec.training),
-        "dims": {"n": spec.data.n_data, "d": spec.model.in_dim, "p": int(arrays.w_star.shape[0])},
+        "dims": {
+            "n": int(x.shape[0]),
+            "d": int(np.prod(x.shape[1:])),
+            "p": int(arrays.w_star.shape[0]),
+        },
         "metrics": {
             "L0": arrays.L0,
             "train_loss_first": float(history[0]) if history.size else None,
             "train_loss_final": float(history[-1]) if history.size else None,
+            "test_loss": arrays.test_loss,
         },
-        "loss": LOSS_DESCRIPTION,
+        "loss": LOSS_DESCRIPTIONS[spec.model.loss],
+        "loss_name": spec.model.loss,
         "true_llc": float(truth) if truth is not None else None,
         "true_llc_exact": str(truth) if truth is not None else None,
         "spec": to_dict(spec),
     }
+    if arrays.x_test is not None:
+        meta["dims"]["n_test"] = int(np.asarray(arrays.x_test).shape[0])
     write_json(tmp / "meta.json", meta)
+
+
+def target_spec(meta: dict, folder: Path) -> TargetSpec:
+    """The spec of a published target, its python model read from the target's own copy."""
+    from lambda_hat.targets.python_model import with_source
+
+    spec = target_from_dict(meta["spec"], f"{folder / 'meta.json'}: spec")
+    if spec.model.kind == "python":
+        copy = folder / SOURCE_DIR / Path(spec.model.source_path).name
+        spec = dataclasses.replace(spec, model=with_source(spec.model, copy))
+    return spec
 
 
 def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
@@ -146,7 +176,10 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
     try:
         meta, data, params = load_target(root, spec.target_id)
         built = publish(
-            final, lambda tmp: _write_run(tmp, spec, meta, data, params, progress, start)
+            final,
+            lambda tmp: _write_run(
+                tmp, spec, layout.target_dir(spec.target_id), meta, data, params, progress, start
+            ),
         )
     except BaseException as exc:
         if isinstance(exc, Exception) and layout.target_dir(spec.target_id).is_dir():
@@ -169,7 +202,7 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
             "run_id",
             lambda e: (
                 layout.target_dir(e["target_id"])
-                .joinpath(f"run_{e['sampler']}_{e['run_id']}")
+                .joinpath(run_folder(e["sampler"], e["run_id"]))
                 .is_dir()
             ),
         )
@@ -177,60 +210,38 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
     return name
 
 
-def _write_run(tmp: Path, spec: RunSpec, meta, data, params, progress, start: float) -> None:
-    """Sample and write the run's files into ``tmp``; ``start``: when the run was picked up.
+def _write_run(
+    tmp: Path, spec: RunSpec, folder: Path, meta, data, params, progress, start: float
+) -> None:
+    """Sample and write the run's files into ``tmp``; ``folder``: its target's folder;
+    ``start``: when the run was picked up.
 
     ``analysis.json`` records where the time went (``timings_sec``: load, sample (with
     compilation), summary, trace, plots) and ``walltime_sec`` from ``start``.
     """
     clock = _Clock(start)
     set_precision(spec.precision)
-    import jax
     import jax.numpy as jnp
 
-    from lambda_hat.analysis import inference_data, plots, summary
-    from lambda_hat.config.specs import ModelSpec
-    from lambda_hat.numerics.estimator import llc_trace
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTION, make_loss
+    from lambda_hat.analysis import inference_data, plots
+    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS, make_loss
     from lambda_hat.numerics.posterior import make_posterior
-    from lambda_hat.numerics.samplers import get as get_sampler
-    from lambda_hat.numerics.samplers.driver import Schedule
-    from lambda_hat.numerics.target import flat_apply
+    from lambda_hat.numerics.target import dtype_of, flat_apply
+    from lambda_hat.sampling import sample_llc
+    from lambda_hat.targets.arrays import cast
 
-    dtype = jnp.float64 if spec.precision == "float64" else jnp.float32
-    model_fields = {f.name for f in dataclasses.fields(ModelSpec)}
-    model = ModelSpec(
-        **{k: v for k, v in meta["model_cfg"].items() if k in model_fields}
-        | {"widths": tuple(meta["model_cfg"]["widths"])}
-    )
-    apply_flat, _, _ = flat_apply(model, dtype)
-    loss_fn = make_loss(apply_flat)
+    model = target_spec(meta, folder).model
+    apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision))
+    loss_fn = make_loss(apply_flat, model.loss)
     # cast on the host: a device-side cast compiles a program per array shape
     host = np.float64 if spec.precision == "float64" else np.float32
-    x, y = (jnp.asarray(np.asarray(data[k], host)) for k in ("X", "Y"))
+    x, y = (jnp.asarray(a) for a in cast(data["X"], data["Y"], host))
     w_star = jnp.asarray(np.asarray(params["w_star"], host))
-    L0 = float(jax.jit(loss_fn)(w_star, x, y))  # L_n(w*) in this run's precision
-    posterior = make_posterior(loss_fn, x, y, w_star, spec.inverse_temperature, spec.localization)
+    posterior = make_posterior(loss_fn, (x, y), w_star, spec.inverse_temperature, spec.localization)
     clock.lap("load")
-    sampler = get_sampler(spec.sampler)
-    result = sampler.sample(
-        jax.random.PRNGKey(spec.seed),
-        posterior,
-        spec.params,
-        Schedule(
-            spec.chains,
-            spec.burnin,
-            spec.draws,
-            spec.thin,
-            spec.trace_params,
-            progress,
-            spec.llc_trace,
-        ),
-    )
-    _check_finite(spec, result)
+    est = sample_llc(posterior, spec, progress)
     sampling_sec = clock.lap("sample")
-    llc = llc_trace(result.loss, L0, posterior.n_beta)
-    summ = summary.summarize(llc)
+    result, llc, summ, L0 = est.result, est.llc, est.summary, est.L0
     truth = meta.get("true_llc")
     rid = run_id(spec)
     stats = dict(result.stats)
@@ -261,8 +272,9 @@ def _write_run(tmp: Path, spec: RunSpec, meta, data, params, progress, start: fl
         "llc_trace": spec.llc_trace,
         "sampler_config": to_dict(spec),
         "stats": stats,
-        "warnings": summary.warnings_for(summ, stats),
-        "loss": LOSS_DESCRIPTION,
+        "warnings": est.warnings,
+        "loss": LOSS_DESCRIPTIONS[model.loss],
+        "loss_name": model.loss,
         "code_sha": code_sha(),
         "pkg_versions": pkg_versions(),
         "spec": to_dict(spec),
@@ -313,19 +325,3 @@ def _peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
-
-
-def _check_finite(spec: RunSpec, result) -> None:
-    bad = result.first_nonfinite_step
-    if bad is None and np.all(np.isfinite(result.loss)):
-        return
-    where = f"at step {bad}" if bad is not None else "in a recorded loss"
-    step = getattr(spec.params, "step_size", None)
-    hint = (
-        f"lower step_size (now {step:g}), e.g. to {step / 10:g}"
-        if isinstance(step, float)
-        else "lower the step size or check the target"
-    )
-    raise SamplerDivergedError(
-        f"sampler {spec.sampler!r} diverged {where}: the loss became NaN/inf. Suggestion: {hint}."
-    )

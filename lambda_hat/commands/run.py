@@ -53,12 +53,14 @@ def run(args) -> int:
     from lambda_hat.scheduler.local import LocalExecutor, selected, usable_cpus
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store.root import writable_store
+    from lambda_hat.targets.probe import check_python_models
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     console = Console(stderr=True)
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
+    check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     if args.dry_run:
         print_plan(plan, Console())
         return 0

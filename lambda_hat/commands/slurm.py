@@ -85,6 +85,7 @@ def run(args) -> int:
     from lambda_hat.slurm.render import SbatchOptions
     from lambda_hat.slurm.submit import default_python, prepare
     from lambda_hat.store.root import writable_store
+    from lambda_hat.targets.probe import check_python_models
 
     if args.wait and not args.submit:
         raise SlurmError("--wait needs --submit")
@@ -104,6 +105,7 @@ def run(args) -> int:
     ).check()
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
+    check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     writable_store(plan.root)
     counts = plan.counts()
     prepared = prepare(plan, args.experiments, options, args.per, args.retry_failed)

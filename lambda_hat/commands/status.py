@@ -84,6 +84,7 @@ def _row(kind, target_id, run, status, failure, final, what) -> dict:
 def store_rows(root: str) -> list[dict]:
     """Every target and run the store holds, and every recorded failure."""
     from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.run_names import parse_run_folder
 
     catalog = Catalog(root)
     rows = []
@@ -101,12 +102,13 @@ def store_rows(root: str) -> list[dict]:
             }
         )
         for dirname in target.run_dirnames():
+            named = parse_run_folder(dirname)
             rows.append(
                 {
                     "kind": "run",
                     "target_id": target.target_id,
                     "run": dirname,
-                    "what": dirname.split("_")[1],
+                    "what": named.sampler if named else "?",
                     "state": DONE,
                 }
             )

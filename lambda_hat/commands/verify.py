@@ -146,12 +146,13 @@ def check_run(folder: Path, problems: list[str]) -> None:
 def stale_failures(root: Path) -> list[Path]:
     """Failure records of artifacts that are published (left by a crash in between)."""
     from lambda_hat.store.layout import FAILURES, Layout
+    from lambda_hat.store.run_names import RUN_GLOB
 
     layout = Layout(root)
     out = [
         f for f in layout.failures_dir().glob("tgt_*.json") if layout.target_dir(f.stem).is_dir()
     ]
-    for f in layout.targets.glob(f"tgt_*/{FAILURES}/run_*.json"):
+    for f in layout.targets.glob(f"tgt_*/{FAILURES}/{RUN_GLOB}.json"):
         if (f.parent.parent / f.stem).is_dir():
             out.append(f)
     return sorted(out)
@@ -163,6 +164,7 @@ def verify(
     from lambda_hat.scheduler import housekeeping
     from lambda_hat.store.layout import Layout
     from lambda_hat.store.locks import soft_locks
+    from lambda_hat.store.run_names import RUN_GLOB
 
     layout = Layout(root)
     report = Report()
@@ -202,7 +204,7 @@ def verify(
         target_broken = len(report.problems) > before
         if target_broken:
             report.broken.append(tdir)
-        for rdir in sorted(p for p in tdir.glob("run_*") if p.is_dir()):
+        for rdir in sorted(p for p in tdir.glob(RUN_GLOB) if p.is_dir()):
             report.checked["runs"] += 1
             before = len(report.problems)
             check_run(rdir, report.problems)

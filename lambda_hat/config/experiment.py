@@ -15,13 +15,14 @@ from lambda_hat.config.fields import build
 from lambda_hat.config.specs import (
     PRECISIONS,
     SAMPLER_PARAMS,
-    DataSpec,
-    ModelSpec,
     SamplerSpec,
     TargetSpec,
     TrainingSpec,
 )
 from lambda_hat.errors import ConfigError
+from lambda_hat.targets.checks import check_pair
+from lambda_hat.targets.kind import ParseContext
+from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind
 
 TOP_LEVEL = ("store", "models", "data", "training", "targets", "samplers")
 
@@ -75,8 +76,15 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         raise ConfigError(f"{name}: store.root: expected a path string, got {root!r}")
     store_root = Path(root_override) if root_override is not None else Path(root)
 
-    models = {k: _model(v, f"{name}: models.{k}") for k, v in _presets(doc, "models", name)}
-    data = {k: build(DataSpec, v, f"{name}: data.{k}") for k, v in _presets(doc, "data", name)}
+    ctx = ParseContext(base_dir=path.parent)
+    models = {
+        k: _kind_spec(v, f"{name}: models.{k}", ctx, model_kind, None)
+        for k, v in _presets(doc, "models", name)
+    }
+    data = {
+        k: _kind_spec(v, f"{name}: data.{k}", ctx, data_kind, DEFAULT_DATA_KIND)
+        for k, v in _presets(doc, "data", name)
+    }
     training = {
         k: build(TrainingSpec, v, f"{name}: training.{k}")
         for k, v in _presets(doc, "training", name)
@@ -110,23 +118,12 @@ def _array(doc: dict, key: str, name: str) -> list:
     return items
 
 
-def _model(table: dict, where: str) -> ModelSpec:
-    spec = build(ModelSpec, table, where)
-    if spec.kind == "dln":
-        for key in ("activation", "bias"):
-            if key in table:
-                raise ConfigError(f"{where}.{key}: not used by kind = 'dln'; remove it")
-        if spec.rank is None:
-            raise ConfigError(f"{where}: kind = 'dln' needs 'rank' (the teacher's rank)")
-        if spec.rank > min(spec.layer_sizes):
-            raise ConfigError(
-                f"{where}.rank: {spec.rank} exceeds the narrowest layer "
-                f"({min(spec.layer_sizes)}); use a rank <= {min(spec.layer_sizes)}"
-            )
-        spec = dataclasses.replace(spec, activation="identity", bias=False)
-    elif spec.rank is not None:
-        raise ConfigError(f"{where}.rank: only kind = 'dln' has a rank; remove it")
-    return spec
+def _kind_spec(table: dict, where: str, ctx: ParseContext, lookup, default: str | None):
+    """A model or data preset, checked by its kind's module."""
+    kind = table.get("kind", default)
+    if kind is None:
+        raise ConfigError(f"{where}: missing required key 'kind'")
+    return lookup(kind, where).parse(table, where, ctx)
 
 
 def _target(table: dict, where: str, models: dict, data: dict, training: dict) -> TargetEntry:
@@ -160,10 +157,12 @@ def _target(table: dict, where: str, models: dict, data: dict, training: dict) -
     train = training[names["training"]] if names["training"] else TrainingSpec()
     model = models[names["model"]]
     dat = data[names["data"]]
-    if train.batch_size is not None and train.batch_size > dat.n_data:
+    check_pair(model, dat, train, where)
+    n_data = dat.n_data
+    if train.batch_size is not None and train.batch_size > n_data:
         raise ConfigError(
             f"{where}: training.{names['training']}.batch_size = {train.batch_size} exceeds "
-            f"data.{names['data']}.n_data = {dat.n_data}"
+            f"the {n_data} rows of data.{names['data']}"
         )
     spec = TargetSpec(model=model, data=dat, training=train, seed=seed, precision=precision)
     return TargetEntry(names["model"], names["data"], names["training"] or "default", spec)

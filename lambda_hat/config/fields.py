@@ -24,9 +24,44 @@ def check(
     le: float | None = None,
     lt: float | None = None,
     help: str = "",
+    hashed: bool = True,
+    omit_default: bool = False,
 ) -> dict:
-    """Field metadata: allowed values and bounds, plus a one-line description."""
-    return {"choices": choices, "gt": gt, "ge": ge, "le": le, "lt": lt, "help": help}
+    """Field metadata: allowed values and bounds, plus a one-line description.
+
+    ``hashed=False`` keeps a field out of the spec's ID (where a file lies, not what it
+    holds); ``omit_default=True`` hashes it only when it differs from its default, so a
+    field added later leaves every existing ID as it was.
+    """
+    return {
+        "choices": choices,
+        "gt": gt,
+        "ge": ge,
+        "le": le,
+        "lt": lt,
+        "help": help,
+        "hashed": hashed,
+        "omit_default": omit_default,
+    }
+
+
+def hash_view(spec: Any) -> Any:
+    """The plain-JSON view of a spec that its ID is computed from (see :func:`check`)."""
+    if dataclasses.is_dataclass(spec) and not isinstance(spec, type):
+        out = {}
+        for f in dataclasses.fields(spec):
+            value = getattr(spec, f.name)
+            if not f.metadata.get("hashed", True):
+                continue
+            if f.metadata.get("omit_default") and value == f.default:
+                continue
+            out[f.name] = hash_view(value)
+        return out
+    if isinstance(spec, dict):
+        return {k: hash_view(v) for k, v in spec.items()}
+    if isinstance(spec, list | tuple):
+        return [hash_view(v) for v in spec]
+    return spec
 
 
 def _type_name(tp: Any) -> str:
@@ -36,9 +71,10 @@ def _type_name(tp: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return " or ".join(_type_name(a) for a in args)
-    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
-        tp, str(tp)
-    )
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
+    if tp is dict or origin is dict:
+        return "a table"
+    return names.get(tp, str(tp))
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -79,6 +115,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
+    elif tp is dict or origin is dict:
+        if isinstance(value, dict):
+            return dict(value)
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 

@@ -10,53 +10,27 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import check
+from lambda_hat.config.fields import build, check, hash_view
+from lambda_hat.errors import ConfigError
+from lambda_hat.targets.network import NetworkSpec
+from lambda_hat.targets.teacher import TeacherDataSpec
 
 PRECISIONS = ("float32", "float64")
 # How the per-draw loss of the llc trace is obtained (see numerics/samplers/driver.py).
 LLC_TRACES = ("minibatch", "full")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Network architecture. ``mlp``: teacher-student regression; ``dln``: deep linear net."""
-
-    kind: str = field(metadata=check(choices=("mlp", "dln"), help="mlp | dln"))
-    in_dim: int = field(metadata=check(ge=1, help="input dimension"))
-    widths: tuple[int, ...] = field(metadata=check(ge=1, help="hidden layer widths"))
-    out_dim: int = field(metadata=check(ge=1, help="output dimension"))
-    activation: str = field(
-        default="tanh",
-        metadata=check(choices=("tanh", "relu", "gelu", "identity"), help="mlp only"),
-    )
-    bias: bool = field(default=True, metadata=check(help="mlp only: layers have biases"))
-    rank: int | None = field(default=None, metadata=check(ge=0, help="dln only: teacher rank"))
-
-    @property
-    def depth(self) -> int:
-        return len(self.widths)
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        return (self.in_dim, *self.widths, self.out_dim)
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Synthetic regression data: inputs x, teacher outputs plus Gaussian noise."""
-
-    n_data: int = field(metadata=check(ge=2, help="number of data points n"))
-    noise_scale: float = field(default=0.1, metadata=check(ge=0.0, help="std of output noise"))
-    inputs: str = field(
-        default="gaussian", metadata=check(choices=("gaussian", "uniform"), help="x distribution")
-    )
+# The built-in network and its teacher data keep their old names: the kinds live in
+# lambda_hat/targets (one module each), these are two of them.
+ModelSpec = NetworkSpec
+DataSpec = TeacherDataSpec
 
 
 @dataclass(frozen=True)
 class TrainingSpec:
     """How w* is found: optax training from a random init, or the teacher itself."""
 
-    optimizer: str = field(default="adam", metadata=check(choices=("adam", "sgd")))
+    optimizer: str = field(default="adam", metadata=check(choices=("adam", "adamw", "sgd")))
     learning_rate: float = field(default=0.01, metadata=check(gt=0.0))
     steps: int = field(default=2000, metadata=check(ge=0))
     batch_size: int | None = field(
@@ -65,8 +39,13 @@ class TrainingSpec:
     init: str = field(
         default="random",
         metadata=check(
-            choices=("random", "teacher"), help="teacher: w* is the teacher, no training"
+            choices=("random", "teacher", "given"),
+            help="teacher: w* is the teacher; given: w* is a python factory's params "
+            "(both: no training)",
         ),
+    )
+    weight_decay: float = field(
+        default=0.0, metadata=check(ge=0.0, omit_default=True, help="adamw only: decoupled")
     )
 
 
@@ -74,8 +53,8 @@ class TrainingSpec:
 class TargetSpec:
     """Stage A: everything that determines a target's data and w*."""
 
-    model: ModelSpec
-    data: DataSpec
+    model: object  # a model kind's spec (lambda_hat/targets)
+    data: object  # a data kind's spec
     training: TrainingSpec
     seed: int
     precision: str = "float64"
@@ -247,10 +226,10 @@ class RunSpec:
     inverse_temperature: float
     localization: float
     precision: str
-    trace_params: bool = False  # hashed only when true, so older run IDs stand
-    # hashed only when not "full" (what every run recorded before the option existed), so
-    # older run IDs stand and keep meaning what they computed
-    llc_trace: str = "full"
+    # hashed only when not the default (what every run did before the option existed),
+    # so older run IDs stand and keep meaning what they computed
+    trace_params: bool = field(default=False, metadata=check(omit_default=True))
+    llc_trace: str = field(default="full", metadata=check(omit_default=True))
 
 
 def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
@@ -279,8 +258,44 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
 
 
 def to_dict(spec: object) -> dict:
-    """Plain-JSON view of a spec (tuples become lists)."""
+    """Plain-JSON view of a spec, every field included (tuples become lists)."""
     return _plain(dataclasses.asdict(spec))
+
+
+def id_view(spec: object) -> dict:
+    """The plain-JSON view an ID hashes: ``to_dict`` less unhashed and omitted fields."""
+    return _plain(hash_view(spec))
+
+
+def target_from_dict(d: dict, where: str = "target spec") -> TargetSpec:
+    """The TargetSpec a ``to_dict`` (stored in meta.json or a plan file) came from.
+
+    Fields added since the dict was written take their defaults, so old dicts load.
+    """
+    from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind
+
+    if not isinstance(d, dict) or not {"model", "data"} <= set(d):
+        raise ConfigError(f"{where}: not a target spec (needs 'model' and 'data')")
+    model_cls = model_kind(d["model"].get("kind"), f"{where}.model").spec
+    data_cls = data_kind(d["data"].get("kind", DEFAULT_DATA_KIND), f"{where}.data").spec
+    return build(
+        TargetSpec,
+        {k: v for k, v in d.items() if k not in ("model", "data", "training")},
+        where,
+        model=build(model_cls, d["model"], f"{where}.model"),
+        data=build(data_cls, d["data"], f"{where}.data"),
+        training=build(TrainingSpec, d.get("training", {}), f"{where}.training"),
+    )
+
+
+def run_from_dict(d: dict, where: str = "run spec") -> RunSpec:
+    """The RunSpec a ``to_dict`` came from (see :func:`target_from_dict`)."""
+    if not isinstance(d, dict) or d.get("sampler") not in SAMPLER_PARAMS:
+        raise ConfigError(
+            f"{where}: not a run spec of a known sampler ({', '.join(SAMPLER_PARAMS)})"
+        )
+    params = build(SAMPLER_PARAMS[d["sampler"]], d.get("params", {}), f"{where}.params")
+    return build(RunSpec, {k: v for k, v in d.items() if k != "params"}, where, params=params)
 
 
 def _plain(value):

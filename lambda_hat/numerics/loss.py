@@ -1,25 +1,43 @@
-"""The empirical loss, defined here and only here.
+"""The empirical losses, defined here and only here.
 
-    L_n(w) = (1/n) Σ_i ½ ‖y_i − f_w(x_i)‖²
+    mse:            L_n(w) = (1/n) Σ_i ½ ‖y_i − f_w(x_i)‖²
+    cross_entropy:  L_n(w) = −(1/n) Σ_i log softmax(f_w(x_i))[y_i]
 
-i.e. the Gaussian negative log-likelihood with unit noise variance, up to a constant.
-The tempered posterior uses exp(−nβ L_n(w)).
+i.e. negative log-likelihoods per row: Gaussian with unit noise variance (up to a
+constant) and categorical with logits f_w(x). The tempered posterior uses exp(−nβ L_n(w)).
+A loss is a function of the flat parameters and a batch ``(x, y)`` of rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 
-LOSS_DESCRIPTION = "L_n(w) = (1/n) sum_i 0.5 * ||y_i - f_w(x_i)||^2"
+LOSS_DESCRIPTIONS = {
+    "mse": "L_n(w) = (1/n) sum_i 0.5 * ||y_i - f_w(x_i)||^2",
+    "cross_entropy": "L_n(w) = -(1/n) sum_i log softmax(f_w(x_i))[y_i]",
+}
+LOSS_DESCRIPTION = LOSS_DESCRIPTIONS["mse"]
 
 
-def make_loss(apply_flat: Callable) -> Callable:
-    """``loss(w, x, y)``: mean over the rows of (x, y) of half the squared error."""
+def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
+    """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss."""
+    if loss == "mse":
 
-    def loss(w, x, y):
-        residual = y - apply_flat(w, x)
-        return 0.5 * jnp.mean(jnp.sum(residual * residual, axis=-1))
+        def mse(w, batch):
+            x, y = batch
+            residual = y - apply_flat(w, x)
+            return 0.5 * jnp.mean(jnp.sum(residual * residual, axis=-1))
 
-    return loss
+        return mse
+    if loss == "cross_entropy":
+
+        def cross_entropy(w, batch):
+            x, y = batch
+            logp = jax.nn.log_softmax(apply_flat(w, x), axis=-1)
+            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=-1))
+
+        return cross_entropy
+    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_DESCRIPTIONS)}")

@@ -2,7 +2,9 @@
 
     π(w) ∝ exp(−nβ L_n(w) − (γ/2) ‖w − w*‖²)
 
-with nβ = n · inverse_temperature (default β = 1/log n) and γ = localization.
+with nβ = n · inverse_temperature (default β = 1/log n) and γ = localization. The loss
+is any ``loss_fn(w, batch)`` and ``data`` any pytree of arrays with n rows each (today
+``(x, y)``): a batch is the same pytree cut to some rows.
 
 ``anchor`` optionally holds the per-row losses at w*, so that a minibatch sampler can
 estimate L_n(w) − L_n(w*) by L_B(w) − L_B(w*) on the batch B it already drew, at the
@@ -12,18 +14,22 @@ cost of a gather: the same-minibatch control variate of Lau et al. (Algorithm 1)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 
+def rows(data, idx):
+    """The batch of ``data`` at rows ``idx``."""
+    return jax.tree_util.tree_map(lambda a: a[idx], data)
+
+
 class Posterior(NamedTuple):
     """Everything a sampler needs to know about its target density."""
 
-    loss_fn: Callable  # loss_fn(w, x, y) -> mean loss over the rows given
-    x: jax.Array
-    y: jax.Array
+    loss_fn: Callable  # loss_fn(w, batch) -> mean loss over the batch's rows
+    data: Any  # pytree of arrays, n rows each
     w_star: jax.Array
     n_beta: float
     localization: float
@@ -31,15 +37,25 @@ class Posterior(NamedTuple):
 
     @property
     def n(self) -> int:
-        return self.x.shape[0]
+        return jax.tree_util.tree_leaves(self.data)[0].shape[0]
 
     @property
     def num_params(self) -> int:
         return self.w_star.shape[0]
 
+    @property
+    def arrays(self) -> tuple:
+        """The posterior's arrays, to pass into a jitted function as arguments (XLA would
+        try to constant-fold closed-over data at compile time); see :meth:`rebind`."""
+        return (self.data, self.w_star, self.anchor)
+
+    def rebind(self, arrays: tuple) -> Posterior:
+        data, w_star, anchor = arrays
+        return self._replace(data=data, w_star=w_star, anchor=anchor)
+
     def full_loss(self, w):
         """L_n(w) over all n points."""
-        return self.loss_fn(w, self.x, self.y)
+        return self.loss_fn(w, self.data)
 
     def prior_logdensity(self, w):
         d = w - self.w_star
@@ -52,7 +68,7 @@ class Posterior(NamedTuple):
     def batch_loss_and_grad(self, w, idx):
         """(L_B(w), ∇L_B(w)) over the rows ``idx`` (unbiased estimates of L_n, ∇L_n):
         one forward and backward pass."""
-        return jax.value_and_grad(self.loss_fn)(w, self.x[idx], self.y[idx])
+        return jax.value_and_grad(self.loss_fn)(w, rows(self.data, idx))
 
     def loss_from_logdensity(self, w, logdensity):
         """L_n(w) recovered from log π(w) (no pass over the data): for samplers whose
@@ -64,12 +80,14 @@ class Posterior(NamedTuple):
         loss_fn = self.loss_fn
 
         @jax.jit
-        def rows(x, y, w):
-            return jax.vmap(lambda xi, yi: loss_fn(w, xi[None], yi[None]))(x, y)
+        def per_row(data, w):
+            one = jax.tree_util.tree_map(lambda a: a[:, None], data)  # rows of one
+            return jax.vmap(lambda batch: loss_fn(w, batch))(one)
 
-        return self._replace(anchor=rows(self.x, self.y, self.w_star))
+        return self._replace(anchor=per_row(self.data, self.w_star))
 
 
-def make_posterior(loss_fn, x, y, w_star, inverse_temperature, localization) -> Posterior:
-    n = x.shape[0]
-    return Posterior(loss_fn, x, y, w_star, float(n * inverse_temperature), float(localization))
+def make_posterior(loss_fn, data, w_star, inverse_temperature, localization) -> Posterior:
+    """The posterior of ``loss_fn`` on ``data`` (a pytree of n-row arrays, e.g. (x, y))."""
+    n = jax.tree_util.tree_leaves(data)[0].shape[0]
+    return Posterior(loss_fn, data, w_star, float(n * inverse_temperature), float(localization))

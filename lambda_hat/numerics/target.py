@@ -1,31 +1,39 @@
-"""Stage A numerics: data, teacher and w* for a TargetSpec (arrays in, arrays out)."""
+"""Stage A numerics: data and w* for a TargetSpec of any kind (arrays in, arrays out)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from lambda_hat.numerics.data import make_data, make_teacher
 from lambda_hat.numerics.loss import make_loss
-from lambda_hat.numerics.models import network
 from lambda_hat.numerics.training import train
+from lambda_hat.targets.checks import check_outputs
+from lambda_hat.targets.kind import Model
+from lambda_hat.targets.registry import data_of, model_of
 
 
 class TargetArrays(NamedTuple):
     x: jax.Array
     y: jax.Array
     w_star: jax.Array  # flat (p,)
-    teacher: jax.Array  # flat (p,)
+    teacher: jax.Array | None  # flat (p,), where a teacher generated y
     loss_history: jax.Array
     L0: float
+    x_test: Any = None
+    y_test: Any = None
+    test_loss: float | None = None  # L(w*) on the held-out rows
 
 
-def flat_apply(model_spec, dtype):
-    """(apply_flat(w, x), unravel, p) for the spec's network.
+def dtype_of(precision: str):
+    return jnp.float64 if precision == "float64" else jnp.float32
+
+
+def flat_model(model: Model, dtype):
+    """(apply_flat(w, x), unravel, p) for a built model.
 
     ``w`` is laid out by ``ravel_pytree``. Its ``unravel`` depends on the parameters'
     shapes only, so it is built from zeros of the shapes ``jax.eval_shape`` reads off
@@ -33,36 +41,52 @@ def flat_apply(model_spec, dtype):
     random-number programs (about 20 of them, 1–2 s on a cold cache). The numbers are
     those of ``ravel_pytree`` on the initialised network, to the bit.
     """
-    net = network(model_spec)
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    shapes = jax.eval_shape(lambda k: net.init(k, dtype), key)
+    shapes = jax.eval_shape(model.init, key)
     template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
     flat, unravel = ravel_pytree(template)
 
     def apply_flat(w, x):
-        return net.apply(unravel(w), x)
+        return model.apply(unravel(w), x)
 
     return apply_flat, unravel, flat.shape[0]
 
 
+def flat_apply(model_spec, dtype):
+    """:func:`flat_model` of a model spec."""
+    return flat_model(model_of(model_spec).build(model_spec, dtype), dtype)
+
+
 def build_target(spec) -> TargetArrays:
-    """Make data from a teacher and train a student to w* (or take the teacher)."""
-    dtype = jnp.float64 if spec.precision == "float64" else jnp.float32
-    net = network(spec.model)
+    """Make the data (from a teacher where the kind has one) and train to w*."""
+    dtype = dtype_of(spec.precision)
+    model = model_of(spec.model).build(spec.model, dtype)
+    data_kind = data_of(spec.data)
     k_teacher, k_data, k_init, k_train = jax.random.split(jax.random.PRNGKey(spec.seed), 4)
-    teacher_tree = make_teacher(net, spec.model, k_teacher, dtype)
-    x, y = make_data(net, teacher_tree, spec.data, k_data, dtype)
-    teacher, _ = ravel_pytree(teacher_tree)
-    apply_flat, _, _ = flat_apply(spec.model, dtype)
-    loss = jax.jit(make_loss(apply_flat))
-    if spec.training.init == "teacher" or spec.training.steps == 0:
-        w0 = (
-            teacher if spec.training.init == "teacher" else ravel_pytree(net.init(k_init, dtype))[0]
-        )
+    teacher_tree = model.teacher(k_teacher) if data_kind.needs_teacher else None
+    data = data_kind.build(spec.data, model, teacher_tree, k_data, dtype)
+    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
+    teacher = ravel_pytree(teacher_tree)[0] if teacher_tree is not None else None
+    apply_flat, _, _ = flat_model(model, dtype)
+    loss_fn = make_loss(apply_flat, spec.model.loss)
+    w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
+    _check_outputs(apply_flat, w0, x, y, spec.model.loss)
+    if spec.training.init in ("teacher", "given") or spec.training.steps == 0:
         w_star, history = w0, jnp.zeros((0,), dtype)
     else:
-        w0, _ = ravel_pytree(net.init(k_init, dtype))
-        w_star, history = jax.jit(
-            lambda w, k: train(make_loss(apply_flat), w, x, y, spec.training, k)
-        )(w0, k_train)
-    return TargetArrays(x, y, w_star, teacher, history, float(loss(w_star, x, y)))
+        w_star, history = jax.jit(lambda w, k: train(loss_fn, w, (x, y), spec.training, k))(
+            w0, k_train
+        )
+    loss = jax.jit(loss_fn)
+    L0 = float(loss(w_star, (x, y)))
+    test = None
+    if data.x_test is not None:
+        test = float(loss(w_star, (jnp.asarray(data.x_test), jnp.asarray(data.y_test))))
+    return TargetArrays(x, y, w_star, teacher, history, L0, data.x_test, data.y_test, test)
+
+
+def _check_outputs(apply_flat, w, x, y, loss: str) -> None:
+    """The model's output shape fits Y (abstractly: nothing is computed)."""
+    out = jax.eval_shape(apply_flat, w, x[:2])
+    max_label = int(jnp.max(y)) if loss == "cross_entropy" else None
+    check_outputs(out.shape, y[:2].shape, loss, "model", max_label)

@@ -6,29 +6,32 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lambda_hat.numerics.posterior import rows
+
 
 def optimizer(training_spec) -> optax.GradientTransformation:
     if training_spec.optimizer == "adam":
         return optax.adam(training_spec.learning_rate)
+    if training_spec.optimizer == "adamw":
+        return optax.adamw(training_spec.learning_rate, weight_decay=training_spec.weight_decay)
     if training_spec.optimizer == "sgd":
         return optax.sgd(training_spec.learning_rate)
     raise ValueError(f"unknown optimizer {training_spec.optimizer!r}")
 
 
-def train(loss_fn, w0, x, y, training_spec, rng_key):
-    """Minimise ``loss_fn(w, x, y)`` from ``w0``. Returns (w*, per-step loss history)."""
+def train(loss_fn, w0, data, training_spec, rng_key):
+    """Minimise ``loss_fn(w, batch)`` from ``w0``. Returns (w*, per-step loss history)."""
     opt = optimizer(training_spec)
-    n = x.shape[0]
+    n = jax.tree_util.tree_leaves(data)[0].shape[0]
     batch = training_spec.batch_size
 
     def step(carry, key):
         w, opt_state = carry
         if batch is None or batch >= n:
-            xb, yb = x, y
+            b = data
         else:
-            idx = jax.random.choice(key, n, (batch,), replace=False)
-            xb, yb = x[idx], y[idx]
-        value, grad = jax.value_and_grad(loss_fn)(w, xb, yb)
+            b = rows(data, jax.random.choice(key, n, (batch,), replace=False))
+        value, grad = jax.value_and_grad(loss_fn)(w, b)
         updates, opt_state = opt.update(grad, opt_state, w)
         return (optax.apply_updates(w, updates), opt_state), value
 

@@ -18,6 +18,7 @@ from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
 from lambda_hat.store.publish import clean_stale, is_locked
+from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 
 def temp_artifact(tmp: Path) -> Path | None:
@@ -180,13 +181,19 @@ def reconcile_catalog(root: str | Path, fix: bool = True) -> ManifestCheck:
     return check
 
 
+def _run_key(name: str) -> str:
+    """A run folder's ``_runs.jsonl`` key: its run ID (its whole name if not named as a run)."""
+    run = parse_run_folder(name)
+    return run.run_id if run else name
+
+
 def reconcile_runs(root: str | Path, tid: str, fix: bool = True) -> ManifestCheck:
     """Compare (and with ``fix``, rewrite) a target's ``_runs.jsonl`` with its run folders."""
     layout = Layout(root)
     path = layout.runs_manifest(tid)
     target = layout.target_dir(tid)
     with lock_for(lock_path(path)):
-        folders = {p.name.split("_")[-1]: p for p in sorted(target.glob("run_*")) if p.is_dir()}
+        folders = {_run_key(p.name): p for p in sorted(target.glob(RUN_GLOB)) if p.is_dir()}
         check, fixed = _check(
             path,
             "run_id",

@@ -16,20 +16,17 @@ Specs are stored resolved, as plain dicts (``config.specs.to_dict``), and rebuil
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from lambda_hat.config.specs import (
-    SAMPLER_PARAMS,
-    DataSpec,
-    ModelSpec,
     RunSpec,
     TargetSpec,
-    TrainingSpec,
+    run_from_dict,
+    target_from_dict,
     to_dict,
 )
-from lambda_hat.errors import SlurmError
+from lambda_hat.errors import ConfigError, SlurmError
 from lambda_hat.scheduler.local import selected
 from lambda_hat.scheduler.plan import DONE, Plan
 from lambda_hat.store.ids import run_dirname, target_id
@@ -117,43 +114,21 @@ def read_plan(path: str | Path) -> dict:
 
 def spec_from_item(item: dict) -> TargetSpec | RunSpec:
     """Rebuild the frozen spec of a plan item and check that it hashes to the item's ID."""
-    d = item["spec"]
-    if item["kind"] == "target":
-        spec = TargetSpec(
-            model=_build(ModelSpec, d["model"]),
-            data=_build(DataSpec, d["data"]),
-            training=_build(TrainingSpec, d["training"]),
-            seed=d["seed"],
-            precision=d["precision"],
-        )
-        ok = target_id(spec) == item["target_id"]
-    else:
-        params_cls = SAMPLER_PARAMS.get(d["sampler"])
-        if params_cls is None:
-            raise SlurmError(f"plan item {item['key']}: unknown sampler {d['sampler']!r}")
-        spec = _build(RunSpec, {**d, "params": _build(params_cls, d["params"])})
-        ok = run_dirname(spec) == item["run"] and spec.target_id == item["target_id"]
+    where = f"plan item {item.get('key')}"
+    try:
+        if item["kind"] == "target":
+            spec = target_from_dict(item["spec"], where)
+            ok = target_id(spec) == item["target_id"]
+        else:
+            spec = run_from_dict(item["spec"], where)
+            ok = run_dirname(spec) == item["run"] and spec.target_id == item["target_id"]
+    except ConfigError as exc:
+        raise SlurmError(
+            f"{exc} (was the plan written by another lambda-hat version?); rerun `lambda-hat slurm`"
+        ) from None
     if not ok:
         raise SlurmError(
-            f"plan item {item['key']}: its spec no longer hashes to its ID (was the plan "
+            f"{where}: its spec no longer hashes to its ID (was the plan "
             "written by another lambda-hat version?); rerun `lambda-hat slurm`"
         )
     return spec
-
-
-def _build(cls, values: dict):
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
-            continue
-        value = values[f.name]
-        if isinstance(value, list) and str(f.type).startswith("tuple"):
-            value = tuple(value)
-        kwargs[f.name] = value
-    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise SlurmError(
-            f"plan file: {cls.__name__} has no field {sorted(unknown)[0]!r} (written by another "
-            "lambda-hat version?); rerun `lambda-hat slurm`"
-        )
-    return cls(**kwargs)

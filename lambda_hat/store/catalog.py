@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lambda_hat.errors import AmbiguousIdError
 from lambda_hat.store.layout import FAILURES, Layout
+from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 
 @dataclass
@@ -24,11 +25,15 @@ class RunRecord:
 
     @property
     def sampler(self) -> str:
-        return self.dirname.split("_")[1]
+        """The sampler named by the folder (``?`` for a folder not named as a run)."""
+        run = parse_run_folder(self.dirname)
+        return run.sampler if run else "?"
 
     @property
     def run_id(self) -> str:
-        return self.dirname.split("_")[-1]
+        """The run ID named by the folder (``?`` for a folder not named as a run)."""
+        run = parse_run_folder(self.dirname)
+        return run.run_id if run else "?"
 
 
 @dataclass
@@ -42,12 +47,12 @@ class TargetRecord:
     def runs(self) -> list[RunRecord]:
         if self._runs is None:
             self._runs = [
-                _read_run(self.target_id, p) for p in sorted(self.path.glob("run_*")) if p.is_dir()
+                _read_run(self.target_id, p) for p in sorted(self.path.glob(RUN_GLOB)) if p.is_dir()
             ]
         return self._runs
 
     def run_dirnames(self) -> list[str]:
-        return sorted(p.name for p in self.path.glob("run_*") if p.is_dir())
+        return sorted(p.name for p in self.path.glob(RUN_GLOB) if p.is_dir())
 
 
 def _load(path: Path) -> tuple[dict | None, str | None]:
@@ -58,6 +63,12 @@ def _load(path: Path) -> tuple[dict | None, str | None]:
         return None, f"{path.name} missing"
     except (OSError, json.JSONDecodeError) as exc:
         return None, f"{path.name} unreadable: {exc}"
+
+
+def _hex_id(name: str) -> str:
+    """The hex ID in a target ID or a run folder name (what a bare prefix is matched to)."""
+    run = parse_run_folder(name)
+    return run.run_id if run else name.removeprefix("tgt_")
 
 
 def _read_run(target_id: str, path: Path) -> RunRecord:
@@ -124,10 +135,8 @@ class Catalog:
         """
         names = list(self.target_ids())
         for t in self.target_ids():
-            names += [p.name for p in self.layout.target_dir(t).glob("run_*") if p.is_dir()]
-        hits = sorted(
-            n for n in names if n.startswith(prefix) or n.split("_")[-1].startswith(prefix)
-        )
+            names += [p.name for p in self.layout.target_dir(t).glob(RUN_GLOB) if p.is_dir()]
+        hits = sorted(n for n in names if n.startswith(prefix) or _hex_id(n).startswith(prefix))
         if len(hits) == 1:
             return hits[0]
         if not hits:

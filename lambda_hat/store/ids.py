@@ -5,8 +5,10 @@
 no whitespace, and floats written by ``repr`` (so a resolved ``1`` and ``1.0`` of a float
 field hash alike: resolution has already made both ``1.0``).
 
-Run-spec fields added after schema 1 (``OPTIONAL_RUN_FIELDS``) are hashed only when they
-differ from their default, so adding an option never changes the ID of an existing run.
+What is hashed is a spec's ``id_view``: fields marked ``hashed=False`` (where a file lies)
+are left out, and fields added after schema 1 (``omit_default=True``) are hashed only
+when they differ from their default, so adding an option never changes an existing ID.
+A dict (a stored ``to_dict``) is first rebuilt into its spec, so both hash alike.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ import hashlib
 import json
 import math
 
-from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
+from lambda_hat.config.specs import (
+    RunSpec,
+    TargetSpec,
+    id_view,
+    run_from_dict,
+    target_from_dict,
+)
+from lambda_hat.store.run_names import run_folder
 
 SCHEMA_VERSION = 1
-# name -> default that is left out of the hash (the behaviour before the field existed)
-OPTIONAL_RUN_FIELDS = {"trace_params": False, "llc_trace": "full"}
 
 
 def canonical_json(obj) -> str:
@@ -37,26 +44,22 @@ def _check(obj):
     return obj
 
 
-def _as_dict(spec: TargetSpec | RunSpec | dict) -> dict:
-    return spec if isinstance(spec, dict) else to_dict(spec)
-
-
 def target_id(spec: TargetSpec | dict) -> str:
     """``tgt_`` + 12 hex of sha256 over the canonical Stage A spec."""
-    digest = hashlib.sha256(canonical_json(_as_dict(spec)).encode()).hexdigest()
+    if isinstance(spec, dict):
+        spec = target_from_dict(spec)
+    digest = hashlib.sha256(canonical_json(id_view(spec)).encode()).hexdigest()
     return "tgt_" + digest[:12]
 
 
 def run_id(spec: RunSpec | dict) -> str:
     """8 hex of sha1 over the canonical Stage B spec (which includes target_id)."""
-    hashed = {
-        k: v
-        for k, v in _as_dict(spec).items()
-        if not (k in OPTIONAL_RUN_FIELDS and v == OPTIONAL_RUN_FIELDS[k])
-    }
-    return hashlib.sha1(canonical_json(hashed).encode()).hexdigest()[:8]
+    if isinstance(spec, dict):
+        spec = run_from_dict(spec)
+    return hashlib.sha1(canonical_json(id_view(spec)).encode()).hexdigest()[:8]
 
 
 def run_dirname(spec: RunSpec | dict) -> str:
+    """The run's folder name, ``run_<sampler>_<run_id>``."""
     sampler = spec["sampler"] if isinstance(spec, dict) else spec.sampler
-    return f"run_{sampler}_{run_id(spec)}"
+    return run_folder(sampler, run_id(spec))

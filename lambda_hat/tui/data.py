@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lambda_hat.store.catalog import Catalog, RunRecord, TargetRecord
 from lambda_hat.store.layout import FAILURES
+from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 OK, FAILED, BROKEN = "ok", "failed", "unreadable"
 
@@ -86,17 +87,10 @@ class TargetRow:
 
 
 def describe_model(model_cfg: dict | None) -> str:
-    """``mlp 4→8×8→1 tanh`` style summary of a model config."""
-    if not model_cfg:
-        return "?"
-    hidden = "×".join(str(w) for w in model_cfg.get("widths", []))
-    sizes = [str(model_cfg.get("in_dim", "?")), hidden, str(model_cfg.get("out_dim", "?"))]
-    text = f"{model_cfg.get('kind', '?')} " + "→".join(x for x in sizes if x)
-    if model_cfg.get("kind") == "mlp" and model_cfg.get("activation"):
-        text += f" {model_cfg['activation']}"
-    if model_cfg.get("rank") is not None:
-        text += f" r={model_cfg['rank']}"
-    return text
+    """``mlp 4→8×8→1 tanh`` style summary of a stored model config (its kind's own)."""
+    from lambda_hat.targets.registry import describe_model as describe
+
+    return describe(model_cfg)
 
 
 def target_row(record: TargetRecord) -> TargetRow:
@@ -106,7 +100,7 @@ def target_row(record: TargetRecord) -> TargetRow:
     fail_dir = record.path / FAILURES
     failed = set()
     if fail_dir.is_dir():
-        failed = {p.stem for p in fail_dir.glob("run_*.json")} - set(runs)
+        failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} - set(runs)
     return TargetRow(
         target_id=record.target_id,
         model=describe_model(meta.get("model_cfg")),
@@ -136,11 +130,13 @@ class RunRow:
 
     @property
     def sampler(self) -> str:
-        return self.dirname.split("_")[1] if self.dirname.count("_") >= 2 else "?"
+        run = parse_run_folder(self.dirname)
+        return run.sampler if run else "?"
 
     @property
     def run_id(self) -> str:
-        return self.dirname.split("_")[-1]
+        run = parse_run_folder(self.dirname)
+        return run.run_id if run else "?"
 
     def get(self, key: str):
         return self.analysis.get(key)
@@ -178,7 +174,7 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
         rows.append(_published_row(run))
     published = {r.dirname for r in rows}
     fail_dir = record.path / FAILURES
-    for path in sorted(fail_dir.glob("run_*.json")) if fail_dir.is_dir() else []:
+    for path in sorted(fail_dir.glob(f"{RUN_GLOB}.json")) if fail_dir.is_dir() else []:
         if path.stem in published:
             continue
         failure = {**(catalog.failure_for(target_id, path.stem) or {}), "path": str(path)}

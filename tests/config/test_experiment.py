@@ -142,7 +142,7 @@ def test_no_targets(write_toml):
 
 def test_training_batch_larger_than_data(write_toml):
     text = BASE + "\n[training.t]\nbatch_size=500\n[[targets]]\nmodel='m'\ndata='d'\ntraining='t'\n"
-    with pytest.raises(ConfigError, match=r"batch_size = 500 exceeds data\.d\.n_data = 100"):
+    with pytest.raises(ConfigError, match=r"batch_size = 500 exceeds the 100 rows of data\.d"):
         load(write_toml(text))
 
 

@@ -39,7 +39,7 @@ def dln_problem(sizes, rank, n, *, seed=0, noise=0.1, gamma=1.0, precision=None)
     dtype = jnp.float64 if precision == "float64" else jnp.float32
     apply_flat, _, _ = flat_apply(model, dtype)
     posterior = make_posterior(
-        make_loss(apply_flat), arrays.x, arrays.y, arrays.w_star, 1.0 / math.log(n), gamma
+        make_loss(apply_flat), (arrays.x, arrays.y), arrays.w_star, 1.0 / math.log(n), gamma
     )
     return posterior, arrays.L0, float(dln_llc(sizes, rank))
 
@@ -64,18 +64,18 @@ class RowCounter:
 
     def wrap(self, loss_fn):
         @jax.custom_vjp
-        def counted(w, x, y):
-            return loss_fn(w, x, y)
+        def counted(w, batch):
+            return loss_fn(w, batch)
 
-        def fwd(w, x, y):
-            return loss_fn(w, x, y), (w, x, y)
+        def fwd(w, batch):
+            return loss_fn(w, batch), (w, batch)
 
         def bwd(res, g):
-            w, x, y = res
+            w, batch = res
             # depends on w so that under vmap the callback sees one entry per chain
-            rows = jnp.full(w.shape[:0], x.shape[0], jnp.int32) + 0 * jnp.isnan(w[0])
+            rows = jnp.full(w.shape[:0], batch[0].shape[0], jnp.int32) + 0 * jnp.isnan(w[0])
             jax.debug.callback(self._add, rows)
-            _, vjp = jax.vjp(loss_fn, w, x, y)
+            _, vjp = jax.vjp(loss_fn, w, batch)
             return vjp(g)
 
         counted.defvjp(fwd, bwd)

@@ -90,11 +90,6 @@ def _total(values):
 RECORD_MODES = ("full", "last", "mean")
 
 
-def _rebind(posterior, data):
-    x, y, w_star, anchor = data
-    return posterior._replace(x=x, y=y, w_star=w_star, anchor=anchor)
-
-
 def run_chains(
     rng_key,
     make_step: Callable,
@@ -144,7 +139,7 @@ def run_chains(
     @jax.jit
     def advance(data, carry, base_key, first_block, count, keep):
         """Run ``count`` draws from draw index ``first_block``; record them if ``keep``."""
-        post = _rebind(posterior, data)
+        post = posterior.rebind(data)
         _, (*info_shape, _) = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
         w = post.w_star
         buffers = (
@@ -172,7 +167,7 @@ def run_chains(
 
         return jax.lax.fori_loop(0, count, body, (carry, buffers))
 
-    data = (posterior.x, posterior.y, posterior.w_star, posterior.anchor)
+    data = posterior.arrays
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []

@@ -57,9 +57,7 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
         return Adaptation(states, np.ones(num_chains, np.int64), float("nan"))
 
     def one(key, data):
-        # data (x, y, w*) enter as jit arguments, not closed-over constants that XLA
-        # would try to constant-fold at compile time
-        post = posterior._replace(x=data[0], y=data[1], w_star=data[2])
+        post = posterior.rebind(data)  # the arrays enter as jit arguments
         window = blackjax.window_adaptation(
             algorithm,
             post.logdensity,
@@ -77,7 +75,7 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
         state = AdaptedState(result.state, params["step_size"], params["inverse_mass_matrix"])
         return state, steps, jnp.mean(info.info.acceptance_rate)
 
-    data = (posterior.x, posterior.y, posterior.w_star)
+    data = posterior.arrays
     keys = chain_keys(rng_key, num_chains)
     states, steps, acc = jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, data)
     # +1: algorithm.init evaluates the gradient at the starting point once.

@@ -61,8 +61,7 @@ def tune(rng_key, posterior, params, num_chains):
     )
 
     def one(key, data):
-        # data (x, y, w*) enter as jit arguments, not constants XLA would try to fold
-        post = posterior._replace(x=data[0], y=data[1], w_star=data[2])
+        post = posterior.rebind(data)  # the arrays enter as jit arguments
         position = post.w_star
         k_init, k_tune = jax.random.split(key)
         state = blackjax.mcmc.mclmc.init(position, post.logdensity, k_init)
@@ -88,7 +87,7 @@ def tune(rng_key, posterior, params, num_chains):
             state, jnp.asarray(tuned.L, dtype), jnp.asarray(tuned.step_size, dtype), imm
         )
 
-    data = (posterior.x, posterior.y, posterior.w_star)
+    data = posterior.arrays
     states = jax.jit(jax.vmap(one, in_axes=(0, None)))(chain_keys(rng_key, num_chains), data)
     steps = tuning_steps(params.tune_steps, params.diagonal_preconditioning) if params.tune else 0
     return states, np.full(num_chains, 1 + GRADS_PER_STEP * steps, np.int64)

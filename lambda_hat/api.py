@@ -1,0 +1,179 @@
+"""λ̂ from Python, without a store: ``lh.estimate(apply, params, (X, Y), ...)``.
+
+The same samplers, defaults and estimator as ``lambda-hat run`` (both go through
+``lambda_hat.sampling.sample_llc``), so a store's run and a call here on the same w*,
+data and seed give the same λ̂. ``lh.results(root)`` reads a store's runs as a DataFrame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_hat.config.fields import build
+from lambda_hat.config.specs import SAMPLER_PARAMS, SamplerSpec, resolve_run
+from lambda_hat.errors import ConfigError
+
+WHERE = "lh.estimate"
+
+
+@dataclass(frozen=True)
+class LLCResult:
+    """What ``estimate`` returns: λ̂ with its error bar and diagnostics."""
+
+    llc_mean: float
+    llc_mcse: float | None
+    llc_std: float
+    ess: float | None
+    rhat: float | None
+    warnings: list[str]
+    L0: float
+    n_beta: float
+    summary: dict  # every summary figure (drift, quarters, ...)
+    stats: dict  # the sampler's own statistics (acceptance, step sizes, ...)
+    llc: Any  # (chains, draws) numpy array of per-draw λ values
+    spec: Any  # the resolved RunSpec (every default filled in)
+    _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def inference_data(self):
+        """The trace as an ArviZ InferenceData (``posterior.llc``, ``sample_stats``)."""
+        import arviz as az
+
+        stats = {k: v for k, v in self._sample_stats.items()}
+        return az.from_dict(posterior={"llc": self.llc}, sample_stats=stats or None)
+
+    def __str__(self) -> str:
+        mcse = f" ± {self.llc_mcse:.3g}" if self.llc_mcse is not None else ""
+        return f"λ̂ = {self.llc_mean:.4g}{mcse} (ESS {self.ess}, R-hat {self.rhat})"
+
+
+def estimate(
+    apply,
+    params,
+    data,
+    *,
+    loss: str = "mse",
+    sampler: str = "sgld",
+    chains: int = 4,
+    draws: int = 1000,
+    burnin: int | None = None,
+    thin: int = 1,
+    seed: int = 0,
+    inverse_temperature: float | None = None,
+    localization: float = 1.0,
+    precision: str | None = None,
+    llc_trace: str | None = None,
+    progress=None,
+    **sampler_params,
+) -> LLCResult:
+    """λ̂ of ``apply`` at ``params`` (w*) on ``data = (X, Y)``.
+
+    ``apply(params, x) -> outputs`` and ``params`` any pytree of float arrays, as for a
+    ``kind = "python"`` model; ``loss``: ``"mse"`` (½‖y − f‖², Y real) or
+    ``"cross_entropy"`` (Y integer labels, outputs logits). ``sampler`` and the keyword
+    arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
+    ``step_size=1e-5, batch_size=512`` for sgld). ``precision`` (default: the sampler's,
+    float32 for sgld, float64 otherwise) sets ``jax_enable_x64`` for this process.
+    """
+    spec = _resolve(
+        sampler,
+        sampler_params,
+        n=_rows(data),
+        chains=chains,
+        draws=draws,
+        burnin=burnin,
+        thin=thin,
+        seed=seed,
+        inverse_temperature=inverse_temperature,
+        localization=localization,
+        precision=precision,
+        llc_trace=llc_trace,
+    )
+    from lambda_hat.runner import set_precision
+
+    set_precision(spec.precision)
+    posterior = _posterior(apply, params, data, loss, spec)
+    from lambda_hat.sampling import sample_llc
+
+    est = sample_llc(posterior, spec, progress)
+    s = est.summary
+    return LLCResult(
+        llc_mean=s["llc_mean"],
+        llc_mcse=s["llc_mcse"],
+        llc_std=s["llc_std"],
+        ess=s["ess"],
+        rhat=s["rhat"],
+        warnings=est.warnings,
+        L0=est.L0,
+        n_beta=est.n_beta,
+        summary=s,
+        stats=dict(est.result.stats),
+        llc=est.llc,
+        spec=spec,
+        _sample_stats=dict(est.result.sample_stats),
+    )
+
+
+def results(root="runs", experiment=None):
+    """Every readable run of the store at ``root`` as a pandas DataFrame (one row each)."""
+    from lambda_hat.results import dataframe
+
+    return dataframe(root, experiment)
+
+
+def _rows(data) -> int:
+    import numpy as np
+
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise ConfigError(f"{WHERE}: data must be a pair (X, Y)")
+    return int(np.shape(data[0])[0])
+
+
+def _resolve(sampler: str, sampler_params: dict, n: int, **common):
+    if sampler not in SAMPLER_PARAMS:
+        raise ConfigError(
+            f"{WHERE}: unknown sampler {sampler!r}; choose one of {', '.join(SAMPLER_PARAMS)}"
+        )
+    params = build(SAMPLER_PARAMS[sampler], sampler_params, WHERE)
+    given = {k: v for k, v in common.items() if v is not None}
+    entry = build(SamplerSpec, given, WHERE, name=sampler, params=params)
+    if entry.llc_trace == "minibatch" and sampler != "sgld":
+        raise ConfigError(f"{WHERE}: llc_trace='minibatch' is for sgld only")
+    return resolve_run(entry, "python", n)
+
+
+def _posterior(apply, params, data, loss: str, spec):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    from lambda_hat.numerics.loss import make_loss
+    from lambda_hat.numerics.posterior import make_posterior
+    from lambda_hat.targets.arrays import cast, check_xy
+    from lambda_hat.targets.checks import check_outputs
+    from lambda_hat.targets.kind import LABELS, LOSSES
+
+    if loss not in LOSSES:
+        raise ConfigError(f"{WHERE}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    info = check_xy(data[0], data[1], WHERE)
+    if LABELS[loss] != info.labels:
+        want = "integer labels" if loss == "cross_entropy" else "real Y"
+        have = "integer labels" if info.labels == "classes" else "real values"
+        raise ConfigError(f"{WHERE}: loss={loss!r} needs {want}, but Y holds {have}")
+    host = np.float64 if spec.precision == "float64" else np.float32
+    x, y = (jnp.asarray(a) for a in cast(data[0], data[1], host))
+    flat, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))
+    w_star = jnp.asarray(flat)
+
+    def apply_flat(w, xb):
+        return apply(unravel(w), xb)
+
+    out = jax.eval_shape(apply_flat, w_star, x[:2])
+    check_outputs(
+        out.shape, y[:2].shape, loss, WHERE, int(y.max()) if info.labels == "classes" else None
+    )
+    return make_posterior(
+        make_loss(apply_flat, loss), (x, y), w_star, spec.inverse_temperature, spec.localization
+    )

@@ -1,0 +1,66 @@
+"""Checks of user-supplied (X, Y) arrays (files, factories), before any work is done."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from lambda_hat.errors import ConfigError
+
+
+class ArraysInfo(NamedTuple):
+    """What a target needs to know of its arrays without building it."""
+
+    n_data: int
+    in_dim: int  # features per row (the product of X's trailing dimensions)
+    out_dim: int  # Y's width (real) or the number of classes seen, max label + 1
+    labels: str  # "real" or "classes"
+
+
+def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
+    """Validate one (X, Y) pair: same rows, finite floats, integer labels >= 0 or real Y."""
+    x, y = np.asarray(x), np.asarray(y)
+    xname, yname = what.split("/")
+    if x.ndim < 2 or x.shape[0] < 2:
+        raise ConfigError(
+            f"{where}: {xname} must have shape (n, features...) with n >= 2, got {x.shape}"
+        )
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ConfigError(f"{where}: {xname} must hold real numbers, got dtype {x.dtype}")
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise ConfigError(
+            f"{where}: {yname} must have shape (n,) or (n, k) with the n = {x.shape[0]} rows "
+            f"of {xname}, got {y.shape}"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ConfigError(f"{where}: {xname} holds NaN or inf values; clean the data first")
+    in_dim = int(np.prod(x.shape[1:]))
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        if y.ndim != 1:
+            raise ConfigError(
+                f"{where}: integer labels {yname} must have shape (n,), got {y.shape}"
+            )
+        if y.min() < 0:
+            raise ConfigError(f"{where}: labels {yname} must be >= 0, found {int(y.min())}")
+        return ArraysInfo(x.shape[0], in_dim, int(y.max()) + 1, "classes")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ConfigError(f"{where}: {yname} must hold numbers, got dtype {y.dtype}")
+    if not np.all(np.isfinite(y)):
+        raise ConfigError(f"{where}: {yname} holds NaN or inf values; clean the data first")
+    return ArraysInfo(x.shape[0], in_dim, 1 if y.ndim == 1 else y.shape[1], "real")
+
+
+def as_rows(y):
+    """Real targets as (n, k): a (n,) Y becomes one output column."""
+    y = np.asarray(y)
+    return y[:, None] if y.ndim == 1 and not np.issubdtype(y.dtype, np.integer) else y
+
+
+def cast(x, y, dtype):
+    """X (and real Y) in the target's float dtype; labels as int32."""
+    dtype = np.dtype(dtype)
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        return np.asarray(x, dtype), y.astype(np.int32)
+    return np.asarray(x, dtype), as_rows(y).astype(dtype)

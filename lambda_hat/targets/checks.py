@@ -1,0 +1,83 @@
+"""Does a model fit its data and loss? Checked when the experiments file is read (from
+the specs) and again when a target is built (from the arrays), before any training."""
+
+from __future__ import annotations
+
+from lambda_hat.errors import ConfigError
+from lambda_hat.targets.kind import LABELS
+from lambda_hat.targets.registry import data_of
+
+
+def check_pair(model, data, training, where: str) -> None:
+    """Static checks of a [[targets]] entry: loss against labels, sizes, training init."""
+    kind = data_of(data)
+    labels = kind.labels(data)
+    if LABELS[model.loss] != labels:
+        want = "integer class labels" if model.loss == "cross_entropy" else "real-valued targets"
+        have = "integer labels" if labels == "classes" else "real-valued Y"
+        fix = "loss = 'mse'" if labels == "real" else "loss = 'cross_entropy'"
+        raise ConfigError(
+            f"{where}: loss = {model.loss!r} needs {want}, but data kind {data.kind!r} has "
+            f"{have}; use {fix} in the model"
+        )
+    if kind.needs_teacher and model.kind == "python":
+        raise ConfigError(
+            f"{where}: data kind {data.kind!r} draws its labels from a teacher network of the "
+            "model's own kind, which a python model does not have; use kind = 'file' or "
+            "'python' data"
+        )
+    shape = kind.shape(data)
+    if shape is not None and model.kind in ("mlp", "dln"):
+        in_dim, out_dim = shape
+        if model.in_dim != in_dim:
+            raise ConfigError(
+                f"{where}: the model's in_dim = {model.in_dim}, but the data have {in_dim} "
+                f"input features; set in_dim = {in_dim}"
+            )
+        if labels == "classes" and model.out_dim < out_dim:
+            raise ConfigError(
+                f"{where}: the data have labels up to {out_dim - 1}, but the model has "
+                f"out_dim = {model.out_dim} classes; set out_dim = {out_dim}"
+            )
+        if labels == "real" and model.out_dim != out_dim:
+            raise ConfigError(
+                f"{where}: the model's out_dim = {model.out_dim}, but Y has {out_dim} columns; "
+                f"set out_dim = {out_dim}"
+            )
+    if training.init == "teacher" and not kind.needs_teacher:
+        raise ConfigError(
+            f"{where}: training init = 'teacher' needs data a teacher generated (kind = "
+            f"'teacher' or 'softmax_teacher'), not {data.kind!r}"
+        )
+    if training.init == "given" and model.kind != "python":
+        raise ConfigError(
+            f"{where}: training init = 'given' takes w* from a python model's factory; "
+            f"{model.kind!r} has none (use 'random' or 'teacher')"
+        )
+
+
+def check_outputs(out_shape, y_shape, loss: str, where: str, max_label: int | None = None):
+    """apply(params, X)'s shape against Y's for some rows (``max_label``: over all rows)."""
+    out_shape, y_shape = tuple(out_shape), tuple(y_shape)
+    if loss == "cross_entropy":
+        if len(out_shape) != 2 or out_shape[0] != y_shape[0]:
+            raise ConfigError(
+                f"{where}: for cross_entropy apply(params, X) must return logits of shape "
+                f"(rows, classes); it returned {out_shape} for {y_shape[0]} rows"
+            )
+        if max_label is not None and max_label >= out_shape[1]:
+            raise ConfigError(
+                f"{where}: a label is {max_label}, outside the model's {out_shape[1]} classes "
+                f"(labels must lie in 0..{out_shape[1] - 1})"
+            )
+        return
+    if out_shape != y_shape:
+        hint = (
+            " (it returns one value per row: reshape Y to (n, 1) or the output to (n,))"
+            if len(out_shape) == 1 or len(y_shape) == 1
+            else ""
+        )
+        raise ConfigError(
+            f"{where}: apply(params, X) returned shape {out_shape}, but Y has shape {y_shape} "
+            f"for those rows; for loss = 'mse' they must match{hint}"
+        )

@@ -1,0 +1,104 @@
+"""User code named as ``"module:function"``: found, hashed and imported in one place.
+
+The module is looked for in the experiments file's folder first, then on ``sys.path``.
+Its file's bytes are hashed into the target ID (``source_sha256``), so editing the file
+makes a new target; other files it imports are not hashed. A target keeps a copy of the
+file and later runs import that copy, so they use the code the target was built with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from lambda_hat.errors import ConfigError
+
+
+class FactoryError(ConfigError):
+    """A factory cannot be found, imported or called, or returned something unusable."""
+
+
+def split_ref(ref: str, where: str) -> tuple[str, str]:
+    """``"pkg.mod:fn"`` -> ("pkg.mod", "fn")."""
+    module, sep, func = ref.partition(":")
+    names = module.split(".") + [func]
+    if not sep or not all(part.isidentifier() for part in names):
+        raise FactoryError(
+            f"{where}: expected 'module:function' (e.g. 'my_models:make_net'), got {ref!r}"
+        )
+    return module, func
+
+
+def search_dirs(base_dir: Path) -> list[Path]:
+    return [Path(base_dir).resolve(), *(Path(p).resolve() for p in sys.path if p)]
+
+
+def locate(module: str, base_dir: Path, where: str) -> Path:
+    """The file of ``module`` (``a/b.py`` or ``a/b/__init__.py``), without importing it."""
+    rel = Path(*module.split("."))
+    tried = []
+    for folder in search_dirs(base_dir):
+        for candidate in (folder / rel.with_suffix(".py"), folder / rel / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        tried.append(str(folder))
+    shown = ", ".join(tried[:4]) + (f" and {len(tried) - 4} more" if len(tried) > 4 else "")
+    raise FactoryError(
+        f"{where}: cannot find module {module!r} (looked for {rel}.py in {shown}); put it "
+        "next to the experiments file or install it"
+    )
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_function(file: Path, module: str, func: str, where: str, extra_dir: Path | None = None):
+    """Import ``file`` as a private module and return its ``func``.
+
+    The module is registered under a name derived from its content hash, so two versions
+    of one file (an old target's copy, today's file) never share an entry of
+    ``sys.modules``; ``extra_dir`` (the original folder) goes on ``sys.path`` for the
+    module's own imports.
+    """
+    file = Path(file)
+    private = f"_lambda_hat_user_{sha256_file(file)[:16]}_{module.replace('.', '_')}"
+    mod = sys.modules.get(private)
+    if mod is None:
+        for folder in (extra_dir, file.parent):
+            if folder is not None and str(folder) not in sys.path:
+                sys.path.append(str(folder))
+        spec = importlib.util.spec_from_file_location(private, file)
+        mod = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as exc:
+            raise FactoryError(
+                f"{where}: importing {module!r} ({file}) failed: {type(exc).__name__}: {exc}\n"
+                + user_traceback(exc)
+            ) from None
+        sys.modules[private] = mod
+    fn = getattr(mod, func, None)
+    if fn is None:
+        raise FactoryError(f"{where}: module {module!r} ({file}) has no function {func!r}")
+    if not callable(fn):
+        raise FactoryError(f"{where}: {module}:{func} is not callable ({type(fn).__name__})")
+    return fn
+
+
+def call(fn, args: dict, ref: str, where: str):
+    """``fn(**args)``, with the factory's own traceback under the message if it raises."""
+    try:
+        return fn(**args)
+    except Exception as exc:
+        raise FactoryError(
+            f"{where}: factory {ref} raised {type(exc).__name__}: {exc}\n" + user_traceback(exc)
+        ) from None
+
+
+def user_traceback(exc: BaseException) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return "".join(lines).rstrip()

@@ -1,0 +1,112 @@
+"""``kind = "python"`` under ``[data.*]``: (X, Y) from the user's own code.
+
+``factory(**args)`` returns ``(X, Y)`` or ``(X, Y, X_test, Y_test)`` as arrays. Hashed
+into the target ID like a python model: the factory name, ``args`` and the module file's
+bytes. Unlike a model, the factory is called when the experiments file is read (the
+number of rows fixes the run defaults, e.g. β = 1/log n), so it should be quick and
+deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lambda_hat.config.fields import build as build_spec
+from lambda_hat.config.fields import check
+from lambda_hat.errors import ConfigError
+from lambda_hat.targets import factories
+from lambda_hat.targets.arrays import cast, check_xy
+from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
+
+
+@dataclass(frozen=True)
+class PythonDataSpec:
+    """Data from ``factory(**args) -> (X, Y[, X_test, Y_test])``."""
+
+    factory: str = field(metadata=check(help="'module:function' returning (X, Y)"))
+    args: dict = field(default_factory=dict, metadata=check(help="keyword arguments"))
+    kind: str = field(default="python", metadata=check(choices=("python",)))
+    # filled in when the file is read and the factory called, never written by the user
+    source_sha256: str = field(default="", metadata=check(help="sha256 of the module file"))
+    source_path: str = field(default="", metadata=check(hashed=False))
+    n_data: int = field(default=0, metadata=check(hashed=False))
+    in_dim: int = field(default=0, metadata=check(hashed=False))
+    out_dim: int = field(default=0, metadata=check(hashed=False))
+    labels: str = field(default="real", metadata=check(hashed=False))
+
+
+DERIVED = ("source_sha256", "source_path", "n_data", "in_dim", "out_dim", "labels")
+
+
+def _arrays(spec: PythonDataSpec, where: str) -> tuple:
+    module, func = factories.split_ref(spec.factory, f"{where}.factory")
+    fn = factories.load_function(Path(spec.source_path), module, func, f"{where}.factory")
+    out = factories.call(fn, spec.args, spec.factory, f"{where}.factory")
+    if not (isinstance(out, tuple | list) and len(out) in (2, 4)):
+        raise factories.FactoryError(
+            f"{where}.factory: {spec.factory} must return (X, Y) or (X, Y, X_test, Y_test), "
+            f"got {type(out).__name__}"
+        )
+    return tuple(np.asarray(a) for a in out)
+
+
+def parse(table: dict, where: str, ctx: ParseContext) -> PythonDataSpec:
+    for key in DERIVED:
+        if key in table:
+            raise ConfigError(f"{where}.{key}: computed by lambda-hat; remove it")
+    ref = table.get("factory")
+    if not isinstance(ref, str):
+        raise factories.FactoryError(
+            f"{where}: kind = 'python' needs factory = 'module:function' (a string)"
+        )
+    module, _ = factories.split_ref(ref, f"{where}.factory")
+    file = factories.locate(module, ctx.base_dir, f"{where}.factory")
+    spec = build_spec(
+        PythonDataSpec,
+        table,
+        where,
+        source_sha256=factories.sha256_file(file),
+        source_path=str(file),
+    )
+    arrays = _arrays(spec, where)
+    info = check_xy(arrays[0], arrays[1], f"{where}.factory")
+    if len(arrays) == 4:
+        check_xy(arrays[2], arrays[3], f"{where}.factory", "X_test/Y_test")
+    return PythonDataSpec(**{**spec.__dict__, **info._asdict()})
+
+
+def build(spec: PythonDataSpec, model, teacher, rng_key, dtype) -> Dataset:
+    file = Path(spec.source_path)
+    if not file.is_file() or factories.sha256_file(file) != spec.source_sha256:
+        raise factories.FactoryError(
+            f"data: {file} is missing or has changed since the target was specified; rerun "
+            "`lambda-hat run` to make a new target"
+        )
+    arrays = _arrays(spec, "data")
+    if arrays[0].shape[0] != spec.n_data:
+        raise ConfigError(
+            f"data factory {spec.factory} returned {arrays[0].shape[0]} rows now and "
+            f"{spec.n_data} when the experiments file was read; make it deterministic"
+        )
+    test = cast(arrays[2], arrays[3], dtype) if len(arrays) == 4 else ()
+    return Dataset(*cast(arrays[0], arrays[1], dtype), *test)
+
+
+def describe(cfg: dict) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in sorted((cfg.get("args") or {}).items()))
+    return f"python {cfg.get('factory', '?')}({args}) n={cfg.get('n_data')}"
+
+
+KIND = DataKind(
+    name="python",
+    spec=PythonDataSpec,
+    help="your own data: factory = 'module:function' returning (X, Y), args",
+    parse=parse,
+    build=build,
+    describe=describe,
+    labels=lambda spec: spec.labels,
+    shape=lambda spec: (spec.in_dim, spec.out_dim),
+)

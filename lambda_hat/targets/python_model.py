@@ -1,0 +1,121 @@
+"""``kind = "python"`` under ``[models.*]``: a model from the user's own code.
+
+``factory = "my_models:make_net"`` names a function; ``factory(**args)`` returns
+``(apply, params)`` with ``apply(params, x) -> outputs`` and ``params`` any pytree of
+floating-point arrays (the start of training, or w* itself with ``init = "given"``). This
+covers plain JAX, Flax (``module.apply``, ``module.init(...)``) and Equinox
+(``eqx.partition`` / ``eqx.combine``). Hashed into the target ID: the factory name, its
+``args``, the module file's bytes (``source_sha256``), ``loss`` and ``true_llc``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from lambda_hat.config.fields import build as build_spec
+from lambda_hat.config.fields import check
+from lambda_hat.targets import factories
+from lambda_hat.targets.kind import LOSSES, Model, ModelKind, ParseContext
+
+
+@dataclass(frozen=True)
+class PythonModelSpec:
+    """A model from ``factory(**args) -> (apply, params)``."""
+
+    factory: str = field(metadata=check(help="'module:function' returning (apply, params)"))
+    args: dict = field(default_factory=dict, metadata=check(help="keyword arguments"))
+    loss: str = field(default="mse", metadata=check(choices=LOSSES, help="mse | cross_entropy"))
+    true_llc: float | None = field(
+        default=None, metadata=check(gt=0.0, help="a λ you know, shown next to estimates")
+    )
+    kind: str = field(default="python", metadata=check(choices=("python",)))
+    # filled in when the file is read, never written by the user
+    source_sha256: str = field(default="", metadata=check(help="sha256 of the module file"))
+    source_path: str = field(
+        default="", metadata=check(hashed=False, help="where the module file was found")
+    )
+
+
+DERIVED = ("source_sha256", "source_path")
+
+
+def parse(table: dict, where: str, ctx: ParseContext) -> PythonModelSpec:
+    for key in DERIVED:
+        if key in table:
+            raise factories.FactoryError(f"{where}.{key}: computed by lambda-hat; remove it")
+    ref = table.get("factory")
+    if not isinstance(ref, str):
+        raise factories.FactoryError(
+            f"{where}: kind = 'python' needs factory = 'module:function' (a string)"
+        )
+    module, _ = factories.split_ref(ref, f"{where}.factory")
+    file = factories.locate(module, ctx.base_dir, f"{where}.factory")
+    return build_spec(
+        PythonModelSpec,
+        table,
+        where,
+        source_sha256=factories.sha256_file(file),
+        source_path=str(file),
+    )
+
+
+def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
+    """Import the factory from ``spec.source_path`` (checked against its hash) and call it."""
+    import jax
+    import jax.numpy as jnp
+
+    file = Path(spec.source_path)
+    if not file.is_file() or factories.sha256_file(file) != spec.source_sha256:
+        raise factories.FactoryError(
+            f"{where}: {file} is missing or has changed since this target was specified "
+            f"(sha256 {spec.source_sha256[:12]}…); rerun `lambda-hat run` to make a new target"
+        )
+    module, func = factories.split_ref(spec.factory, where)
+    fn = factories.load_function(file, module, func, where)
+    out = factories.call(fn, spec.args, spec.factory, where)
+    if not (isinstance(out, tuple | list) and len(out) == 2 and callable(out[0])):
+        raise factories.FactoryError(
+            f"{where}: factory {spec.factory} must return (apply, params) with apply callable, "
+            f"got {type(out).__name__}"
+        )
+    apply, params = out
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise factories.FactoryError(f"{where}: factory {spec.factory} returned no parameters")
+    for leaf in leaves:
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+            raise factories.FactoryError(
+                f"{where}: factory {spec.factory} returned a non-floating parameter "
+                f"({jnp.asarray(leaf).dtype}); return only the trainable float arrays "
+                "(Equinox: eqx.partition(model, eqx.is_inexact_array))"
+            )
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
+    return Model(apply, lambda rng_key: params, None)
+
+
+def describe(cfg: dict) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in sorted((cfg.get("args") or {}).items()))
+    return f"python {cfg.get('factory', '?')}({args}) {cfg.get('loss', 'mse')}"
+
+
+def true_llc(model: PythonModelSpec, data) -> Fraction | None:
+    return None if model.true_llc is None else Fraction(repr(model.true_llc))
+
+
+def with_source(spec: PythonModelSpec, path: Path) -> PythonModelSpec:
+    """The spec with its module read from ``path`` (a target's stored copy)."""
+    return dataclasses.replace(spec, source_path=str(path))
+
+
+KIND = ModelKind(
+    name="python",
+    spec=PythonModelSpec,
+    help="your own model: factory = 'module:function' returning (apply, params), args, loss",
+    parse=parse,
+    build=build,
+    describe=describe,
+    true_llc=true_llc,
+)
