@@ -11,7 +11,7 @@ import sys
 
 from lambda_hat.errors import LambdaHatError
 
-COMMANDS = ("run", "status", "results", "promote", "verify", "slurm", "worker", "tui")
+COMMANDS = ("run", "status", "results", "plot", "promote", "verify", "slurm", "worker", "tui")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.locks import lock_for
 from lambda_hat.store.publish import publish
 from lambda_hat.store.run_names import run_folder
 
@@ -51,37 +52,84 @@ SOURCE_DIR = "source"  # a python model's module file, as the target was built w
 
 
 def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str:
-    """Build and publish a target unless it exists. Returns its ID."""
+    """Build and publish a target unless it exists. Returns its ID.
+
+    A checkpoint of a training run (``training.at_step``) is built with its siblings
+    (``training.checkpoints``): one training, under a lock of the run, publishes every
+    checkpoint that is missing, so another worker asking for a sibling waits and finds
+    it built.
+    """
     layout = Layout(root)
     tid = target_id(spec)
-    final = layout.target_dir(tid)
-    if final.is_dir():
+    if layout.target_dir(tid).is_dir():
         return tid
-    spec_dict = to_dict(spec)
+    if spec.training.at_step is None:
+        _publish_target(spec, tid, layout, names or {}, lambda: _arrays({None: spec})[None])
+        return tid
+    whole = dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=None))
+    with lock_for(layout.targets / f".training-{target_id(whole)}.lock"):
+        if layout.target_dir(tid).is_dir():
+            return tid
+        steps = sorted({*spec.training.checkpoints, spec.training.at_step})
+        siblings = {
+            k: dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=k))
+            for k in steps
+        }
+        missing = {
+            k: s for k, s in siblings.items() if not layout.target_dir(target_id(s)).is_dir()
+        }
+        cache: dict = {}
+
+        def arrays_of(step):
+            if not cache:
+                cache.update(_arrays(missing))
+            return cache[step]
+
+        for step, sibling in missing.items():
+            sid = target_id(sibling)
+            try:
+                _publish_target(sibling, sid, layout, names or {}, lambda s=step: arrays_of(s))
+            except Exception:
+                if sid == tid:
+                    raise
+    return tid
+
+
+def _arrays(specs: dict) -> dict:
+    """{stop: TargetArrays} of one training run (``specs``: {stop: its target's spec})."""
+    first = next(iter(specs.values()))
+    set_precision(first.precision)
+    from lambda_hat.numerics.target import build_checkpoints
+
+    return build_checkpoints(first, list(specs))
+
+
+def _publish_target(spec: TargetSpec, tid: str, layout: Layout, names: dict, arrays) -> None:
+    """Publish target ``tid`` from ``arrays()``; record a failure (never a partial target)."""
+    final = layout.target_dir(tid)
     try:
-        built = publish(final, lambda tmp: _write_target(tmp, spec, tid, names or {}))
+        built = publish(final, lambda tmp: _write_target(tmp, spec, tid, names, arrays))
     except BaseException as exc:
         if isinstance(exc, Exception):
-            failures.record(layout.target_failure(tid), exc, spec_dict, target_id=tid)
+            failures.record(layout.target_failure(tid), exc, to_dict(spec), target_id=tid)
         raise
     if built:
         entry = {"target_id": tid, "created_at": read_json(final / "meta.json")["created_at"]}
-        entry.update({"model": None, "data": None, "training": None, **(names or {})})
+        entry.update({"model": None, "data": None, "training": None, **names})
         entry["seed"] = spec.seed
+        if spec.training.at_step is not None:
+            entry["step"] = spec.training.at_step
         manifest.record(
             layout.catalog, entry, "target_id", lambda e: layout.target_dir(e["target_id"]).is_dir()
         )
     failures.clear(layout.target_failure(tid))
-    return tid
 
 
-def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict) -> None:
-    set_precision(spec.precision)
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
-    from lambda_hat.numerics.target import build_target as numerics_build
-
+def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn) -> None:
     start = time.time()
-    arrays = numerics_build(spec)
+    arrays = arrays_fn()
+    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
+
     if not math.isfinite(arrays.L0) or not np.all(np.isfinite(np.asarray(arrays.w_star))):
         raise SamplerDivergedError(
             f"training of target {tid} diverged (L0 = {arrays.L0}); lower "

@@ -86,12 +86,12 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         for k, v in _presets(doc, "data", name)
     }
     training = {
-        k: build(TrainingSpec, v, f"{name}: training.{k}")
-        for k, v in _presets(doc, "training", name)
+        k: _training(v, f"{name}: training.{k}") for k, v in _presets(doc, "training", name)
     }
     targets = tuple(
-        _target(t, f"{name}: targets[{i}]", models, data, training)
+        entry
         for i, t in enumerate(_array(doc, "targets", name))
+        for entry in _checkpoints(_target(t, f"{name}: targets[{i}]", models, data, training))
     )
     samplers = tuple(
         _sampler(s, f"{name}: samplers[{i}]") for i, s in enumerate(_array(doc, "samplers", name))
@@ -124,6 +124,54 @@ def _kind_spec(table: dict, where: str, ctx: ParseContext, lookup, default: str 
     if kind is None:
         raise ConfigError(f"{where}: missing required key 'kind'")
     return lookup(kind, where).parse(table, where, ctx)
+
+
+def _training(table: dict, where: str) -> TrainingSpec:
+    """A training preset; ``checkpoint_every = K`` keeps steps 0, K, 2K, ... and the last."""
+    if "at_step" in table:
+        raise ConfigError(f"{where}.at_step: set by lambda-hat for each checkpoint; remove it")
+    table = dict(table)
+    every = table.pop("checkpoint_every", None)
+    spec = build(TrainingSpec, table, where)
+    if every is not None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ConfigError(
+                f"{where}.checkpoint_every: expected a positive integer, got {every!r}"
+            )
+        if spec.checkpoints:
+            raise ConfigError(f"{where}: give checkpoints or checkpoint_every, not both")
+        steps = (*range(0, spec.steps + 1, every), spec.steps)
+        spec = dataclasses.replace(spec, checkpoints=tuple(sorted(set(steps))))
+    marks = spec.checkpoints
+    if marks:
+        if list(marks) != sorted(set(marks)):
+            raise ConfigError(
+                f"{where}.checkpoints: must be increasing without repeats, got {list(marks)}"
+            )
+        if marks[-1] > spec.steps:
+            raise ConfigError(
+                f"{where}.checkpoints: {marks[-1]} is beyond the training's steps = "
+                f"{spec.steps}; raise steps or drop the checkpoint"
+            )
+        if spec.init != "random":
+            raise ConfigError(f"{where}.checkpoints: need training (init = 'random')")
+    return spec
+
+
+def _checkpoints(entry: TargetEntry) -> list[TargetEntry]:
+    """A target whose training keeps checkpoints is one target per checkpoint."""
+    training = entry.spec.training
+    if not training.checkpoints:
+        return [entry]
+    return [
+        dataclasses.replace(
+            entry,
+            spec=dataclasses.replace(
+                entry.spec, training=dataclasses.replace(training, at_step=step)
+            ),
+        )
+        for step in training.checkpoints
+    ]
 
 
 def _target(table: dict, where: str, models: dict, data: dict, training: dict) -> TargetEntry:

@@ -47,6 +47,17 @@ class TrainingSpec:
     weight_decay: float = field(
         default=0.0, metadata=check(ge=0.0, omit_default=True, help="adamw only: decoupled")
     )
+    checkpoints: tuple[int, ...] = field(
+        default=(),
+        metadata=check(
+            ge=0,
+            hashed=False,
+            help="steps at which w is kept as a target of its own (λ̂ over training)",
+        ),
+    )
+    # which checkpoint this target is (set when the file is read); the list above is not
+    # hashed, so adding a checkpoint keeps the IDs of the others
+    at_step: int | None = field(default=None, metadata=check(ge=0, omit_default=True))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,14 @@ def flat_apply(model_spec, dtype):
 
 def build_target(spec) -> TargetArrays:
     """Make the data (from a teacher where the kind has one) and train to w*."""
+    (arrays,) = build_checkpoints(spec, [spec.training.at_step]).values()
+    return arrays
+
+
+def build_checkpoints(spec, stops) -> dict:
+    """{step: TargetArrays} of one training run kept at ``stops`` ([None]: its end)."""
+    from lambda_hat.numerics.training import train_checkpoints
+
     dtype = dtype_of(spec.precision)
     model = model_of(spec.model).build(spec.model, dtype)
     data_kind = data_of(spec.data)
@@ -71,18 +79,23 @@ def build_target(spec) -> TargetArrays:
     loss_fn = make_loss(apply_flat, spec.model.loss)
     w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
     _check_outputs(apply_flat, w0, x, y, spec.model.loss)
-    if spec.training.init in ("teacher", "given") or spec.training.steps == 0:
-        w_star, history = w0, jnp.zeros((0,), dtype)
+    no_training = spec.training.init in ("teacher", "given") or spec.training.steps == 0
+    if no_training:
+        trained = [(w0, jnp.zeros((0,), dtype))] * len(stops)
+    elif stops == [None]:
+        trained = [jax.jit(lambda w, k: train(loss_fn, w, (x, y), spec.training, k))(w0, k_train)]
     else:
-        w_star, history = jax.jit(lambda w, k: train(loss_fn, w, (x, y), spec.training, k))(
-            w0, k_train
-        )
+        trained = train_checkpoints(loss_fn, w0, (x, y), spec.training, k_train, stops)
     loss = jax.jit(loss_fn)
-    L0 = float(loss(w_star, (x, y)))
-    test = None
+    test_data = None
     if data.x_test is not None:
-        test = float(loss(w_star, (jnp.asarray(data.x_test), jnp.asarray(data.y_test))))
-    return TargetArrays(x, y, w_star, teacher, history, L0, data.x_test, data.y_test, test)
+        test_data = (jnp.asarray(data.x_test), jnp.asarray(data.y_test))
+    out = {}
+    for stop, (w_star, history) in zip(stops, trained, strict=True):
+        test = None if test_data is None else float(loss(w_star, test_data))
+        L0 = float(loss(w_star, (x, y)))
+        out[stop] = TargetArrays(x, y, w_star, teacher, history, L0, data.x_test, data.y_test, test)
+    return out
 
 
 def _check_outputs(apply_flat, w, x, y, loss: str) -> None:
