@@ -7,6 +7,7 @@ artifact atomically under its lock, append its manifest line, and record a failu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shutil
@@ -66,8 +67,7 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
     if spec.training.at_step is None:
         _publish_target(spec, tid, layout, names or {}, lambda: _arrays({None: spec})[None])
         return tid
-    whole = dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=None))
-    with lock_for(layout.targets / f".training-{target_id(whole)}.lock"):
+    with training_lock(spec, root):
         if layout.target_dir(tid).is_dir():
             return tid
         steps = sorted({*spec.training.checkpoints, spec.training.at_step})
@@ -93,6 +93,16 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
                 if sid == tid:
                     raise
     return tid
+
+
+def training_lock(spec, root: Path):
+    """The lock of a checkpointed training run, shared by all its checkpoint targets (a
+    no-op context for other specs). Take it *before* a checkpoint target's own lock:
+    its holder publishes the siblings, taking their locks."""
+    if not isinstance(spec, TargetSpec) or spec.training.at_step is None:
+        return contextlib.nullcontext()
+    whole = dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=None))
+    return lock_for(Layout(root).targets / f".training-{target_id(whole)}.lock")
 
 
 def _arrays(specs: dict) -> dict:

@@ -138,8 +138,9 @@ def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list
     start = time.time()
     final = _final(kind, spec, root)
     # The runner takes this same (re-entrant) lock to publish; holding it here first
-    # tells us whether this process is the one that builds the artifact.
-    with lock_for(lock_path(final)):
+    # tells us whether this process is the one that builds the artifact. A checkpoint
+    # target's training lock comes first, in the order the runner takes them.
+    with runner.training_lock(spec, Path(root)), lock_for(lock_path(final)):
         built = not final.is_dir()
         if kind == "target":
             tid = runner.build_target(spec, Path(root), names)
