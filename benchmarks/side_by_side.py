@@ -140,7 +140,7 @@ def run(key, x, y, w_star):
         def one(w, k):
             k_idx, k_noise = jax.random.split(k)
             idx = jax.random.randint(k_idx, (batch,), 0, n)
-            loss, g = jax.value_and_grad(loss_fn)(w, x[idx], y[idx])
+            loss, g = jax.value_and_grad(loss_fn)(w, (x[idx], y[idx]))
             drift = -n_beta * g - (w - w_star)
             noise = jax.random.normal(k_noise, (padded,))[:p]
             return w + 0.5 * step * drift + jnp.sqrt(step) * noise, loss
@@ -152,7 +152,7 @@ losses = np.asarray(run(jax.random.PRNGKey(0), x, y, w_star))
 t1 = time.perf_counter()
 losses = np.asarray(run(jax.random.PRNGKey(1), x, y, w_star))
 t2 = time.perf_counter()
-L0 = float(loss_fn(w_star, x, y))
+L0 = float(loss_fn(w_star, (x, y)))
 llc = n_beta * (losses[:, -2000:] - L0)
 print(json.dumps({"compiled": t1 - t0, "warm": t2 - t1, "llc": float(llc.mean())}))
 """

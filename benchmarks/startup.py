@@ -41,7 +41,7 @@ FIRST_STEP = textwrap.dedent(
                       "float32")
     arrays = build_target(spec)
     apply_flat, _, _ = flat_apply(m, arrays.x.dtype)
-    post = make_posterior(make_loss(apply_flat), arrays.x, arrays.y, arrays.w_star,
+    post = make_posterior(make_loss(apply_flat), (arrays.x, arrays.y), arrays.w_star,
                           1 / math.log(5000), 1.0)
     sgld.sample(jax.random.PRNGKey(0), post, SGLDParams(), Schedule(4, 1, 10, 1))
     print(t_import, time.perf_counter() - t0)

@@ -67,12 +67,12 @@ def bare_loop(loss_fn, x, y, w0, chains: int, steps: int, grads_per_step: int, b
             def one(w, t):
                 def grad_once(w, j):
                     if batch is None:
-                        g = jax.grad(loss_fn)(w, x, y)
+                        g = jax.grad(loss_fn)(w, (x, y))
                     else:
                         start = ((t * grads_per_step + j) * batch + offset) % (n - batch + 1)
                         xb = jax.lax.dynamic_slice_in_dim(x, start, batch)
                         yb = jax.lax.dynamic_slice_in_dim(y, start, batch)
-                        g = jax.grad(loss_fn)(w, xb, yb)
+                        g = jax.grad(loss_fn)(w, (xb, yb))
                     return w - 1e-9 * g, None
 
                 w, _ = jax.lax.scan(grad_once, w, jnp.arange(grads_per_step))
@@ -151,7 +151,7 @@ def main() -> None:
                 n = args.n if sampler == "sgld" else (args.full_n or args.n)
                 loss_fn, arrays, p = make_problem(kind, SIZES[size][kind], n, precision)
                 posterior = make_posterior(
-                    loss_fn, arrays.x, arrays.y, arrays.w_star, 1 / math.log(n), 1.0
+                    loss_fn, (arrays.x, arrays.y), arrays.w_star, 1 / math.log(n), 1.0
                 )
                 for chains in args.chains:
                     row = _measure(

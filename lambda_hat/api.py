@@ -145,35 +145,24 @@ def _resolve(sampler: str, sampler_params: dict, n: int, **common):
 
 def _posterior(apply, params, data, loss: str, spec):
     import jax
-    import jax.numpy as jnp
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
-    from lambda_hat.numerics.loss import make_loss
-    from lambda_hat.numerics.posterior import make_posterior
-    from lambda_hat.targets.arrays import cast, check_xy
-    from lambda_hat.targets.checks import check_outputs
-    from lambda_hat.targets.kind import LABELS, LOSSES
+    from lambda_hat.sampling import posterior_of
+    from lambda_hat.targets.arrays import check_xy
+    from lambda_hat.targets.checks import check_labels, check_model_fits
+    from lambda_hat.targets.kind import LOSSES
 
     if loss not in LOSSES:
         raise ConfigError(f"{WHERE}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-    info = check_xy(data[0], data[1], WHERE)
-    if LABELS[loss] != info.labels:
-        want = "integer labels" if loss == "cross_entropy" else "real Y"
-        have = "integer labels" if info.labels == "classes" else "real values"
-        raise ConfigError(f"{WHERE}: loss={loss!r} needs {want}, but Y holds {have}")
+    check_labels(loss, check_xy(data[0], data[1], WHERE).labels, WHERE, "Y")
     host = np.float64 if spec.precision == "float64" else np.float32
-    x, y = (jnp.asarray(a) for a in cast(data[0], data[1], host))
-    flat, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))
-    w_star = jnp.asarray(flat)
+    w_star, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))
 
     def apply_flat(w, xb):
         return apply(unravel(w), xb)
 
-    out = jax.eval_shape(apply_flat, w_star, x[:2])
-    check_outputs(
-        out.shape, y[:2].shape, loss, WHERE, int(y.max()) if info.labels == "classes" else None
-    )
-    return make_posterior(
-        make_loss(apply_flat, loss), (x, y), w_star, spec.inverse_temperature, spec.localization
-    )
+    posterior = posterior_of(apply_flat, loss, data[0], data[1], w_star, spec)
+    x, y = posterior.data
+    check_model_fits(apply_flat, posterior.w_star, x, y, loss, WHERE)
+    return posterior

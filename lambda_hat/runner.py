@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import shutil
 import time
@@ -78,17 +79,11 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
         missing = {
             k: s for k, s in siblings.items() if not layout.target_dir(target_id(s)).is_dir()
         }
-        cache: dict = {}
-
-        def arrays_of(step):
-            if not cache:
-                cache.update(_arrays(missing))
-            return cache[step]
-
+        trained = functools.cache(lambda: _arrays(missing))  # trained once, when first needed
         for step, sibling in missing.items():
             sid = target_id(sibling)
             try:
-                _publish_target(sibling, sid, layout, names or {}, lambda s=step: arrays_of(s))
+                _publish_target(sibling, sid, layout, names or {}, lambda s=step: trained()[s])
             except Exception:
                 if sid == tid:
                     raise
@@ -279,23 +274,14 @@ def _write_run(
     """
     clock = _Clock(start)
     set_precision(spec.precision)
-    import jax.numpy as jnp
-
     from lambda_hat.analysis import inference_data, plots
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS, make_loss
-    from lambda_hat.numerics.posterior import make_posterior
+    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
     from lambda_hat.numerics.target import dtype_of, flat_apply
-    from lambda_hat.sampling import sample_llc
-    from lambda_hat.targets.arrays import cast
+    from lambda_hat.sampling import posterior_of, sample_llc
 
     model = target_spec(meta, folder).model
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision))
-    loss_fn = make_loss(apply_flat, model.loss)
-    # cast on the host: a device-side cast compiles a program per array shape
-    host = np.float64 if spec.precision == "float64" else np.float32
-    x, y = (jnp.asarray(a) for a in cast(data["X"], data["Y"], host))
-    w_star = jnp.asarray(np.asarray(params["w_star"], host))
-    posterior = make_posterior(loss_fn, (x, y), w_star, spec.inverse_temperature, spec.localization)
+    posterior = posterior_of(apply_flat, model.loss, data["X"], data["Y"], params["w_star"], spec)
     clock.lap("load")
     est = sample_llc(posterior, spec, progress)
     sampling_sec = clock.lap("sample")

@@ -23,6 +23,22 @@ class Estimate(NamedTuple):
     n_beta: float
 
 
+def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
+    """The run's posterior: X, Y and w* cast on the host to ``spec.precision`` (a
+    device-side cast compiles a program per array shape)."""
+    import jax.numpy as jnp
+
+    from lambda_hat.numerics.loss import make_loss
+    from lambda_hat.numerics.posterior import make_posterior
+    from lambda_hat.targets.arrays import cast
+
+    host = np.float64 if spec.precision == "float64" else np.float32
+    x, y = (jnp.asarray(a) for a in cast(x, y, host))
+    w = jnp.asarray(np.asarray(w_star, host))
+    loss_fn = make_loss(apply_flat, loss)
+    return make_posterior(loss_fn, (x, y), w, spec.inverse_temperature, spec.localization)
+
+
 def sample_llc(
     posterior, spec: RunSpec, progress: Callable[[int, int], None] | None = None
 ) -> Estimate:

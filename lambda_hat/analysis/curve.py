@@ -42,8 +42,9 @@ def write_curve(path: Path, rows: list[dict], title: str) -> Path:
     ax_loss.set_ylabel("loss at checkpoint")
     ax_loss.legend(loc="best", fontsize=8)
     ax_loss.grid(alpha=0.3)
-    if targets and targets[-1]["step"] > 10 * max(1, targets[1]["step"] if len(targets) > 1 else 1):
-        ax_loss.set_xscale("symlog", linthresh=max(1, targets[1]["step"]))
+    positive = sorted(r["step"] for r in targets if r["step"] > 0)
+    if positive and positive[-1] > 10 * positive[0]:  # steps spread over decades
+        ax_loss.set_xscale("symlog", linthresh=positive[0])
     fig.subplots_adjust(left=0.11, right=0.97, top=0.93, bottom=0.09, hspace=0.08)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, pil_kwargs=PNG)

@@ -21,6 +21,7 @@ def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
     from lambda_hat.results import load as load_rows
+    from lambda_hat.store.ids import target_id
 
     experiment = load(args.experiments, args.root)
     groups = defaultdict(list)  # one training run: the entry with its step left out
@@ -35,8 +36,6 @@ def run(args) -> int:
     rows = load_rows(experiment.store_root, args.experiments)
     console = Console()
     for (model, data, training, seed), entries in groups.items():
-        from lambda_hat.store.ids import target_id
-
         ids = {target_id(e.spec) for e in entries}
         mine = [r for r in rows if r["target_id"] in ids and r["llc_mean"] is not None]
         if not mine:

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import build, check, hash_view
+from lambda_hat.config.fields import build, check
 from lambda_hat.errors import ConfigError
 from lambda_hat.targets.network import NetworkSpec
 from lambda_hat.targets.teacher import TeacherDataSpec
@@ -271,11 +271,6 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
 def to_dict(spec: object) -> dict:
     """Plain-JSON view of a spec, every field included (tuples become lists)."""
     return _plain(dataclasses.asdict(spec))
-
-
-def id_view(spec: object) -> dict:
-    """The plain-JSON view an ID hashes: ``to_dict`` less unhashed and omitted fields."""
-    return _plain(hash_view(spec))
 
 
 def target_from_dict(d: dict, where: str = "target spec") -> TargetSpec:

@@ -19,7 +19,6 @@ LOSS_DESCRIPTIONS = {
     "mse": "L_n(w) = (1/n) sum_i 0.5 * ||y_i - f_w(x_i)||^2",
     "cross_entropy": "L_n(w) = -(1/n) sum_i log softmax(f_w(x_i))[y_i]",
 }
-LOSS_DESCRIPTION = LOSS_DESCRIPTIONS["mse"]
 
 
 def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:

@@ -11,7 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.training import train
-from lambda_hat.targets.checks import check_outputs
+from lambda_hat.targets.checks import check_model_fits
 from lambda_hat.targets.kind import Model
 from lambda_hat.targets.registry import data_of, model_of
 
@@ -78,7 +78,7 @@ def build_checkpoints(spec, stops) -> dict:
     apply_flat, _, _ = flat_model(model, dtype)
     loss_fn = make_loss(apply_flat, spec.model.loss)
     w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
-    _check_outputs(apply_flat, w0, x, y, spec.model.loss)
+    check_model_fits(apply_flat, w0, x, y, spec.model.loss, "model")
     no_training = spec.training.init in ("teacher", "given") or spec.training.steps == 0
     if no_training:
         trained = [(w0, jnp.zeros((0,), dtype))] * len(stops)
@@ -96,10 +96,3 @@ def build_checkpoints(spec, stops) -> dict:
         L0 = float(loss(w_star, (x, y)))
         out[stop] = TargetArrays(x, y, w_star, teacher, history, L0, data.x_test, data.y_test, test)
     return out
-
-
-def _check_outputs(apply_flat, w, x, y, loss: str) -> None:
-    """The model's output shape fits Y (abstractly: nothing is computed)."""
-    out = jax.eval_shape(apply_flat, w, x[:2])
-    max_label = int(jnp.max(y)) if loss == "cross_entropy" else None
-    check_outputs(out.shape, y[:2].shape, loss, "model", max_label)

@@ -5,7 +5,7 @@
 no whitespace, and floats written by ``repr`` (so a resolved ``1`` and ``1.0`` of a float
 field hash alike: resolution has already made both ``1.0``).
 
-What is hashed is a spec's ``id_view``: fields marked ``hashed=False`` (where a file lies)
+What is hashed is a spec's ``hash_view``: fields marked ``hashed=False`` (where a file lies)
 are left out, and fields added after schema 1 (``omit_default=True``) are hashed only
 when they differ from their default, so adding an option never changes an existing ID.
 A dict (a stored ``to_dict``) is first rebuilt into its spec, so both hash alike.
@@ -17,13 +17,8 @@ import hashlib
 import json
 import math
 
-from lambda_hat.config.specs import (
-    RunSpec,
-    TargetSpec,
-    id_view,
-    run_from_dict,
-    target_from_dict,
-)
+from lambda_hat.config.fields import hash_view
+from lambda_hat.config.specs import RunSpec, TargetSpec, run_from_dict, target_from_dict
 from lambda_hat.store.run_names import run_folder
 
 SCHEMA_VERSION = 1
@@ -48,7 +43,7 @@ def target_id(spec: TargetSpec | dict) -> str:
     """``tgt_`` + 12 hex of sha256 over the canonical Stage A spec."""
     if isinstance(spec, dict):
         spec = target_from_dict(spec)
-    digest = hashlib.sha256(canonical_json(id_view(spec)).encode()).hexdigest()
+    digest = hashlib.sha256(canonical_json(hash_view(spec)).encode()).hexdigest()
     return "tgt_" + digest[:12]
 
 
@@ -56,7 +51,7 @@ def run_id(spec: RunSpec | dict) -> str:
     """8 hex of sha1 over the canonical Stage B spec (which includes target_id)."""
     if isinstance(spec, dict):
         spec = run_from_dict(spec)
-    return hashlib.sha1(canonical_json(id_view(spec)).encode()).hexdigest()[:8]
+    return hashlib.sha1(canonical_json(hash_view(spec)).encode()).hexdigest()[:8]
 
 
 def run_dirname(spec: RunSpec | dict) -> str:

@@ -51,16 +51,12 @@ def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
     return ArraysInfo(x.shape[0], in_dim, 1 if y.ndim == 1 else y.shape[1], "real")
 
 
-def as_rows(y):
-    """Real targets as (n, k): a (n,) Y becomes one output column."""
-    y = np.asarray(y)
-    return y[:, None] if y.ndim == 1 and not np.issubdtype(y.dtype, np.integer) else y
-
-
 def cast(x, y, dtype):
     """X (and real Y) in the target's float dtype; labels as int32."""
     dtype = np.dtype(dtype)
     y = np.asarray(y)
     if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
         return np.asarray(x, dtype), y.astype(np.int32)
-    return np.asarray(x, dtype), as_rows(y).astype(dtype)
+    if y.ndim == 1:  # a (n,) Y of real targets is one output column
+        y = y[:, None]
+    return np.asarray(x, dtype), y.astype(dtype)

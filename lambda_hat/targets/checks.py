@@ -12,14 +12,7 @@ def check_pair(model, data, training, where: str) -> None:
     """Static checks of a [[targets]] entry: loss against labels, sizes, training init."""
     kind = data_of(data)
     labels = kind.labels(data)
-    if LABELS[model.loss] != labels:
-        want = "integer class labels" if model.loss == "cross_entropy" else "real-valued targets"
-        have = "integer labels" if labels == "classes" else "real-valued Y"
-        fix = "loss = 'mse'" if labels == "real" else "loss = 'cross_entropy'"
-        raise ConfigError(
-            f"{where}: loss = {model.loss!r} needs {want}, but data kind {data.kind!r} has "
-            f"{have}; use {fix} in the model"
-        )
+    check_labels(model.loss, labels, where, f"data kind {data.kind!r}")
     if kind.needs_teacher and model.kind == "python":
         raise ConfigError(
             f"{where}: data kind {data.kind!r} draws its labels from a teacher network of the "
@@ -56,6 +49,18 @@ def check_pair(model, data, training, where: str) -> None:
         )
 
 
+def check_labels(loss: str, labels: str, where: str, source: str) -> None:
+    """The loss fits the labels: cross_entropy integer classes, mse real values."""
+    if LABELS[loss] == labels:
+        return
+    want = "integer class labels" if loss == "cross_entropy" else "real-valued targets"
+    have = "integer labels" if labels == "classes" else "real-valued Y"
+    fix = "loss = 'mse'" if labels == "real" else "loss = 'cross_entropy'"
+    raise ConfigError(
+        f"{where}: loss = {loss!r} needs {want}, but {source} has {have}; use {fix} in the model"
+    )
+
+
 def check_outputs(out_shape, y_shape, loss: str, where: str, max_label: int | None = None):
     """apply(params, X)'s shape against Y's for some rows (``max_label``: over all rows)."""
     out_shape, y_shape = tuple(out_shape), tuple(y_shape)
@@ -81,3 +86,24 @@ def check_outputs(out_shape, y_shape, loss: str, where: str, max_label: int | No
             f"{where}: apply(params, X) returned shape {out_shape}, but Y has shape {y_shape} "
             f"for those rows; for loss = 'mse' they must match{hint}"
         )
+
+
+def check_model_fits(apply_flat, w, x, y, loss: str, where: str) -> None:
+    """``apply_flat(w, X)`` runs on two rows and its output fits ``Y`` and the labels.
+
+    Abstract (``jax.eval_shape``): nothing is computed, so it is cheap before any work.
+    """
+    import jax
+    import numpy as np
+
+    from lambda_hat.targets.factories import FactoryError, user_traceback
+
+    try:
+        out = jax.eval_shape(apply_flat, w, x[:2])
+    except Exception as exc:
+        raise FactoryError(
+            f"{where}: apply(params, X) fails on two rows of the data: "
+            f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
+        ) from None
+    max_label = int(np.max(np.asarray(y))) if loss == "cross_entropy" else None
+    check_outputs(out.shape, y[:2].shape, loss, where, max_label)

@@ -56,6 +56,41 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def reject_computed(table: dict, where: str, keys) -> None:
+    """Keys a kind fills in itself (hashes, paths, sizes) may not be written by hand."""
+    for key in keys:
+        if key in table:
+            raise ConfigError(f"{where}.{key}: computed by lambda-hat; remove it")
+
+
+def find_factory(table: dict, where: str, base_dir: Path) -> dict:
+    """``source_sha256`` and ``source_path`` of the module a table's ``factory`` names."""
+    ref = table.get("factory")
+    if not isinstance(ref, str):
+        raise FactoryError(f"{where}: kind = 'python' needs factory = 'module:function' (a string)")
+    module, _ = split_ref(ref, f"{where}.factory")
+    file = locate(module, base_dir, f"{where}.factory")
+    return {"source_sha256": sha256_file(file), "source_path": str(file)}
+
+
+def check_unchanged(path: Path, sha256: str, where: str) -> Path:
+    """``path``, unless it is gone or its bytes are no longer those the spec hashed."""
+    path = Path(path)
+    if not path.is_file() or sha256_file(path) != sha256:
+        raise FactoryError(
+            f"{where}: {path} is missing or has changed since the target was specified "
+            f"(sha256 {sha256[:12]}…); rerun `lambda-hat run` to make a new target from "
+            "its current content"
+        )
+    return path
+
+
+def load_factory(ref: str, file: Path, where: str):
+    """The function ``ref`` (``"module:function"``) of the module file ``file``."""
+    module, func = split_ref(ref, where)
+    return load_function(file, module, func, where)
+
+
 def load_function(file: Path, module: str, func: str, where: str, extra_dir: Path | None = None):
     """Import ``file`` as a private module and return its ``func``.
 

@@ -17,7 +17,7 @@ from lambda_hat.config.fields import build as build_spec
 from lambda_hat.config.fields import check
 from lambda_hat.errors import ConfigError
 from lambda_hat.targets.arrays import cast, check_xy
-from lambda_hat.targets.factories import sha256_file
+from lambda_hat.targets.factories import check_unchanged, reject_computed, sha256_file
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
 
 
@@ -70,9 +70,7 @@ def check_arrays(arrays: dict, where: str):
 
 
 def parse(table: dict, where: str, ctx: ParseContext) -> FileDataSpec:
-    for key in DERIVED:
-        if key in table:
-            raise ConfigError(f"{where}.{key}: read off the file by lambda-hat; remove it")
+    reject_computed(table, where, DERIVED)
     spec = build_spec(FileDataSpec, table, where)
     path = (Path(ctx.base_dir) / spec.path).resolve()
     info = check_arrays(read(path, f"{where}.path"), f"{where}.path")
@@ -80,13 +78,7 @@ def parse(table: dict, where: str, ctx: ParseContext) -> FileDataSpec:
 
 
 def build(spec: FileDataSpec, model, teacher, rng_key, dtype) -> Dataset:
-    path = Path(spec.path)
-    if not path.is_file() or sha256_file(path) != spec.sha256:
-        raise ConfigError(
-            f"data file {path} is missing or has changed since the target was specified; "
-            "rerun `lambda-hat run` to make a new target from its current content"
-        )
-    arrays = read(path, "data")
+    arrays = read(check_unchanged(spec.path, spec.sha256, "data"), "data")
     test = ()
     if "X_test" in arrays:
         test = cast(arrays["X_test"], arrays["Y_test"], dtype)

@@ -9,8 +9,7 @@ and ``lambda-hat slurm`` with its message instead of failing in a worker.
 from __future__ import annotations
 
 from lambda_hat.targets import python_model
-from lambda_hat.targets.checks import check_outputs
-from lambda_hat.targets.factories import FactoryError, user_traceback
+from lambda_hat.targets.checks import check_model_fits
 from lambda_hat.targets.registry import data_of
 
 
@@ -33,14 +32,6 @@ def check_python_models(tasks, source: str) -> None:
         data = data_of(spec.data).build(spec.data, model, None, jax.random.PRNGKey(0), dtype)
         apply_flat, _, p = flat_model(model, dtype)
         w = jax.ShapeDtypeStruct((p,), dtype)
-        x = np.asarray(data.x[:2])
-        try:
-            out = jax.eval_shape(apply_flat, w, x)
-        except Exception as exc:
-            raise FactoryError(
-                f"{where}: apply(params, X) fails on two rows of data.{task.names.get('data')}: "
-                f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
-            ) from None
-        y = np.asarray(data.y)
-        max_label = int(y.max()) if spec.model.loss == "cross_entropy" else None
-        check_outputs(out.shape, y[:2].shape, spec.model.loss, where, max_label)
+        check_model_fits(
+            apply_flat, w, np.asarray(data.x), np.asarray(data.y), spec.model.loss, where
+        )

@@ -42,8 +42,7 @@ DERIVED = ("source_sha256", "source_path", "n_data", "in_dim", "out_dim", "label
 
 
 def _arrays(spec: PythonDataSpec, where: str) -> tuple:
-    module, func = factories.split_ref(spec.factory, f"{where}.factory")
-    fn = factories.load_function(Path(spec.source_path), module, func, f"{where}.factory")
+    fn = factories.load_factory(spec.factory, Path(spec.source_path), f"{where}.factory")
     out = factories.call(fn, spec.args, spec.factory, f"{where}.factory")
     if not (isinstance(out, tuple | list) and len(out) in (2, 4)):
         raise factories.FactoryError(
@@ -54,23 +53,9 @@ def _arrays(spec: PythonDataSpec, where: str) -> tuple:
 
 
 def parse(table: dict, where: str, ctx: ParseContext) -> PythonDataSpec:
-    for key in DERIVED:
-        if key in table:
-            raise ConfigError(f"{where}.{key}: computed by lambda-hat; remove it")
-    ref = table.get("factory")
-    if not isinstance(ref, str):
-        raise factories.FactoryError(
-            f"{where}: kind = 'python' needs factory = 'module:function' (a string)"
-        )
-    module, _ = factories.split_ref(ref, f"{where}.factory")
-    file = factories.locate(module, ctx.base_dir, f"{where}.factory")
-    spec = build_spec(
-        PythonDataSpec,
-        table,
-        where,
-        source_sha256=factories.sha256_file(file),
-        source_path=str(file),
-    )
+    factories.reject_computed(table, where, DERIVED)
+    source = factories.find_factory(table, where, ctx.base_dir)
+    spec = build_spec(PythonDataSpec, table, where, **source)
     arrays = _arrays(spec, where)
     info = check_xy(arrays[0], arrays[1], f"{where}.factory")
     if len(arrays) == 4:
@@ -79,12 +64,7 @@ def parse(table: dict, where: str, ctx: ParseContext) -> PythonDataSpec:
 
 
 def build(spec: PythonDataSpec, model, teacher, rng_key, dtype) -> Dataset:
-    file = Path(spec.source_path)
-    if not file.is_file() or factories.sha256_file(file) != spec.source_sha256:
-        raise factories.FactoryError(
-            f"data: {file} is missing or has changed since the target was specified; rerun "
-            "`lambda-hat run` to make a new target"
-        )
+    factories.check_unchanged(spec.source_path, spec.source_sha256, "data")
     arrays = _arrays(spec, "data")
     if arrays[0].shape[0] != spec.n_data:
         raise ConfigError(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from lambda_hat.config.fields import build as build_spec
 from lambda_hat.config.fields import check
 from lambda_hat.targets import factories
@@ -43,23 +45,9 @@ DERIVED = ("source_sha256", "source_path")
 
 
 def parse(table: dict, where: str, ctx: ParseContext) -> PythonModelSpec:
-    for key in DERIVED:
-        if key in table:
-            raise factories.FactoryError(f"{where}.{key}: computed by lambda-hat; remove it")
-    ref = table.get("factory")
-    if not isinstance(ref, str):
-        raise factories.FactoryError(
-            f"{where}: kind = 'python' needs factory = 'module:function' (a string)"
-        )
-    module, _ = factories.split_ref(ref, f"{where}.factory")
-    file = factories.locate(module, ctx.base_dir, f"{where}.factory")
-    return build_spec(
-        PythonModelSpec,
-        table,
-        where,
-        source_sha256=factories.sha256_file(file),
-        source_path=str(file),
-    )
+    factories.reject_computed(table, where, DERIVED)
+    source = factories.find_factory(table, where, ctx.base_dir)
+    return build_spec(PythonModelSpec, table, where, **source)
 
 
 def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
@@ -67,14 +55,8 @@ def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
     import jax
     import jax.numpy as jnp
 
-    file = Path(spec.source_path)
-    if not file.is_file() or factories.sha256_file(file) != spec.source_sha256:
-        raise factories.FactoryError(
-            f"{where}: {file} is missing or has changed since this target was specified "
-            f"(sha256 {spec.source_sha256[:12]}…); rerun `lambda-hat run` to make a new target"
-        )
-    module, func = factories.split_ref(spec.factory, where)
-    fn = factories.load_function(file, module, func, where)
+    file = factories.check_unchanged(spec.source_path, spec.source_sha256, where)
+    fn = factories.load_factory(spec.factory, file, where)
     out = factories.call(fn, spec.args, spec.factory, where)
     if not (isinstance(out, tuple | list) and len(out) == 2 and callable(out[0])):
         raise factories.FactoryError(
@@ -86,10 +68,10 @@ def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
     if not leaves:
         raise factories.FactoryError(f"{where}: factory {spec.factory} returned no parameters")
     for leaf in leaves:
-        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+        if not np.issubdtype(np.asarray(leaf).dtype, np.floating):
             raise factories.FactoryError(
                 f"{where}: factory {spec.factory} returned a non-floating parameter "
-                f"({jnp.asarray(leaf).dtype}); return only the trainable float arrays "
+                f"({np.asarray(leaf).dtype}); return only the trainable float arrays "
                 "(Equinox: eqx.partition(model, eqx.is_inexact_array))"
             )
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)

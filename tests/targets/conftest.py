@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.numerics.conftest import x64  # noqa: F401  (the same all-float64 fixture)
+
 HERE = Path(__file__).parent
 
 

@@ -43,7 +43,7 @@ chains = 2
 """
 
 
-def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_path):
+def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_path, x64):
     path = project.write(MODULAR)
     # two workers: the checkpoints' builders meet on the training's lock
     assert main(["run", str(path), "--workers", "2", "--quiet"]) == 0
@@ -65,6 +65,7 @@ def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_pat
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the λ̂ at the last checkpoint is that of a direct estimate at its w*
     import jax
+    from jax.flatten_util import ravel_pytree
 
     import lambda_hat as lh
     from lambda_hat.numerics.models import Network
@@ -74,24 +75,18 @@ def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_pat
     analysis = json.loads((run / "analysis.json").read_text())
     data, params = np.load(folder / "data.npz"), np.load(folder / "params.npz")
     net = Network((14, 8, 7), "relu", True)
-    jax.config.update("jax_enable_x64", True)
-    try:
-        from jax.flatten_util import ravel_pytree
-
-        _, unravel = ravel_pytree(net.init(jax.random.PRNGKey(0), np.float64))
-        w = unravel(jax.numpy.asarray(params["w_star"]))
-        r = lh.estimate(
-            net.apply,
-            w,
-            (data["X"], data["Y"]),
-            loss="cross_entropy",
-            sampler="hmc",
-            draws=40,
-            warmup=60,
-            chains=2,
-        )
-    finally:
-        jax.config.update("jax_enable_x64", False)
+    _, unravel = ravel_pytree(net.init(jax.random.PRNGKey(0), np.float64))
+    w = unravel(jax.numpy.asarray(params["w_star"]))
+    r = lh.estimate(
+        net.apply,
+        w,
+        (data["X"], data["Y"]),
+        loss="cross_entropy",
+        sampler="hmc",
+        draws=40,
+        warmup=60,
+        chains=2,
+    )
     assert r.llc_mean == pytest.approx(analysis["llc_mean"], rel=1e-9)
 
 

@@ -64,10 +64,8 @@ def test_hmc_recovers_the_logistic_regression_llc(project):
     assert abs(analysis["llc_mean"] - 5.0) < tolerance, analysis["llc_mean"]
 
 
-def test_lh_estimate_gives_the_cli_estimate(project):
+def test_lh_estimate_gives_the_cli_estimate(project, x64):
     """The same w*, data, sampler and seed: ``lh.estimate`` and ``lambda-hat run`` agree."""
-    import jax
-
     import lambda_hat as lh
     from lambda_hat.numerics.models import Network
 
@@ -76,21 +74,17 @@ def test_lh_estimate_gives_the_cli_estimate(project):
     target, analysis = _analysis(path)
     folder = Layout(load(path).store_root).target_dir(target.target_id)
     data, params = np.load(folder / "data.npz"), np.load(folder / "params.npz")
-    jax.config.update("jax_enable_x64", True)  # w* at full precision, as the run reads it
-    try:
-        net = Network((3, 2), "identity", True)
-        w = [(params["w_star"][:6].reshape(2, 3), params["w_star"][6:])]
-        r = lh.estimate(
-            net.apply,
-            w,
-            (data["X"], data["Y"]),
-            loss="cross_entropy",
-            sampler="hmc",
-            draws=100,
-            warmup=300,
-        )
-    finally:
-        jax.config.update("jax_enable_x64", False)
+    net = Network((3, 2), "identity", True)
+    w = [(params["w_star"][:6].reshape(2, 3), params["w_star"][6:])]
+    r = lh.estimate(
+        net.apply,
+        w,
+        (data["X"], data["Y"]),
+        loss="cross_entropy",
+        sampler="hmc",
+        draws=100,
+        warmup=300,
+    )
     assert r.llc_mean == pytest.approx(analysis["llc_mean"], rel=1e-9)
     assert r.llc_mcse == pytest.approx(analysis["llc_mcse"], rel=1e-6)
     assert r.spec.inverse_temperature == analysis["inverse_temperature"]
