@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class TargetRow:
     created_at: float | None
     names: dict = field(default_factory=dict)
     error: str | None = None
+    step: int | None = None  # the training step, for a checkpoint of a training run
 
     @property
     def short_id(self) -> str:
@@ -83,7 +85,8 @@ class TargetRow:
     def names_text(self) -> str:
         """``model/data/training`` names from the experiments file."""
         keys = ("model", "data", "training")
-        return "/".join(str(self.names[k]) for k in keys if self.names.get(k))
+        text = "/".join(str(self.names[k]) for k in keys if self.names.get(k))
+        return text if self.step is None else f"{text}@{self.step}"
 
 
 def describe_model(model_cfg: dict | None) -> str:
@@ -113,6 +116,7 @@ def target_row(record: TargetRecord) -> TargetRow:
         created_at=meta.get("created_at"),
         names=meta.get("names") or {},
         error=record.error,
+        step=(meta.get("training_cfg") or {}).get("at_step"),
     )
 
 
@@ -189,6 +193,35 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
             )
         )
     return rows
+
+
+def training_curve(catalog: Catalog, meta: dict | None) -> dict[str, list[tuple[int, float]]]:
+    """{sampler: [(step, λ̂), ...]} over the checkpoints of ``meta``'s training run: its
+    sibling targets in the store. Empty for a target that is not a checkpoint."""
+    if _training_run(meta) is None:
+        return {}
+    mine = _training_run(meta)
+    curve: dict[str, list[tuple[int, float]]] = {}
+    for target in catalog.targets():
+        if target.meta is None or _training_run(target.meta) != mine:
+            continue
+        step = target.meta["spec"]["training"]["at_step"]
+        for run in target.runs():
+            mean = (run.analysis or {}).get("llc_mean")
+            if mean is not None:
+                curve.setdefault(run.sampler, []).append((step, float(mean)))
+    return {sampler: sorted(points) for sampler, points in sorted(curve.items())}
+
+
+def _training_run(meta: dict | None) -> str | None:
+    """What a checkpoint target shares with its siblings: its spec less the step (and
+    the list of checkpoints, which may grow); None for other targets."""
+    spec = (meta or {}).get("spec") or {}
+    training = spec.get("training") or {}
+    if training.get("at_step") is None:
+        return None
+    rest = {k: v for k, v in training.items() if k not in ("at_step", "checkpoints")}
+    return json.dumps({**spec, "training": rest}, sort_keys=True)
 
 
 def _published_row(run: RunRecord) -> RunRow:

@@ -25,7 +25,9 @@ from lambda_hat.tui.data import (
     fmt_relative,
     fmt_time,
     run_rows,
+    training_curve,
 )
+from lambda_hat.tui.widgets.line_plot import LinePlot, densify
 from lambda_hat.tui.widgets.record_table import Col, RecordTable
 
 
@@ -118,22 +120,26 @@ class TargetScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), ("enter", "open", "Open")]
     DEFAULT_CSS = """
     TargetScreen #meta { height: auto; max-height: 12; padding: 0 1; border: round $primary; }
+    TargetScreen #curve { display: none; height: 12; border: round $primary; }
     """
 
     class Loaded(Message):
-        def __init__(self, meta_view, rows: list[RunRow]):
+        def __init__(self, meta_view, rows: list[RunRow], curve: dict):
             super().__init__()
             self.meta_view = meta_view
             self.rows = rows
+            self.curve = curve
 
     def __init__(self, target_id: str):
         super().__init__()
         self.target_id = target_id
+        self.curve_points: list[tuple[int, float]] = []  # (step, λ̂) of the curve shown
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
             yield Static("", id="meta")
+            yield LinePlot("", id="curve")  # shown for a checkpoint of a training run
             yield Static("Runs", classes="pane-title")
             yield RecordTable(
                 RUN_COLUMNS,
@@ -154,11 +160,22 @@ class TargetScreen(Screen):
     def load(self) -> None:
         record = self.app.catalog.target(self.target_id)
         view = meta_panel(self.target_id, record.meta, record.error)
-        self.post_message(self.Loaded(view, run_rows(self.app.catalog, self.target_id)))
+        rows = run_rows(self.app.catalog, self.target_id)
+        self.post_message(self.Loaded(view, rows, training_curve(self.app.catalog, record.meta)))
 
     def on_target_screen_loaded(self, message: Loaded) -> None:
         self.query_one("#meta", Static).update(message.meta_view)
         self.query_one(RecordTable).set_records(message.rows)
+        plot = self.query_one("#curve", LinePlot)
+        plot.display = bool(message.curve)
+        self.curve_points = []
+        if message.curve:  # the sampler with the most checkpoints estimated
+            sampler, self.curve_points = max(message.curve.items(), key=lambda kv: len(kv[1]))
+            values = "  ".join(f"{step}: {fmt_num(llc, 3)}" for step, llc in self.curve_points)
+            plot.title = f"λ̂ over training ({sampler}; step: λ̂)  {values}"
+            plot.set_data(
+                *densify([p[0] for p in self.curve_points], [p[1] for p in self.curve_points])
+            )
 
     def store_changed(self) -> None:
         self.load()

@@ -53,6 +53,22 @@ def braille_canvas(
     return lines, ref_cells
 
 
+def densify(xs, ys, count: int = 400) -> tuple[list[float], list[float]]:
+    """Points along the straight segments between sparse (x, y) points, so that a few
+    points (λ̂ at a handful of checkpoints) draw as a line, not as isolated dots."""
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    if len(xs) < 2 or xs[-1] == xs[0]:
+        return xs, ys
+    out_x, out_y = [], []
+    for i in range(count):
+        x = xs[0] + (xs[-1] - xs[0]) * i / (count - 1)
+        j = max(k for k in range(len(xs) - 1) if xs[k] <= x) if x < xs[-1] else len(xs) - 2
+        t = (x - xs[j]) / ((xs[j + 1] - xs[j]) or 1.0)
+        out_x.append(x)
+        out_y.append(ys[j] + t * (ys[j + 1] - ys[j]))
+    return out_x, out_y
+
+
 class LinePlot(Widget):
     """Plot ``ys`` against ``xs`` with y labels; an optional dashed reference (e.g. true λ)."""
 
