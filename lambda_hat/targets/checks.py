@@ -16,8 +16,8 @@ def check_pair(model, data, training, where: str) -> None:
     if kind.needs_teacher and model.kind == "python":
         raise ConfigError(
             f"{where}: data kind {data.kind!r} draws its labels from a teacher network of the "
-            "model's own kind, which a python model does not have; use kind = 'file' or "
-            "'python' data"
+            "model's own kind, which a python model does not have; use kind = 'mlp_teacher' "
+            "(a teacher described in the data table), 'file' or 'python' data"
         )
     shape = kind.shape(data)
     if shape is not None and model.kind in ("mlp", "dln"):

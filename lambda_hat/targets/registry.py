@@ -8,6 +8,7 @@ from lambda_hat.targets import (
     dln,
     file_data,
     mlp,
+    mlp_teacher,
     modular,
     python_data,
     python_model,
@@ -22,6 +23,7 @@ DATA_KINDS: dict[str, DataKind] = {
     for k in (
         teacher.KIND,
         softmax_teacher.KIND,
+        mlp_teacher.KIND,
         modular.KIND,
         digits.KIND,
         file_data.KIND,
