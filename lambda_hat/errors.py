@@ -32,3 +32,7 @@ class SamplerDivergedError(LambdaHatError):
 
 class SlurmError(LambdaHatError):
     """SLURM commands are missing or refused a request."""
+
+
+class StoreFullError(StoreError):
+    """A write to the store failed for lack of space (ENOSPC) or quota (EDQUOT)."""

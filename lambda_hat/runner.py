@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
-from lambda_hat.errors import SamplerDivergedError, StoreError, broken_artifact
+from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
 from lambda_hat.provenance import code_sha, pkg_versions
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
@@ -84,10 +84,18 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
             sid = target_id(sibling)
             try:
                 _publish_target(sibling, sid, layout, names or {}, lambda s=step: trained()[s])
+            except StoreFullError:
+                raise  # the next sibling would fail the same way
             except Exception:
                 if sid == tid:
                     raise
     return tid
+
+
+def _recordable(exc: BaseException) -> bool:
+    """A task's own error is recorded as its failure; a stop (a signal) or a full disk
+    is not: it says nothing about the task, and its next attempt should simply run."""
+    return isinstance(exc, Exception) and not isinstance(exc, StoreFullError)
 
 
 def training_lock(spec, root: Path):
@@ -115,7 +123,7 @@ def _publish_target(spec: TargetSpec, tid: str, layout: Layout, names: dict, arr
     try:
         built = publish(final, lambda tmp: _write_target(tmp, spec, tid, names, arrays))
     except BaseException as exc:
-        if isinstance(exc, Exception):
+        if _recordable(exc):
             failures.record(layout.target_failure(tid), exc, to_dict(spec), target_id=tid)
         raise
     if built:
@@ -235,7 +243,7 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
             ),
         )
     except BaseException as exc:
-        if isinstance(exc, Exception) and layout.target_dir(spec.target_id).is_dir():
+        if _recordable(exc) and layout.target_dir(spec.target_id).is_dir():
             failures.record(fail_path, exc, spec_dict, target_id=spec.target_id, run=name)
         raise
     if built:

@@ -26,8 +26,13 @@ def write_trace(
     h5netcdf directly: importing ArviZ to write it cost a worker ~2 s. ``positions``
     (chains, draws, p) become the posterior variable ``w`` over the dimension ``param``;
     only runs asked for with ``trace_params = true`` carry them.
+
+    The file is built in memory and written with one plain write: HDF5 crashes the
+    process (a segfault) when the disk fills up under it, where a plain write raises
+    ``OSError(ENOSPC)``, which the store reports and cleans up.
     """
     import datetime
+    import io
 
     import h5netcdf
 
@@ -37,7 +42,8 @@ def write_trace(
         attrs = {**attrs, "w_layout": W_LAYOUT}
     groups = {"posterior": posterior, "sample_stats": dict(sample_stats)}
     created = datetime.datetime.now(datetime.UTC).isoformat()
-    with h5netcdf.File(path, "w") as fh:
+    image = io.BytesIO()
+    with h5netcdf.File(image, "w") as fh:
         for key, value in attrs.items():
             fh.attrs[key] = value
         for group_name, variables in groups.items():
@@ -57,6 +63,7 @@ def write_trace(
             for name, array in arrays.items():
                 dims = ("chain", "draw", "param") if name == "w" else ("chain", "draw")
                 _write_variable(group, name, dims, array)
+    Path(path).write_bytes(image.getbuffer())
 
 
 def _write_variable(group, name: str, dims: tuple, array: np.ndarray) -> None:

@@ -44,8 +44,11 @@ def envelope(values: np.ndarray, columns: int = MAX_COLUMNS) -> tuple[np.ndarray
 
 
 def _save(fig, path: Path, plt) -> None:
-    fig.savefig(path, dpi=DPI, pil_kwargs=PNG)
-    plt.close(fig)
+    """Write and close the figure (closed also when the write fails: a worker lives on)."""
+    try:
+        fig.savefig(path, dpi=DPI, pil_kwargs=PNG)
+    finally:
+        plt.close(fig)
 
 
 def _title(meta: dict) -> str:

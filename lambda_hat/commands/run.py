@@ -173,11 +173,15 @@ def _report(summary, console: Console) -> int:
     if summary.interrupted:
         console.print("[yellow]interrupted[/]: pending work cancelled; rerun to continue.")
         return 130
+    if summary.stopped:
+        console.print(
+            f"[red]stopped[/]: {summary.stopped}\n    {len(summary.unfinished)} task(s) left undone"
+        )
     for f in summary.failed:
         console.print(
             f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}\n"
             f"    details: {f['failure_file']}"
         )
-    if summary.failed or summary.skipped:
+    if summary.failed or summary.skipped or summary.stopped:
         return 1
     return 0

@@ -5,7 +5,9 @@ share of the CPUs, so a worker that dies (``kill -9``, out of memory) breaks onl
 own pool: the other tasks go on, the crash is recorded as a *retryable* failure, and the
 task is retried once in this run (and automatically by the next run if it dies again).
 Runs wait for their target. An exception in a task is recorded by the runner under
-``_failures/`` and stops nothing else. Ctrl-C cancels pending work and stops the
+``_failures/`` and stops nothing else; a full disk (``StoreFullError``) stops the run:
+nothing more is started, since every task would fail the same way, and the next run
+finishes what is left. Ctrl-C cancels pending work and stops the
 workers (SIGTERM, then SIGKILL); their builds remove their temporary folders, and what
 a SIGKILL leaves behind is swept, so the store stays consistent.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.specs import to_dict
+from lambda_hat.errors import StoreFullError
 from lambda_hat.scheduler import crash, housekeeping
 from lambda_hat.scheduler.crash import WorkerCrashed
 from lambda_hat.scheduler.plan import DONE, FAILED, TODO, Plan, RunTask, TargetTask
@@ -58,12 +61,14 @@ class Summary:
     skipped: list[dict] = field(default_factory=list)
     already: int = 0
     interrupted: bool = False
+    stopped: str | None = None  # why the run stopped early (a full disk)
+    unfinished: list[str] = field(default_factory=list)  # tasks the stop left undone
     walltime_sec: float = 0.0
     results: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted and not self.skipped
+        return not (self.failed or self.interrupted or self.skipped or self.stopped)
 
     def to_dict(self) -> dict:
         return {
@@ -73,6 +78,8 @@ class Summary:
             "failed": self.failed,
             "skipped": self.skipped,
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
+            "unfinished": len(self.unfinished),
             "walltime_sec": self.walltime_sec,
         }
 
@@ -304,6 +311,9 @@ class LocalExecutor:
             return
         except KeyboardInterrupt:
             raise
+        except StoreFullError as exc:
+            self._stop_for(summary, task, str(exc), ready, waiting)
+            return
         except SystemExit as exc:  # the worker was told to stop (SIGTERM) by someone else
             self._retire(slot)
             reason = f"the worker process was terminated (exit status {exc.code})"
@@ -319,6 +329,16 @@ class LocalExecutor:
         if isinstance(task, TargetTask):
             target_state[task.target_id] = DONE
             ready.extend(waiting.pop(task.target_id, []))
+
+    def _stop_for(self, summary, task, reason: str, ready, waiting) -> None:
+        """Start nothing more: ``task`` and every task not yet started are left undone."""
+        left = [task, *ready, *(r for rs in waiting.values() for r in rs)]
+        ready.clear()
+        waiting.clear()
+        summary.unfinished += [t.key for t in left]
+        if summary.stopped is None:
+            summary.stopped = reason
+            self.sink({"event": "stopped", "reason": reason, "unfinished": len(left)})
 
     def _crashed(self, task, reason, summary, attempts, ready, waiting, target_state) -> None:
         """Record a retryable failure; retry once in this run, then give up on it."""

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 
 _QUEUE = None
@@ -47,6 +48,10 @@ def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None)
     import jax  # after pinning: XLA sizes its thread pool from the affinity mask
 
     jax.config.update("jax_enable_x64", precision == "float64")
+    # a full disk is reported once, by the store; the cache's misses only cost speed
+    warnings.filterwarnings(
+        "ignore", message=r"Error writing persistent compilation cache entry.*No space left"
+    )
     cache = Path(root) / ".jax-cache"
     try:
         cache.mkdir(parents=True, exist_ok=True)

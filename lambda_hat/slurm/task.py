@@ -7,7 +7,9 @@ runner; the store's locks make concurrent tasks safe.
 
 A child that dies while building (out of memory, a segfault, a signal) is recorded as a
 retryable failure of its item, with how it died and the peak memory of the task's
-children, as the local executor records it; the slice goes on with a fresh child.
+children, as the local executor records it; the slice goes on with a fresh child. A
+full disk (``StoreFullError``) ends the slice: its other items would fail the same way,
+and resubmitting once there is space finishes them.
 
 SIGTERM/SIGUSR1 (``--signal=B:TERM@grace``, ``scancel --signal``) stops the task: the
 child is sent SIGTERM, its build raises SystemExit and removes its temporary folder, so
@@ -28,7 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from lambda_hat.errors import SlurmError
+from lambda_hat.errors import SlurmError, StoreFullError
 from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
@@ -109,6 +111,11 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 raise
             except SystemExit as exc:  # the child was signalled (SLURM signals every process)
                 raise Stopped(signal.SIGTERM) from exc
+            except StoreFullError as exc:
+                left = len(items) - items.index(item)
+                log(f"STOPPED at {item['key']}: {exc}; {left} item(s) of this slice left undone")
+                failed.append(item["key"])
+                break
             except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
                 if isinstance(exc, BrokenProcessPool):  # died: nothing was recorded yet
                     exc = _record_crash(root, item, spec, procs)

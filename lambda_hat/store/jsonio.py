@@ -21,8 +21,12 @@ def write_json_atomic(path: Path, obj, indent: int | None = 2) -> None:
     """Replace a small JSON file atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}")
-    write_json(tmp, obj, indent)
-    os.replace(tmp, path)
+    try:
+        write_json(tmp, obj, indent)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: Path):

@@ -4,7 +4,8 @@ Folders are the source of truth; manifests are an index. Readers skip a torn las
 Writers append under the manifest's lock; when an entry for the same key exists already
 (an artifact deleted by hand and rebuilt) or an entry points at a folder that no longer
 exists, the manifest is rewritten atomically without them, so it never shows duplicate
-or dangling lines.
+or dangling lines. A full disk cuts an append back to the last complete line (and
+removes a rewrite's temporary file) before it raises ``StoreFullError``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from lambda_hat.store import space
 from lambda_hat.store.layout import lock_path
 from lambda_hat.store.locks import lock_for
 
@@ -41,33 +43,58 @@ def _dump(entry: dict) -> str:
 
 def _rewrite(path: Path, entries: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.rewrite-{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.writelines(_dump(e) for e in entries)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.writelines(_dump(e) for e in entries)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _append(path: Path, line: str) -> None:
+    """Append one line, or leave the file as it was: a failed write (a full disk, a
+    signal) is cut back to the old size, so no torn line is left behind."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            rest = memoryview(line.encode())
+            while rest:  # unbuffered: nothing is left to be flushed after the cut
+                rest = rest[os.write(fd, rest) :]
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def record(path: Path, entry: dict, key: str, exists: Callable[[dict], bool]) -> None:
     """Add ``entry`` (identified by ``entry[key]``), dropping stale lines if there are any."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_for(lock_path(path)):
-        raw = path.read_text() if path.exists() else ""
-        lines = raw.splitlines()
-        current = read(path)
-        keep = [e for e in current if e.get(key) != entry[key] and exists(e)]
-        clean = len(keep) == len(current) == len(lines) and (not raw or raw.endswith("\n"))
-        if clean:
-            with open(path, "a") as fh:
-                fh.write(_dump(entry))
-                fh.flush()
-                os.fsync(fh.fileno())
-        else:
-            _rewrite(path, [*keep, entry])
+    with space.guard(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_for(lock_path(path)):
+            _record(path, entry, key, exists)
+
+
+def _record(path: Path, entry: dict, key: str, exists: Callable[[dict], bool]) -> None:
+    raw = path.read_text() if path.exists() else ""
+    lines = raw.splitlines()
+    current = read(path)
+    keep = [e for e in current if e.get(key) != entry[key] and exists(e)]
+    clean = len(keep) == len(current) == len(lines) and (not raw or raw.endswith("\n"))
+    if clean:
+        _append(path, _dump(entry))
+    else:
+        _rewrite(path, [*keep, entry])
 
 
 def rebuild(path: Path, entries: list[dict]) -> None:
     """Replace a manifest wholesale (``verify --repair``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_for(lock_path(path)):
-        _rewrite(path, entries)
+    with space.guard(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_for(lock_path(path)):
+            _rewrite(path, entries)

@@ -3,7 +3,8 @@
 An artifact is built in a temporary sibling ``.tmp-<name>-<pid>-<random>`` and renamed to
 its final name only when every file in it is complete, checksummed
 (``checksums.sha256``, see ``store/checksums.py``) and flushed; so a folder under its
-final name is always complete and readers need no lock.
+final name is always complete and readers need no lock. A full disk (or quota) at any
+step removes the temporary folder and raises ``StoreFullError`` (``store/space.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from lambda_hat.store import checksums
+from lambda_hat.store import checksums, space
 from lambda_hat.store.layout import TMP_PREFIX, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
 
@@ -65,10 +66,15 @@ def publish(final: Path, build: Callable[[Path], None], timeout: float = -1) -> 
     Takes the artifact's lock, checks again whether another process published it,
     cleans stale temp folders of earlier killed builders, builds in a fresh temp folder,
     flushes and renames. On any exception the temp folder is removed and the exception
-    propagates; nothing appears under ``final``.
+    propagates (a full disk as ``StoreFullError``); nothing appears under ``final``.
     """
     if final.is_dir():
         return False
+    with space.guard(final):
+        return _publish(final, build, timeout)
+
+
+def _publish(final: Path, build: Callable[[Path], None], timeout: float) -> bool:
     final.parent.mkdir(parents=True, exist_ok=True)
     with lock_for(lock_path(final)).acquire(timeout=timeout):
         if final.is_dir():

@@ -72,6 +72,7 @@ class Launch:
     tasks: dict[str, TaskState] = field(default_factory=dict)
     summary: dict | None = None
     interrupted: bool = False
+    stopped: str | None = None  # why the run stopped early (a full disk)
     started_at: float = field(default_factory=time.time)
     returncode: int | None = None
 
@@ -173,6 +174,8 @@ class Launch:
             task.status, task.message = WAITING, f"retrying: {event.get('reason', '')}"
         elif kind == "interrupted":
             self.interrupted = True
+        elif kind == "stopped":
+            self.stopped = event.get("reason", "")
         elif kind == "summary":
             self.summary = event
 
@@ -198,6 +201,8 @@ class Launch:
             state = "running"
         elif self.interrupted:
             state = "interrupted"
+        elif self.stopped:
+            state = f"stopped: {self.stopped}"
         elif self.summary is not None:
             failed = len(self.summary.get("failed") or [])
             state = "finished" if not failed else f"finished with {failed} failure(s)"
