@@ -9,7 +9,9 @@ Columns follow the seed's aggregation example (target_id, model, n_data, target_
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
 relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form), and
 where to find the run (run_id, run, path). ``model`` is the preset name of the
-experiments file (its ``kind`` when the target was built without one).
+experiments file (its ``kind`` when the target was built without one). With an
+experiments file that sweeps, each row also has the swept keys as columns
+(``samplers.step_size``, ``data.n_data``, ...: see ``config/sweeps.py``).
 """
 
 from __future__ import annotations
@@ -43,13 +45,18 @@ COLUMNS = (
 )
 
 
-def experiment_runs(experiment: str | Path, root: str | Path | None = None) -> set[tuple]:
-    """The (target_id, run folder name) pairs an experiments file asks for."""
+def experiment_runs(experiment: str | Path, root: str | Path | None = None) -> dict:
+    """{(target_id, run folder name): its sweep point} of the runs a file asks for."""
     from lambda_hat.config import load as load_experiment
     from lambda_hat.scheduler.plan import make_plan
 
     plan = make_plan(load_experiment(experiment, root), root)
-    return {(r.target_id, r.dirname) for r in plan.runs}
+    return {(r.target_id, r.dirname): r.swept for r in plan.runs}
+
+
+def swept_columns(rows: list[dict]) -> list[str]:
+    """The swept keys the rows carry, in the order they first appear."""
+    return list(dict.fromkeys(k for r in rows for k in r if k not in COLUMNS))
 
 
 def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
@@ -110,13 +117,16 @@ def load(
             if run.analysis is None:
                 problems.append(f"{run.path}: {run.error}")
                 continue
-            rows.append(row(target.meta, run.analysis, run.dirname, run.path))
+            swept = wanted[(target.target_id, run.dirname)] if wanted is not None else {}
+            rows.append({**row(target.meta, run.analysis, run.dirname, run.path), **swept})
     rows.sort(key=lambda r: (r["target_id"], r["sampler"], r["run"]))
     return rows
 
 
 def dataframe(root: str | Path = "runs", experiment: str | Path | None = None):
-    """``load(...)`` as a pandas DataFrame with the columns in ``COLUMNS`` order."""
+    """``load(...)`` as a pandas DataFrame: the columns in ``COLUMNS`` order, then the
+    swept keys of ``experiment``."""
     import pandas as pd
 
-    return pd.DataFrame(load(root, experiment), columns=list(COLUMNS))
+    rows = load(root, experiment)
+    return pd.DataFrame(rows, columns=[*COLUMNS, *swept_columns(rows)])

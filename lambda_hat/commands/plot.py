@@ -1,15 +1,19 @@
-"""``lambda-hat plot``: λ̂ over training, a PNG per training run kept at checkpoints."""
+"""``lambda-hat plot``: PNGs of an experiments file's results.
+
+λ̂ over training for each training run kept at checkpoints, and λ̂ against each swept
+key for each target family of a file with sweeps.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
 
-HELP = "plot λ̂ ± error bar against the training step for targets kept at checkpoints"
+HELP = "plot λ̂ ± error bar against the training step (checkpoints) and the swept keys"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("experiments", help="the experiments file whose checkpoints to plot")
+    p.add_argument("experiments", help="the experiments file whose checkpoints/sweeps to plot")
     p.add_argument("--root", help="store root (default: the experiments file's)")
     p.add_argument("--out", default=".", help="folder for the PNGs (default: here)")
 
@@ -28,10 +32,12 @@ def run(args) -> int:
     for entry in experiment.targets:
         if entry.spec.training.at_step is not None:
             groups[(entry.model, entry.data, entry.training, entry.spec.seed)].append(entry)
-    if not groups:
+    keys = experiment.swept_keys
+    if not groups and not keys:
         raise ConfigError(
-            f"{args.experiments}: no training keeps checkpoints; add e.g. "
-            "checkpoints = [0, 100, 1000] to a [training.*] preset"
+            f"{args.experiments}: nothing to plot: no training keeps checkpoints (add e.g. "
+            "checkpoints = [0, 100, 1000] to a [training.*] preset) and nothing is swept "
+            "(e.g. step_size = { sweep = [1e-5, 1e-4] })"
         )
     rows = load_rows(experiment.store_root, args.experiments)
     console = Console()
@@ -45,4 +51,25 @@ def run(args) -> int:
         title = f"{model} on {data}, training {training}, seed {seed}"
         path = write_curve(Path(args.out) / name, mine, title)
         console.print(f"wrote {path} ({len({r['step'] for r in mine})} checkpoints)")
+    if keys:
+        _plot_sweeps(experiment, rows, keys, Path(args.out), console)
     return 0
+
+
+def _plot_sweeps(experiment, rows, keys, out: Path, console) -> None:
+    """One PNG per target family (preset triple): λ̂ against each swept key."""
+    from lambda_hat.analysis.sweep_plot import write_sweep
+    from lambda_hat.store.ids import target_id
+
+    families = defaultdict(set)
+    for entry in experiment.targets:
+        families[(entry.model, entry.data, entry.training)].add(target_id(entry.spec))
+    for (model, data, training), ids in families.items():
+        mine = [r for r in rows if r["target_id"] in ids and r["llc_mean"] is not None]
+        name = f"sweep_{model}_{data}_{training}.png"
+        title = f"{model} on {data}, training {training}: λ̂ against the swept keys"
+        path = write_sweep(out / name, mine, keys, title) if mine else None
+        if path is None:
+            console.print(f"{model}/{data}/{training}: no swept runs yet; run it first")
+        else:
+            console.print(f"wrote {path} ({len(mine)} runs)")

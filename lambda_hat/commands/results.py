@@ -64,7 +64,8 @@ def fmt(key: str, value) -> str:
 
 
 def run(args) -> int:
-    from lambda_hat.results import COLUMNS, load
+    from lambda_hat.config.sweeps import short
+    from lambda_hat.results import COLUMNS, load, swept_columns
     from lambda_hat.store.root import existing_store
 
     root = existing_store(store_root(args), "pass --root DIR or --experiment FILE")
@@ -76,11 +77,13 @@ def run(args) -> int:
         catalog = Catalog(root)
         wanted = {catalog.resolve_prefix(i) for i in args.ids}
         rows = [r for r in rows if r["target_id"] in wanted or r["run"] in wanted]
+    swept = swept_columns(rows)
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS), lineterminator="\n")
+        fields = [*COLUMNS, *swept]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     else:
@@ -88,10 +91,13 @@ def run(args) -> int:
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} run(s) in {root}")
-        for key, header in TABLE_COLUMNS:
+        # the swept keys right after the sampler: they are what the rows differ in
+        at = [k for k, _ in TABLE_COLUMNS].index("run_id")
+        columns = [*TABLE_COLUMNS[:at], *((k, short(k)) for k in swept), *TABLE_COLUMNS[at:]]
+        for key, header in columns:
             table.add_column(header, no_wrap=key in ("target_id", "run_id"), overflow="fold")
         for r in rows:
-            table.add_row(*(fmt(key, r.get(key)) for key, _ in TABLE_COLUMNS))
+            table.add_row(*(fmt(key, r.get(key)) for key, _ in columns))
         Console(width=None if sys.stdout.isatty() else 240).print(table)
     for line in problems:
         print(f"left out (unreadable): {line}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -24,15 +25,19 @@ def add_arguments(p) -> None:
 def print_plan(plan, console: Console) -> None:
     from rich.table import Table
 
+    from lambda_hat.config.sweeps import label
+
+    swept = any(t.swept for t in plan.targets) or any(r.swept for r in plan.runs)
     table = Table(title=f"plan for store {plan.root}", show_lines=False)
-    for col in ("kind", "artifact", "target", "status"):
+    for col in ("kind", "artifact", "target", "status", *(["swept"] if swept else [])):
         table.add_column(col)
     for t in plan.targets:
-        table.add_row(
-            "target", t.target_id, f"{t.names['model']}/{t.names['data']}", _status(t.status)
-        )
+        what = f"{t.names['model']}/{t.names['data']}"
+        extra = [label(t.swept)] if swept else []
+        table.add_row("target", t.target_id, what, _status(t.status), *extra)
     for r in plan.runs:
-        table.add_row("run", r.dirname, r.target_id, _status(r.status))
+        extra = [label(r.swept)] if swept else []
+        table.add_row("run", r.dirname, r.target_id, _status(r.status), *extra)
     console.print(table)
     c = plan.counts()
     console.print(
@@ -62,7 +67,7 @@ def run(args) -> int:
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     if args.dry_run:
-        print_plan(plan, Console())
+        print_plan(plan, Console(width=None if sys.stdout.isatty() else 200))
         return 0
     writable_store(plan.root)
     # A SIGTERM (e.g. from the TUI's cancel button) stops like Ctrl-C does.

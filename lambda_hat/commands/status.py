@@ -59,14 +59,22 @@ def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
                 t.status,
                 t.failure,
                 final,
-                f"{t.names.get('model')}/{t.names.get('data')} seed {t.spec.seed}",
+                _with_sweep(f"{t.names.get('model')}/{t.names.get('data')} seed {t.spec.seed}", t),
             )
         )
     for r in plan.runs:
         final = layout.run_dir(r.target_id, r.dirname)
         probe = final if layout.target_dir(r.target_id).is_dir() else None
-        rows.append(_row("run", r.target_id, r.dirname, r.status, r.failure, probe, r.spec.sampler))
+        what = _with_sweep(r.spec.sampler, r)
+        rows.append(_row("run", r.target_id, r.dirname, r.status, r.failure, probe, what))
     return plan.root, rows
+
+
+def _with_sweep(what: str, task) -> str:
+    """``sgld step_size=1e-05``: what a task is, with its sweep point."""
+    from lambda_hat.config.sweeps import label
+
+    return f"{what} {label(task.swept)}" if task.swept else what
 
 
 def _row(kind, target_id, run, status, failure, final, what) -> dict:

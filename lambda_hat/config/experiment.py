@@ -1,14 +1,18 @@
 """Parse and validate an experiments TOML file into frozen, resolved specs.
 
 Nothing runs until the whole file validates; every error names the file, the table
-path (``samplers[2].step_size``) and what was expected.
+path (``samplers[2].step_size``) and what was expected. Sweeps (``config/sweeps.py``)
+expand here: a preset with sweeps is several variants, a target names the product of
+its presets' variants and its own sweeps, a sampler entry with sweeps is several
+samplers; each point keeps what it chose (``swept``) for display.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.fields import build
@@ -19,6 +23,7 @@ from lambda_hat.config.specs import (
     TargetSpec,
     TrainingSpec,
 )
+from lambda_hat.config.sweeps import build_points, expand, located
 from lambda_hat.errors import ConfigError
 from lambda_hat.targets.checks import check_pair
 from lambda_hat.targets.kind import ParseContext
@@ -35,6 +40,7 @@ class TargetEntry:
     data: str
     training: str
     spec: TargetSpec
+    swept: dict = field(default_factory=dict, compare=False)  # {"data.n_data": 1000, ...}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,15 @@ class Experiment:
     store_root: Path
     targets: tuple[TargetEntry, ...]
     samplers: tuple[SamplerSpec, ...]
+    # what each sampler's sweeps chose ({"samplers.step_size": 1e-5, ...}), as samplers
+    sampler_swept: tuple[dict, ...] = ()
+
+    @property
+    def swept_keys(self) -> list[str]:
+        """Every swept key of the file (targets' first, then samplers'), once each."""
+        keys = [k for t in self.targets for k in t.swept]
+        keys += [k for s in self.sampler_swept for k in s]
+        return list(dict.fromkeys(keys))
 
 
 def load(path: str | Path, root_override: str | Path | None = None) -> Experiment:
@@ -77,28 +92,46 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
     store_root = Path(root_override) if root_override is not None else Path(root)
 
     ctx = ParseContext(base_dir=path.parent)
-    models = {
-        k: _kind_spec(v, f"{name}: models.{k}", ctx, model_kind, None)
-        for k, v in _presets(doc, "models", name)
-    }
-    data = {
-        k: _kind_spec(v, f"{name}: data.{k}", ctx, data_kind, DEFAULT_DATA_KIND)
-        for k, v in _presets(doc, "data", name)
-    }
-    training = {
-        k: _training(v, f"{name}: training.{k}") for k, v in _presets(doc, "training", name)
-    }
+
+    def variants(section: str, build_one) -> dict[str, list[tuple]]:
+        """{preset: [(spec, swept), ...]}: one variant per point of its sweeps."""
+        out = {}
+        for k, v in _presets(doc, section, name):
+            where = f"{name}: {section}.{k}"
+            out[k] = [
+                (spec, {f"{section}.{key}": value for key, value in swept.items()})
+                for spec, swept in build_points(v, where, lambda t, w=where: build_one(t, w))
+            ]
+        return out
+
+    models = variants("models", lambda t, w: _kind_spec(t, w, ctx, model_kind, None))
+    data = variants("data", lambda t, w: _kind_spec(t, w, ctx, data_kind, DEFAULT_DATA_KIND))
+    training = variants("training", _training)
     targets = tuple(
         entry
         for i, t in enumerate(_array(doc, "targets", name))
-        for entry in _checkpoints(_target(t, f"{name}: targets[{i}]", models, data, training))
+        for target in _targets(t, f"{name}: targets[{i}]", models, data, training)
+        for entry in _checkpoints(target)
     )
-    samplers = tuple(
-        _sampler(s, f"{name}: samplers[{i}]") for i, s in enumerate(_array(doc, "samplers", name))
-    )
+    samplers = [
+        (spec, {f"samplers.{key}": value for key, value in swept.items()})
+        for i, s in enumerate(_array(doc, "samplers", name))
+        for spec, swept in build_points(
+            s,
+            f"{name}: samplers[{i}]",
+            lambda t, i=i: _sampler(t, f"{name}: samplers[{i}]"),
+            fixed=("name",),
+        )
+    ]
     if not targets:
         raise ConfigError(f"{name}: no [[targets]]; add at least one target")
-    return Experiment(path=path, store_root=store_root, targets=targets, samplers=samplers)
+    return Experiment(
+        path=path,
+        store_root=store_root,
+        targets=targets,
+        samplers=tuple(spec for spec, _ in samplers),
+        sampler_swept=tuple(swept for _, swept in samplers),
+    )
 
 
 def _presets(doc: dict, key: str, name: str):
@@ -174,46 +207,70 @@ def _checkpoints(entry: TargetEntry) -> list[TargetEntry]:
     ]
 
 
-def _target(table: dict, where: str, models: dict, data: dict, training: dict) -> TargetEntry:
-    allowed = {"model", "data", "training", "seed", "precision"}
-    unknown = sorted(set(table) - allowed)
+TARGET_KEYS = ("model", "data", "training", "seed", "precision")
+
+
+def _targets(table: dict, where: str, models: dict, data: dict, training: dict) -> list:
+    """The targets of one [[targets]] entry: its sweeps' points × its presets' variants."""
+    unknown = sorted(set(table) - set(TARGET_KEYS))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(allowed))}"
+            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(TARGET_KEYS))}"
         )
-    names = {}
-    for key, presets in (("model", models), ("data", data), ("training", training)):
-        if key not in table:
-            if key == "training":
-                names[key] = None
-                continue
-            raise ConfigError(f"{where}: missing required key {key!r} (a preset name)")
-        value = table[key]
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}.{key}: expected a preset name, got {value!r}")
-        if value not in presets:
-            known = ", ".join(sorted(presets)) or "none defined"
-            section = "models" if key == "model" else key
-            raise ConfigError(f"{where}.{key}: no preset {value!r} in [{section}] (known: {known})")
-        names[key] = value
+    out = []
+    for point in expand(table, where):
+        try:
+            out += _target(point.table, where, models, data, training, point.swept)
+        except ConfigError as exc:
+            raise located(exc, where, point) from None
+    return out
+
+
+def _preset(table: dict, key: str, presets: dict, where: str) -> str | None:
+    if key not in table:
+        if key == "training":
+            return None
+        raise ConfigError(f"{where}: missing required key {key!r} (a preset name)")
+    value = table[key]
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.{key}: expected a preset name, got {value!r}")
+    if value not in presets:
+        known = ", ".join(sorted(presets)) or "none defined"
+        section = "models" if key == "model" else key
+        raise ConfigError(f"{where}.{key}: no preset {value!r} in [{section}] (known: {known})")
+    return value
+
+
+def _target(table, where, models, data, training, swept) -> list[TargetEntry]:
+    names = {
+        key: _preset(table, key, presets, where)
+        for key, presets in (("model", models), ("data", data), ("training", training))
+    }
     seed = table.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{where}.seed: expected a non-negative integer, got {seed!r}")
     precision = table.get("precision", "float64")
     if precision not in PRECISIONS:
         raise ConfigError(f"{where}.precision: expected one of {PRECISIONS}, got {precision!r}")
-    train = training[names["training"]] if names["training"] else TrainingSpec()
-    model = models[names["model"]]
-    dat = data[names["data"]]
-    check_pair(model, dat, train, where)
-    n_data = dat.n_data
-    if train.batch_size is not None and train.batch_size > n_data:
-        raise ConfigError(
-            f"{where}: training.{names['training']}.batch_size = {train.batch_size} exceeds "
-            f"the {n_data} rows of data.{names['data']}"
+    trainings = training[names["training"]] if names["training"] else [(TrainingSpec(), {})]
+    own = {f"targets.{key}": value for key, value in swept.items()}
+    out = []
+    for (model, m_swept), (dat, d_swept), (train, t_swept) in itertools.product(
+        models[names["model"]], data[names["data"]], trainings
+    ):
+        check_pair(model, dat, train, where)
+        if train.batch_size is not None and train.batch_size > dat.n_data:
+            raise ConfigError(
+                f"{where}: training.{names['training']}.batch_size = {train.batch_size} "
+                f"exceeds the {dat.n_data} rows of data.{names['data']}"
+            )
+        spec = TargetSpec(model=model, data=dat, training=train, seed=seed, precision=precision)
+        chosen = {**m_swept, **d_swept, **t_swept, **own}
+        entry = TargetEntry(
+            names["model"], names["data"], names["training"] or "default", spec, chosen
         )
-    spec = TargetSpec(model=model, data=dat, training=train, seed=seed, precision=precision)
-    return TargetEntry(names["model"], names["data"], names["training"] or "default", spec)
+        out.append(entry)
+    return out
 
 
 def _sampler(table: dict, where: str) -> SamplerSpec:

@@ -20,6 +20,7 @@ class TargetTask:
     names: dict
     status: str = TODO
     failure: dict | None = None
+    swept: dict = field(default_factory=dict)  # what the file's sweeps chose, for display
 
     @property
     def key(self) -> str:
@@ -41,6 +42,7 @@ class RunTask:
     spec: RunSpec
     status: str = TODO
     failure: dict | None = None
+    swept: dict = field(default_factory=dict)  # its target's choices and its sampler's
 
     @property
     def key(self) -> str:
@@ -97,16 +99,17 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
         if tid not in seen_targets:
             seen_targets.add(tid)
             names = {"model": entry.model, "data": entry.data, "training": entry.training}
-            task = TargetTask(tid, entry.spec, names)
+            task = TargetTask(tid, entry.spec, names, swept=entry.swept)
             _status(task, catalog.has_target(tid), catalog.failure_for(tid))
             plan.targets.append(task)
-        for sampler in experiment.samplers:
+        swept = experiment.sampler_swept or [{}] * len(experiment.samplers)
+        for sampler, chosen in zip(experiment.samplers, swept, strict=True):
             spec = resolve_run(sampler, tid, entry.spec.data.n_data)
             name = run_dirname(spec)
             if (tid, name) in seen_runs:
                 continue
             seen_runs.add((tid, name))
-            task = RunTask(tid, name, spec)
+            task = RunTask(tid, name, spec, swept={**entry.swept, **chosen})
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan

@@ -131,6 +131,7 @@ class RunRow:
     message: str = ""
     path: Path | None = None
     failure: dict | None = None
+    varies: str = ""  # the settings in which this run differs from its siblings
 
     @property
     def sampler(self) -> str:
@@ -170,8 +171,34 @@ class RunRow:
         return " ".join(parts)
 
 
+def _settings(row: RunRow) -> dict:
+    """A run's sampler settings, flat: ``step_size``, ``localization``, ``seed``, ..."""
+    cfg = row.analysis.get("sampler_config") or (row.failure or {}).get("spec") or {}
+    flat = {k: v for k, v in cfg.items() if k not in ("params", "target_id", "sampler")}
+    return {**flat, **(cfg.get("params") or {})}
+
+
+def mark_varying(rows: list[RunRow]) -> list[RunRow]:
+    """Fill ``varies`` with each run's values of the settings that differ between the
+    runs of one sampler: the swept keys of a sweep (``step_size=1e-05 seed=2``)."""
+    by_sampler: dict[str, list[tuple[RunRow, dict]]] = {}
+    for row in rows:
+        by_sampler.setdefault(row.sampler, []).append((row, _settings(row)))
+    for group in by_sampler.values():
+        keys = {k for _, settings in group for k in settings}
+        varying = [
+            k
+            for k in sorted(keys)
+            if len({json.dumps(s.get(k), sort_keys=True) for _, s in group}) > 1
+        ]
+        for row, settings in group:
+            row.varies = " ".join(f"{k}={fmt_num(settings.get(k), 3)}" for k in varying)
+    return rows
+
+
 def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
-    """Published runs of a target (sorted by folder) followed by its recorded failures."""
+    """Published runs of a target (sorted by folder) followed by its recorded failures;
+    ``varies`` says what tells runs of one sampler apart."""
     record = catalog.target(target_id)
     rows = []
     for run in record.runs():
@@ -192,7 +219,7 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
                 failure=failure,
             )
         )
-    return rows
+    return mark_varying(rows)
 
 
 def training_curve(catalog: Catalog, meta: dict | None) -> dict[str, list[tuple[int, float]]]:

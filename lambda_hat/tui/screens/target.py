@@ -44,6 +44,7 @@ RUN_COLUMNS = [
     Col("run", "run", lambda r: r.dirname),
     Col("sampler", "sampler", lambda r: r.sampler),
     Col("hyper", "settings", lambda r: r.hyperparams()),
+    Col("varies", "varies", lambda r: r.varies),
     Col(
         "llc",
         "λ̂ ± MCSE",
