@@ -11,7 +11,18 @@ import sys
 
 from lambda_hat.errors import LambdaHatError
 
-COMMANDS = ("run", "status", "results", "plot", "promote", "verify", "slurm", "worker", "tui")
+COMMANDS = (
+    "run",
+    "status",
+    "results",
+    "plot",
+    "promote",
+    "verify",
+    "slurm",
+    "worker",
+    "tui",
+    "workflow",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.fields import build
+from lambda_hat.config.formats import read_document
 from lambda_hat.config.specs import (
     PRECISIONS,
     SAMPLER_PARAMS,
@@ -30,6 +30,16 @@ from lambda_hat.targets.kind import ParseContext
 from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind
 
 TOP_LEVEL = ("store", "models", "data", "training", "targets", "samplers")
+
+# presets every file has (a file's own preset of the same name replaces it): the seed
+# document's `targets: [{model: base, data: base}]` runs as it is written there
+BUILT_IN = {
+    "models": {
+        "base": {"kind": "mlp", "in_dim": 4, "widths": [8, 8], "out_dim": 1, "activation": "tanh"}
+    },
+    "data": {"base": {"n_data": 5000, "noise_scale": 0.1}},
+    "training": {"base": {"optimizer": "adam", "learning_rate": 0.01, "steps": 2000}},
+}
 
 
 @dataclass(frozen=True)
@@ -61,19 +71,10 @@ class Experiment:
 
 
 def load(path: str | Path, root_override: str | Path | None = None) -> Experiment:
-    """Read and validate ``path``; ``root_override`` replaces ``[store].root``."""
+    """Read and validate ``path`` (TOML, or YAML by its suffix); ``root_override``
+    replaces ``[store].root``."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such experiments file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse(doc, path, root_override)
+    return parse(read_document(path), path, root_override)
 
 
 def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Experiment:
@@ -138,7 +139,7 @@ def _presets(doc: dict, key: str, name: str):
     table = doc.get(key, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{name}: [{key}] must hold named tables like [{key}.small]")
-    for preset, body in table.items():
+    for preset, body in {**BUILT_IN.get(key, {}), **table}.items():
         if not isinstance(body, dict):
             raise ConfigError(f"{name}: {key}.{preset}: expected a table, got {body!r}")
         yield preset, body

@@ -98,7 +98,9 @@ class LaunchScreen(Screen):
 
     def _files(self) -> list[Path]:
         folder = self.app.experiments_dir
-        return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix in (".toml", ".yaml", ".yml"))
 
     def on_mount(self) -> None:
         self.sub_title = "launch experiments"
