@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_hat.config.fields import build
-from lambda_hat.config.specs import SAMPLER_PARAMS, SamplerSpec, resolve_run
+from lambda_hat.config.specs import SAMPLER_PARAMS, SamplerSpec, check_budget, resolve_run
 from lambda_hat.errors import ConfigError
 
 WHERE = "lh.estimate"
@@ -34,6 +34,7 @@ class LLCResult:
     stats: dict  # the sampler's own statistics (acceptance, step sizes, ...)
     llc: Any  # (chains, draws) numpy array of per-draw λ values
     spec: Any  # the resolved RunSpec (every default filled in)
+    budget: dict | None = None  # draws="auto": the verdict and every convergence check
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
@@ -56,7 +57,8 @@ def estimate(
     loss: str = "mse",
     sampler: str = "sgld",
     chains: int = 4,
-    draws: int = 1000,
+    draws: int | str = 1000,
+    max_draws: int | None = None,
     burnin: int | None = None,
     thin: int = 1,
     seed: int = 0,
@@ -73,8 +75,10 @@ def estimate(
     ``kind = "python"`` model; ``loss``: ``"mse"`` (½‖y − f‖², Y real) or
     ``"cross_entropy"`` (Y integer labels, outputs logits). ``sampler`` and the keyword
     arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
-    ``step_size=1e-5, batch_size=512`` for sgld). ``precision`` (default: the sampler's,
-    float32 for sgld, float64 otherwise) sets ``jax_enable_x64`` for this process.
+    ``step_size=1e-5, batch_size=512`` for sgld); ``draws="auto"`` samples until
+    converged or ``max_draws`` (the verdict is ``result.budget``). ``precision``
+    (default: the sampler's, float32 for sgld, float64 otherwise) sets
+    ``jax_enable_x64`` for this process.
     """
     spec = _resolve(
         sampler,
@@ -82,6 +86,7 @@ def estimate(
         n=_rows(data),
         chains=chains,
         draws=draws,
+        max_draws=max_draws,
         burnin=burnin,
         thin=thin,
         seed=seed,
@@ -111,6 +116,7 @@ def estimate(
         stats=dict(est.result.stats),
         llc=est.llc,
         spec=spec,
+        budget=est.budget,
         _sample_stats=dict(est.result.sample_stats),
     )
 
@@ -140,6 +146,7 @@ def _resolve(sampler: str, sampler_params: dict, n: int, **common):
     entry = build(SamplerSpec, given, WHERE, name=sampler, params=params)
     if entry.llc_trace == "minibatch" and sampler != "sgld":
         raise ConfigError(f"{WHERE}: llc_trace='minibatch' is for sgld only")
+    check_budget(entry, WHERE)
     return resolve_run(entry, "python", n)
 
 

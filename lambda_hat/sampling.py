@@ -21,6 +21,7 @@ class Estimate(NamedTuple):
     warnings: list[str]
     L0: float
     n_beta: float
+    budget: dict | None = None  # draws = "auto": the verdict and every check
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -51,6 +52,12 @@ def sample_llc(
     from lambda_hat.numerics.samplers.driver import Schedule
 
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
+    auto = None
+    if spec.draws == "auto":
+        from lambda_hat.analysis.budget import Budget
+        from lambda_hat.config.specs import AUTO_FIRST_DRAWS
+
+        auto = Budget(AUTO_FIRST_DRAWS, spec.max_draws, L0, posterior.n_beta)
     result = get_sampler(spec.sampler).sample(
         jax.random.PRNGKey(spec.seed),
         posterior,
@@ -58,18 +65,31 @@ def sample_llc(
         Schedule(
             spec.chains,
             spec.burnin,
-            spec.draws,
+            spec.max_draws if auto else spec.draws,
             spec.thin,
             spec.trace_params,
             progress,
             spec.llc_trace,
+            checks=auto.points if auto else (),
+            stop=auto,
         ),
     )
     check_finite(spec, result)
     llc = llc_trace(result.loss, L0, posterior.n_beta)
     summ = summary.summarize(llc)
     warnings = summary.warnings_for(summ, dict(result.stats))
-    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta)
+    budget = auto.record() if auto else None
+    if budget and budget["verdict"] != "converged":
+        last = budget["checks"][-1]
+        numbers = ", ".join(
+            f"{name} {last[key]:{fmt}}" if last[key] is not None else f"{name} n/a"
+            for name, key, fmt in (("R-hat", "rhat", ".3f"), ("ESS", "ess", ".0f"))
+        )
+        warnings.append(
+            f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
+            f"({numbers}); raise max_draws or thin, or change the sampler's settings."
+        )
+    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget)
 
 
 def check_finite(spec: RunSpec, result) -> None:

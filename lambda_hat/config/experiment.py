@@ -22,6 +22,7 @@ from lambda_hat.config.specs import (
     SamplerSpec,
     TargetSpec,
     TrainingSpec,
+    check_budget,
 )
 from lambda_hat.config.sweeps import build_points, expand, located
 from lambda_hat.errors import ConfigError
@@ -296,6 +297,7 @@ def _sampler(table: dict, where: str) -> SamplerSpec:
         raise ConfigError(f"{where}: mclmc with tune = false needs both 'L' and 'step_size'")
     rest = {k: v for k, v in table.items() if k in common}
     spec = build(SamplerSpec, rest, where, name=name, params=params)
+    check_budget(spec, where)
     if spec.llc_trace == "minibatch" and name != "sgld":
         raise ConfigError(
             f"{where}.llc_trace: 'minibatch' is for sgld only; {name} records the exact "

@@ -71,6 +71,8 @@ def _type_name(tp: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return " or ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
     names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
     if tp is dict or origin is dict:
         return "a table"
@@ -92,6 +94,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError:
                 continue
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is typing.Literal:
+        if any(type(value) is type(a) and value == a for a in typing.get_args(tp)):
+            return value
         raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
     if origin is tuple:
         if not isinstance(value, list | tuple):
@@ -136,7 +142,8 @@ def _check_bounds(value: Any, meta: dict, where: str) -> None:
             ("le", lambda a, b: a <= b, "at most"),
         ):
             bound = meta.get(key)
-            if bound is not None and not ok(item, bound):
+            numeric = isinstance(item, int | float) and not isinstance(item, bool)
+            if bound is not None and numeric and not ok(item, bound):
                 raise ConfigError(f"{where}: must be {words} {bound}, got {item!r}")
 
 

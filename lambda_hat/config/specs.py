@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lambda_hat.config.fields import build, check
 from lambda_hat.errors import ConfigError
@@ -174,6 +175,10 @@ SAMPLER_PARAMS: dict[str, type] = {
     "nuts": NUTSParams,
     "mclmc": MCLMCParams,
 }
+# draws = "auto": convergence is checked after AUTO_FIRST_DRAWS kept draws and at each
+# doubling, up to the cap (docs/budgets.md)
+AUTO_FIRST_DRAWS = 200
+AUTO_MAX_DRAWS = 12800
 DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mclmc": "float64"}
 # HMC/NUTS/MCLMC start sampling from their adapted/tuned state, so need no burn-in.
 # SGLD starts at w* and climbs to the typical set in a few hundred steps at the default
@@ -192,7 +197,14 @@ class SamplerSpec:
     name: str
     params: object
     chains: int = field(default=4, metadata=check(ge=1))
-    draws: int = field(default=1000, metadata=check(ge=1, help="kept draws per chain"))
+    draws: int | Literal["auto"] = field(
+        default=1000,
+        metadata=check(ge=1, help="kept draws per chain, or 'auto': until converged or max_draws"),
+    )
+    max_draws: int | None = field(
+        default=None,
+        metadata=check(ge=1, help=f"the cap of draws = 'auto' (default {AUTO_MAX_DRAWS})"),
+    )
     burnin: int | None = field(default=None, metadata=check(ge=0, help="discarded draws"))
     thin: int = field(default=1, metadata=check(ge=1))
     seed: int = 0
@@ -230,7 +242,7 @@ class RunSpec:
     sampler: str
     params: object
     chains: int
-    draws: int
+    draws: int | Literal["auto"]
     burnin: int
     thin: int
     seed: int
@@ -241,6 +253,21 @@ class RunSpec:
     # so older run IDs stand and keep meaning what they computed
     trace_params: bool = field(default=False, metadata=check(omit_default=True))
     llc_trace: str = field(default="full", metadata=check(omit_default=True))
+    max_draws: int | None = field(default=None, metadata=check(omit_default=True))
+
+
+def check_budget(spec: SamplerSpec, where: str) -> None:
+    """``max_draws`` is the cap of ``draws = "auto"``, and a cap must allow one check."""
+    if spec.max_draws is not None and spec.draws != "auto":
+        raise ConfigError(
+            f"{where}.max_draws: the cap of draws = 'auto'; set draws = 'auto' or remove it"
+        )
+    if spec.draws == "auto" and spec.max_draws is not None and spec.max_draws < AUTO_FIRST_DRAWS:
+        raise ConfigError(
+            f"{where}.max_draws: {spec.max_draws} draws cannot finish the first convergence "
+            f"check of draws = 'auto' ({AUTO_FIRST_DRAWS} draws); give max_draws >= "
+            f"{AUTO_FIRST_DRAWS}, or a fixed draws = {spec.max_draws}"
+        )
 
 
 def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
@@ -265,6 +292,7 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
         precision=sampler.precision or DEFAULT_PRECISION[sampler.name],
         trace_params=sampler.trace_params,
         llc_trace=sampler.llc_trace or DEFAULT_LLC_TRACE[sampler.name],
+        max_draws=(sampler.max_draws or AUTO_MAX_DRAWS) if sampler.draws == "auto" else None,
     )
 
 

@@ -32,6 +32,11 @@ chunk in which it happened (``first_nonfinite_step``). Design choices, each for 
   the run is cut into chunks;
 * chunks are sized to take about ``chunk_seconds`` each, so the host can report progress
   and react to signals (SIGTERM from SLURM, Ctrl-C) and to divergence within seconds.
+
+A schedule may also stop early (``draws = "auto"``): ``stop(loss)`` is asked at the
+kept-draw counts in ``checks``, with the loss trace so far, and sampling ends when it
+says so. Chunks end exactly at those counts, so what ``stop`` sees, and hence where the
+run ends, does not depend on how the run was cut into chunks either.
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ class Schedule(NamedTuple):
     keep_positions: bool = False
     progress: Callable[[int, int], None] | None = None
     llc_trace: str = "full"
+    checks: tuple[int, ...] = ()  # kept-draw counts at which ``stop`` is asked
+    stop: Callable[[np.ndarray], bool] | None = None  # stop(loss (chains, kept)) -> done?
 
 
 def _position(state):
@@ -105,7 +112,8 @@ def run_chains(
     recording the loss trace as ``record`` says (see the module docstring)."""
     if record not in RECORD_MODES:
         raise ValueError(f"record must be one of {RECORD_MODES}, got {record!r}")
-    num_chains, burnin, draws, thin, keep_positions, progress, _ = schedule
+    num_chains, burnin, draws, thin, keep_positions, progress = schedule[:6]
+    checks = sorted({c for c in schedule.checks if 0 < c <= draws}) if schedule.stop else []
     capacity = int(max(1, min(draws, max_chunk)))
     if keep_positions:  # bound the chunk's device buffer of (draws, chains, p) positions
         w = posterior.w_star
@@ -171,12 +179,13 @@ def run_chains(
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []
-    total, done = burnin + draws, 0
+    total, done, stopped = burnin + draws, 0, False
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
     for phase_start, phase_len, kept in ((0, burnin, False), (burnin, draws, True)):
         offset = 0
-        while offset < phase_len:
-            count = int(min(size, phase_len - offset, capacity))
+        while offset < phase_len and not stopped:
+            ahead = [c - offset for c in checks if c > offset] if kept else []
+            count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
             start = time.perf_counter()
             carry, (loss, info, pos) = advance(
                 data,
@@ -201,6 +210,8 @@ def run_chains(
                 progress(done, total)
             if int(carry[3]) >= 0:  # a chain went non-finite: stop now, the run has failed
                 break
+            if kept and offset in checks:
+                stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
             per_draw = elapsed / count
             size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
         if int(carry[3]) >= 0:
@@ -220,7 +231,7 @@ def run_chains(
         info=info,
         info_sums=info_sums,
         grad_calls=grad_calls,
-        loss_evals=draws if record == "full" else 0,
+        loss_evals=loss.shape[1] if record == "full" else 0,
         first_nonfinite_step=None if bad < 0 else bad,
         final_states=states,
         positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,

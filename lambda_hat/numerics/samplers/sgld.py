@@ -151,7 +151,9 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
             "step_size": params.step_size,
             "precond": params.precond,
             # step_size x steps: directions held only by the localization relax in ~1/γ
-            "langevin_time": params.step_size * (schedule.burnin + schedule.draws) * schedule.thin,
+            "langevin_time": params.step_size
+            * (schedule.burnin + trace.loss.shape[1])
+            * schedule.thin,
             "llc_trace": schedule.llc_trace,
         },
         first_nonfinite_step=trace.first_nonfinite_step,

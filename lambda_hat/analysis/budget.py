@@ -1,0 +1,83 @@
+"""``draws = "auto"``: sample until the estimate is converged, or until the cap.
+
+Convergence is checked after ``AUTO_FIRST_DRAWS`` kept draws per chain and at every
+doubling after it (200, 400, 800, ...), and at the cap ``max_draws``. At a check the
+whole trace so far must pass all three tests:
+
+* rank-normalized split R-hat ≤ 1.01 (chains agree);
+* bulk ESS ≥ 400 (the MCSE itself is estimated well);
+* no drift: the first and last quarters' means within 2 combined MCSE.
+
+The run ends at the first check that passes (verdict ``converged``) or at the cap
+(``budget exhausted``), and every check is recorded with its numbers. The checks sit at
+fixed draw counts, so the decision, like the trace, does not depend on how sampling was
+cut into chunks: the same spec always stops at the same draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lambda_hat.analysis.summary import convergence, drift
+from lambda_hat.numerics.estimator import llc_trace
+
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+DRIFT_Z_MAX = 2.0
+CONVERGED, EXHAUSTED = "converged", "budget exhausted"
+
+
+def check_points(first: int, cap: int) -> tuple[int, ...]:
+    """Kept-draw counts at which convergence is checked: first, 2·first, ..., and cap."""
+    points, k = [], first
+    while k < cap:
+        points.append(k)
+        k *= 2
+    return (*points, cap)
+
+
+def assess(llc: np.ndarray) -> dict:
+    """One check of a (chains, draws) llc trace: its numbers and whether it passes."""
+    conv, dr = convergence(llc), drift(llc)
+    rhat, ess, z = conv["rhat"], conv["ess"], dr["drift_z"]
+    passed = (
+        rhat is not None
+        and rhat <= RHAT_MAX
+        and ess is not None
+        and ess >= ESS_MIN
+        and (z is None or abs(z) <= DRIFT_Z_MAX)
+    )
+    return {
+        "draws": int(llc.shape[1]),
+        "llc_mean": float(llc.mean()),
+        "llc_mcse": conv["llc_mcse"],
+        "rhat": rhat,
+        "ess": ess,
+        "drift_z": z,
+        "passed": bool(passed),
+    }
+
+
+class Budget:
+    """The ``stop`` of a schedule with ``draws = "auto"``; keeps every check it made."""
+
+    def __init__(self, first: int, cap: int, L0: float, n_beta: float):
+        self.points = check_points(first, cap)
+        self.cap, self.L0, self.n_beta = cap, L0, n_beta
+        self.checks: list[dict] = []
+
+    def __call__(self, loss: np.ndarray) -> bool:
+        self.checks.append(assess(llc_trace(loss, self.L0, self.n_beta)))
+        return self.checks[-1]["passed"]
+
+    def record(self) -> dict:
+        """The ``budget`` block of analysis.json."""
+        done = bool(self.checks) and self.checks[-1]["passed"]
+        return {
+            "draws": "auto",
+            "max_draws": self.cap,
+            "verdict": CONVERGED if done else EXHAUSTED,
+            "draws_done": self.checks[-1]["draws"] if self.checks else 0,
+            "criteria": {"rhat_max": RHAT_MAX, "ess_min": ESS_MIN, "drift_z_max": DRIFT_Z_MAX},
+            "checks": self.checks,
+        }

@@ -1,0 +1,54 @@
+"""draws = "auto" in an experiments file: its cap, its IDs and its bad inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_hat.config import load
+from lambda_hat.config.specs import AUTO_MAX_DRAWS, resolve_run
+from lambda_hat.errors import ConfigError
+from lambda_hat.store.ids import run_dirname
+
+BASE = """
+[models.m]
+kind = "mlp"
+in_dim = 2
+widths = [3]
+out_dim = 1
+[data.d]
+n_data = 100
+[[targets]]
+model = "m"
+data = "d"
+[[samplers]]
+name = "hmc"
+"""
+
+
+def _run(write_toml, extra):
+    (sampler,) = load(write_toml(BASE + extra)).samplers
+    return resolve_run(sampler, "tgt_0123456789ab", 100)
+
+
+def test_auto_draws_resolve_their_cap_into_the_run_id(write_toml):
+    auto = _run(write_toml, 'draws = "auto"\n')
+    assert auto.draws == "auto" and auto.max_draws == AUTO_MAX_DRAWS
+    capped = _run(write_toml, 'draws = "auto"\nmax_draws = 800\n')
+    assert capped.max_draws == 800 and run_dirname(capped) != run_dirname(auto)
+    # a fixed length keeps the ID it had before budgets existed
+    fixed = _run(write_toml, "draws = 1000\n")
+    assert fixed.max_draws is None and run_dirname(fixed) == run_dirname(_run(write_toml, ""))
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ('draws = "many"\n', r"samplers\[0\]\.draws: expected an integer or 'auto', got 'many'"),
+        ("max_draws = 800\n", r"samplers\[0\]\.max_draws: the cap of draws = 'auto'"),
+        ('draws = "auto"\nmax_draws = 100\n', r"cannot finish the first convergence check"),
+        ("draws = 0\n", r"samplers\[0\]\.draws: must be at least 1"),
+    ],
+)
+def test_bad_budgets_are_named(write_toml, extra, match):
+    with pytest.raises(ConfigError, match=match):
+        load(write_toml(BASE + extra))
