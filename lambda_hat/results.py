@@ -7,8 +7,11 @@
 
 Columns follow the seed's aggregation example (target_id, model, n_data, target_params,
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
-relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form), and
-where to find the run (run_id, run, path). ``model`` is the preset name of the
+relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form),
+trust (``converged`` or ``not converged``: R-hat, ESS and drift, see
+``analysis/budget.py``), seed_spread and seeds (the std of λ̂ between the runs of a
+swept sampler ``seed`` that differ in nothing else, and how many: compare it with
+llc_mcse), and where to find the run (run_id, run, path). ``model`` is the preset name of the
 experiments file (its ``kind`` when the target was built without one). With an
 experiments file that sweeps, each row also has the swept keys as columns
 (``samplers.step_size``, ``data.n_data``, ...: see ``config/sweeps.py``).
@@ -37,6 +40,9 @@ COLUMNS = (
     "llc_mcse",
     "true_llc",
     "relative_error",
+    "trust",
+    "seed_spread",
+    "seeds",
     "step",
     "test_loss",
     "run_id",
@@ -85,12 +91,49 @@ def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
         "llc_mcse": analysis.get("llc_mcse"),
         "true_llc": truth,
         "relative_error": rel,
+        "trust": (analysis.get("trust") or _trust(analysis))["verdict"],
+        "seed_spread": None,
+        "seeds": None,
         "step": (meta.get("training_cfg") or {}).get("at_step"),
         "test_loss": (meta.get("metrics") or {}).get("test_loss"),
         "run_id": analysis.get("run_id") or (named.run_id if named else "?"),
         "run": run_dirname,
         "path": str(path),
     }
+
+
+def _trust(analysis: dict) -> dict:
+    """The trust verdict of a run stored before analysis.json carried one."""
+    from lambda_hat.analysis.budget import trust
+
+    return trust(analysis)
+
+
+SEED = "samplers.seed"
+
+
+def seed_spread(rows: list[dict]) -> None:
+    """Fill ``seed_spread`` (the std of λ̂ between seeds) and ``seeds`` (how many) for
+    rows that differ only in a swept sampler ``seed``: the spread an MCSE should match."""
+    import statistics
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if SEED in r:
+            others = tuple(
+                (k, repr(v))
+                for k, v in r.items()
+                if k.startswith(("samplers.", "data.", "models.", "training.", "targets."))
+                and k != SEED
+            )
+            groups.setdefault((r["target_id"], r["sampler"], others), []).append(r)
+    for group in groups.values():
+        means = [r["llc_mean"] for r in group if r["llc_mean"] is not None]
+        if len(means) < 2:
+            continue
+        spread = statistics.stdev(means)
+        for r in group:
+            r["seed_spread"], r["seeds"] = spread, len(means)
 
 
 def load(
@@ -120,6 +163,7 @@ def load(
             swept = wanted[(target.target_id, run.dirname)] if wanted is not None else {}
             rows.append({**row(target.meta, run.analysis, run.dirname, run.path), **swept})
     rows.sort(key=lambda r: (r["target_id"], r["sampler"], r["run"]))
+    seed_spread(rows)
     return rows
 
 

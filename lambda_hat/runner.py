@@ -283,6 +283,7 @@ def _write_run(
     clock = _Clock(start)
     set_precision(spec.precision)
     from lambda_hat.analysis import inference_data, plots
+    from lambda_hat.analysis.budget import trust
     from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
     from lambda_hat.numerics.target import dtype_of, flat_apply
     from lambda_hat.sampling import posterior_of, sample_llc
@@ -325,6 +326,7 @@ def _write_run(
         "sampler_config": to_dict(spec),
         "stats": stats,
         **({"budget": est.budget} if est.budget else {}),
+        "trust": trust(summ),
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[model.loss],
         "loss_name": model.loss,

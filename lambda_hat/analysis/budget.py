@@ -8,6 +8,8 @@ whole trace so far must pass all three tests:
 * bulk ESS ≥ 400 (the MCSE itself is estimated well);
 * no drift: the first and last quarters' means within 2 combined MCSE.
 
+``trust`` applies the same tests to any finished run (its analysis.json ``trust``).
+
 The run ends at the first check that passes (verdict ``converged``) or at the cap
 (``budget exhausted``), and every check is recorded with its numbers. The checks sit at
 fixed draw counts, so the decision, like the trace, does not depend on how sampling was
@@ -25,6 +27,20 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 DRIFT_Z_MAX = 2.0
 CONVERGED, EXHAUSTED = "converged", "budget exhausted"
+
+
+def trust(summary: dict) -> dict:
+    """The trust verdict of any run, from its summary, by the criteria above:
+    ``converged`` or ``not converged`` with the reasons, in words."""
+    reasons = []
+    rhat, ess, z = summary.get("rhat"), summary.get("ess"), summary.get("drift_z")
+    if rhat is None or rhat > RHAT_MAX:
+        reasons.append(f"R-hat {rhat:.3f} > {RHAT_MAX}" if rhat is not None else "no R-hat")
+    if ess is None or ess < ESS_MIN:
+        reasons.append(f"ESS {ess:.0f} < {ESS_MIN:.0f}" if ess is not None else "no ESS")
+    if z is not None and abs(z) > DRIFT_Z_MAX:
+        reasons.append(f"drift {z:+.1f} MCSE (> {DRIFT_Z_MAX:g})")
+    return {"verdict": "not converged" if reasons else CONVERGED, "reasons": reasons}
 
 
 def check_points(first: int, cap: int) -> tuple[int, ...]:

@@ -23,6 +23,7 @@ TABLE_COLUMNS = (
     ("relative_error", "rel. err"),
     ("ess", "ESS"),
     ("rhat", "R-hat"),
+    ("trust", "conv."),
     ("walltime_sec", "time [s]"),
 )
 
@@ -58,6 +59,8 @@ def fmt(key: str, value) -> str:
         return f"{value:.0f}" if key == "ess" else f"{value:.1f}"
     if key == "rhat":
         return f"{value:.3f}"
+    if key == "trust":
+        return "yes" if value == "converged" else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -94,6 +97,9 @@ def run(args) -> int:
         # the swept keys right after the sampler: they are what the rows differ in
         at = [k for k, _ in TABLE_COLUMNS].index("run_id")
         columns = [*TABLE_COLUMNS[:at], *((k, short(k)) for k in swept), *TABLE_COLUMNS[at:]]
+        if any(r.get("seed_spread") is not None for r in rows):  # next to the MCSE
+            at = [k for k, _ in columns].index("llc_std")
+            columns.insert(at, ("seed_spread", "seed std"))
         for key, header in columns:
             table.add_column(header, no_wrap=key in ("target_id", "run_id"), overflow="fold")
         for r in rows:

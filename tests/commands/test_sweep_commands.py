@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
+
+import pytest
 
 from lambda_hat.analysis.sweep_plot import panels, split_reference
 from lambda_hat.cli import main
@@ -52,6 +55,13 @@ def test_a_sweep_runs_shows_its_columns_and_plots(tmp_path, capsys):
     assert len(rows) == 4
     points = sorted((r["samplers.step_size"], r["samplers.seed"]) for r in rows)
     assert points == [("0.0001", "0"), ("0.0001", "1"), ("1e-05", "0"), ("1e-05", "1")]
+    # the spread between the two seeds of each step size, next to each run's MCSE
+    for eps in ("1e-05", "0.0001"):
+        pair = [r for r in rows if r["samplers.step_size"] == eps]
+        means = [float(r["llc_mean"]) for r in pair]
+        assert {r["seeds"] for r in pair} == {"2"}
+        assert float(pair[0]["seed_spread"]) == pytest.approx(statistics.stdev(means))
+    assert {r["trust"] for r in rows} <= {"converged", "not converged"}
     assert main(["plot", str(exp), "--out", str(tmp_path / "plots")]) == 0
     (png,) = (tmp_path / "plots").glob("sweep_dln_d_teacher.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

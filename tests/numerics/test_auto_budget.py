@@ -67,3 +67,15 @@ def test_where_an_auto_run_stops_does_not_depend_on_its_chunks(x64, monkeypatch,
         "converged" if budget_a["checks"][-1]["passed"] else "budget exhausted"
     )
     assert not any(c["passed"] for c in budget_a["checks"][:-1])
+
+
+def test_the_trust_verdict_names_each_failed_criterion():
+    from lambda_hat.analysis.budget import trust
+
+    assert trust({"rhat": 1.005, "ess": 900.0, "drift_z": 0.5}) == {
+        "verdict": "converged",
+        "reasons": [],
+    }
+    bad = trust({"rhat": 1.2, "ess": 50.0, "drift_z": -3.0})
+    assert bad["verdict"] == "not converged"
+    assert bad["reasons"] == ["R-hat 1.200 > 1.01", "ESS 50 < 400", "drift -3.0 MCSE (> 2)"]
