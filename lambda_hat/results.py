@@ -136,6 +136,35 @@ def seed_spread(rows: list[dict]) -> None:
             r["seed_spread"], r["seeds"] = spread, len(means)
 
 
+BETA = "samplers.inverse_temperature"
+
+
+def ladders(rows: list[dict]) -> list[dict]:
+    """β-ladder fits (``analysis/ladder.py``) of the rows that differ only in a swept
+    ``inverse_temperature`` with three values or more: one dict per group, with
+    ``target_id``, ``sampler``, ``point`` (the other swept values) and the fit."""
+    from lambda_hat.analysis.ladder import MIN_TEMPERATURES, fit
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if BETA in r and r["llc_mean"] is not None and r.get("n_data"):
+            others = tuple((k, repr(v)) for k, v in r.items() if k not in COLUMNS and k != BETA)
+            groups.setdefault((r["target_id"], r["sampler"], others), []).append(r)
+    out = []
+    for (tid, sampler, _), group in groups.items():
+        if len({r[BETA] for r in group}) < MIN_TEMPERATURES:
+            continue
+        group.sort(key=lambda r: r[BETA])
+        point = {k: v for k, v in group[0].items() if k not in COLUMNS and k != BETA}
+        result = fit(
+            [r["n_data"] * r[BETA] for r in group],
+            [r["llc_mean"] for r in group],
+            [r["llc_mcse"] or 0.0 for r in group],
+        )
+        out.append({"target_id": tid, "sampler": sampler, "point": point, **result})
+    return out
+
+
 def load(
     root: str | Path = "runs",
     experiment: str | Path | None = None,

@@ -66,6 +66,33 @@ def fmt(key: str, value) -> str:
     return str(value)
 
 
+def _print_ladders(rows: list[dict], console) -> None:
+    """The β-ladder fits of the rows (a swept inverse_temperature with ≥ 3 values)."""
+    from rich.table import Table
+
+    from lambda_hat.config.sweeps import label
+    from lambda_hat.results import ladders
+
+    fits = ladders(rows)
+    if not fits:
+        return
+    table = Table(title="β ladder: λ̂(nβ) = λ − (m − 1)/log nβ")
+    for header in ("target", "sampler", "at", "nβ", "λ̂ at nβ", "λ (fit)", "m (fit)", "resid."):
+        table.add_column(header)
+    for f in fits:
+        table.add_row(
+            f["target_id"][:12],
+            f["sampler"],
+            label(f["point"]),
+            " ".join(f"{v:.3g}" for v in f["n_beta"]),
+            " ".join(f"{v:.3g}" for v in f["llc_hat"]),
+            f"{f['llc']:.4g} ± {f['llc_se']:.2g}",
+            f"{f['multiplicity']:.3g} ± {f['multiplicity_se']:.2g}",
+            " ".join(f"{v:+.2g}" for v in f["residuals"]),
+        )
+    console.print(table)
+
+
 def run(args) -> int:
     from lambda_hat.config.sweeps import short
     from lambda_hat.results import COLUMNS, load, swept_columns
@@ -104,7 +131,9 @@ def run(args) -> int:
             table.add_column(header, no_wrap=key in ("target_id", "run_id"), overflow="fold")
         for r in rows:
             table.add_row(*(fmt(key, r.get(key)) for key, _ in columns))
-        Console(width=None if sys.stdout.isatty() else 240).print(table)
+        console = Console(width=None if sys.stdout.isatty() else 240)
+        console.print(table)
+        _print_ladders(rows, console)
     for line in problems:
         print(f"left out (unreadable): {line}", file=sys.stderr)
     if problems:

@@ -9,6 +9,9 @@ in file order) for display; they are not part of any ID.
 
 Only top-level keys sweep: to vary part of a table value (a python factory's ``args``),
 sweep the whole table, ``args = { sweep = [{ width = 8 }, { width = 16 }] }``.
+
+A sampler's ``inverse_temperature = { ladder = [...] }`` is a sweep of at least three
+temperatures that also asks for the β-ladder fit of λ and m (``analysis/ladder.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, NamedTuple
 from lambda_hat.errors import ConfigError
 
 SWEEP = "sweep"
+LADDER = "ladder"  # a sweep of inverse_temperature, fitted for λ and m
+LADDER_KEY = "inverse_temperature"
 
 
 class Point(NamedTuple):
@@ -28,33 +33,44 @@ class Point(NamedTuple):
     table: dict
     swept: dict  # {key: value}, in the order the keys appear in the table
     index: dict  # {key: position of the value in its sweep}
+    words: dict = {}  # {key: "sweep" or "ladder"}, as the file wrote it
 
 
 def _is_sweep(value: Any) -> bool:
-    return isinstance(value, dict) and SWEEP in value
+    return isinstance(value, dict) and (SWEEP in value or LADDER in value)
 
 
 def _values(key: str, spec: dict, where: str) -> list:
-    if set(spec) != {SWEEP}:
-        extra = sorted(set(spec) - {SWEEP})
+    word = LADDER if LADDER in spec else SWEEP
+    if set(spec) != {word}:
+        extra = sorted(set(spec) - {word})
         raise ConfigError(
-            f"{where}.{key}: a sweep is {{ sweep = [...] }} alone; remove {extra[0]!r}"
+            f"{where}.{key}: a {word} is {{ {word} = [...] }} alone; remove {extra[0]!r}"
         )
-    values = spec[SWEEP]
+    if word == LADDER and key != LADDER_KEY:
+        raise ConfigError(
+            f"{where}.{key}: only {LADDER_KEY} takes a ladder; use {{ sweep = [...] }}"
+        )
+    values = spec[word]
     if not isinstance(values, list):
         raise ConfigError(
-            f"{where}.{key}.sweep: expected a list of values, got {values!r}; "
-            f"write {key} = {{ sweep = [a, b, c] }}"
+            f"{where}.{key}.{word}: expected a list of values, got {values!r}; "
+            f"write {key} = {{ {word} = [a, b, c] }}"
         )
     if not values:
-        raise ConfigError(f"{where}.{key}.sweep: empty; give at least one value")
+        raise ConfigError(f"{where}.{key}.{word}: empty; give at least one value")
+    if word == LADDER and len(values) < 3:
+        raise ConfigError(
+            f"{where}.{key}.ladder: {len(values)} temperature(s); a ladder fits λ and m "
+            "and needs at least three"
+        )
     for i, value in enumerate(values):
         if _is_sweep(value):
-            raise ConfigError(f"{where}.{key}.sweep[{i}]: a sweep cannot hold a sweep")
+            raise ConfigError(f"{where}.{key}.{word}[{i}]: a sweep cannot hold a sweep")
         first = next(j for j, other in enumerate(values) if _same(other, value))
         if first < i:
             raise ConfigError(
-                f"{where}.{key}.sweep[{i}]: repeats sweep[{first}] ({value!r}); each value once"
+                f"{where}.{key}.{word}[{i}]: repeats {word}[{first}] ({value!r}); each value once"
             )
     return values
 
@@ -67,7 +83,7 @@ def _same(a: Any, b: Any) -> bool:
 def _nested(value: Any, path: str) -> str | None:
     """The path of a sweep nested inside a table or list value, if there is one."""
     if isinstance(value, dict):
-        if SWEEP in value:
+        if _is_sweep(value):
             return path
         for k, v in value.items():
             found = _nested(v, f"{path}.{k}")
@@ -103,11 +119,13 @@ def expand(table: dict, where: str, fixed: tuple[str, ...] = ()) -> list[Point]:
             )
     if not swept:
         return [Point(dict(table), {}, {})]
+    words = {k: LADDER if LADDER in table[k] else SWEEP for k in swept}
     points = []
     keys = list(swept)
     for combo in itertools.product(*(range(len(swept[k])) for k in keys)):
         choice = {k: swept[k][i] for k, i in zip(keys, combo, strict=True)}
-        points.append(Point({**table, **choice}, choice, dict(zip(keys, combo, strict=True))))
+        index = dict(zip(keys, combo, strict=True))
+        points.append(Point({**table, **choice}, choice, index, words))
     return points
 
 
@@ -117,7 +135,8 @@ def located(exc: ConfigError, where: str, point: Point) -> ConfigError:
     for key, i in point.index.items():
         pattern = re.escape(f"{where}.{key}") + r"(?![\w.\[])"
         if re.search(pattern, message):
-            return ConfigError(re.sub(pattern, f"{where}.{key}.sweep[{i}]", message, count=1))
+            word = point.words.get(key, SWEEP)
+            return ConfigError(re.sub(pattern, f"{where}.{key}.{word}[{i}]", message, count=1))
     if point.swept and where in message:
         chosen = ", ".join(f"{k} = {v!r}" for k, v in point.swept.items())
         return ConfigError(f"{message} (at the sweep point {chosen})")

@@ -37,6 +37,12 @@ seed = {{ sweep = [0, 1] }}
 chains = 2
 draws = 60
 burnin = 10
+[[samplers]]
+name = "hmc"
+inverse_temperature = {{ ladder = [0.1, 1.0, 10.0] }}
+chains = 2
+draws = 60
+warmup = 60
 """
 
 
@@ -46,12 +52,15 @@ def test_a_sweep_runs_shows_its_columns_and_plots(tmp_path, capsys):
     assert main(["run", str(exp), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("step_size=1e-05 seed=0") == 1 and out.count("step_size=0.0001") == 2
+    assert out.count("inverse_temperature=") == 3
     assert main(["run", str(exp), "--workers", "1", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["status", str(exp)]) == 0
     assert "sgld step_size=0.0001 seed=1" in capsys.readouterr().out
     assert main(["results", "--experiment", str(exp), "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = [
+        r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["sampler"] == "sgld"
+    ]
     assert len(rows) == 4
     points = sorted((r["samplers.step_size"], r["samplers.seed"]) for r in rows)
     assert points == [("0.0001", "0"), ("0.0001", "1"), ("1e-05", "0"), ("1e-05", "1")]
@@ -62,6 +71,9 @@ def test_a_sweep_runs_shows_its_columns_and_plots(tmp_path, capsys):
         assert {r["seeds"] for r in pair} == {"2"}
         assert float(pair[0]["seed_spread"]) == pytest.approx(statistics.stdev(means))
     assert {r["trust"] for r in rows} <= {"converged", "not converged"}
+    assert main(["results", "--experiment", str(exp)]) == 0
+    table = capsys.readouterr().out
+    assert "β ladder" in table and "20 200 2e+03" in table  # nβ = n·β for n = 200
     assert main(["plot", str(exp), "--out", str(tmp_path / "plots")]) == 0
     (png,) = (tmp_path / "plots").glob("sweep_dln_d_teacher.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
