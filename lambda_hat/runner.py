@@ -212,6 +212,21 @@ def target_spec(meta: dict, folder: Path) -> TargetSpec:
     return spec
 
 
+def _last_checkpoint_w(spec: TargetSpec, targets: Path):
+    """w* of the last checkpoint of ``spec``'s training run (None for a target that is
+    not a checkpoint, or is the last): ``step_size = "auto"`` is chosen there for every
+    checkpoint, one step for the whole training run. Its siblings are published
+    together, by one training."""
+    training = spec.training
+    if training.at_step is None:
+        return None
+    last = max((*training.checkpoints, training.at_step))
+    if last == training.at_step:
+        return None
+    sibling = dataclasses.replace(spec, training=dataclasses.replace(training, at_step=last))
+    return npz.load(targets / target_id(sibling) / "params.npz")["w_star"]
+
+
 def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
     """(meta, data, params) of a published target."""
     folder = Layout(root).target_dir(tid)
@@ -288,11 +303,17 @@ def _write_run(
     from lambda_hat.numerics.target import dtype_of, flat_apply
     from lambda_hat.sampling import posterior_of, sample_llc
 
-    model = target_spec(meta, folder).model
+    tspec = target_spec(meta, folder)
+    model = tspec.model
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision))
     posterior = posterior_of(apply_flat, model.loss, data["X"], data["Y"], params["w_star"], spec)
+    tune_on = None
+    if getattr(spec.params, "step_size", None) == "auto":
+        w_last = _last_checkpoint_w(tspec, folder.parent)
+        if w_last is not None:
+            tune_on = posterior_of(apply_flat, model.loss, data["X"], data["Y"], w_last, spec)
     clock.lap("load")
-    est = sample_llc(posterior, spec, progress)
+    est = sample_llc(posterior, spec, progress, tune_on)
     sampling_sec = clock.lap("sample")
     result, llc, summ, L0 = est.result, est.llc, est.summary, est.L0
     truth = meta.get("true_llc")
@@ -326,6 +347,7 @@ def _write_run(
         "sampler_config": to_dict(spec),
         "stats": stats,
         **({"budget": est.budget} if est.budget else {}),
+        **({"step_size_auto": est.step_size_auto} if est.step_size_auto else {}),
         "trust": trust(summ),
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[model.loss],

@@ -22,6 +22,7 @@ class Estimate(NamedTuple):
     L0: float
     n_beta: float
     budget: dict | None = None  # draws = "auto": the verdict and every check
+    step_size_auto: dict | None = None  # step_size = "auto": the chosen step, its basis
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -41,9 +42,19 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
 
 
 def sample_llc(
-    posterior, spec: RunSpec, progress: Callable[[int, int], None] | None = None
+    posterior,
+    spec: RunSpec,
+    progress: Callable[[int, int], None] | None = None,
+    tune_on=None,
 ) -> Estimate:
-    """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``)."""
+    """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``).
+
+    ``step_size = "auto"`` is chosen on ``tune_on`` (default: ``posterior``): a
+    checkpoint's runs pass their training's last checkpoint, so one training run's
+    checkpoints share one step, as the field recommends.
+    """
+    import dataclasses
+
     import jax
 
     from lambda_hat.analysis import summary
@@ -52,6 +63,13 @@ def sample_llc(
     from lambda_hat.numerics.samplers.driver import Schedule
 
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
+    step_auto = None
+    if getattr(spec.params, "step_size", None) == "auto":
+        from lambda_hat.numerics.step_size import choose
+
+        step_auto = choose(tune_on if tune_on is not None else posterior)
+        params = dataclasses.replace(spec.params, step_size=step_auto["step_size"])
+        spec = dataclasses.replace(spec, params=params)
     auto = None
     if spec.draws == "auto":
         from lambda_hat.analysis.budget import Budget
@@ -75,6 +93,12 @@ def sample_llc(
         ),
     )
     check_finite(spec, result)
+    if step_auto:  # the choice's Hessian-vector products are tuning work, shared by chains
+        share = step_auto["hvp_fges"] / spec.chains
+        result = result._replace(
+            fges_per_chain=result.fges_per_chain + share,
+            warmup_fges_per_chain=result.warmup_fges_per_chain + share,
+        )
     llc = llc_trace(result.loss, L0, posterior.n_beta)
     summ = summary.summarize(llc)
     warnings = summary.warnings_for(summ, dict(result.stats))
@@ -89,7 +113,7 @@ def sample_llc(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
             f"({numbers}); raise max_draws or thin, or change the sampler's settings."
         )
-    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget)
+    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step_auto)
 
 
 def check_finite(spec: RunSpec, result) -> None:

@@ -91,9 +91,13 @@ class SGLDParams:
     scales by the same P; it has no separate evidence).
     """
 
-    step_size: float | None = field(
+    step_size: float | Literal["auto"] | None = field(
         default=None,
-        metadata=check(gt=0.0, help="Langevin step size; default 3e-5, or 3e-6 with precond"),
+        metadata=check(
+            gt=0.0,
+            help="Langevin step size; default 3e-5, or 3e-6 with precond; 'auto': set from "
+            "the posterior's curvature at w* (plain SGLD)",
+        ),
     )
     batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
     precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
