@@ -22,6 +22,7 @@ COMMANDS = (
     "worker",
     "tui",
     "workflow",
+    "tune",
 )
 
 

@@ -115,9 +115,23 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         for target in _targets(t, f"{name}: targets[{i}]", models, data, training)
         for entry in _checkpoints(target)
     )
-    samplers = [
+    samplers, sampler_swept = parse_samplers(_array(doc, "samplers", name), name)
+    if not targets:
+        raise ConfigError(f"{name}: no [[targets]]; add at least one target")
+    return Experiment(
+        path=path,
+        store_root=store_root,
+        targets=targets,
+        samplers=samplers,
+        sampler_swept=sampler_swept,
+    )
+
+
+def parse_samplers(tables: list[dict], name: str) -> tuple[tuple, tuple]:
+    """(sampler specs, what each one's sweeps chose) of ``[[samplers]]`` tables."""
+    points = [
         (spec, {f"samplers.{key}": value for key, value in swept.items()})
-        for i, s in enumerate(_array(doc, "samplers", name))
+        for i, s in enumerate(tables)
         for spec, swept in build_points(
             s,
             f"{name}: samplers[{i}]",
@@ -125,15 +139,7 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
             fixed=("name",),
         )
     ]
-    if not targets:
-        raise ConfigError(f"{name}: no [[targets]]; add at least one target")
-    return Experiment(
-        path=path,
-        store_root=store_root,
-        targets=targets,
-        samplers=tuple(spec for spec, _ in samplers),
-        sampler_swept=tuple(swept for _, swept in samplers),
-    )
+    return tuple(spec for spec, _ in points), tuple(swept for _, swept in points)
 
 
 def _presets(doc: dict, key: str, name: str):

@@ -1,0 +1,51 @@
+"""lambda-hat tune: a NUTS reference, SGLD candidates, a block that works, and reruns
+that cost nothing (slow: it samples for real)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_hat.cli import main
+from lambda_hat.config import load
+
+TARGET = """
+[store]
+root = "{root}"
+[models.dln]
+kind = "dln"
+in_dim = 3
+widths = [4]
+out_dim = 3
+rank = 1
+[data.d]
+n_data = 1000
+[training.teacher]
+init = "teacher"
+steps = 0
+[[targets]]
+model = "dln"
+data = "d"
+training = "teacher"
+"""
+
+
+@pytest.mark.slow
+def test_tune_writes_a_working_block_and_reruns_for_free(tmp_path, capsys):
+    exp = tmp_path / "e.toml"
+    exp.write_text(TARGET.format(root=tmp_path / "store") + '[[samplers]]\nname = "hmc"\n')
+    assert main(["tune", str(exp), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "NUTS" in out and "4 task(s) to run" in out
+    block = (tmp_path / "e.tuned.toml").read_text()
+    assert block.count("[[samplers]]") == 1 and 'step_size = "auto"' in block
+    # the block is valid in an experiments file, as written
+    tuned = tmp_path / "tuned.toml"
+    tuned.write_text(TARGET.format(root=tmp_path / "store") + block)
+    (sampler,) = load(tuned).samplers
+    assert sampler.name == "sgld" and sampler.draws == "auto"
+    # every run was an ordinary cached run: tuning again runs nothing
+    assert main(["tune", str(exp), "--workers", "1"]) == 0
+    assert "task(s) to run" not in capsys.readouterr().out
+    # a target too large for a reference is named and skipped, not tried
+    assert main(["tune", str(exp), "--max-params", "10"]) == 1
+    assert "p = 24 exceeds --max-params 10" in " ".join(capsys.readouterr().out.split())
