@@ -18,7 +18,7 @@ from pathlib import Path
 HELP = "find the cheapest SGLD settings that agree with a NUTS reference, per target"
 
 THINS = (10, 30, 100)
-MAX_DRAWS = 1600
+MAX_DRAWS = 6400
 DEFAULT_MAX_PARAMS = 10_000
 
 
@@ -179,5 +179,5 @@ def run(args) -> int:
             f"# written by lambda-hat tune {args.experiments}: paste into the experiments file\n\n"
             + "\n".join(blocks)
         )
-        console.print(f"wrote {out}:\n" + "\n".join(blocks), markup=False, highlight=False)
+        print(f"wrote {out}:\n" + "\n".join(blocks))  # plain: a console would wrap lines
     return 0 if blocks else 1
