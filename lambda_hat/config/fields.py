@@ -89,11 +89,18 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:  # an optional value: its own type's message is the clearest
             return _coerce(value, options[0], where)
+        errors = {}
         for arg in options:
             try:
                 return _coerce(value, arg, where)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                errors[arg] = exc
+        # a value of an option's own kind failed that option's check: its message is the
+        # specific one (``step_size = nan``: "expected a finite number")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        for arg, exc in errors.items():
+            if (arg is float and number) or (arg is int and isinstance(value, int)):
+                raise exc from None
         raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
     if origin is typing.Literal:
         if any(type(value) is type(a) and value == a for a in typing.get_args(tp)):

@@ -46,6 +46,7 @@ warmup = 60
 """
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_shows_its_columns_and_plots(tmp_path, capsys):
     exp = tmp_path / "sweep.toml"
     exp.write_text(SWEEP.format(root=tmp_path / "store"))

@@ -67,6 +67,7 @@ burnin = 20
 """
 
 
+@pytest.mark.slow
 def test_the_checkpoints_of_one_training_share_the_step_of_the_last(tmp_path):
     exp = tmp_path / "e.toml"
     exp.write_text(CHECKPOINTS.format(root=tmp_path / "store"))
