@@ -65,6 +65,16 @@ def swept_columns(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(k for r in rows for k in r if k not in COLUMNS))
 
 
+def _siblings(rows: list[dict], key: str) -> dict[tuple, list[dict]]:
+    """Rows that swept ``key`` and differ in nothing else swept, by (target, sampler)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if key in r and r["llc_mean"] is not None:
+            others = tuple((k, repr(v)) for k, v in r.items() if k not in COLUMNS and k != key)
+            groups.setdefault((r["target_id"], r["sampler"], others), []).append(r)
+    return groups
+
+
 def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
     """The result row of one run from its target's meta.json and its analysis.json."""
     names = meta.get("names") or {}
@@ -117,18 +127,8 @@ def seed_spread(rows: list[dict]) -> None:
     rows that differ only in a swept sampler ``seed``: the spread an MCSE should match."""
     import statistics
 
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if SEED in r:
-            others = tuple(
-                (k, repr(v))
-                for k, v in r.items()
-                if k.startswith(("samplers.", "data.", "models.", "training.", "targets."))
-                and k != SEED
-            )
-            groups.setdefault((r["target_id"], r["sampler"], others), []).append(r)
-    for group in groups.values():
-        means = [r["llc_mean"] for r in group if r["llc_mean"] is not None]
+    for group in _siblings(rows, SEED).values():
+        means = [r["llc_mean"] for r in group]
         if len(means) < 2:
             continue
         spread = statistics.stdev(means)
@@ -145,11 +145,7 @@ def ladders(rows: list[dict]) -> list[dict]:
     ``target_id``, ``sampler``, ``point`` (the other swept values) and the fit."""
     from lambda_hat.analysis.ladder import MIN_TEMPERATURES, fit
 
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if BETA in r and r["llc_mean"] is not None and r.get("n_data"):
-            others = tuple((k, repr(v)) for k, v in r.items() if k not in COLUMNS and k != BETA)
-            groups.setdefault((r["target_id"], r["sampler"], others), []).append(r)
+    groups = _siblings([r for r in rows if r.get("n_data")], BETA)
     out = []
     for (tid, sampler, _), group in groups.items():
         if len({r[BETA] for r in group}) < MIN_TEMPERATURES:

@@ -104,14 +104,12 @@ def sample_llc(
     warnings = summary.warnings_for(summ, dict(result.stats))
     budget = auto.record() if auto else None
     if budget and budget["verdict"] != "converged":
-        last = budget["checks"][-1]
-        numbers = ", ".join(
-            f"{name} {last[key]:{fmt}}" if last[key] is not None else f"{name} n/a"
-            for name, key, fmt in (("R-hat", "rhat", ".3f"), ("ESS", "ess", ".0f"))
-        )
+        from lambda_hat.analysis.budget import trust
+
+        reasons = "; ".join(trust(budget["checks"][-1])["reasons"])
         warnings.append(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
-            f"({numbers}); raise max_draws or thin, or change the sampler's settings."
+            f"({reasons}); raise max_draws or thin, or change the sampler's settings."
         )
     return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step_auto)
 

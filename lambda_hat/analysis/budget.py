@@ -55,23 +55,15 @@ def check_points(first: int, cap: int) -> tuple[int, ...]:
 def assess(llc: np.ndarray) -> dict:
     """One check of a (chains, draws) llc trace: its numbers and whether it passes."""
     conv, dr = convergence(llc), drift(llc)
-    rhat, ess, z = conv["rhat"], conv["ess"], dr["drift_z"]
-    passed = (
-        rhat is not None
-        and rhat <= RHAT_MAX
-        and ess is not None
-        and ess >= ESS_MIN
-        and (z is None or abs(z) <= DRIFT_Z_MAX)
-    )
-    return {
+    check = {
         "draws": int(llc.shape[1]),
         "llc_mean": float(llc.mean()),
         "llc_mcse": conv["llc_mcse"],
-        "rhat": rhat,
-        "ess": ess,
-        "drift_z": z,
-        "passed": bool(passed),
+        "rhat": conv["rhat"],
+        "ess": conv["ess"],
+        "drift_z": dr["drift_z"],
     }
+    return {**check, "passed": trust(check)["verdict"] == CONVERGED}
 
 
 class Budget:

@@ -180,7 +180,7 @@ SAMPLER_PARAMS: dict[str, type] = {
     "mclmc": MCLMCParams,
 }
 # draws = "auto": convergence is checked after AUTO_FIRST_DRAWS kept draws and at each
-# doubling, up to the cap (docs/budgets.md)
+# doubling, up to the cap (lambda_hat/analysis/budget.py)
 AUTO_FIRST_DRAWS = 200
 AUTO_MAX_DRAWS = 12800
 DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mclmc": "float64"}

@@ -8,13 +8,13 @@ file and later runs import that copy, so they use the code the target was built 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
 import traceback
 from pathlib import Path
 
 from lambda_hat.errors import ConfigError
+from lambda_hat.store.checksums import digest as sha256_file
 
 
 class FactoryError(ConfigError):
@@ -50,10 +50,6 @@ def locate(module: str, base_dir: Path, where: str) -> Path:
         f"{where}: cannot find module {module!r} (looked for {rel}.py in {shown}); put it "
         "next to the experiments file or install it"
     )
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def reject_computed(table: dict, where: str, keys) -> None:

@@ -28,13 +28,12 @@ class Model(NamedTuple):
 
 
 class Dataset(NamedTuple):
-    """Arrays of a target's data: training rows, optional held-out rows, the teacher."""
+    """Arrays of a target's data: training rows and optional held-out rows."""
 
     x: Any
     y: Any
     x_test: Any = None
     y_test: Any = None
-    teacher: Any = None  # the teacher's parameter pytree, where one generated y
 
 
 @dataclass(frozen=True)

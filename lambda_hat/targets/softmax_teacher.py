@@ -46,8 +46,8 @@ def build(spec: SoftmaxTeacherSpec, model, teacher, rng_key, dtype) -> Dataset:
     labels = labels.astype("int32")
     n = spec.n_data
     if spec.n_test:
-        return Dataset(x[:n], labels[:n], x[n:], labels[n:], teacher=teacher)
-    return Dataset(x, labels, teacher=teacher)
+        return Dataset(x[:n], labels[:n], x[n:], labels[n:])
+    return Dataset(x, labels)
 
 
 def describe(cfg: dict) -> str:

@@ -40,7 +40,7 @@ def build(spec: TeacherDataSpec, model, teacher, rng_key, dtype) -> Dataset:
     x = sample_inputs(k_x, spec.n_data, in_dim, spec.inputs, dtype)
     y = model.apply(teacher, x)
     y = y + spec.noise_scale * jax.random.normal(k_noise, y.shape, dtype)
-    return Dataset(x, y, teacher=teacher)
+    return Dataset(x, y)
 
 
 def describe(cfg: dict) -> str:

@@ -11,6 +11,7 @@ from lambda_hat.analysis.ladder import fit
 from lambda_hat.config import load
 from lambda_hat.errors import ConfigError
 from lambda_hat.numerics.quadrature import finite_temperature_llc
+from tests.config.helpers import ONE_SAMPLER as BASE
 
 
 def test_the_fit_recovers_lambda_and_m_from_the_model_itself():
@@ -39,22 +40,6 @@ def test_a_ladder_needs_three_temperatures():
         fit([10.0, 100.0], [0.3, 0.4], [0.01, 0.01])
     with pytest.raises(ValueError, match="at least 3 distinct"):
         fit([10.0, 10.0, 100.0], [0.3, 0.3, 0.4], [0.01] * 3)
-
-
-BASE = """
-[models.m]
-kind = "mlp"
-in_dim = 2
-widths = [3]
-out_dim = 1
-[data.d]
-n_data = 100
-[[targets]]
-model = "m"
-data = "d"
-[[samplers]]
-name = "hmc"
-"""
 
 
 @pytest.mark.parametrize(

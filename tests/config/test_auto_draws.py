@@ -8,21 +8,7 @@ from lambda_hat.config import load
 from lambda_hat.config.specs import AUTO_MAX_DRAWS, resolve_run
 from lambda_hat.errors import ConfigError
 from lambda_hat.store.ids import run_dirname
-
-BASE = """
-[models.m]
-kind = "mlp"
-in_dim = 2
-widths = [3]
-out_dim = 1
-[data.d]
-n_data = 100
-[[targets]]
-model = "m"
-data = "d"
-[[samplers]]
-name = "hmc"
-"""
+from tests.config.helpers import ONE_SAMPLER as BASE
 
 
 def _run(write_toml, extra):
