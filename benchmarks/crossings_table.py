@@ -15,7 +15,6 @@ part of the file between the ``crossings`` markers.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
@@ -161,14 +160,9 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        doc = args.write.read_text()
-        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-        if pattern.search(doc):
-            doc = pattern.sub(lambda _: text, doc)
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-        args.write.write_text(doc)
-        print(f"wrote {args.write}")
+        from doc_block import write_block
+
+        write_block(args.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":

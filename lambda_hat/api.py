@@ -33,8 +33,10 @@ class LLCResult:
     summary: dict  # every summary figure (drift, quarters, ...)
     stats: dict  # the sampler's own statistics (acceptance, step sizes, ...)
     llc: Any  # (chains, draws) numpy array of per-draw λ values
-    spec: Any  # the resolved RunSpec (every default filled in)
+    spec: Any  # the RunSpec as run (every default filled in, SGLD's auto step and thin)
+    trust: dict | None = None  # converged / not converged / step-size biased, with reasons
     budget: dict | None = None  # draws="auto": the verdict and every convergence check
+    sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
@@ -57,10 +59,10 @@ def estimate(
     loss: str = "mse",
     sampler: str = "sgld",
     chains: int = 4,
-    draws: int | str = 1000,
+    draws: int | str | None = None,
     max_draws: int | None = None,
     burnin: int | None = None,
-    thin: int = 1,
+    thin: int | str | None = None,
     seed: int = 0,
     inverse_temperature: float | None = None,
     localization: float = 1.0,
@@ -76,7 +78,8 @@ def estimate(
     ``"cross_entropy"`` (Y integer labels, outputs logits). ``sampler`` and the keyword
     arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
     ``step_size=1e-5, batch_size=512`` for sgld); ``draws="auto"`` samples until
-    converged or ``max_draws`` (the verdict is ``result.budget``). ``precision``
+    converged or ``max_draws`` (the verdict is ``result.budget``). ``draws`` and
+    ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``). ``precision``
     (default: the sampler's, float32 for sgld, float64 otherwise) sets
     ``jax_enable_x64`` for this process.
     """
@@ -99,6 +102,7 @@ def estimate(
 
     set_precision(spec.precision)
     posterior = _posterior(apply, params, data, loss, spec)
+    from lambda_hat.analysis.budget import trust
     from lambda_hat.sampling import sample_llc
 
     est = sample_llc(posterior, spec, progress)
@@ -115,8 +119,10 @@ def estimate(
         summary=s,
         stats=dict(est.result.stats),
         llc=est.llc,
-        spec=spec,
+        spec=est.spec,
+        trust=trust(s, est.sgld_step),
         budget=est.budget,
+        sgld_step=est.sgld_step,
         _sample_stats=dict(est.result.sample_stats),
     )
 

@@ -8,13 +8,14 @@
 Columns follow the seed's aggregation example (target_id, model, n_data, target_params,
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
 relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form),
-trust (``converged`` or ``not converged``: R-hat, ESS and drift, see
-``analysis/budget.py``), seed_spread and seeds (the std of λ̂ between the runs of a
-swept sampler ``seed`` that differ in nothing else, and how many: compare it with
-llc_mcse), and where to find the run (run_id, run, path). ``model`` is the preset name of the
-experiments file (its ``kind`` when the target was built without one). With an
-experiments file that sweeps, each row also has the swept keys as columns
-(``samplers.step_size``, ``data.n_data``, ...: see ``config/sweeps.py``).
+trust (``converged``, ``not converged``: R-hat, ESS and drift, or ``step-size
+biased``: an SGLD step over its bias bound, see ``analysis/budget.py``), seed_spread
+and seeds (the std of λ̂ between the runs of a swept sampler ``seed`` that differ in
+nothing else, and how many: compare it with llc_mcse), and where to find the run
+(run_id, run, path). ``model`` is the preset name of the experiments file (its
+``kind`` when the target was built without one). With an experiments file that sweeps,
+each row also has the swept keys as columns (``samplers.step_size``, ``data.n_data``,
+...: see ``config/sweeps.py``).
 """
 
 from __future__ import annotations

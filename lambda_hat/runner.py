@@ -342,13 +342,13 @@ def _write_run(
         "chains": spec.chains,
         "draws": int(llc.shape[1]),  # kept draws per chain (draws = "auto": where it stopped)
         "burnin": spec.burnin,
-        "thin": spec.thin,
+        "thin": est.spec.thin,  # thin = "auto": the steps per draw it chose
         "llc_trace": spec.llc_trace,
         "sampler_config": to_dict(spec),
         "stats": stats,
         **({"budget": est.budget} if est.budget else {}),
-        **({"step_size_auto": est.step_size_auto} if est.step_size_auto else {}),
-        "trust": trust(summ),
+        **({"sgld_step": est.sgld_step} if est.sgld_step else {}),
+        "trust": trust(summ, est.sgld_step),
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[model.loss],
         "loss_name": model.loss,

@@ -22,7 +22,8 @@ class Estimate(NamedTuple):
     L0: float
     n_beta: float
     budget: dict | None = None  # draws = "auto": the verdict and every check
-    step_size_auto: dict | None = None  # step_size = "auto": the chosen step, its basis
+    sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
+    spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -53,8 +54,6 @@ def sample_llc(
     checkpoint's runs pass their training's last checkpoint, so one training run's
     checkpoints share one step, as the field recommends.
     """
-    import dataclasses
-
     import jax
 
     from lambda_hat.analysis import summary
@@ -63,13 +62,9 @@ def sample_llc(
     from lambda_hat.numerics.samplers.driver import Schedule
 
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
-    step_auto = None
-    if getattr(spec.params, "step_size", None) == "auto":
-        from lambda_hat.numerics.step_size import choose
-
-        step_auto = choose(tune_on if tune_on is not None else posterior)
-        params = dataclasses.replace(spec.params, step_size=step_auto["step_size"])
-        spec = dataclasses.replace(spec, params=params)
+    step = None
+    if spec.sampler == "sgld":
+        spec, step = _sgld_step(posterior, spec, tune_on)
     auto = None
     if spec.draws == "auto":
         from lambda_hat.analysis.budget import Budget
@@ -93,8 +88,8 @@ def sample_llc(
         ),
     )
     check_finite(spec, result)
-    if step_auto:  # the choice's Hessian-vector products are tuning work, shared by chains
-        share = step_auto["hvp_fges"] / spec.chains
+    if step:  # the curvature's Hessian-vector products are tuning work, shared by chains
+        share = step["fges"] / spec.chains
         result = result._replace(
             fges_per_chain=result.fges_per_chain + share,
             warmup_fges_per_chain=result.warmup_fges_per_chain + share,
@@ -102,6 +97,8 @@ def sample_llc(
     llc = llc_trace(result.loss, L0, posterior.n_beta)
     summ = summary.summarize(llc)
     warnings = summary.warnings_for(summ, dict(result.stats))
+    if step and step["bias"]["biased"]:
+        warnings.append(_bias_warning(spec, step["bias"]))
     budget = auto.record() if auto else None
     if budget and budget["verdict"] != "converged":
         from lambda_hat.analysis.budget import trust
@@ -111,7 +108,47 @@ def sample_llc(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
             f"({reasons}); raise max_draws or thin, or change the sampler's settings."
         )
-    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step_auto)
+    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec)
+
+
+def _sgld_step(posterior, spec: RunSpec, tune_on):
+    """``spec`` with SGLD's step and thin resolved, and the record of how (analysis.json
+    ``sgld_step``): the curvature at w*, the step's bias bound, the auto choices.
+
+    ``step_size = "auto"`` is chosen on ``tune_on`` when given (a checkpoint's runs pass
+    their training's last checkpoint); the bias bound is always this posterior's.
+    """
+    import dataclasses
+
+    from lambda_hat.numerics import step_size as rule
+
+    here = rule.examine(posterior, spec.params, spec.seed)
+    record = {"curvature": here, "fges": here["fges"]}
+    step = spec.params.step_size
+    if step == "auto":
+        basis = here if tune_on is None else rule.examine(tune_on, spec.params, spec.seed)
+        step = rule.auto_step(basis)
+        record["auto"] = {"step_size": step, "rule": rule.RULE, "chosen_on": basis}
+        if tune_on is not None:
+            record["fges"] += basis["fges"]
+        spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=step))
+    else:
+        basis = here
+    if spec.thin == "auto":
+        record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
+        spec = dataclasses.replace(spec, thin=record["thin_auto"]["thin"])
+    record["step_size"] = step
+    record["bias"] = rule.bias_bound(step, here)
+    return spec, record
+
+
+def _bias_warning(spec: RunSpec, bias: dict) -> str:
+    return (
+        f"step_size {spec.params.step_size:.3g} inflates the posterior's variance by about "
+        f"{bias['bias_bound']:.0%} in its stiffest direction at w* (more than "
+        f"{bias['threshold']:.0%}), so λ̂ is likely biased upward; use step_size = 'auto' "
+        f"or at most {bias['largest_unbiased_step']:.2g}."
+    )
 
 
 def check_finite(spec: RunSpec, result) -> None:

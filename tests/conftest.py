@@ -54,6 +54,7 @@ batch_size = 50
 chains = 2
 draws = 40
 burnin = 10
+thin = 1
 """
 
 

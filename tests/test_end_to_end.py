@@ -88,8 +88,10 @@ def test_layout_matches_the_seed(store):
         ):
             assert key in analysis, key
         assert len(analysis["llc_per_chain"]) == 2
-        # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents
-        assert analysis["total_fges"] == pytest.approx(2 * (10 + 40) * 50 / 200)
+        # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents, and
+        # the curvature at w* (40 Hessian-vector products of ~2 gradients each)
+        assert analysis["sgld_step"]["fges"] == 2 * 40
+        assert analysis["total_fges"] == pytest.approx(2 * (10 + 40) * 50 / 200 + 80)
         entries = manifest.read(folder / "_runs.jsonl")
         assert [e["run_id"] for e in entries] == [run.name.split("_")[-1]]
     catalog = manifest.read(root / "targets" / "_catalog.jsonl")

@@ -8,7 +8,8 @@ whole trace so far must pass all three tests:
 * bulk ESS ≥ 400 (the MCSE itself is estimated well);
 * no drift: the first and last quarters' means within 2 combined MCSE.
 
-``trust`` applies the same tests to any finished run (its analysis.json ``trust``).
+``trust`` applies the same tests to any finished run (its analysis.json ``trust``), and
+adds SGLD's step-size bias bound (lambda_hat/numerics/step_size.py).
 
 The run ends at the first check that passes (verdict ``converged``) or at the cap
 (``budget exhausted``), and every check is recorded with its numbers. The checks sit at
@@ -27,11 +28,13 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 DRIFT_Z_MAX = 2.0
 CONVERGED, EXHAUSTED = "converged", "budget exhausted"
+STEP_BIASED = "step-size biased"
 
 
-def trust(summary: dict) -> dict:
+def trust(summary: dict, sgld_step: dict | None = None) -> dict:
     """The trust verdict of any run, from its summary, by the criteria above:
-    ``converged`` or ``not converged`` with the reasons, in words."""
+    ``converged``, ``not converged`` or ``step-size biased`` (an SGLD step whose bias
+    bound, analysis.json ``sgld_step.bias``, is over its threshold), with the reasons."""
     reasons = []
     rhat, ess, z = summary.get("rhat"), summary.get("ess"), summary.get("drift_z")
     if rhat is None or rhat > RHAT_MAX:
@@ -40,7 +43,15 @@ def trust(summary: dict) -> dict:
         reasons.append(f"ESS {ess:.0f} < {ESS_MIN:.0f}" if ess is not None else "no ESS")
     if z is not None and abs(z) > DRIFT_Z_MAX:
         reasons.append(f"drift {z:+.1f} MCSE (> {DRIFT_Z_MAX:g})")
-    return {"verdict": "not converged" if reasons else CONVERGED, "reasons": reasons}
+    verdict = "not converged" if reasons else CONVERGED
+    bias = (sgld_step or {}).get("bias")
+    if bias and bias["biased"]:
+        reasons.append(
+            f"step bias bound {bias['bias_bound']:.0%} > {bias['threshold']:.0%} "
+            "(stiffest direction)"
+        )
+        verdict = verdict if verdict != CONVERGED else STEP_BIASED
+    return {"verdict": verdict, "reasons": reasons}
 
 
 def check_points(first: int, cap: int) -> tuple[int, ...]:

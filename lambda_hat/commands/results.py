@@ -60,7 +60,7 @@ def fmt(key: str, value) -> str:
     if key == "rhat":
         return f"{value:.3f}"
     if key == "trust":
-        return "yes" if value == "converged" else "no"
+        return {"converged": "yes", "step-size biased": "biased"}.get(value, "no")
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -1,8 +1,9 @@
 """``lambda-hat tune FILE``: a NUTS reference per target, then the cheapest SGLD that agrees.
 
 For each target of the file with at most ``--max-params`` parameters: a NUTS run with
-``draws = "auto"`` is the reference; then SGLD with ``step_size = "auto"`` and
-``draws = "auto"`` at each candidate ``thin`` (the work per draw). The recommendation is
+``draws = "auto"`` is the reference; then SGLD at its defaults (plain and RMSProp: step,
+thin and draws all ``"auto"``) and plain SGLD with ``draws = "auto"`` at each fixed
+``thin`` (the work per draw). The recommendation is
 the candidate with the fewest FGEs whose λ̂ agrees with the reference within 2 combined
 MCSE and whose trust verdict is ``converged``. Every run is an ordinary cached run of
 the store, so tuning is resumable and free to repeat. Prints a table per target and
@@ -36,20 +37,29 @@ def add_arguments(p) -> None:
 
 
 def candidates() -> list[dict]:
-    """The reference and the SGLD candidates, as [[samplers]] tables."""
+    """The reference and the SGLD candidates, as [[samplers]] tables: the defaults (plain
+    and RMSProp, each choosing its own thin) and plain SGLD at each fixed thin."""
     reference = {"name": "nuts", "draws": "auto", "max_draws": MAX_DRAWS}
-    sgld = [
-        {
-            "name": "sgld",
-            "step_size": "auto",
-            "draws": "auto",
-            "max_draws": MAX_DRAWS,
-            "thin": thin,
-            "burnin": 200,
-        }
+    defaults = [
+        {"name": "sgld", "max_draws": MAX_DRAWS},
+        {"name": "sgld", "precond": "rmsprop", "max_draws": MAX_DRAWS},
+    ]
+    fixed = [
+        {"name": "sgld", "draws": "auto", "max_draws": MAX_DRAWS, "thin": thin, "burnin": 200}
         for thin in THINS
     ]
-    return [reference, *sgld]
+    return [reference, *defaults, *fixed]
+
+
+def _key(table: dict) -> tuple:
+    """What tells the SGLD candidates apart: (precond, thin)."""
+    return table.get("precond", "none"), table.get("thin", "auto")
+
+
+def _block(table: dict) -> str:
+    import tomli_w
+
+    return "[[samplers]]\n" + tomli_w.dumps(table)
 
 
 def _execute(experiment, root: Path, workers: int | None, console) -> None:
@@ -133,25 +143,29 @@ def run(args) -> int:
     rows = [r for r in load_rows(root) if (r["target_id"], r["run"]) in wanted]
     for entry in tunable:
         tid = target_id(entry.spec)
-        mine = {
-            wanted[(r["target_id"], r["run"])].spec.thin: r for r in rows if r["target_id"] == tid
-        }
+        mine = {}
+        for r in rows:
+            spec = wanted[(r["target_id"], r["run"])].spec
+            if r["target_id"] == tid and spec.sampler == "sgld":
+                mine[(spec.params.precond, spec.thin)] = r
         ref = next((r for r in rows if r["target_id"] == tid and r["sampler"] == "nuts"), None)
         if ref is None:
             console.print(f"[red]{tid}: no NUTS reference (it failed); see lambda-hat status[/]")
             continue
         reference = f"NUTS {ref['llc_mean']:.4g} ± {ref['llc_mcse']:.2g}"
         table = Table(title=f"{tid} ({entry.model}/{entry.data}): {reference}")
-        for col in ("sgld thin", "λ̂ ± MCSE", "agrees", "converged", "FGEs"):
+        for col in ("sgld", "thin", "λ̂ ± MCSE", "agrees", "converged", "FGEs"):
             table.add_column(col)
         best = None
-        for thin in THINS:
-            row = mine.get(thin)
-            if row is None or row["sampler"] != "sgld":
+        for candidate in candidates()[1:]:
+            row = mine.get(_key(candidate))
+            if row is None:
                 continue
             fges = _fges(Path(row["path"]))
             ok = _agrees(row, ref) and row["trust"] == "converged"
+            precond, thin = _key(candidate)
             table.add_row(
+                "plain" if precond == "none" else precond,
                 str(thin),
                 f"{row['llc_mean']:.4g} ± {row['llc_mcse']:.2g}",
                 "yes" if _agrees(row, ref) else "no",
@@ -159,19 +173,16 @@ def run(args) -> int:
                 f"{fges:.3g}",
             )
             if ok and (best is None or fges < best[1]):
-                best = (thin, fges, row)
+                best = (candidate, fges, row)
         console.print(table)
         if best is None:
             console.print(f"[yellow]{tid}: no SGLD candidate agreed; keep NUTS for this target[/]")
             continue
-        thin, fges, row = best
+        candidate, fges, row = best
         blocks.append(
             f"# {tid} ({entry.model}/{entry.data}): λ̂ {row['llc_mean']:.4g} ± "
             f"{row['llc_mcse']:.2g} against NUTS {ref['llc_mean']:.4g} ± {ref['llc_mcse']:.2g}, "
-            f"{fges:.3g} FGEs\n"
-            "[[samplers]]\n"
-            'name = "sgld"\nstep_size = "auto"\ndraws = "auto"\n'
-            f"max_draws = {MAX_DRAWS}\nthin = {thin}\nburnin = 200\n"
+            f"{fges:.3g} FGEs\n" + _block(candidate)
         )
     out = Path(args.out) if args.out else Path(args.experiments).with_suffix(".tuned.toml")
     if blocks:

@@ -299,12 +299,6 @@ def _sampler(table: dict, where: str) -> SamplerSpec:
             f"{', '.join(sorted(own | common))}"
         )
     params = build(params_cls, {k: v for k, v in table.items() if k in own}, where)
-    if name == "sgld" and params.step_size == "auto" and params.precond != "none":
-        raise ConfigError(
-            f"{where}.step_size: 'auto' sets a plain SGLD step from the curvature; with "
-            f"precond = {params.precond!r} the step is in other units: give a number "
-            "(3e-6 is the default) or use precond = 'none'"
-        )
     if name == "mclmc" and not params.tune and (params.L is None or params.step_size is None):
         raise ConfigError(f"{where}: mclmc with tune = false needs both 'L' and 'step_size'")
     rest = {k: v for k, v in table.items() if k in common}

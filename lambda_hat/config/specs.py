@@ -80,23 +80,23 @@ class SGLDParams:
     """Minibatch SGLD with optional diagonal preconditioning (RMSProp or Adam).
 
     SGLD is unadjusted: its bias grows with ``step_size`` x nβ x curvature, so the step
-    must shrink as n, depth and width grow. Evidence (docs/truth.md, n = 2000, γ = 1):
-    plain SGLD at 3e-5 is within ±1.5% of HMC on a 100-parameter regular model and an
-    800-parameter DLN, while 1e-4 is +76% on the latter. With ``precond = "rmsprop"``
-    the step is in different units (P ≈ 1/|∇L|): use about 3e-6; 1e-5 is +26% on the
-    800-parameter DLN. ``precond_decay`` must be slow (0.9999): with 0.99 the
-    preconditioner follows the chain's position and, lacking the Γ correction term,
-    biases λ̂ upward (+20% to +39% on the regular model, worse for smaller steps).
-    Hence the default step is 3e-5 without a preconditioner and 3e-6 with one (Adam
-    scales by the same P; it has no separate evidence).
+    must shrink as n, depth and width grow. The default ``"auto"`` sets it from the
+    posterior's stiffest curvature at w* (lambda_hat/numerics/step_size.py: a 2% bound
+    on the variance bias in the stiffest direction), with or without a preconditioner;
+    a number is used as given, and its bias bound is recorded either way. Evidence
+    (docs/truth.md, n = 2000, γ = 1): a fixed 3e-5 was within ±1.5% of HMC on a
+    100-parameter regular model and an 800-parameter DLN, while 1e-4 was +76% on the
+    latter. ``precond_decay`` must be slow (0.9999): with 0.99 the preconditioner
+    follows the chain's position and, lacking the Γ correction term, biases λ̂ upward
+    (+20% to +39% on the regular model, worse for smaller steps).
     """
 
-    step_size: float | Literal["auto"] | None = field(
-        default=None,
+    step_size: float | Literal["auto"] = field(
+        default="auto",
         metadata=check(
             gt=0.0,
-            help="Langevin step size; default 3e-5, or 3e-6 with precond; 'auto': set from "
-            "the posterior's curvature at w* (plain SGLD)",
+            help="Langevin step size; 'auto' (the default): set from the posterior's "
+            "curvature at w*",
         ),
     )
     batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
@@ -108,14 +108,6 @@ class SGLDParams:
         default=0.9, metadata=check(ge=0.0, lt=1.0, help="adam only: first-moment EMA decay")
     )
     precond_eps: float = field(default=1e-5, metadata=check(gt=0.0))
-
-    def __post_init__(self):
-        if self.step_size is None:  # resolved here, so specs and IDs carry the number
-            default = SGLD_DEFAULT_STEP["none" if self.precond == "none" else "precond"]
-            object.__setattr__(self, "step_size", default)
-
-
-SGLD_DEFAULT_STEP = {"none": 3e-5, "precond": 3e-6}
 
 
 @dataclass(frozen=True)
@@ -185,9 +177,16 @@ AUTO_FIRST_DRAWS = 200
 AUTO_MAX_DRAWS = 12800
 DEFAULT_PRECISION = {"sgld": "float32", "hmc": "float64", "nuts": "float64", "mclmc": "float64"}
 # HMC/NUTS/MCLMC start sampling from their adapted/tuned state, so need no burn-in.
-# SGLD starts at w* and climbs to the typical set in a few hundred steps at the default
-# step size; 1000 discarded draws leave a margin (its steps are cheap: b/n FGE each).
+# SGLD starts at w* and climbs to the typical set: with thin = "auto" (the default) 100
+# draws are 1/γ of Langevin time, which relaxes even the directions only γ holds; with
+# a fixed thin, 1000 draws (the old default, kept so such runs keep their IDs).
 DEFAULT_BURNIN = {"sgld": 1000, "hmc": 0, "nuts": 0, "mclmc": 0}
+AUTO_THIN_BURNIN = 100
+# SGLD budgets itself by default: it cannot know its mixing time before it runs (the
+# quickstart MLP needs ~100x the Langevin time of the quickstart DLN); the exact
+# samplers keep 1000 draws, which their adaptation makes enough on the truth suite.
+DEFAULT_DRAWS = {"sgld": "auto", "hmc": 1000, "nuts": 1000, "mclmc": 1000}
+DEFAULT_THIN = {"sgld": "auto", "hmc": 1, "nuts": 1, "mclmc": 1}
 # SGLD records the minibatch loss it already computed (the full-data L_n would cost a
 # forward pass over all n points per draw, ~n/b of its steps); the other samplers' states
 # carry the exact full-data log density, so their L_n costs nothing (docs/trace.md).
@@ -201,16 +200,27 @@ class SamplerSpec:
     name: str
     params: object
     chains: int = field(default=4, metadata=check(ge=1))
-    draws: int | Literal["auto"] = field(
-        default=1000,
-        metadata=check(ge=1, help="kept draws per chain, or 'auto': until converged or max_draws"),
+    draws: int | Literal["auto"] | None = field(
+        default=None,
+        metadata=check(
+            ge=1,
+            help="kept draws per chain, or 'auto': until converged or max_draws (default: "
+            "'auto' for sgld, 1000 otherwise)",
+        ),
     )
     max_draws: int | None = field(
         default=None,
         metadata=check(ge=1, help=f"the cap of draws = 'auto' (default {AUTO_MAX_DRAWS})"),
     )
     burnin: int | None = field(default=None, metadata=check(ge=0, help="discarded draws"))
-    thin: int = field(default=1, metadata=check(ge=1))
+    thin: int | Literal["auto"] | None = field(
+        default=None,
+        metadata=check(
+            ge=1,
+            help="steps per kept draw; sgld's default 'auto': a fixed span of Langevin time "
+            "per draw (1 for the others)",
+        ),
+    )
     seed: int = 0
     inverse_temperature: float | None = field(
         default=None, metadata=check(gt=0.0, help="beta; default 1/log(n)")
@@ -237,6 +247,12 @@ class SamplerSpec:
         ),
     )
 
+    def __post_init__(self):  # the sampler's defaults, so every reader sees the value
+        if self.draws is None:
+            object.__setattr__(self, "draws", DEFAULT_DRAWS.get(self.name, 1000))
+        if self.thin is None:
+            object.__setattr__(self, "thin", DEFAULT_THIN.get(self.name, 1))
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -248,7 +264,7 @@ class RunSpec:
     chains: int
     draws: int | Literal["auto"]
     burnin: int
-    thin: int
+    thin: int | Literal["auto"]
     seed: int
     inverse_temperature: float
     localization: float
@@ -261,7 +277,13 @@ class RunSpec:
 
 
 def check_budget(spec: SamplerSpec, where: str) -> None:
-    """``max_draws`` is the cap of ``draws = "auto"``, and a cap must allow one check."""
+    """``max_draws`` is the cap of ``draws = "auto"``, and a cap must allow one check;
+    ``thin = "auto"`` is SGLD's (a span of Langevin time needs a Langevin step)."""
+    if spec.thin == "auto" and spec.name != "sgld":
+        raise ConfigError(
+            f"{where}.thin: 'auto' spans a fixed Langevin time per draw, which only sgld "
+            f"has; give {spec.name} a number (its default is 1)"
+        )
     if spec.max_draws is not None and spec.draws != "auto":
         raise ConfigError(
             f"{where}.max_draws: the cap of draws = 'auto'; set draws = 'auto' or remove it"
@@ -288,7 +310,7 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
         params=params,
         chains=sampler.chains,
         draws=sampler.draws,
-        burnin=DEFAULT_BURNIN[sampler.name] if sampler.burnin is None else sampler.burnin,
+        burnin=_burnin(sampler),
         thin=sampler.thin,
         seed=sampler.seed,
         inverse_temperature=float(beta),
@@ -298,6 +320,12 @@ def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
         llc_trace=sampler.llc_trace or DEFAULT_LLC_TRACE[sampler.name],
         max_draws=(sampler.max_draws or AUTO_MAX_DRAWS) if sampler.draws == "auto" else None,
     )
+
+
+def _burnin(sampler: SamplerSpec) -> int:
+    if sampler.burnin is not None:
+        return sampler.burnin
+    return AUTO_THIN_BURNIN if sampler.thin == "auto" else DEFAULT_BURNIN[sampler.name]
 
 
 def to_dict(spec: object) -> dict:

@@ -1,39 +1,61 @@
-"""``step_size = "auto"`` for plain SGLD: a step set by the posterior's stiffest curvature.
+"""SGLD's step and thinning set from the posterior's curvature, and the step's bias bound.
 
-SGLD here is the Euler–Maruyama step w ← w + (ε/2)·(−∇U) + √ε·ξ of the Langevin
-diffusion of U(w) = nβ L_n(w) + (γ/2)‖w − w*‖². In a Gaussian direction of curvature h
-it is stable for ε < 4/h and its stationary variance is 1/(h(1 − εh/4)): too large by
-the fraction ≈ εh/4, and λ̂, a sum of such variances times curvatures, is biased by at
-most that in the stiffest direction. The rule takes
+SGLD here is the Euler–Maruyama step w ← w + (ε/2)·P·(−∇U) + √(εP)·ξ of the Langevin
+diffusion of U(w) = nβ L_n(w) + (γ/2)‖w − w*‖² in the metric of a diagonal
+preconditioner P (P = 1 for plain SGLD). In a Gaussian direction of curvature h (of
+P^½ ∇²U P^½) it is stable for ε < 4/h and its stationary variance is too large by the
+fraction ≈ εh/4; λ̂, a sum of such variances times curvatures, is biased by at most that
+in the stiffest direction. Hence:
 
-    ε = 4·TOLERANCE / h_max,   h_max = nβ·λ_max(∇²L_n(w*)) + γ,
+* ``step_size = "auto"`` takes ε = 4·TOLERANCE / h_max (2% bias in the stiffest
+  direction, 1/50 of the stability limit);
+* any other step gets the bound ``bias_bound`` = ε·h_max/4, and a bound above
+  BIASED_ABOVE makes the run's trust verdict "step-size biased";
+* ``thin = "auto"`` makes each kept draw span DRAW_TIME/γ of Langevin time (directions
+  held only by the localization relax in ~2/γ), at most THIN_MAX steps.
 
-so that bias is 2% (TOLERANCE) in the stiffest direction and less in the others: 1/50
-of the stability limit. λ_max comes from power iteration on full-data Hessian-vector
-products at w* (``ITERATIONS`` of them, about as much work as as many full gradients).
-Left out: the minibatch's own gradient noise, which adds variance of order
-ε·(nβ)²·Var(∇L_B) and is not bounded by this rule (large nβ, small batches), and
-curvature away from w* (singular directions flatten, so h at w* is the largest where
-the chain goes, for the models in the truth suite). The truth suite measures both.
+h_max = λ_max(P^½ (nβ∇²L_n(w*) + γ) P^½) comes from power iteration on full-data
+Hessian-vector products at w* (ITERATIONS of them, each about two gradients' work). For
+a preconditioner, P is RMSProp's 1/(√v + eps) with v the mean g² over the second half
+of PILOT_CHAINS × PILOT_STEPS plain SGLD steps from w* at the plain rule's step, the
+value the chain's own running average settles to;
+its Langevin time per step is ε·median(P). Left out: the minibatch's own gradient noise,
+which adds variance of order ε·(nβ)²·Var(∇L_B) (large nβ, small batches), and curvature
+away from w* (singular directions flatten, so h at w* is the largest where the chain
+goes, for the truth suite's models). docs/truth.md measures the rule.
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 TOLERANCE = 0.02
+BIASED_ABOVE = 0.05
 ITERATIONS = 40
+PILOT_STEPS = 2000
+PILOT_CHAINS = 4
+DRAW_TIME = 0.01
+THIN_MAX = 1000
+RULE = (
+    f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the stiffest "
+    "direction (lambda_hat/numerics/step_size.py)"
+)
 
 
-def top_curvature(posterior, iterations: int = ITERATIONS, seed: int = 0) -> tuple[float, float]:
-    """(λ_max of ∇²L_n at w*, h_max = nβ·λ_max + γ), by power iteration."""
+def top_curvature(posterior, scale=None, iterations: int = ITERATIONS, seed: int = 0) -> float:
+    """h_max = λ_max of D(nβ∇²L_n + γ)D at w*, D = √scale (1 without one)."""
     grad = jax.grad(posterior.full_loss)
     w_star = posterior.w_star
+    d = jnp.ones_like(w_star) if scale is None else jnp.sqrt(jnp.asarray(scale, w_star.dtype))
+    n_beta, gamma = posterior.n_beta, posterior.localization
 
     @jax.jit
     def iterate(v):
-        hv = jax.jvp(grad, (w_star,), (v,))[1]
+        hv = d * (n_beta * jax.jvp(grad, (w_star,), (d * v,))[1] + gamma * d * v)
         return hv / jnp.linalg.norm(hv), jnp.vdot(v, hv)
 
     v = jax.random.normal(jax.random.PRNGKey(seed), w_star.shape, w_star.dtype)
@@ -41,20 +63,78 @@ def top_curvature(posterior, iterations: int = ITERATIONS, seed: int = 0) -> tup
     value = 0.0
     for _ in range(iterations):
         v, value = iterate(v)
-    top = abs(float(value))
-    return top, posterior.n_beta * top + float(posterior.localization)
+    return abs(float(value))
 
 
-def choose(posterior) -> dict:
-    """The rule's step for ``posterior`` and what it rests on (for analysis.json)."""
-    hessian_top, h_max = top_curvature(posterior)
+def pilot_second_moment(posterior, step: float, batch_size: int, seed: int = 0) -> np.ndarray:
+    """Mean g² (g = ∇L_B) over the second half of PILOT_STEPS plain SGLD steps from w*,
+    in PILOT_CHAINS chains."""
+    n, b = posterior.n, min(int(batch_size), posterior.n)
+
+    def one(w, key):
+        k_rows, k_noise = jax.random.split(key)
+        _, g = posterior.batch_loss_and_grad(w, jax.random.randint(k_rows, (b,), 0, n))
+        drift = -posterior.n_beta * g - posterior.localization * (w - posterior.w_star)
+        noise = jax.random.normal(k_noise, w.shape, w.dtype)
+        return w + 0.5 * step * drift + math.sqrt(step) * noise, g * g
+
+    def chain(key):
+        _, g2 = jax.lax.scan(one, posterior.w_star, jax.random.split(key, PILOT_STEPS))
+        return jnp.mean(g2[PILOT_STEPS // 2 :], axis=0)
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), PILOT_CHAINS)
+    return np.asarray(jax.jit(jax.vmap(chain))(keys).mean(axis=0), np.float64)
+
+
+def examine(posterior, params, seed: int = 0) -> dict:
+    """The curvature SGLD with ``params`` meets at w*: h_max in its metric, its time per
+    unit step, and the work it took (FGEs), for analysis.json."""
+    h_plain = top_curvature(posterior)
+    fges = 2.0 * ITERATIONS
+    hessian_top = (h_plain - float(posterior.localization)) / posterior.n_beta
+    out = {"hessian_top_eigenvalue": hessian_top, "h_max": h_plain, "time_per_step": 1.0}
+    if params.precond != "none":
+        plain_step = 4.0 * TOLERANCE / h_plain
+        v = pilot_second_moment(posterior, plain_step, params.batch_size, seed)
+        scale = 1.0 / (np.sqrt(v) + params.precond_eps)
+        h_pre = top_curvature(posterior, scale)
+        pilot = PILOT_CHAINS * PILOT_STEPS * min(params.batch_size, posterior.n) / posterior.n
+        fges += 2.0 * ITERATIONS + pilot
+        out = {
+            **out,
+            "h_max": h_pre,
+            "h_max_plain": h_plain,
+            "time_per_step": float(np.median(scale)),
+            "pilot_steps": PILOT_STEPS,
+            "preconditioner_median": float(np.median(scale)),
+            "preconditioner_range": [float(scale.min()), float(scale.max())],
+        }
+    return {**out, "iterations": ITERATIONS, "fges": fges}
+
+
+def auto_step(curvature: dict) -> float:
+    return 4.0 * TOLERANCE / curvature["h_max"]
+
+
+def bias_bound(step: float, curvature: dict) -> dict:
+    """ε·h_max/4, the relative variance bias in the stiffest direction, and its verdict."""
+    bound = step * curvature["h_max"] / 4.0
     return {
-        "step_size": 4.0 * TOLERANCE / h_max,
-        "rule": f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the "
-        "stiffest direction (lambda_hat/numerics/step_size.py)",
-        "hessian_top_eigenvalue": hessian_top,
-        "h_max": h_max,
-        "stability_limit": 4.0 / h_max,
-        "iterations": ITERATIONS,
-        "hvp_fges": 2.0 * ITERATIONS,  # a Hessian-vector product costs about two gradients
+        "bias_bound": bound,
+        "biased": bound > BIASED_ABOVE,
+        "threshold": BIASED_ABOVE,
+        "largest_unbiased_step": 4.0 * BIASED_ABOVE / curvature["h_max"],
+    }
+
+
+def auto_thin(step: float, curvature: dict, localization: float) -> dict:
+    """Steps per kept draw so a draw spans DRAW_TIME/γ of Langevin time (≤ THIN_MAX)."""
+    draw_time = DRAW_TIME / max(float(localization), 0.01)
+    per_step = step * curvature["time_per_step"]
+    thin = int(min(THIN_MAX, max(1, round(draw_time / per_step))))
+    return {
+        "thin": thin,
+        "draw_time": draw_time,
+        "time_per_step": per_step,
+        "rule": f"{DRAW_TIME}/γ of Langevin time per draw, at most {THIN_MAX} steps",
     }

@@ -35,9 +35,9 @@ def test_tune_writes_a_working_block_and_reruns_for_free(tmp_path, capsys):
     exp.write_text(TARGET.format(root=tmp_path / "store") + '[[samplers]]\nname = "hmc"\n')
     assert main(["tune", str(exp), "--workers", "1"]) == 0
     out = capsys.readouterr().out
-    assert "NUTS" in out and "4 task(s) to run" in out
+    assert "NUTS" in out and "6 task(s) to run" in out
     block = (tmp_path / "e.tuned.toml").read_text()
-    assert block.count("[[samplers]]") == 1 and 'step_size = "auto"' in block
+    assert block.count("[[samplers]]") == 1 and 'name = "sgld"' in block
     # the block is valid in an experiments file, as written
     tuned = tmp_path / "tuned.toml"
     tuned.write_text(TARGET.format(root=tmp_path / "store") + block)

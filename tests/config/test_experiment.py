@@ -146,13 +146,13 @@ def test_training_batch_larger_than_data(write_toml):
         load(write_toml(text))
 
 
-def test_sgld_default_step_depends_on_the_preconditioner(write_toml):
+def test_sgld_steps_are_auto_unless_given_with_any_preconditioner(write_toml):
     text = BASE + "".join(
         f"\n[[samplers]]\nname='sgld'\nprecond='{p}'\n" for p in ("none", "rmsprop", "adam")
     )
     text += "\n[[samplers]]\nname='sgld'\nprecond='rmsprop'\nstep_size=1e-5\n"
     steps = [s.params.step_size for s in load(write_toml(text)).samplers]
-    assert steps == [3e-5, 3e-6, 3e-6, 1e-5]
+    assert steps == ["auto", "auto", "auto", 1e-5]
 
 
 def test_llc_trace_defaults_per_sampler(write_toml):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lambda_hat.analysis.budget import Budget, assess, check_points
+from lambda_hat.numerics.estimator import llc_trace
 from lambda_hat.config.specs import HMCParams, SGLDParams
 from lambda_hat.numerics.samplers import driver, get
 from lambda_hat.numerics.samplers.driver import Schedule
@@ -42,7 +43,8 @@ def _auto(posterior, L0, name, params, cap, chunk_seconds, monkeypatch):
     module = __import__(f"lambda_hat.numerics.samplers.{name}", fromlist=["run_chains"])
     monkeypatch.setattr(module, "run_chains", run_chains)
     budget = Budget(200, cap, L0, posterior.n_beta)
-    schedule = Schedule(2, 50, cap, 2, checks=budget.points, stop=budget)
+    trace = "minibatch" if name == "sgld" else "full"
+    schedule = Schedule(2, 50, cap, 2, llc_trace=trace, checks=budget.points, stop=budget)
     result = get(name).sample(jax.random.PRNGKey(3), posterior, params, schedule)
     monkeypatch.undo()
     return result, budget.record()
@@ -67,6 +69,9 @@ def test_where_an_auto_run_stops_does_not_depend_on_its_chunks(x64, monkeypatch,
         "converged" if budget_a["checks"][-1]["passed"] else "budget exhausted"
     )
     assert not any(c["passed"] for c in budget_a["checks"][:-1])
+    # the checks saw the run's own λ̂ (SGLD's minibatch increments shifted back to losses)
+    final = llc_trace(tiny.loss, L0, posterior.n_beta)
+    assert budget_a["checks"][-1]["llc_mean"] == pytest.approx(float(final.mean()), rel=1e-9)
 
 
 def test_the_trust_verdict_names_each_failed_criterion():

@@ -21,8 +21,8 @@ CASES = [
     ("mclmc", MCLMCParams(tune_steps=50), 1),
     ("mclmc", MCLMCParams(tune_steps=61, diagonal_preconditioning=False), 1),
     ("mclmc", MCLMCParams(tune=False, L=1.0, step_size=0.1), 1),
-    ("sgld", SGLDParams(batch_size=10, precond="rmsprop"), 3),
-    ("sgld", SGLDParams(batch_size=64), 2),
+    ("sgld", SGLDParams(step_size=1e-6, batch_size=10, precond="rmsprop"), 3),
+    ("sgld", SGLDParams(step_size=1e-4, batch_size=64), 2),
 ]
 
 
@@ -54,6 +54,6 @@ def test_hmc_chains_count_the_same_work(x64):
 
 def test_sgld_minibatch_is_fraction_of_full_gradient(x32):
     posterior, _, _ = dln_problem([2, 3, 2], 1, 100)
-    result, counted = _count("sgld", SGLDParams(batch_size=25), 2, posterior)
+    result, counted = _count("sgld", SGLDParams(step_size=1e-4, batch_size=25), 2, posterior)
     assert result.total_fges == pytest.approx(2 * 40 * 0.25)
     assert counted == pytest.approx(result.total_fges)

@@ -10,34 +10,170 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lambda_hat.analysis.budget import CONVERGED, STEP_BIASED, trust
 from lambda_hat.cli import main
 from lambda_hat.config import load
+from lambda_hat.config.specs import SGLDParams
 from lambda_hat.errors import ConfigError
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.posterior import make_posterior
-from lambda_hat.numerics.step_size import TOLERANCE, choose, top_curvature
+from lambda_hat.numerics.step_size import (
+    BIASED_ABOVE,
+    DRAW_TIME,
+    PILOT_STEPS,
+    THIN_MAX,
+    TOLERANCE,
+    auto_step,
+    auto_thin,
+    bias_bound,
+    examine,
+    pilot_second_moment,
+    top_curvature,
+)
 from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout
 from tests.numerics.helpers import dln_problem
 
 
-def test_power_iteration_finds_the_top_curvature_of_linear_regression(x64):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(500, 4)) * np.array([3.0, 1.0, 0.5, 0.1])
-    y = rng.normal(size=(500, 1))
+def _regression(scales, n=500, gamma=2.0, seed=0):
+    """Linear regression y = xw + noise at its least-squares w* (x64): H = XᵀX / n."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(scales))) * np.asarray(scales)
+    y = x @ rng.normal(size=(len(scales), 1)) + 0.3 * rng.normal(size=(n, 1))
+    w_star = np.linalg.lstsq(x, y, rcond=None)[0][:, 0]
     loss = make_loss(lambda w, xb: xb @ w[:, None], "mse")
-    n_beta, gamma = 500 / math.log(500), 2.0
     posterior = make_posterior(
-        loss, (jnp.asarray(x), jnp.asarray(y)), jnp.zeros(4), 1 / math.log(500), gamma
+        loss, (jnp.asarray(x), jnp.asarray(y)), jnp.asarray(w_star), 1 / math.log(n), gamma
     )
-    # L_n = mean ½(y − xw)²: its Hessian is XᵀX / n
-    exact = float(np.linalg.eigvalsh(x.T @ x / 500)[-1])
-    top, h_max = top_curvature(posterior)
-    assert top == pytest.approx(exact, rel=1e-8)
-    assert h_max == pytest.approx(n_beta * exact + gamma, rel=1e-8)
-    choice = choose(posterior)
-    assert choice["step_size"] == pytest.approx(4 * TOLERANCE / h_max)
-    assert choice["stability_limit"] == pytest.approx(50 * choice["step_size"])
+    return posterior, x.T @ x / n
+
+
+def test_power_iteration_finds_the_top_curvature_of_linear_regression(x64):
+    posterior, hessian = _regression([3.0, 1.0, 0.5, 0.1])
+    n_beta, gamma = posterior.n_beta, posterior.localization
+    exact = float(np.linalg.eigvalsh(hessian)[-1])
+    assert top_curvature(posterior) == pytest.approx(n_beta * exact + gamma, rel=1e-8)
+    # in a preconditioner's metric: the top eigenvalue of D(nβH + γ)D, D = √P
+    scale = np.array([0.5, 2.0, 4.0, 30.0])
+    d = np.sqrt(scale)
+    metric = d[:, None] * (n_beta * hessian + gamma * np.eye(4)) * d[None, :]
+    assert top_curvature(posterior, scale) == pytest.approx(
+        np.linalg.eigvalsh(metric)[-1], rel=1e-8
+    )
+    plain = examine(posterior, SGLDParams())
+    assert plain["hessian_top_eigenvalue"] == pytest.approx(exact, rel=1e-8)
+    assert auto_step(plain) == pytest.approx(4 * TOLERANCE / (n_beta * exact + gamma))
+
+
+def test_the_pilot_finds_the_stationary_second_moment_of_the_gradient(x64):
+    """Full batch: g = H(w − w*) with w − w* ~ N(0, (nβH + γ)⁻¹), so E[g²] = diag(HΣH).
+
+    The stiff coordinates, which set the step, are found to a few percent; the soft
+    ones mix slowly within the pilot and are rougher."""
+    posterior, hessian = _regression([2.0, 1.5, 1.0, 0.7], n=400)
+    sigma = np.linalg.inv(posterior.n_beta * hessian + posterior.localization * np.eye(4))
+    exact = np.diag(hessian @ sigma @ hessian)
+    step = auto_step(examine(posterior, SGLDParams()))
+    v = pilot_second_moment(posterior, step, batch_size=400)
+    np.testing.assert_allclose(v[:2], exact[:2], rtol=0.1)
+    np.testing.assert_allclose(v, exact, rtol=0.5)
+    found = top_curvature(posterior, 1 / (np.sqrt(v) + 1e-5))
+    assert found == pytest.approx(top_curvature(posterior, 1 / (np.sqrt(exact) + 1e-5)), rel=0.1)
+
+
+def test_the_bias_bound_and_the_auto_thin_are_the_documented_arithmetic():
+    curvature = {"h_max": 2000.0, "time_per_step": 3.0}
+    bound = bias_bound(1e-4, curvature)
+    assert bound["bias_bound"] == pytest.approx(1e-4 * 2000 / 4)
+    assert bound["biased"] is False and bias_bound(1.01e-4, curvature)["biased"] is True
+    assert bound["largest_unbiased_step"] == pytest.approx(4 * BIASED_ABOVE / 2000)
+    assert bias_bound(auto_step(curvature), curvature)["bias_bound"] == pytest.approx(TOLERANCE)
+    # a draw spans DRAW_TIME/γ of Langevin time; a step is ε·time_per_step of it
+    thin = auto_thin(1e-5, curvature, localization=2.0)
+    assert thin["thin"] == round(DRAW_TIME / 2.0 / 3e-5)
+    assert auto_thin(1e-9, curvature, 1.0)["thin"] == THIN_MAX
+    assert auto_thin(1.0, curvature, 1.0)["thin"] == 1
+
+
+def test_trust_says_step_size_biased_only_for_a_converged_run():
+    good = {"rhat": 1.0, "ess": 1000.0, "drift_z": 0.1}
+    biased = {"bias": {"bias_bound": 0.2, "biased": True, "threshold": BIASED_ABOVE}}
+    assert trust(good, biased)["verdict"] == STEP_BIASED
+    assert "step bias bound 20% > 5%" in trust(good, biased)["reasons"][0]
+    unmixed = trust({**good, "rhat": 1.2}, biased)
+    assert unmixed["verdict"] == "not converged" and len(unmixed["reasons"]) == 2
+    fine = {"bias": {"bias_bound": 0.02, "biased": False, "threshold": BIASED_ABOVE}}
+    assert trust(good, fine) == {"verdict": CONVERGED, "reasons": []}
+
+
+def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32):
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.sampling import sample_llc
+
+    posterior, _, _ = dln_problem([3, 3, 3], 1, 400)
+
+    def run(**params):
+        spec = resolve_run(
+            SamplerSpec(name="sgld", params=SGLDParams(**params), chains=2, draws=20),
+            "t",
+            400,
+        )
+        return sample_llc(posterior, spec)
+
+    auto = run()
+    h_max = auto.sgld_step["curvature"]["h_max"]
+    assert auto.sgld_step["step_size"] == pytest.approx(4 * TOLERANCE / h_max)
+    assert auto.spec.params.step_size == auto.sgld_step["step_size"]
+    assert auto.spec.thin == auto.sgld_step["thin_auto"]["thin"] >= 1
+    assert not auto.sgld_step["bias"]["biased"]
+    assert not any("stiffest direction" in w for w in auto.warnings)
+    big = run(step_size=2.0 / h_max)  # bias bound 50%
+    assert big.sgld_step["bias"]["bias_bound"] == pytest.approx(0.5, rel=1e-5)
+    assert any("stiffest direction at w*" in w for w in big.warnings)
+    assert "auto" not in big.sgld_step
+
+
+def test_rmsprop_auto_steps_in_its_preconditioners_metric(x32):
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.sampling import sample_llc
+
+    posterior, _, _ = dln_problem([3, 3, 3], 1, 400)
+    spec = resolve_run(
+        SamplerSpec(name="sgld", params=SGLDParams(precond="rmsprop"), chains=2, draws=20),
+        "t",
+        400,
+    )
+    est = sample_llc(posterior, spec)
+    curvature = est.sgld_step["curvature"]
+    assert curvature["pilot_steps"] == PILOT_STEPS
+    assert est.sgld_step["step_size"] == pytest.approx(4 * TOLERANCE / curvature["h_max"])
+    low, high = curvature["preconditioner_range"]
+    assert 0 < low <= curvature["preconditioner_median"] <= high <= 1 / 1e-5
+    # a step's Langevin time is ε·median(P), and auto thin spans DRAW_TIME of it
+    thin = est.sgld_step["thin_auto"]
+    assert thin["time_per_step"] == pytest.approx(
+        est.sgld_step["step_size"] * curvature["preconditioner_median"]
+    )
+    assert est.spec.thin == thin["thin"] == min(THIN_MAX, round(DRAW_TIME / thin["time_per_step"]))
+
+
+def test_sgld_budgets_itself_by_default_and_the_others_keep_theirs():
+    from lambda_hat.config.specs import HMCParams, SamplerSpec, resolve_run
+
+    sgld = resolve_run(SamplerSpec(name="sgld", params=SGLDParams()), "t", 1000)
+    assert (sgld.params.step_size, sgld.draws, sgld.thin) == ("auto", "auto", "auto")
+    assert (sgld.burnin, sgld.max_draws) == (100, 12800)
+    fixed = resolve_run(SamplerSpec(name="sgld", params=SGLDParams(), thin=5), "t", 1000)
+    assert fixed.burnin == 1000  # the old default where thin is written
+    hmc = resolve_run(SamplerSpec(name="hmc", params=HMCParams()), "t", 1000)
+    assert (hmc.draws, hmc.thin, hmc.burnin, hmc.max_draws) == (1000, 1, 0, None)
+
+
+def test_auto_thin_is_sgld_only(write_toml):
+    text = CHECKPOINTS.format(root="runs").replace('name = "sgld"', 'name = "hmc"')
+    text = text.replace('step_size = "auto"\n', 'thin = "auto"\n')
+    with pytest.raises(ConfigError, match=r"samplers\[0\]\.thin: 'auto' spans a fixed"):
+        load(write_toml(text))
 
 
 CHECKPOINTS = """
@@ -79,18 +215,10 @@ def test_the_checkpoints_of_one_training_share_the_step_of_the_last(tmp_path):
         analysis = json.loads(
             (layout.run_dir(run.target_id, run.dirname) / "analysis.json").read_text()
         )
-        chosen.append(analysis["step_size_auto"]["step_size"])
+        chosen.append(analysis["sgld_step"]["auto"]["step_size"])
         assert analysis["stats"]["step_size"] == chosen[-1]
         assert analysis["spec"]["params"]["step_size"] == "auto"
     assert len(chosen) == 2 and chosen[0] == chosen[1]
-
-
-def test_auto_needs_plain_sgld(write_toml):
-    text = CHECKPOINTS.format(root="runs") + 'precond = "rmsprop"\n'
-    with pytest.raises(
-        ConfigError, match=r"samplers\[0\]\.step_size: 'auto' sets a plain SGLD step"
-    ):
-        load(write_toml(text))
 
 
 @pytest.mark.slow
@@ -114,6 +242,6 @@ def test_the_auto_step_is_accurate_on_a_truth_dln(x32):
     )
     est = sample_llc(posterior, spec)
     assert abs(est.summary["llc_mean"] - truth) <= 0.05 * truth, est.summary["llc_mean"]
-    assert est.step_size_auto["step_size"] == pytest.approx(
-        4 * TOLERANCE / est.step_size_auto["h_max"]
+    assert est.sgld_step["step_size"] == pytest.approx(
+        4 * TOLERANCE / est.sgld_step["curvature"]["h_max"]
     )

@@ -115,6 +115,11 @@ def build_kernel(posterior, step_size, batch_size, precond, precond_decay, momen
 
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Run SGLD chains from w*; see module docstring."""
+    if not isinstance(params.step_size, float):
+        raise TypeError(
+            f"sgld.sample needs a numeric step_size, got {params.step_size!r}: "
+            "lambda_hat.sampling.sample_llc resolves 'auto' first"
+        )
     num_chains = schedule.num_chains
     batch_size = min(params.batch_size, posterior.n)
 
@@ -134,12 +139,16 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     minibatch = schedule.llc_trace == "minibatch"
     if minibatch:
         posterior = posterior.with_anchor()
+        shift = float(np.mean(np.asarray(posterior.anchor, np.float64)))
+        if schedule.stop is not None:  # a budget's checks see losses, not increments
+            stop = schedule.stop
+            schedule = schedule._replace(stop=lambda loss: stop(loss.astype(np.float64) + shift))
     record = "mean" if minibatch else "full"
     trace = run_chains(key_run, make_step, states, posterior, schedule, record=record)
     fges = trace.grad_calls.astype(np.float64) * (batch_size / posterior.n)
     loss = trace.loss
     if minibatch:  # increments L_B(w) − L_B(w*) back to losses, in float64 on the host
-        loss = loss.astype(np.float64) + float(np.mean(np.asarray(posterior.anchor, np.float64)))
+        loss = loss.astype(np.float64) + shift
     return SampleResult(
         loss=loss,
         sample_stats={},
