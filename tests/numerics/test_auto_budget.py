@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lambda_hat.analysis.budget import Budget, assess, check_points
-from lambda_hat.numerics.estimator import llc_trace
 from lambda_hat.config.specs import HMCParams, SGLDParams
+from lambda_hat.numerics.estimator import llc_trace
 from lambda_hat.numerics.samplers import driver, get
 from lambda_hat.numerics.samplers.driver import Schedule
 from tests.numerics.helpers import dln_problem
