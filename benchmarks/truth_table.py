@@ -12,7 +12,8 @@ and γ, so this separates the sampler's error from the estimand's gap to λ: the
 difference in combined MCSE and in percent. The reference is the target's NUTS run
 with the most kept draws; the ``nuts`` column is its newest other NUTS run. SGLD runs
 are labelled by preconditioner and by whether they ran at the defaults (``-default``:
-no step, draws or thin written). ``--write`` replaces the block between the markers.
+no step, draws or thin written). ``--write`` puts the tables in a Markdown file (between
+its markers), ``--summary`` the two summaries (the README's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lambda_hat.store.catalog import Catalog
 SAMPLERS = ("sgld", "sgld-rmsprop", "sgld-default", "sgld-rmsprop-default", "hmc", "nuts", "mclmc")
 REFERENCE = "nuts-ref"
 BEGIN, END = "<!-- dln:begin -->", "<!-- dln:end -->"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- dln-summary:begin -->", "<!-- dln-summary:end -->"
 
 
 def label(analysis: dict) -> str:
@@ -113,11 +115,15 @@ def against_truth(table: list[dict], samplers) -> str:
                 f"{a['walltime_sec']:.0f}",
             ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "✗: the truth lies outside λ̂ ± 2 MCSE.", ""]
-    lines.append(
-        "| sampler | runs | median abs. rel. error | truth within ±2 MCSE | total wall s |"
-    )
-    lines.append("|---|---|---|---|---|")
+    lines += ["", "✗: the truth lies outside λ̂ ± 2 MCSE."]
+    return "\n".join(lines)
+
+
+def truth_summary(table: list[dict], samplers) -> str:
+    lines = [
+        "| sampler | runs | median abs. rel. error | truth within ±2 MCSE | total wall s |",
+        "|---|---|---|---|---|",
+    ]
     for s in samplers:
         got = [(row["truth"], row["runs"][s]) for row in table if s in row["runs"]]
         if not got:
@@ -129,12 +135,20 @@ def against_truth(table: list[dict], samplers) -> str:
     return "\n".join(lines)
 
 
+def _vs_reference(row: dict, s: str):
+    """(z, relative difference) of sampler ``s`` against the row's reference, or None."""
+    a, ref = row["runs"].get(s), row["runs"].get(REFERENCE)
+    if a is None or ref is None:
+        return None
+    z = (a["llc_mean"] - ref["llc_mean"]) / math.hypot(_mcse(a), _mcse(ref))
+    return z, a["llc_mean"] / ref["llc_mean"] - 1
+
+
 def against_reference(table: list[dict], samplers) -> str:
     """Each sampler against the long NUTS run: (λ̂ − ref) in combined MCSE and in %."""
     head = ["target", "p", f"{REFERENCE} λ̂ ± MCSE", "draws", "vs λ"]
     head += [f"{s}: z, rel." for s in samplers]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    tally = {s: [] for s in samplers}
     for row in table:
         ref = row["runs"].get(REFERENCE)
         if ref is None:
@@ -147,23 +161,24 @@ def against_reference(table: list[dict], samplers) -> str:
             f"{ref['relative_error']:+.1%}",
         ]
         for s in samplers:
-            a = row["runs"].get(s)
-            if a is None:
-                cells.append("—")
-                continue
-            z = (a["llc_mean"] - ref["llc_mean"]) / math.hypot(_mcse(a), _mcse(ref))
-            rel = a["llc_mean"] / ref["llc_mean"] - 1
-            tally[s].append((z, rel))
-            cells.append(f"{z:+.1f}{'' if abs(z) <= 2 else ' ✗'}, {rel:+.1%}")
+            got = _vs_reference(row, s)
+            cells.append(
+                "—"
+                if got is None
+                else f"{got[0]:+.1f}{'' if abs(got[0]) <= 2 else ' ✗'}, {got[1]:+.1%}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "z: (λ̂ − reference) / √(MCSE² + MCSE_ref²); ✗: |z| > 2.",
-        "",
+    lines += ["", "z: (λ̂ − reference) / √(MCSE² + MCSE_ref²); ✗: |z| > 2."]
+    return "\n".join(lines)
+
+
+def reference_summary(table: list[dict], samplers) -> str:
+    lines = [
         "| sampler | runs | reference within ±2 combined MCSE | within 5% | median abs. rel. |",
         "|---|---|---|---|---|",
     ]
-    for s, got in tally.items():
+    for s in samplers:
+        got = [g for g in (_vs_reference(row, s) for row in table) if g is not None]
         if got:
             cover = sum(abs(z) <= 2 for z, _ in got)
             close = sum(abs(r) <= 0.05 for _, r in got)
@@ -178,26 +193,44 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="store root")
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
-    parser.add_argument("--write", type=Path, help="update this Markdown file in place")
+    parser.add_argument("--write", type=Path, help="put the tables in this Markdown file")
+    parser.add_argument("--summary", type=Path, help="put the two summaries in this one")
     args = parser.parse_args(argv)
     samplers = tuple(s for s in args.samplers.split(",") if s)
     table = rows(args.root)
-    text = "\n\n".join(
+    with_ref = (*samplers, REFERENCE)
+    summaries = [
+        "Against the closed-form λ:",
+        truth_summary(table, with_ref),
+        "Against the long NUTS reference (the same finite-nβ estimand):",
+        reference_summary(table, samplers),
+    ]
+    source = "Generated by `benchmarks/truth_table.py` from the store of `experiments/truth.toml`."
+    full = "\n\n".join(
         [
             BEGIN,
             "### Against the closed-form λ",
-            against_truth(table, (*samplers, REFERENCE)),
+            against_truth(table, with_ref),
+            truth_summary(table, with_ref),
             "### Against the long NUTS reference (the same finite-nβ estimand)",
             against_reference(table, samplers),
-            f"Generated by `benchmarks/truth_table.py` from {args.root}.",
+            reference_summary(table, samplers),
+            source,
             END,
         ]
     )
-    print(text)
-    if args.write:
-        from doc_block import write_block
+    print(full)
+    from doc_block import write_block
 
-        write_block(args.write, BEGIN, END, text)
+    if args.write:
+        write_block(args.write, BEGIN, END, full)
+    if args.summary:
+        write_block(
+            args.summary,
+            SUMMARY_BEGIN,
+            SUMMARY_END,
+            "\n\n".join([SUMMARY_BEGIN, *summaries, source, SUMMARY_END]),
+        )
     return 0
 
 

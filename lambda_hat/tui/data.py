@@ -157,15 +157,26 @@ class RunRow:
             ("num_integration_steps", "steps"),
             ("L", "L"),
         )
+        chosen = self.analysis.get("sgld_step") or {}  # what SGLD's "auto" settled on
         for key, short in keys:
-            if params.get(key) is not None:
-                parts.append(f"{short}={fmt_num(params[key], 3)}")
+            value = params.get(key)
+            if key == "step_size" and value == "auto":
+                value = chosen.get("step_size", "auto")
+                short += "(auto)"
+            if value is not None:
+                parts.append(f"{short}={fmt_num(value, 3)}")
         if params.get("precond") not in (None, "none"):
             parts.append(str(params["precond"]))
         if cfg.get("chains") is not None:
-            parts.append(f"{cfg['chains']}×{cfg.get('draws')}")
-        if (cfg.get("thin") or 1) > 1:
-            parts.append(f"thin={cfg['thin']}")
+            draws = cfg.get("draws")
+            if draws == "auto":
+                draws = f"{self.analysis['draws']}(auto)" if "draws" in self.analysis else "auto"
+            parts.append(f"{cfg['chains']}×{draws}")
+        thin = cfg.get("thin") or 1
+        if thin == "auto":
+            thin = f"{self.analysis['thin']}(auto)" if "thin" in self.analysis else "auto"
+        if thin != 1:
+            parts.append(f"thin={thin}")
         if cfg.get("trace_params"):
             parts.append("+params")  # full parameter traces in trace.nc
         return " ".join(parts)

@@ -32,6 +32,7 @@ data = "d"
 training = "teacher"
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = {{ sweep = [1e-5, 1e-4] }}
 seed = {{ sweep = [0, 1] }}
 chains = 2

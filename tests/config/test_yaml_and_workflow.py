@@ -27,6 +27,7 @@ data = "d"
 seed = 3
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 localization = { sweep = [1.0, 10.0] }
 """

@@ -175,6 +175,7 @@ precision = "float32"  # one worker process per task
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 batch_size = 50
 chains = 2
@@ -182,6 +183,7 @@ draws = 50
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 2e-4
 batch_size = 50
 chains = 2
@@ -227,6 +229,7 @@ precision = "float32"
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 batch_size = 50
 chains = 1

@@ -40,6 +40,7 @@ training = "fit"
 
 [[samplers]]
 name = "sgld"
+thin = 1
 draws = 200
 burnin = 100
 chains = 2

@@ -16,6 +16,7 @@ from lambda_hat.store.layout import Layout
 TWO_SAMPLERS = """
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 2e-4
 chains = 2
 draws = 40

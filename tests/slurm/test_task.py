@@ -39,6 +39,7 @@ precision = "float32"  # one worker process for the whole slice
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 batch_size = 50
 chains = 1
@@ -132,6 +133,7 @@ FAILING = (
     + """
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e4
 batch_size = 50
 chains = 1

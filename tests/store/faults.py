@@ -45,7 +45,10 @@ steps = 0
 {samplers}
 """
 TARGET = '[[targets]]\nmodel = "dln"\ndata = "d"\ntraining = "teacher"\nseed = {seed}\n'
-SAMPLER = 'name = "sgld"\nstep_size = 1e-4\nchains = 2\ndraws = 50\nburnin = 10\nseed = {seed}\n'
+SAMPLER = (
+    'name = "sgld"\nthin = 1\nstep_size = 1e-4\nchains = 2\ndraws = 50\nburnin = 10\n'
+    "seed = {seed}\n"
+)
 
 
 def experiments(path: Path, target_seeds=(1,), sampler_seeds=(0,)) -> Path:

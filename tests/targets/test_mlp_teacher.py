@@ -43,6 +43,7 @@ data = "tanh"
 training = "short"
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 draws = 100
 burnin = 50

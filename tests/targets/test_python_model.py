@@ -32,6 +32,7 @@ data = "blobs"
 training = "fit"
 [[samplers]]
 name = "sgld"
+thin = 1
 draws = 200
 burnin = 100
 chains = 2

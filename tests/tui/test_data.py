@@ -6,6 +6,7 @@ import shutil
 
 from lambda_hat.store.catalog import Catalog
 from lambda_hat.tui.data import (
+    RunRow,
     compare_table,
     describe_model,
     fmt_estimate,
@@ -70,3 +71,26 @@ def test_braille_plot_draws_line_and_reference():
     assert len(lines) == 2 and all(len(line) == 4 for line in lines)
     assert lines[1][0] != "\u2800" and lines[0][-1] != "\u2800"  # rises bottom-left to top-right
     assert ref[1] == set()  # reference line on the top row only
+
+
+def test_settings_of_an_auto_sgld_run_show_what_it_chose():
+    auto = {"params": {"step_size": "auto", "batch_size": 256}, "chains": 4}
+    row = RunRow(
+        "t",
+        "run_sgld_0123abcd",
+        "done",
+        analysis={
+            "sampler_config": {**auto, "draws": "auto", "thin": "auto"},
+            "sgld_step": {"step_size": 7.083e-5},
+            "draws": 6400,
+            "thin": 141,
+        },
+    )
+    assert row.hyperparams() == "ε(auto)=7.08e-05 batch=256 4×6400(auto) thin=141(auto)"
+    failed = RunRow(
+        "t",
+        "run_sgld_0123abcd",
+        "failed",
+        failure={"spec": {**auto, "draws": 1000, "thin": "auto"}},
+    )
+    assert failed.hyperparams() == "ε(auto)=auto batch=256 4×1000 thin=auto"

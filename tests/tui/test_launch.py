@@ -49,6 +49,7 @@ seed = 3
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e-4
 batch_size = 50
 chains = 2
@@ -57,6 +58,7 @@ burnin = 0
 
 [[samplers]]
 name = "sgld"
+thin = 1
 step_size = 1e6
 batch_size = 50
 chains = 2
