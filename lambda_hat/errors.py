@@ -30,6 +30,10 @@ class SamplerDivergedError(LambdaHatError):
     """A sampler produced a non-finite loss; the run is recorded as failed."""
 
 
+class StepSizeError(LambdaHatError):
+    """SGLD's automatic step cannot be set: the posterior has no finite curvature at w*."""
+
+
 class SlurmError(LambdaHatError):
     """SLURM commands are missing or refused a request."""
 

@@ -113,17 +113,26 @@ def examine(posterior, params, seed: int = 0) -> dict:
 
 
 def auto_step(curvature: dict) -> float:
-    return 4.0 * TOLERANCE / curvature["h_max"]
+    h_max = curvature["h_max"]
+    if not (math.isfinite(h_max) and h_max > 0):
+        from lambda_hat.errors import StepSizeError
+
+        raise StepSizeError(
+            f"step_size = 'auto' needs the posterior's curvature at w*, and it is {h_max} "
+            "(a flat or non-finite loss there): give step_size a number, or a localization > 0"
+        )
+    return 4.0 * TOLERANCE / h_max
 
 
 def bias_bound(step: float, curvature: dict) -> dict:
     """ε·h_max/4, the relative variance bias in the stiffest direction, and its verdict."""
-    bound = step * curvature["h_max"] / 4.0
+    h = curvature["h_max"]
+    bound = step * h / 4.0
     return {
         "bias_bound": bound,
         "biased": bound > BIASED_ABOVE,
         "threshold": BIASED_ABOVE,
-        "largest_unbiased_step": 4.0 * BIASED_ABOVE / curvature["h_max"],
+        "largest_unbiased_step": 4.0 * BIASED_ABOVE / h if h > 0 else None,
     }
 
 

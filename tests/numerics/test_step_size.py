@@ -95,6 +95,13 @@ def test_the_bias_bound_and_the_auto_thin_are_the_documented_arithmetic():
     assert auto_thin(1.0, curvature, 1.0)["thin"] == 1
 
 
+def test_a_flat_posterior_has_no_auto_step():
+    from lambda_hat.errors import StepSizeError
+
+    with pytest.raises(StepSizeError, match="give step_size a number, or a localization > 0"):
+        auto_step({"h_max": 0.0})
+
+
 def test_trust_says_step_size_biased_only_for_a_converged_run():
     good = {"rhat": 1.0, "ess": 1000.0, "drift_z": 0.1}
     biased = {"bias": {"bias_bound": 0.2, "biased": True, "threshold": BIASED_ABOVE}}
