@@ -10,10 +10,10 @@ total FGEs and wall time (the run's walltime_sec, JIT compilation included). The
 each sampler against the reference, λ̂ estimates nβ(E_π[L_n] − L_n(w*)) at finite nβ
 and γ, so this separates the sampler's error from the estimand's gap to λ: the
 difference in combined MCSE and in percent. The reference is the target's NUTS run
-with the most kept draws; the ``nuts`` column is its newest other NUTS run. SGLD runs
-are labelled by preconditioner and by whether they ran at the defaults (``-default``:
-no step, draws or thin written). ``--write`` puts the tables in a Markdown file (between
-its markers), ``--summary`` the two summaries (the README's).
+with the most kept draws, at least REFERENCE_DRAWS; the ``nuts`` column is its newest
+other NUTS run. SGLD runs are labelled by preconditioner and by whether they ran at the
+defaults (``-default``: no step, draws or thin written). ``--write`` puts the tables in
+a Markdown file (between its markers), ``--summary`` the two summaries (the README's).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from lambda_hat.store.catalog import Catalog
 
 SAMPLERS = ("sgld", "sgld-rmsprop", "sgld-default", "sgld-rmsprop-default", "hmc", "nuts", "mclmc")
 REFERENCE = "nuts-ref"
+REFERENCE_DRAWS = 1000  # a NUTS run is the reference only with at least this many draws
 BEGIN, END = "<!-- dln:begin -->", "<!-- dln:end -->"
 SUMMARY_BEGIN, SUMMARY_END = "<!-- dln-summary:begin -->", "<!-- dln-summary:end -->"
 
@@ -70,12 +71,13 @@ def rows(root: Path) -> list[dict]:
                 nuts.append(a)
             elif key not in runs or a["created_at"] > runs[key]["created_at"]:
                 runs[key] = a
-        if nuts:
-            ref = max(nuts, key=lambda a: (a["draws"] * a["chains"], a["created_at"]))
+        long = [a for a in nuts if a["draws"] >= REFERENCE_DRAWS]
+        ref = max(long, key=lambda a: (a["draws"] * a["chains"], a["created_at"])) if long else None
+        if ref is not None:
             runs[REFERENCE] = ref
-            others = [a for a in nuts if a is not ref]
-            if others:
-                runs["nuts"] = max(others, key=lambda a: a["created_at"])
+        others = [a for a in nuts if a is not ref]
+        if others:
+            runs["nuts"] = max(others, key=lambda a: a["created_at"])
         model = meta["model_cfg"]
         sizes = [model["in_dim"], *model["widths"], model["out_dim"]]
         out.append(

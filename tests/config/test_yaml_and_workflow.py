@@ -42,6 +42,7 @@ targets:
   - {model: dln, data: d, seed: 3}
 samplers:
   - name: sgld
+    thin: 1
     step_size: 1e-4          # YAML 1.1 would read this as a string
     localization: {sweep: [1.0, 10.0]}
 """
