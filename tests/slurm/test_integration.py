@@ -116,6 +116,7 @@ def _submit_and_wait(cwd: Path, toml: Path, root: Path, *flags: str):
     return out, elapsed, folder, logs, plan
 
 
+@pytest.mark.slow  # the whole quickstart, SGLD at its defaults included: about 4 minutes
 def test_quickstart_array_builds_everything_once_and_a_resubmission_computes_nothing(
     slurm, tmp_path
 ):
