@@ -39,7 +39,7 @@ ITERATIONS = 40
 PILOT_STEPS = 2000
 PILOT_CHAINS = 4
 DRAW_TIME = 0.01
-THIN_MAX = 1000
+THIN_MAX = 10_000
 RULE = (
     f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the stiffest "
     "direction (lambda_hat/numerics/step_size.py)"
