@@ -23,15 +23,16 @@ def run(args) -> int:
 
     from lambda_hat.analysis.curve import write_curve
     from lambda_hat.config import load
+    from lambda_hat.config.specs import training_run
     from lambda_hat.errors import ConfigError
     from lambda_hat.results import load as load_rows
     from lambda_hat.store.ids import target_id
 
     experiment = load(args.experiments, args.root)
-    groups = defaultdict(list)  # one training run: the entry with its step left out
+    groups = defaultdict(list)  # one training run: the targets that differ only in step
     for entry in experiment.targets:
-        if entry.spec.training.at_step is not None:
-            groups[(entry.model, entry.data, entry.training, entry.spec.seed)].append(entry)
+        if (run_key := training_run(entry.spec)) is not None:
+            groups[run_key].append(entry)
     keys = experiment.swept_keys
     if not groups and not keys:
         raise ConfigError(
@@ -41,19 +42,37 @@ def run(args) -> int:
         )
     rows = load_rows(experiment.store_root, args.experiments)
     console = Console()
-    for (model, data, training, seed), entries in groups.items():
+    for entries in groups.values():
+        first = entries[0]
+        label = f"{first.model}/{first.data}/{first.training} seed {first.spec.seed}"
         ids = {target_id(e.spec) for e in entries}
         mine = [r for r in rows if r["target_id"] in ids and r["llc_mean"] is not None]
         if not mine:
-            console.print(f"{model}/{data}/{training} seed {seed}: no runs yet; run it first")
+            console.print(f"{label}{_swept_label(first.swept)}: no runs yet; run it first")
             continue
-        name = f"llc_over_training_{model}_{data}_{training}_seed{seed}.png"
-        title = f"{model} on {data}, training {training}, seed {seed}"
+        name = (
+            f"llc_over_training_{first.model}_{first.data}_{first.training}_seed"
+            f"{first.spec.seed}{_swept_name(first.swept)}.png"
+        )
+        title = (
+            f"{first.model} on {first.data}, training {first.training}, seed "
+            f"{first.spec.seed}{_swept_label(first.swept)}"
+        )
         path = write_curve(Path(args.out) / name, mine, title)
         console.print(f"wrote {path} ({len({r['step'] for r in mine})} checkpoints)")
     if keys:
         _plot_sweeps(experiment, rows, keys, Path(args.out), console)
     return 0
+
+
+def _swept_label(swept: dict) -> str:
+    """The swept values that tell one training run from its sweep siblings, for a title."""
+    return "".join(f", {key.split('.')[-1]} = {value}" for key, value in swept.items())
+
+
+def _swept_name(swept: dict) -> str:
+    """The same for a file name: ``_n_data1000_seed2``."""
+    return "".join(f"_{key.split('.')[-1]}{value}" for key, value in swept.items())
 
 
 def _plot_sweeps(experiment, rows, keys, out: Path, console) -> None:

@@ -333,6 +333,20 @@ def to_dict(spec: object) -> dict:
     return _plain(dataclasses.asdict(spec))
 
 
+def training_run(spec: TargetSpec | dict | None) -> str | None:
+    """What a checkpoint target shares with its siblings of one training run: its spec
+    less the step (and the list of checkpoints, which may grow), as canonical JSON; None
+    for a target that is not a checkpoint. ``spec``: a TargetSpec or its ``to_dict``."""
+    import json
+
+    d = to_dict(spec) if isinstance(spec, TargetSpec) else (spec or {})
+    training = d.get("training") or {}
+    if training.get("at_step") is None:
+        return None
+    rest = {k: v for k, v in training.items() if k not in ("at_step", "checkpoints")}
+    return json.dumps({**d, "training": rest}, sort_keys=True)
+
+
 def target_from_dict(d: dict, where: str = "target spec") -> TargetSpec:
     """The TargetSpec a ``to_dict`` (stored in meta.json or a plan file) came from.
 

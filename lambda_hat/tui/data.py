@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lambda_hat.config.specs import training_run
 from lambda_hat.store.catalog import Catalog, RunRecord, TargetRecord
 from lambda_hat.store.layout import FAILURES
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
@@ -252,14 +253,7 @@ def training_curve(catalog: Catalog, meta: dict | None) -> dict[str, list[tuple[
 
 
 def _training_run(meta: dict | None) -> str | None:
-    """What a checkpoint target shares with its siblings: its spec less the step (and
-    the list of checkpoints, which may grow); None for other targets."""
-    spec = (meta or {}).get("spec") or {}
-    training = spec.get("training") or {}
-    if training.get("at_step") is None:
-        return None
-    rest = {k: v for k, v in training.items() if k not in ("at_step", "checkpoints")}
-    return json.dumps({**spec, "training": rest}, sort_keys=True)
+    return training_run((meta or {}).get("spec"))
 
 
 def _published_row(run: RunRecord) -> RunRow:

@@ -123,3 +123,15 @@ def test_bad_checkpoints_are_named(project, old, new, match):
 def test_checkpoint_every_keeps_the_last_step(project):
     path = project.write(MODULAR.replace("checkpoints = [0, 50, 200]", "checkpoint_every = 80"))
     assert [t.spec.training.at_step for t in make_plan(load(path)).targets] == [0, 80, 160, 200]
+
+
+def test_a_swept_training_plots_one_curve_per_training_run(project, capsys):
+    """Two learning rates are two training runs: plot keeps their checkpoints apart
+    (it used to key a curve by the preset names alone and draw both as one)."""
+    path = project.write(
+        MODULAR.replace("learning_rate = 0.01", "learning_rate = { sweep = [0.01, 0.02] }")
+    )
+    assert main(["plot", str(path), "--out", str(project.root / "plots")]) == 0
+    said = capsys.readouterr().out
+    assert said.count("no runs yet") == 2
+    assert "learning_rate = 0.01" in said and "learning_rate = 0.02" in said
