@@ -52,3 +52,18 @@ def finite_temperature_llc(
     log_density = -n_beta * k - 0.5 * gamma * np.sum(w * w, axis=-1)
     density = np.exp(log_density - log_density.max()) * weights
     return float(n_beta * np.sum(k * density) / np.sum(density))
+
+
+def gaussian_llc(grad: np.ndarray, hessian: np.ndarray, n_beta: float, gamma: float) -> float:
+    """nβ·E_π[K] in closed form when K(δ) = gᵀδ + ½ δᵀHδ is quadratic (a linear model
+    under squared loss, e.g. a one-layer DLN), for any number of parameters.
+
+    π is then Gaussian with precision A = nβH + γ and mean offset d = −A⁻¹ nβ g (g ≠ 0
+    when w* is the teacher, not the least-squares fit), so nβ·E_π[K] =
+    nβ (gᵀd + ½ dᵀHd + ½ tr(H A⁻¹)).
+    """
+    g = np.asarray(grad, np.float64)
+    h = np.asarray(hessian, np.float64)
+    a = n_beta * h + gamma * np.eye(g.size)
+    d = -np.linalg.solve(a, n_beta * g)
+    return float(n_beta * (g @ d + 0.5 * d @ h @ d + 0.5 * np.trace(np.linalg.solve(a, h))))

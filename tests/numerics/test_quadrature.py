@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lambda_hat.numerics.quadrature import finite_temperature_llc
+from lambda_hat.numerics.quadrature import finite_temperature_llc, gaussian_llc
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3])
@@ -30,6 +30,23 @@ def test_the_normal_crossing_matches_its_one_dimensional_reduction(n_beta):
     assert value == pytest.approx(reduced, rel=1e-5)
     # rising toward λ = 1/2 like λ − (m − 1)/log nβ (m = 2), and still well short of it
     assert 0.3 < value < 0.45
+
+
+def test_a_quadratic_loss_with_a_gradient_has_its_closed_form():
+    """K = gᵀδ + ½δᵀHδ with g ≠ 0 (w* the teacher, not the fit) and a correlated H: the
+    closed form matches 2-D quadrature, and the gradient's pull counts (without it the
+    value is the trace term alone)."""
+    g = np.array([0.004, -0.002])
+    h = np.array([[1.0, 0.3], [0.3, 0.5]])
+    n_beta, gamma = 200.0, 1.0
+
+    def K(w):
+        return w @ g + 0.5 * np.einsum("...i,ij,...j->...", w, h, w)
+
+    exact = gaussian_llc(g, h, n_beta, gamma)
+    assert exact == pytest.approx(finite_temperature_llc(K, 2, n_beta, gamma), rel=1e-6)
+    no_pull = gaussian_llc(np.zeros(2), h, n_beta, gamma)
+    assert abs(exact - no_pull) > 1e-3
 
 
 def test_bad_requests_are_refused():
