@@ -74,6 +74,31 @@ def test_where_an_auto_run_stops_does_not_depend_on_its_chunks(x64, monkeypatch,
     assert budget_a["checks"][-1]["llc_mean"] == pytest.approx(float(final.mean()), rel=1e-9)
 
 
+def test_progress_counts_toward_the_next_check(x64):
+    """An auto run's progress total is the next check (not the cap, which a converging
+    run never reaches), and the last report is complete."""
+    posterior, L0, _ = dln_problem([3, 4, 3], 1, 300)
+    calls = []
+    budget = Budget(200, 1600, L0, posterior.n_beta)
+    schedule = Schedule(
+        2,
+        50,
+        1600,
+        2,
+        progress=lambda d, t: calls.append((d, t)),
+        llc_trace="minibatch",
+        checks=budget.points,
+        stop=budget,
+    )
+    get("sgld").sample(
+        jax.random.PRNGKey(3), posterior, SGLDParams(step_size=1e-4, batch_size=50), schedule
+    )
+    done = 50 + budget.record()["draws_done"]
+    assert calls[-1] == (done, done)
+    for d, t in calls[:-1]:
+        assert t == 50 + min(c for c in budget.points if c > max(d - 50, 0))
+
+
 def test_the_trust_verdict_names_each_failed_criterion():
     from lambda_hat.analysis.budget import trust
 

@@ -71,8 +71,9 @@ class Schedule(NamedTuple):
     """What a sampler is asked to run, the same for every sampler: ``num_chains`` chains,
     ``burnin`` discarded then ``draws`` kept draws of ``thin`` steps each; the full
     parameter vector of each kept draw when ``keep_positions``; ``progress(done, total)``
-    in draws after each chunk; ``llc_trace``, what the loss trace holds (``"full"``: the
-    full-data L_n at each kept draw; ``"minibatch"``: SGLD's minibatch estimate)."""
+    in draws after each chunk (with ``checks``, total is the next check's); ``llc_trace``,
+    what the loss trace holds (``"full"``: the full-data L_n at each kept draw;
+    ``"minibatch"``: SGLD's minibatch estimate)."""
 
     num_chains: int
     burnin: int
@@ -206,12 +207,14 @@ def run_chains(
             elapsed = time.perf_counter() - start
             offset += count
             done += count
-            if progress:
-                progress(done, total)
-            if int(carry[3]) >= 0:  # a chain went non-finite: stop now, the run has failed
-                break
-            if kept and offset in checks:
+            failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
+            if kept and offset in checks and not failed:
                 stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
+            if progress:  # with checks, the total is the next point the run may stop at
+                ahead = [c for c in checks if c > (offset if kept else 0)]
+                progress(done, done if stopped else burnin + ahead[0] if ahead else total)
+            if failed:
+                break
             per_draw = elapsed / count
             size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
         if int(carry[3]) >= 0:
