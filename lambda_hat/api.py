@@ -169,7 +169,7 @@ def _posterior(apply, params, data, loss: str, spec):
     if loss not in LOSSES:
         raise ConfigError(f"{WHERE}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     check_labels(loss, check_xy(data[0], data[1], WHERE).labels, WHERE, "Y")
-    host = np.float64 if spec.precision == "float64" else np.float32
+    host = np.dtype(spec.precision)  # "float32" | "float64"
     w_star, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))
 
     def apply_flat(w, xb):

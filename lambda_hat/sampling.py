@@ -35,7 +35,7 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.targets.arrays import cast
 
-    host = np.float64 if spec.precision == "float64" else np.float32
+    host = np.dtype(spec.precision)  # "float32" | "float64"
     x, y = (jnp.asarray(a) for a in cast(x, y, host))
     w = jnp.asarray(np.asarray(w_star, host))
     loss_fn = make_loss(apply_flat, loss)
