@@ -102,6 +102,7 @@ def exact_estimand(root: Path, tid: str, ref: dict | None) -> float | None:
     import jax.numpy as jnp
 
     from lambda_hat import runner
+    from lambda_hat.numerics.loss import make_loss
     from lambda_hat.numerics.quadrature import gaussian_llc
     from lambda_hat.numerics.target import flat_apply
 
@@ -109,14 +110,11 @@ def exact_estimand(root: Path, tid: str, ref: dict | None) -> float | None:
     meta, data, params = runner.load_target(root, tid)
     spec = runner.target_spec(meta, Catalog(root).layout.target_dir(tid))
     apply_flat, _, _ = flat_apply(spec.model, jnp.float64)
-    x, y = jnp.asarray(data["X"], jnp.float64), jnp.asarray(data["Y"], jnp.float64)
+    batch = (jnp.asarray(data["X"], jnp.float64), jnp.asarray(data["Y"], jnp.float64))
     w = jnp.asarray(params["w_star"], jnp.float64)
+    loss = make_loss(apply_flat, spec.model.loss)  # the runs' own L_n
 
-    def loss(v):
-        r = y - apply_flat(v, x)
-        return 0.5 * jnp.mean(jnp.sum(r * r, axis=-1))
-
-    g, h = jax.grad(loss)(w), jax.hessian(loss)(w)
+    g, h = jax.grad(loss)(w, batch), jax.hessian(loss)(w, batch)
     return gaussian_llc(g, h, ref["n_beta"], ref["localization"])
 
 

@@ -212,7 +212,8 @@ def run_chains(
                 stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
             if progress:  # with checks, the total is the next point the run may stop at
                 ahead = [c for c in checks if c > (offset if kept else 0)]
-                progress(done, done if stopped else burnin + ahead[0] if ahead else total)
+                goal = burnin + ahead[0] if ahead else total
+                progress(done, done if stopped else goal)
             if failed:
                 break
             per_draw = elapsed / count
