@@ -11,8 +11,9 @@ each sampler against the reference, λ̂ estimates nβ(E_π[L_n] − L_n(w*)) at
 and γ, so this separates the sampler's error from the estimand's gap to λ: the
 difference in combined MCSE and in percent. The reference is the target's NUTS run
 with the most kept draws, at least REFERENCE_DRAWS; the ``nuts`` column is its newest
-other NUTS run. SGLD runs are labelled by preconditioner and by whether they ran at the
-defaults (``-default``: no step, draws or thin written). ``--write`` puts the tables in
+other NUTS run. SGLD runs are labelled by preconditioner, by scheme (``-euler``; the
+default Leimkuhler–Matthews has no suffix) and by whether they ran at the defaults
+(``-default``: no step, draws or thin written). ``--write`` puts the tables in
 a Markdown file (between its markers), ``--summary`` the two summaries (the README's).
 """
 
@@ -25,7 +26,17 @@ from pathlib import Path
 
 from lambda_hat.store.catalog import Catalog
 
-SAMPLERS = ("sgld", "sgld-rmsprop", "sgld-default", "sgld-rmsprop-default", "hmc", "nuts", "mclmc")
+SAMPLERS = (
+    "sgld",
+    "sgld-rmsprop",
+    "sgld-default",
+    "sgld-rmsprop-default",
+    "sgld-euler-default",
+    "sgld-rmsprop-euler-default",
+    "hmc",
+    "nuts",
+    "mclmc",
+)
 REFERENCE = "nuts-ref"
 REFERENCE_DRAWS = 1000  # a NUTS run is the reference only with at least this many draws
 BEGIN, END = "<!-- dln:begin -->", "<!-- dln:end -->"
@@ -33,14 +44,17 @@ SUMMARY_BEGIN, SUMMARY_END = "<!-- dln-summary:begin -->", "<!-- dln-summary:end
 
 
 def label(analysis: dict) -> str:
-    """Sampler name; for SGLD with its preconditioner and ``-default`` when it ran with
-    the default step, draws and thin (``sgld-rmsprop-default``)."""
+    """Sampler name; for SGLD with its preconditioner, ``-euler`` for the Euler scheme
+    (every run stored before the scheme existed) and ``-default`` when it ran with the
+    default step, draws and thin (``sgld-rmsprop-euler-default``)."""
     spec = analysis.get("spec", {})
     name = analysis["sampler"]
     if name != "sgld":
         return name
     precond = spec.get("params", {}).get("precond", "none")
     out = name if precond == "none" else f"{name}-{precond}"
+    if spec.get("params", {}).get("scheme", "euler") == "euler":
+        out = f"{out}-euler"
     auto = (spec.get("params", {}).get("step_size"), spec.get("draws"), spec.get("thin"))
     return f"{out}-default" if auto == ("auto", "auto", "auto") else out
 

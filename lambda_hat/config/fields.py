@@ -26,12 +26,17 @@ def check(
     help: str = "",
     hashed: bool = True,
     omit_default: bool = False,
+    before: Any = dataclasses.MISSING,
 ) -> dict:
     """Field metadata: allowed values and bounds, plus a one-line description.
 
     ``hashed=False`` keeps a field out of the spec's ID (where a file lies, not what it
     holds); ``omit_default=True`` hashes it only when it differs from its default, so a
-    field added later leaves every existing ID as it was.
+    field added later leaves every existing ID as it was. ``before`` is for a field
+    added with a *new* default: the value every run had before the field existed. It is
+    hashed only when it differs from that value, and a stored spec without the field
+    reads as that value, so old runs keep their IDs and meaning while the new default
+    gets IDs of its own.
     """
     return {
         "choices": choices,
@@ -42,7 +47,15 @@ def check(
         "help": help,
         "hashed": hashed,
         "omit_default": omit_default,
+        "before": before,
     }
+
+
+def _before(f: dataclasses.Field) -> Any:
+    """The value a field is not hashed at (see :func:`check`), or MISSING."""
+    if f.metadata.get("omit_default"):
+        return f.default
+    return f.metadata.get("before", dataclasses.MISSING)
 
 
 def hash_view(spec: Any) -> Any:
@@ -53,7 +66,8 @@ def hash_view(spec: Any) -> Any:
             value = getattr(spec, f.name)
             if not f.metadata.get("hashed", True):
                 continue
-            if f.metadata.get("omit_default") and value == f.default:
+            before = _before(f)
+            if before is not dataclasses.MISSING and value == before:
                 continue
             out[f.name] = hash_view(value)
         return out
@@ -154,11 +168,12 @@ def _check_bounds(value: Any, meta: dict, where: str) -> None:
                 raise ConfigError(f"{where}: must be {words} {bound}, got {item!r}")
 
 
-def build(cls: type, table: Any, where: str, **fixed: Any) -> Any:
+def build(cls: type, table: Any, where: str, *, stored: bool = False, **fixed: Any) -> Any:
     """Build dataclass ``cls`` from a TOML table, strictly.
 
     ``where`` is the prefix for messages (``"file.toml: samplers[2]"``); ``fixed`` are
-    values supplied by the caller (not read from the table).
+    values supplied by the caller (not read from the table). ``stored=True`` reads a
+    spec the store wrote: a missing field with a ``before`` value takes that value.
     """
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, got {table!r}")
@@ -176,6 +191,8 @@ def build(cls: type, table: Any, where: str, **fixed: Any) -> Any:
         path = f"{where}.{name}"
         if name in table:
             value = _coerce(table[name], hints[name], path)
+        elif stored and f.metadata.get("before", dataclasses.MISSING) is not dataclasses.MISSING:
+            value = f.metadata["before"]
         elif f.default is not dataclasses.MISSING:
             value = f.default
         elif f.default_factory is not dataclasses.MISSING:

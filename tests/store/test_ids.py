@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lambda_hat.config.specs import (
     DataSpec,
     ModelSpec,
@@ -37,6 +39,7 @@ def _run(target: str, **changes) -> RunSpec:
             precond_decay=0.99,
             momentum_decay=0.9,
             precond_eps=1e-5,
+            scheme="euler",
         ),
         chains=4,
         draws=1000,
@@ -104,3 +107,19 @@ def test_llc_trace_is_hashed_only_when_not_full():
     """'full' is what every run recorded before the option existed: those IDs stand."""
     assert run_id(_run("tgt_595867ce2718", llc_trace="full")) == "101a6b0f"
     assert run_id(_run("tgt_595867ce2718", llc_trace="minibatch")) == "80de4e93"
+
+
+def test_the_sgld_scheme_keeps_old_ids_and_gives_the_new_default_its_own():
+    """'euler' is what every SGLD run was before the scheme existed: a stored spec without
+    the key reads as euler and keeps its ID; the leimkuhler-matthews default hashes."""
+    old = _run("tgt_595867ce2718")
+    stored = to_dict(old)
+    del stored["params"]["scheme"]
+    assert run_id(stored) == "101a6b0f"
+    from lambda_hat.config.specs import run_from_dict
+
+    assert run_from_dict(stored).params.scheme == "euler"
+    lm = _run("tgt_595867ce2718", params=replace(old.params, scheme="leimkuhler-matthews"))
+    assert run_id(lm) == "67925a3f"
+    assert run_id(to_dict(lm)) == run_id(lm)
+    assert SGLDParams().scheme == "leimkuhler-matthews"
