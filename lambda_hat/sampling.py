@@ -126,11 +126,17 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
     record = {"curvature": here, "fges": here["fges"]}
     step = spec.params.step_size
     if step == "auto":
+        on = posterior if tune_on is None else tune_on
         basis = here if tune_on is None else rule.examine(tune_on, spec.params, spec.seed)
         step = rule.auto_step(basis)
         record["auto"] = {"step_size": step, "rule": rule.RULE, "chosen_on": basis}
         if tune_on is not None:
             record["fges"] += basis["fges"]
+        if spec.params.scheme == "leimkuhler-matthews":
+            step, typical = rule.typical_step(on, spec.params, step, basis, spec.chains, spec.seed)
+            record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
+            record["auto"]["typical"] = typical
+            record["fges"] += typical["fges"]
         spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=step))
     else:
         basis = here

@@ -53,6 +53,16 @@ RULE = (
     f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the stiffest "
     "direction (lambda_hat/numerics/step_size.py)"
 )
+# leimkuhler-matthews: ε·h/4 at most TYPICAL_MARGIN where the chains go (below)
+TYPICAL_MARGIN = 0.25
+TYPICAL_ROUNDS = 3
+TYPICAL_TIME = 1.0
+SHRINK_STOP = 0.8
+DIVERGED_SHRINK = 0.1
+TYPICAL_RULE = (
+    f"then ε·h_max/4 ≤ {TYPICAL_MARGIN} at the chains' positions after {TYPICAL_TIME}/γ of "
+    f"Langevin time, up to {TYPICAL_ROUNDS} rounds (lambda_hat/numerics/step_size.py)"
+)
 
 
 def top_curvature(posterior, scale=None, iterations: int = ITERATIONS, seed: int = 0) -> float:
@@ -158,3 +168,58 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
         "time_per_step": per_step,
         "rule": f"{DRAW_TIME}/γ of Langevin time per draw, at most {THIN_MAX} steps",
     }
+
+
+def curvature_at(posterior, position, scale=None) -> float:
+    """h_max at ``position`` instead of w* (the localization's γ is the same everywhere)."""
+    return top_curvature(posterior._replace(w_star=position), scale)
+
+
+def typical_step(posterior, params, step: float, curvature: dict, num_chains: int, seed=0):
+    """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
+
+    From w*'s step, up to TYPICAL_ROUNDS times: run the run's own chains (its scheme,
+    preconditioner and batch size) from w* for TYPICAL_TIME/γ of Langevin time, take
+    h_max at each chain's end (in its own preconditioner's metric), and lower ε to
+    4·TYPICAL_MARGIN/max h_max if that is lower (by DIVERGED_SHRINK if the pilot
+    diverged); stop once a round lowers it by less than a fifth. Returns (ε, the record
+    of the rounds with their FGEs).
+    """
+    from lambda_hat.numerics.samplers import sgld
+
+    gamma = max(float(posterior.localization), 0.01)
+    batch = min(params.batch_size, posterior.n)
+    rounds, fges = [], 0.0
+    for r in range(TYPICAL_ROUNDS):
+        steps = max(1, round(TYPICAL_TIME / gamma / (step * curvature["time_per_step"])))
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
+        states = sgld.final_states(key, posterior, params, step, steps, num_chains)
+        found = []
+        for c in range(num_chains):
+            scale = None
+            if params.precond != "none":
+                v_hat = states.second_moment[c] / (1 - params.precond_decay**steps)
+                scale = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
+            found.append(curvature_at(posterior, states.position[c], scale))
+        distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
+        h = max(found)
+        fges += num_chains * (steps * batch / posterior.n + 2.0 * ITERATIONS)
+        rounds.append(
+            {
+                "step_size": step,
+                "steps": steps,
+                "h_max": h,
+                "h_max_per_chain": found,
+                "stiffness": step * h / 4.0,
+                "distance_from_w_star": float(np.median(distance)),
+            }
+        )
+        diverged = not (math.isfinite(h) and np.isfinite(distance).all())
+        if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
+            rounds[-1].update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
+        lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
+        rounds[-1]["next_step"] = min(step, lower)
+        if lower > SHRINK_STOP * step:
+            break
+        step = lower
+    return rounds[-1]["next_step"], {"rounds": rounds, "fges": fges, "rule": TYPICAL_RULE}

@@ -252,3 +252,67 @@ def test_the_auto_step_is_accurate_on_a_truth_dln(x32):
     assert est.sgld_step["step_size"] == pytest.approx(
         4 * TOLERANCE / est.sgld_step["curvature"]["h_max"]
     )
+
+
+def _quartic(n=100, gamma=1.0, c=2.0):
+    """L_n(w) = c·mean (w·x)⁴/4 at w* = 0: flat at w* (h_max = γ), stiff around it."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(n, 2)), jnp.float32)
+    y = jnp.zeros((n, 1), jnp.float32)
+
+    def loss(w, batch):
+        return c * jnp.mean((batch[0] @ w) ** 4) / 4
+
+    return make_posterior(loss, (x, y), jnp.zeros(2, jnp.float32), 1 / math.log(n), gamma)
+
+
+def test_the_typical_step_shrinks_to_the_curvature_where_the_chains_go(x32):
+    from lambda_hat.numerics.step_size import SHRINK_STOP, TYPICAL_MARGIN, typical_step
+
+    posterior = _quartic()
+    at_w_star = examine(posterior, SGLDParams())
+    first = auto_step(at_w_star)
+    assert at_w_star["h_max"] == pytest.approx(1.0) and first == pytest.approx(4 * TOLERANCE)
+    step, record = typical_step(posterior, SGLDParams(), first, at_w_star, 4)
+    rounds = record["rounds"]
+    assert rounds[0]["step_size"] == first and rounds[0]["stiffness"] > TYPICAL_MARGIN
+    for r, nxt in zip(rounds, rounds[1:], strict=False):  # each round starts at the last's
+        assert nxt["step_size"] == r["next_step"] == pytest.approx(4 * TYPICAL_MARGIN / r["h_max"])
+    last = rounds[-1]
+    assert step == last["next_step"] == min(last["step_size"], 4 * TYPICAL_MARGIN / last["h_max"])
+    assert step < first / 2  # the chains meet 25x or more the curvature at w*
+    assert len(rounds) == 3 or 4 * TYPICAL_MARGIN / last["h_max"] > SHRINK_STOP * last["step_size"]
+    assert record["fges"] == pytest.approx(
+        sum(4 * (r["steps"] * 1.0 + 2 * 40) for r in rounds)  # batch = n: 1 FGE a step
+    )
+
+
+def test_the_typical_step_leaves_a_gaussian_alone(x64):
+    """Where the curvature is the same everywhere, w*'s step is the chains' step."""
+    from lambda_hat.numerics.step_size import typical_step
+
+    posterior, _ = _regression([2.0, 1.0, 0.5], n=300)
+    at_w_star = examine(posterior, SGLDParams())
+    first = auto_step(at_w_star)
+    step, record = typical_step(posterior, SGLDParams(batch_size=300), first, at_w_star, 2)
+    assert step == first and len(record["rounds"]) == 1
+    assert record["rounds"][0]["h_max"] == pytest.approx(at_w_star["h_max"], rel=1e-6)
+    # with a preconditioner the curvature is taken in each chain's own metric, which
+    # the pilot's running average only approximates
+    params = SGLDParams(precond="rmsprop", batch_size=300)
+    metric = examine(posterior, params)
+    step, record = typical_step(posterior, params, auto_step(metric), metric, 2)
+    assert step == auto_step(metric) and len(record["rounds"]) == 1
+    assert record["rounds"][0]["h_max"] == pytest.approx(metric["h_max"], rel=0.5)
+
+
+def test_a_diverging_pilot_shrinks_the_typical_step_tenfold(x32):
+    from lambda_hat.numerics.step_size import DIVERGED_SHRINK, typical_step
+
+    posterior = _quartic(c=1e6)  # w*'s step (0.08) throws the chains out at once
+    at_w_star = examine(posterior, SGLDParams())
+    step, record = typical_step(posterior, SGLDParams(), auto_step(at_w_star), at_w_star, 2)
+    first = record["rounds"][0]
+    assert first["diverged"] is True and first["h_max"] is None
+    assert first["next_step"] == pytest.approx(0.08 * DIVERGED_SHRINK)
+    assert step < first["next_step"]

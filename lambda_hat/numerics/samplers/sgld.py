@@ -198,3 +198,32 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
     )
+
+
+def final_states(rng_key, posterior, params, step_size: float, steps: int, num_chains: int):
+    """The chains' states after ``steps`` SGLD steps from w* at ``step_size``, nothing
+    recorded: the pilot that ``step_size = "auto"`` measures the curvature after."""
+    kernel = build_kernel(
+        posterior,
+        step_size,
+        min(params.batch_size, posterior.n),
+        params.precond,
+        params.precond_decay,
+        params.momentum_decay,
+        params.precond_eps,
+        params.scheme,
+    )
+    key_chains, key_run = jax.random.split(rng_key)
+    states = jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
+        chain_keys(key_chains, num_chains)
+    )
+
+    @jax.jit
+    def run(states):
+        def body(t, states):
+            keys = jax.random.split(jax.random.fold_in(key_run, t), num_chains)
+            return jax.vmap(kernel, in_axes=(0, 0, None))(keys, states, t)[0]
+
+        return jax.lax.fori_loop(0, steps, body, states)
+
+    return run(states)
