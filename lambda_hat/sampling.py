@@ -99,6 +99,13 @@ def sample_llc(
     warnings = summary.warnings_for(summ, dict(result.stats))
     if step and step["bias"]["biased"]:
         warnings.append(_bias_warning(spec, step["bias"]))
+    if step and _still_shrinking(step):
+        warnings.append(
+            f"step_size = 'auto' was still being lowered after its last pilot round (to "
+            f"{spec.params.step_size:.3g}): the chains meet ever stiffer curvature away "
+            "from w*, so λ̂ may be biased upward; compare with NUTS (lambda-hat tune) or "
+            "give a smaller step_size."
+        )
     budget = auto.record() if auto else None
     if budget and budget["verdict"] != "converged":
         from lambda_hat.analysis.budget import trust
@@ -146,6 +153,19 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
     record["step_size"] = step
     record["bias"] = rule.bias_bound(step, here, spec.params.scheme)
     return spec, record
+
+
+def _still_shrinking(step: dict) -> bool:
+    """Whether the typical-step pilots ran out of rounds while still lowering ε."""
+    from lambda_hat.numerics.step_size import SHRINK_STOP, TYPICAL_ROUNDS
+
+    rounds = step.get("auto", {}).get("typical", {}).get("rounds", [])
+    last = rounds[-1] if rounds else None
+    return bool(
+        last
+        and len(rounds) == TYPICAL_ROUNDS
+        and last["next_step"] <= SHRINK_STOP * last["step_size"]
+    )
 
 
 def _bias_warning(spec: RunSpec, bias: dict) -> str:

@@ -316,3 +316,20 @@ def test_a_diverging_pilot_shrinks_the_typical_step_tenfold(x32):
     assert first["diverged"] is True and first["h_max"] is None
     assert first["next_step"] == pytest.approx(0.08 * DIVERGED_SHRINK)
     assert step < first["next_step"]
+
+
+def test_a_step_still_shrinking_after_the_last_round_warns(x32):
+    """c = 100: w*'s step throws the chains out, and as ε shrinks they go where the
+    quartic is stiffer, so the three rounds keep lowering it (as on the largest DLN)."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.numerics.step_size import TYPICAL_ROUNDS
+    from lambda_hat.sampling import sample_llc
+
+    spec = resolve_run(SamplerSpec("sgld", SGLDParams(), draws=50, burnin=10), "t", 100)
+    est = sample_llc(_quartic(c=100.0), spec)
+    rounds = est.sgld_step["auto"]["typical"]["rounds"]
+    assert len(rounds) == TYPICAL_ROUNDS and rounds[-1]["next_step"] < rounds[-1]["step_size"]
+    assert est.sgld_step["step_size"] == rounds[-1]["next_step"]
+    assert any("still being lowered after its last pilot round" in w for w in est.warnings)
+    calm = sample_llc(_quartic(c=2.0), spec)  # two rounds suffice: no such warning
+    assert not any("still being lowered" in w for w in calm.warnings)
