@@ -139,6 +139,20 @@ def build_kernel(
     return kernel
 
 
+def kernel_for(posterior, params, step_size: float):
+    """``build_kernel`` with an ``SGLDParams``' settings (batch clipped to n)."""
+    return build_kernel(
+        posterior,
+        step_size,
+        min(params.batch_size, posterior.n),
+        params.precond,
+        params.precond_decay,
+        params.momentum_decay,
+        params.precond_eps,
+        params.scheme,
+    )
+
+
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Run SGLD chains from w*; see module docstring."""
     if not isinstance(params.step_size, float):
@@ -150,16 +164,7 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     batch_size = min(params.batch_size, posterior.n)
 
     def make_step(post):
-        return build_kernel(
-            post,
-            params.step_size,
-            batch_size,
-            params.precond,
-            params.precond_decay,
-            params.momentum_decay,
-            params.precond_eps,
-            params.scheme,
-        )
+        return kernel_for(post, params, params.step_size)
 
     key_chains, key_run = jax.random.split(rng_key)
     states = jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
@@ -203,16 +208,7 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
 def final_states(rng_key, posterior, params, step_size: float, steps: int, num_chains: int):
     """The chains' states after ``steps`` SGLD steps from w* at ``step_size``, nothing
     recorded: the pilot that ``step_size = "auto"`` measures the curvature after."""
-    kernel = build_kernel(
-        posterior,
-        step_size,
-        min(params.batch_size, posterior.n),
-        params.precond,
-        params.precond_decay,
-        params.momentum_decay,
-        params.precond_eps,
-        params.scheme,
-    )
+    kernel = kernel_for(posterior, params, step_size)
     key_chains, key_run = jax.random.split(rng_key)
     states = jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
         chain_keys(key_chains, num_chains)
