@@ -85,7 +85,9 @@ class SGLDParams:
     SGLD is unadjusted: its bias grows with ``step_size`` x nβ x curvature, so the step
     must shrink as n, depth and width grow. The default ``"auto"`` sets it from the
     posterior's stiffest curvature at w* (lambda_hat/numerics/step_size.py: a 2% bound
-    on the variance bias in the stiffest direction), with or without a preconditioner;
+    on Euler's variance bias in the stiffest direction), then, with the default scheme,
+    lowers it to the curvature that pilot chains meet away from w* (ε·h/4 ≤ 0.25 there),
+    with or without a preconditioner;
     a number is used as given, and its bias bound is recorded either way. Evidence
     (docs/truth.md, n = 2000, γ = 1): a fixed 3e-5 was within ±1.5% of HMC on a
     100-parameter regular model and an 800-parameter DLN, while 1e-4 was +76% on the
@@ -103,7 +105,7 @@ class SGLDParams:
         metadata=check(
             gt=0.0,
             help="Langevin step size; 'auto' (the default): set from the posterior's "
-            "curvature at w*",
+            "curvature at w* and where pilot chains go",
         ),
     )
     batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
