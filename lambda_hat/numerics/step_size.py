@@ -189,7 +189,8 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
     h_max at each chain's end (in its own preconditioner's metric), and lower ε to
     4·TYPICAL_MARGIN/max h_max if that is lower (by DIVERGED_SHRINK if the pilot
     diverged); stop once a round lowers it by less than a fifth. Returns (ε, the record
-    of the rounds with their FGEs).
+    of the rounds with their FGEs; ``settled`` is false when the last round still
+    lowered ε).
     """
     from lambda_hat.numerics.samplers import sgld
 
@@ -208,7 +209,7 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
                 scale = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
             found.append(curvature_at(posterior, states.position[c], scale))
         distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
-        h = max(found)
+        h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
         fges += num_chains * (steps * batch / posterior.n + 2.0 * ITERATIONS)
         rounds.append(
             {
@@ -225,7 +226,9 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
             rounds[-1].update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
         lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
         rounds[-1]["next_step"] = min(step, lower)
-        if lower > SHRINK_STOP * step:
+        settled = lower > SHRINK_STOP * step
+        if settled:
             break
         step = lower
-    return rounds[-1]["next_step"], {"rounds": rounds, "fges": fges, "rule": TYPICAL_RULE}
+    record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": TYPICAL_RULE}
+    return rounds[-1]["next_step"], record

@@ -153,6 +153,13 @@ def kernel_for(posterior, params, step_size: float):
     )
 
 
+def start(rng_key, posterior, params, num_chains: int) -> SGLDState:
+    """``num_chains`` chains at w*, one key each (batched state)."""
+    return jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
+        chain_keys(rng_key, num_chains)
+    )
+
+
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Run SGLD chains from w*; see module docstring."""
     if not isinstance(params.step_size, float):
@@ -167,9 +174,7 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         return kernel_for(post, params, params.step_size)
 
     key_chains, key_run = jax.random.split(rng_key)
-    states = jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
-        chain_keys(key_chains, num_chains)
-    )
+    states = start(key_chains, posterior, params, num_chains)
     minibatch = schedule.llc_trace == "minibatch"
     if minibatch:
         posterior = posterior.with_anchor()
@@ -210,9 +215,7 @@ def final_states(rng_key, posterior, params, step_size: float, steps: int, num_c
     recorded: the pilot that ``step_size = "auto"`` measures the curvature after."""
     kernel = kernel_for(posterior, params, step_size)
     key_chains, key_run = jax.random.split(rng_key)
-    states = jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
-        chain_keys(key_chains, num_chains)
-    )
+    states = start(key_chains, posterior, params, num_chains)
 
     @jax.jit
     def run(states):
