@@ -43,6 +43,7 @@ in docs/truth.md).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -71,24 +72,43 @@ TYPICAL_RULE = (
 )
 
 
-def top_curvature(posterior, scale=None, iterations: int = ITERATIONS, seed: int = 0) -> float:
-    """h_max = λ_max of D(nβ∇²L_n + γ)D at w*, D = √scale (1 without one)."""
-    grad = jax.grad(posterior.full_loss)
-    w_star = posterior.w_star
-    d = jnp.ones_like(w_star) if scale is None else jnp.sqrt(jnp.asarray(scale, w_star.dtype))
-    n_beta, gamma = posterior.n_beta, posterior.localization
+def top_curvatures(posterior, positions, scales=None, iterations: int = ITERATIONS, seed=0):
+    """h_max = λ_max of D(nβ∇²L_n(w) + γ)D at each row w of ``positions`` (D = √scale,
+    a row of ``scales`` each; 1 without them), by power iteration on all rows at once.
 
-    @jax.jit
-    def iterate(v):
-        hv = d * (n_beta * jax.jvp(grad, (w_star,), (d * v,))[1] + gamma * d * v)
+    The data and positions enter the compiled step as arguments, so one program serves
+    every call with the same shapes (closed-over data would be folded into it as
+    constants: slow to compile at large n).
+    """
+    positions = jnp.atleast_2d(positions)
+    d = jnp.ones_like(positions) if scales is None else jnp.sqrt(jnp.asarray(scales))
+    d = jnp.broadcast_to(d.astype(positions.dtype), positions.shape)
+    start = jax.random.normal(jax.random.PRNGKey(seed), positions.shape[1:], positions.dtype)
+    v = jnp.broadcast_to(start / jnp.linalg.norm(start), positions.shape)
+    coefficients = jnp.asarray([posterior.n_beta, posterior.localization], positions.dtype)
+    value = jnp.zeros(positions.shape[0], positions.dtype)
+    for _ in range(iterations):
+        v, value = _power_step(posterior.loss_fn, posterior.data, positions, d, v, coefficients)
+    return np.abs(np.asarray(value, np.float64))
+
+
+@partial(jax.jit, static_argnums=0)
+def _power_step(loss_fn, data, positions, d, v, coefficients):
+    """One power-iteration step of D(nβ∇²L_n(w) + γ)D at every row of ``positions``."""
+    n_beta, gamma = coefficients[0], coefficients[1]
+    grad = jax.grad(lambda w: loss_fn(w, data))
+
+    def one(w, d, v):
+        hv = d * (n_beta * jax.jvp(grad, (w,), (d * v,))[1] + gamma * d * v)
         return hv / jnp.linalg.norm(hv), jnp.vdot(v, hv)
 
-    v = jax.random.normal(jax.random.PRNGKey(seed), w_star.shape, w_star.dtype)
-    v = v / jnp.linalg.norm(v)
-    value = 0.0
-    for _ in range(iterations):
-        v, value = iterate(v)
-    return abs(float(value))
+    return jax.vmap(one)(positions, d, v)
+
+
+def top_curvature(posterior, scale=None, iterations: int = ITERATIONS, seed: int = 0) -> float:
+    """h_max = λ_max of D(nβ∇²L_n + γ)D at w*, D = √scale (1 without one)."""
+    scales = None if scale is None else jnp.asarray(scale)[None]
+    return float(top_curvatures(posterior, posterior.w_star, scales, iterations, seed)[0])
 
 
 def pilot_second_moment(posterior, step: float, batch_size: int, seed: int = 0) -> np.ndarray:
@@ -176,11 +196,6 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     }
 
 
-def curvature_at(posterior, position, scale=None) -> float:
-    """h_max at ``position`` instead of w* (the localization's γ is the same everywhere)."""
-    return top_curvature(posterior._replace(w_star=position), scale)
-
-
 def typical_step(posterior, params, step: float, curvature: dict, num_chains: int, seed=0):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
@@ -201,13 +216,11 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
         steps = max(1, round(TYPICAL_TIME / gamma / (step * curvature["time_per_step"])))
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
         states = sgld.final_states(key, posterior, params, step, steps, num_chains)
-        found = []
-        for c in range(num_chains):
-            scale = None
-            if params.precond != "none":
-                v_hat = states.second_moment[c] / (1 - params.precond_decay**steps)
-                scale = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
-            found.append(curvature_at(posterior, states.position[c], scale))
+        scales = None
+        if params.precond != "none":  # each chain's own metric: its RMSProp average
+            v_hat = states.second_moment / (1 - params.precond_decay**steps)
+            scales = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
+        found = [float(h) for h in top_curvatures(posterior, states.position, scales)]
         distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
         h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
         fges += num_chains * (steps * batch / posterior.n + 2.0 * ITERATIONS)

@@ -65,6 +65,35 @@ def test_power_iteration_finds_the_top_curvature_of_linear_regression(x64):
     assert auto_step(plain) == pytest.approx(4 * TOLERANCE / (n_beta * exact + gamma))
 
 
+def test_the_batched_power_iteration_finds_each_positions_curvature(x64):
+    """L_n = mean (w·x)⁴/4 has ∇²L_n(w) = 3·mean (w·x)² xxᵀ, a different h_max at every w;
+    one call finds them all, in each row's own metric."""
+    from lambda_hat.numerics.step_size import top_curvatures
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3))
+    loss = make_loss(lambda w, xb: (xb @ w)[:, None] ** 2 / np.sqrt(2.0), "mse")
+    posterior = make_posterior(
+        loss, (jnp.asarray(x), jnp.zeros((200, 1))), jnp.zeros(3), 1 / math.log(200), 1.5
+    )
+    positions = rng.normal(size=(4, 3)) * np.array([[0.3], [1.0], [2.0], [4.0]])
+    scales = rng.uniform(0.5, 3.0, size=(4, 3))
+
+    def exact(w, scale):
+        hessian = 3 * (x * ((x @ w) ** 2)[:, None]).T @ x / len(x)
+        d = np.sqrt(scale)
+        matrix = d[:, None] * (posterior.n_beta * hessian + 1.5 * np.eye(3)) * d[None, :]
+        return np.linalg.eigvalsh(matrix)[-1]
+
+    found = top_curvatures(posterior, jnp.asarray(positions), jnp.asarray(scales), 200)
+    np.testing.assert_allclose(
+        found, [exact(w, s) for w, s in zip(positions, scales, strict=True)], rtol=1e-6
+    )
+    assert len(set(np.round(found, 3))) == 4  # four different curvatures, not one
+    plain = top_curvatures(posterior, jnp.asarray(positions), iterations=200)
+    np.testing.assert_allclose(plain, [exact(w, np.ones(3)) for w in positions], rtol=1e-6)
+
+
 def test_the_pilot_finds_the_stationary_second_moment_of_the_gradient(x64):
     """Full batch: g = H(w − w*) with w − w* ~ N(0, (nβH + γ)⁻¹), so E[g²] = diag(HΣH).
 
