@@ -341,7 +341,7 @@ def _write_run(
         "precision": spec.precision,
         "chains": spec.chains,
         "draws": int(llc.shape[1]),  # kept draws per chain (draws = "auto": where it stopped)
-        "burnin": spec.burnin,
+        "burnin": est.spec.burnin,  # thin = "auto" at its cap: lengthened to 1/γ
         "thin": est.spec.thin,  # thin = "auto": the steps per draw it chose
         "llc_trace": spec.llc_trace,
         "sampler_config": to_dict(spec),

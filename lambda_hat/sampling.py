@@ -23,7 +23,8 @@ class Estimate(NamedTuple):
     n_beta: float
     budget: dict | None = None  # draws = "auto": the verdict and every check
     sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
-    spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved
+    spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved (and
+    # its default burn-in lengthened where thin = "auto" hit its cap)
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -127,6 +128,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
     """
     import dataclasses
 
+    from lambda_hat.config.specs import AUTO_THIN_BURNIN
     from lambda_hat.numerics import step_size as rule
 
     here = rule.examine(posterior, spec.params, spec.seed)
@@ -148,8 +150,10 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
     else:
         basis = here
     if spec.thin == "auto":
-        record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
-        spec = dataclasses.replace(spec, thin=record["thin_auto"]["thin"])
+        thin = record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
+        spec = dataclasses.replace(spec, thin=thin["thin"])
+        if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN:  # keep its 1/γ of time
+            spec = dataclasses.replace(spec, burnin=max(spec.burnin, thin["burnin_draws"]))
     record["step_size"] = step
     record["bias"] = rule.bias_bound(step, here, spec.params.scheme)
     return spec, record

@@ -19,7 +19,8 @@ is zero at every stable ε and what remains is second order. Hence:
   Matthews a conservative flag: the step is far enough from w*'s quadratic regime that
   its second-order bias is not controlled);
 * ``thin = "auto"`` makes each kept draw span DRAW_TIME/γ of Langevin time (directions
-  held only by the localization relax in ~2/γ), at most THIN_MAX steps.
+  held only by the localization relax in ~2/γ), at most THIN_MAX steps; where the cap
+  binds, the default burn-in is counted in more draws so it still spans BURNIN_TIME/γ.
 
 h_max = λ_max(P^½ (nβ∇²L_n(w*) + γ) P^½) comes from power iteration on full-data
 Hessian-vector products at w* (ITERATIONS of them, each about two gradients' work). For
@@ -56,6 +57,7 @@ PILOT_STEPS = 2000
 PILOT_CHAINS = 4
 DRAW_TIME = 0.01
 THIN_MAX = 10_000
+BURNIN_TIME = 1.0  # the default burn-in of thin = "auto": 1/γ, AUTO_THIN_BURNIN draws
 RULE = (
     f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the stiffest "
     "direction (lambda_hat/numerics/step_size.py)"
@@ -184,14 +186,24 @@ def bias_bound(step: float, curvature: dict, scheme: str = "euler") -> dict:
 
 
 def auto_thin(step: float, curvature: dict, localization: float) -> dict:
-    """Steps per kept draw so a draw spans DRAW_TIME/γ of Langevin time (≤ THIN_MAX)."""
-    draw_time = DRAW_TIME / max(float(localization), 0.01)
+    """Steps per kept draw so a draw spans DRAW_TIME/γ of Langevin time (≤ THIN_MAX).
+
+    ``capped``: the cap binds, so a draw spans less (``draw_time_done``) and a burn-in
+    of BURNIN_TIME/γ takes ``burnin_draws`` of them rather than BURNIN_TIME/DRAW_TIME.
+    """
+    gamma = max(float(localization), 0.01)
+    draw_time = DRAW_TIME / gamma
     per_step = step * curvature["time_per_step"]
-    thin = int(min(THIN_MAX, max(1, round(draw_time / per_step))))
+    wanted = max(1, round(draw_time / per_step))
+    thin = int(min(THIN_MAX, wanted))
+    done = thin * per_step
     return {
         "thin": thin,
         "draw_time": draw_time,
         "time_per_step": per_step,
+        "capped": wanted > THIN_MAX,
+        "draw_time_done": done,
+        "burnin_draws": math.ceil(BURNIN_TIME / gamma / done) if wanted > THIN_MAX else None,
         "rule": f"{DRAW_TIME}/γ of Langevin time per draw, at most {THIN_MAX} steps",
     }
 

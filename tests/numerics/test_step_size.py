@@ -193,6 +193,38 @@ def test_rmsprop_auto_steps_in_its_preconditioners_metric(x32):
     assert est.spec.thin == thin["thin"] == min(THIN_MAX, round(DRAW_TIME / thin["time_per_step"]))
 
 
+def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_gamma(
+    x32, monkeypatch
+):
+    from lambda_hat.config.specs import AUTO_THIN_BURNIN, SamplerSpec, resolve_run
+    from lambda_hat.numerics import step_size
+    from lambda_hat.sampling import sample_llc
+
+    assert AUTO_THIN_BURNIN * DRAW_TIME == step_size.BURNIN_TIME  # 100 draws = 1/γ
+    monkeypatch.setattr(step_size, "THIN_MAX", 3)  # a stiff posterior's cap, cheaply
+    posterior, _, _ = dln_problem([3, 3, 3], 1, 400, gamma=2.0)
+
+    def run(**keys):
+        sampler = SamplerSpec(
+            name="sgld", params=SGLDParams(), chains=2, draws=20, localization=2.0, **keys
+        )
+        return sample_llc(posterior, resolve_run(sampler, "t", 400))
+
+    est = run()
+    thin, eps = est.sgld_step["thin_auto"], est.spec.params.step_size
+    assert thin["capped"] and est.spec.thin == 3 < round(DRAW_TIME / 2.0 / eps)
+    assert thin["draw_time_done"] == pytest.approx(3 * eps)
+    wanted = math.ceil(1.0 / 2.0 / (3 * eps))  # BURNIN_TIME/γ in draws of 3 steps
+    assert est.spec.burnin == thin["burnin_draws"] == wanted > AUTO_THIN_BURNIN
+    assert est.result.stats["langevin_time"] == pytest.approx(eps * (wanted + 20) * 3)
+    # a burn-in written as another number is the user's; uncapped, 100 draws stand
+    assert run(burnin=7).spec.burnin == 7
+    monkeypatch.setattr(step_size, "THIN_MAX", 10_000)
+    free = run()
+    assert not free.sgld_step["thin_auto"]["capped"] and free.spec.burnin == AUTO_THIN_BURNIN
+    assert free.sgld_step["thin_auto"]["burnin_draws"] is None
+
+
 def test_sgld_budgets_itself_by_default_and_the_others_keep_theirs():
     from lambda_hat.config.specs import HMCParams, SamplerSpec, resolve_run
 
