@@ -44,3 +44,38 @@ def test_kept_positions_are_the_chain_that_was_run(x64, monkeypatch, name, param
     recomputed = jax.vmap(jax.vmap(posterior.full_loss))(kept.positions)
     np.testing.assert_allclose(np.asarray(recomputed), kept.loss, rtol=1e-12)
     assert np.all(np.ptp(kept.positions, axis=1) > 0)  # the chains moved
+
+
+@pytest.mark.parametrize("name", ["hmc", "nuts"])
+def test_the_exact_samplers_can_start_their_chains_elsewhere(x64, name):
+    """``start`` (the over-dispersed start of benchmarks/reference_start.py): from w*
+    given explicitly, the same chains as the default; from elsewhere, chains from there."""
+    import blackjax
+
+    from lambda_hat.numerics.samplers.hmc import adapt
+
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    algorithm = getattr(blackjax, name)
+    w_star = posterior.w_star
+
+    def run(warmup, start=None):
+        return adapt(
+            jax.random.PRNGKey(5),
+            posterior,
+            algorithm,
+            num_chains=2,
+            warmup=warmup,
+            step_size=0.01,
+            target=0.8,
+            start=start,
+            **({"num_integration_steps": 4} if name == "hmc" else {}),
+        )
+
+    at_w_star = np.stack([w_star, w_star])
+    default, explicit = run(15), run(15, at_w_star)
+    np.testing.assert_allclose(explicit.states.position, default.states.position, rtol=1e-10)
+    np.testing.assert_array_equal(explicit.grad_calls, default.grad_calls)
+    far = at_w_star + np.array([[3.0], [-3.0]])
+    assert np.array_equal(run(0, far).states.position, far)  # no warm-up: where they start
+    moved = run(15, far).states.position
+    assert np.all(np.linalg.norm(moved - at_w_star, axis=1) > 1.0)  # not reset to w*

@@ -40,15 +40,23 @@ class Adaptation(NamedTuple):
     acceptance_rate: float  # mean over the adaptation steps and chains
 
 
-def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, target, **extra):
-    """Window-adapt ``algorithm`` (blackjax.hmc / blackjax.nuts) separately for each chain."""
+def adapt(
+    rng_key, posterior, algorithm, *, num_chains, warmup, step_size, target, start=None, **extra
+):
+    """Window-adapt ``algorithm`` (blackjax.hmc / blackjax.nuts) separately for each chain,
+    from w* or from ``start`` (one position per chain: an over-dispersed start)."""
     import blackjax
     from blackjax.adaptation.base import get_filter_adapt_info_fn
 
     position = posterior.w_star
     if warmup == 0:
-        init = algorithm.init(position, posterior.logdensity)
-        chain = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (num_chains, *a.shape)), init)
+        if start is None:  # one init at w*, shared (as every stored run was computed)
+            init = algorithm.init(position, posterior.logdensity)
+            chain = jax.tree_util.tree_map(
+                lambda a: jnp.broadcast_to(a, (num_chains, *a.shape)), init
+            )
+        else:
+            chain = jax.vmap(lambda w: algorithm.init(w, posterior.logdensity))(start)
         states = AdaptedState(
             chain,
             jnp.full((num_chains,), step_size, position.dtype),
@@ -56,7 +64,7 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
         )
         return Adaptation(states, np.ones(num_chains, np.int64), float("nan"))
 
-    def one(key, data):
+    def one(key, data, w0=None):
         post = posterior.rebind(data)  # the arrays enter as jit arguments
         window = blackjax.window_adaptation(
             algorithm,
@@ -69,7 +77,7 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
             ),
             **extra,
         )
-        result, info = window.run(key, post.w_star, warmup)
+        result, info = window.run(key, post.w_star if w0 is None else w0, warmup)
         params = result.parameters
         steps = jnp.sum(info.info.num_integration_steps.astype(jnp.int32))
         state = AdaptedState(result.state, params["step_size"], params["inverse_mass_matrix"])
@@ -77,7 +85,9 @@ def adapt(rng_key, posterior, algorithm, *, num_chains, warmup, step_size, targe
 
     data = posterior.arrays
     keys = chain_keys(rng_key, num_chains)
-    states, steps, acc = jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, data)
+    # from w*, w* stays the posterior's own (unbatched) array, as every stored run had it
+    args = (keys, data) if start is None else (keys, data, start)
+    states, steps, acc = jax.jit(jax.vmap(one, in_axes=(0, None, 0)[: len(args)]))(*args)
     # +1: algorithm.init evaluates the gradient at the starting point once.
     return Adaptation(states, np.asarray(steps, np.int64) + 1, float(np.mean(acc)))
 
@@ -132,13 +142,14 @@ def sample_adapted(
     trajectory,
     extra,
     schedule: Schedule,
+    start=None,
     **trajectory_option,
 ) -> SampleResult:
     """Window-adapt ``algorithm`` per chain, then sample with the adapted parameters.
 
     ``trajectory`` is the kernel's last argument (HMC: leapfrog steps; NUTS: maximum
     doublings), also passed to the adaptation as ``trajectory_option``; ``extra`` goes
-    into the run's statistics.
+    into the run's statistics; ``start``: the chains' first positions (default w*).
     """
     key_adapt, key_run = jax.random.split(rng_key)
     adaptation = adapt(
@@ -149,6 +160,7 @@ def sample_adapted(
         warmup=params.warmup,
         step_size=params.step_size,
         target=params.target_acceptance,
+        start=start,
         **trajectory_option,
     )
     kernel = algorithm.build_kernel()

@@ -1,0 +1,143 @@
+"""Does an exact-sampler reference depend on where its chains start?
+
+HMC and NUTS start every chain at w*, so split R-hat compares chains that have all
+explored the same neighbourhood and cannot see directions none of them has reached yet.
+On the larger truth DLNs SGLD's chains go much further out along the directions only
+the localization γ holds. This runs NUTS twice on one stored target: from w*, and from
+where SGLD pilot chains end (Leimkuhler–Matthews at w*'s auto step × ``--fraction``, for
+``--time``/γ of Langevin time: an over-dispersed start), and prints for each λ̂ and the
+median |w − w*| per quarter of the kept draws. If the two agree, and the far chains do
+not drift back in, the reference does not depend on its start.
+
+    uv run python benchmarks/reference_start.py STORE TARGET_ID [--warmup 200] [--draws 400]
+
+Defaults are the truth suite's: β = 1/log n, γ = 1, 4 chains, NUTS with at most 2⁵
+leapfrog steps; float64 throughout (one process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def _posterior(root: Path, tid: str, gamma: float):
+    from lambda_hat.config.specs import NUTSParams, SamplerSpec, resolve_run
+    from lambda_hat.numerics.target import dtype_of, flat_apply
+    from lambda_hat.runner import load_target, target_spec
+    from lambda_hat.sampling import posterior_of
+    from lambda_hat.store.layout import Layout
+
+    meta, data, params = load_target(root, tid)
+    model = target_spec(meta, Layout(root).target_dir(tid)).model
+    spec = resolve_run(
+        SamplerSpec(name="nuts", params=NUTSParams(), localization=gamma), tid, len(data["X"])
+    )
+    apply_flat, _, _ = flat_apply(model, dtype_of("float64"))
+    return posterior_of(apply_flat, model.loss, data["X"], data["Y"], params["w_star"], spec)
+
+
+def _blocks(posterior, result, L0: float) -> list[tuple[float, float]]:
+    """(λ̂, median |w − w*|) over each quarter of the kept draws, chains pooled."""
+    import numpy as np
+
+    from lambda_hat.numerics.estimator import llc_trace
+
+    llc = llc_trace(result.loss, L0, posterior.n_beta)
+    dist = np.linalg.norm(result.positions - np.asarray(posterior.w_star), axis=-1)
+    quarters = np.array_split(np.arange(llc.shape[1]), 4)
+    return [(float(llc[:, q].mean()), float(np.median(dist[:, q]))) for q in quarters]
+
+
+def _nuts(posterior, args, start, seed: int):
+    import blackjax
+    import jax
+
+    from lambda_hat.config.specs import NUTSParams
+    from lambda_hat.numerics.samplers.driver import Schedule
+    from lambda_hat.numerics.samplers.hmc import sample_adapted
+
+    params = NUTSParams(warmup=args.warmup, max_num_doublings=args.doublings)
+    extra = {"max_num_doublings": args.doublings, "warmup": args.warmup}
+    schedule = Schedule(args.chains, 0, args.draws, 1, True, None, "full")
+    return sample_adapted(
+        "nuts",
+        jax.random.PRNGKey(seed),
+        posterior,
+        params,
+        blackjax.nuts,
+        args.doublings,
+        extra,
+        schedule,
+        start=start,
+        max_num_doublings=args.doublings,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("target")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--draws", type=int, default=400)
+    parser.add_argument("--doublings", type=int, default=5)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--localization", type=float, default=1.0)
+    parser.add_argument("--time", type=float, default=1.0, help="SGLD pilot, in units of 1/γ")
+    parser.add_argument("--fraction", type=float, default=1.0, help="of w*'s auto step")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+
+    from lambda_hat.config.specs import SGLDParams
+    from lambda_hat.numerics import step_size as rule
+    from lambda_hat.numerics.samplers import sgld
+    from lambda_hat.numerics.step_size import top_curvatures
+
+    posterior = _posterior(args.store, args.target, args.localization)
+    L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))
+    sgld_params = SGLDParams()
+    curvature = rule.examine(posterior, sgld_params, args.seed)
+    eps = rule.auto_step(curvature) * args.fraction
+    steps = max(1, round(args.time / args.localization / eps))
+    clock = time.time()
+    key = jax.random.PRNGKey(args.seed + 1)
+    far = sgld.final_states(key, posterior, sgld_params, eps, steps, args.chains).position
+    h_far = np.asarray(top_curvatures(posterior, far))
+    d_far = np.linalg.norm(np.asarray(far - posterior.w_star), axis=1)
+    print(
+        f"target {args.target}: p = {posterior.num_params}, n = {posterior.n}, "
+        f"nβ = {posterior.n_beta:.1f}, γ = {args.localization}; h_max at w* "
+        f"{curvature['h_max']:.4g}"
+    )
+    print(
+        f"SGLD pilot: ε = {eps:.3g}, {steps:,} steps ({time.time() - clock:.0f} s): "
+        f"|w − w*| {', '.join(f'{d:.1f}' for d in d_far)}; h_max "
+        f"{', '.join(f'{h:.3g}' for h in h_far)} "
+        f"({np.max(h_far) / curvature['h_max']:.0f}× w*'s)"
+    )
+    print(f"NUTS: {args.warmup} adaptation steps, {args.chains} × {args.draws} draws")
+    print("| start | λ̂ by quarter of the draws | λ̂ (all) | |w − w*| by quarter | wall s |")
+    print("|---|---|---|---|---|")
+    for name, start in (("w*", None), ("SGLD's end", far)):
+        clock = time.time()
+        result = _nuts(posterior, args, start, args.seed)
+        blocks = _blocks(posterior, result, L0)
+        mean = float(np.mean([b[0] for b in blocks]))
+        print(
+            f"| {name} | {', '.join(f'{b[0]:.2f}' for b in blocks)} | {mean:.2f} | "
+            f"{', '.join(f'{b[1]:.1f}' for b in blocks)} | {time.time() - clock:.0f} |",
+            flush=True,
+        )
+    positions = result.positions[:, -1]
+    h_end = np.asarray(top_curvatures(posterior, jax.numpy.asarray(positions)))
+    print(f"h_max at the far NUTS chains' last draws: {', '.join(f'{h:.3g}' for h in h_end)}")
+
+
+if __name__ == "__main__":
+    main()
