@@ -7,7 +7,8 @@ the localization γ holds. This runs NUTS twice on one stored target: from w*, a
 where SGLD pilot chains end (Leimkuhler–Matthews at w*'s auto step × ``--fraction``, for
 ``--time``/γ of Langevin time: an over-dispersed start), and prints for each λ̂ and the
 median |w − w*| per quarter of the kept draws. If the two agree, and the far chains do
-not drift back in, the reference does not depend on its start.
+not drift back in, the reference does not depend on its start; ``--spread`` > 1 starts
+further out still, to bracket the equilibrium from outside.
 
     uv run python benchmarks/reference_start.py STORE TARGET_ID [--warmup 200] [--draws 400]
 
@@ -86,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--localization", type=float, default=1.0)
     parser.add_argument("--time", type=float, default=1.0, help="SGLD pilot, in units of 1/γ")
     parser.add_argument("--fraction", type=float, default=1.0, help="of w*'s auto step")
+    parser.add_argument(
+        "--spread", type=float, default=1.0, help="start NUTS at w* + spread·(SGLD's end − w*)"
+    )
+    parser.add_argument("--start-file", type=Path, help="keep SGLD's end here (.npz) and reuse it")
+    parser.add_argument("--far-only", action="store_true", help="skip the run from w*")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -106,8 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     eps = rule.auto_step(curvature) * args.fraction
     steps = max(1, round(args.time / args.localization / eps))
     clock = time.time()
-    key = jax.random.PRNGKey(args.seed + 1)
-    far = sgld.final_states(key, posterior, sgld_params, eps, steps, args.chains).position
+    if args.start_file is not None and args.start_file.exists():
+        far = jax.numpy.asarray(np.load(args.start_file)["position"])
+    else:
+        key = jax.random.PRNGKey(args.seed + 1)
+        far = sgld.final_states(key, posterior, sgld_params, eps, steps, args.chains).position
+        if args.start_file is not None:
+            np.savez(args.start_file, position=np.asarray(far))
     h_far = np.asarray(top_curvatures(posterior, far))
     d_far = np.linalg.norm(np.asarray(far - posterior.w_star), axis=1)
     print(
@@ -124,7 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"NUTS: {args.warmup} adaptation steps, {args.chains} × {args.draws} draws")
     print("| start | λ̂ by quarter of the draws | λ̂ (all) | |w − w*| by quarter | wall s |")
     print("|---|---|---|---|---|")
-    for name, start in (("w*", None), ("SGLD's end", far)):
+    starts = [] if args.far_only else [("w*", None)]
+    away = posterior.w_star + args.spread * (far - posterior.w_star)
+    starts.append(("SGLD's end" if args.spread == 1 else f"w* + {args.spread:g}×(end − w*)", away))
+    for name, start in starts:
         clock = time.time()
         result = _nuts(posterior, args, start, args.seed)
         blocks = _blocks(posterior, result, L0)
