@@ -19,6 +19,7 @@ leapfrog steps; float64 throughout (one process).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -100,37 +101,32 @@ def main(argv: list[str] | None = None) -> None:
     jax.config.update("jax_enable_x64", True)
     import numpy as np
 
-    from lambda_hat.config.specs import SGLDParams
-    from lambda_hat.numerics import step_size as rule
-    from lambda_hat.numerics.samplers import sgld
+    from lambda_hat.numerics.samplers.starts import pilot_ends
     from lambda_hat.numerics.step_size import top_curvatures
 
     posterior = _posterior(args.store, args.target, args.localization)
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))
-    sgld_params = SGLDParams()
-    curvature = rule.examine(posterior, sgld_params, args.seed)
-    eps = rule.auto_step(curvature) * args.fraction
-    steps = max(1, round(args.time / args.localization / eps))
     clock = time.time()
-    if args.start_file is not None and args.start_file.exists():
-        far = jax.numpy.asarray(np.load(args.start_file)["position"])
+    if args.start_file is not None and args.start_file.exists():  # an earlier pilot's
+        saved = np.load(args.start_file)
+        far, pilot = jax.numpy.asarray(saved["position"]), json.loads(str(saved["record"]))
     else:
         key = jax.random.PRNGKey(args.seed + 1)
-        far = sgld.final_states(key, posterior, sgld_params, eps, steps, args.chains).position
+        far, pilot = pilot_ends(key, posterior, args.chains, args.time, args.fraction)
         if args.start_file is not None:
-            np.savez(args.start_file, position=np.asarray(far))
+            np.savez(args.start_file, position=np.asarray(far), record=json.dumps(pilot))
     h_far = np.asarray(top_curvatures(posterior, far))
     d_far = np.linalg.norm(np.asarray(far - posterior.w_star), axis=1)
     print(
         f"target {args.target}: p = {posterior.num_params}, n = {posterior.n}, "
         f"nβ = {posterior.n_beta:.1f}, γ = {args.localization}; h_max at w* "
-        f"{curvature['h_max']:.4g}"
+        f"{pilot['h_max_at_w_star']:.4g}"
     )
     print(
-        f"SGLD pilot: ε = {eps:.3g}, {steps:,} steps ({time.time() - clock:.0f} s): "
-        f"|w − w*| {', '.join(f'{d:.1f}' for d in d_far)}; h_max "
-        f"{', '.join(f'{h:.3g}' for h in h_far)} "
-        f"({np.max(h_far) / curvature['h_max']:.0f}× w*'s)"
+        f"SGLD pilot: ε = {pilot['pilot_step_size']:.3g}, {pilot['pilot_steps']:,} steps "
+        f"({time.time() - clock:.0f} s): |w − w*| {', '.join(f'{d:.1f}' for d in d_far)}; "
+        f"h_max {', '.join(f'{h:.3g}' for h in h_far)} "
+        f"({np.max(h_far) / pilot['h_max_at_w_star']:.0f}× w*'s)"
     )
     print(f"NUTS: {args.warmup} adaptation steps, {args.chains} × {args.draws} draws")
     print("| start | λ̂ by quarter of the draws | λ̂ (all) | |w − w*| by quarter | wall s |")

@@ -129,6 +129,23 @@ class SGLDParams:
     )
 
 
+START_CHOICES = ("w_star", "dispersed")
+
+
+def _start_field():
+    """HMC's and NUTS's ``start``; hashed only when not w* (every run before it)."""
+    return field(
+        default="w_star",
+        metadata=check(
+            choices=START_CHOICES,
+            omit_default=True,
+            help="'w_star' (the default): every chain starts at w*; 'dispersed': every "
+            "other chain starts where an SGLD pilot chain ends after 1/γ of Langevin "
+            "time, so R-hat sees it when λ̂ depends on how far the chains have spread",
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class HMCParams:
     """HMC with Stan-style window adaptation of step size and diagonal mass matrix.
@@ -144,6 +161,7 @@ class HMCParams:
     num_integration_steps: int = field(default=16, metadata=check(ge=1))
     step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
+    start: str = _start_field()
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,7 @@ class NUTSParams:
     max_num_doublings: int = field(default=6, metadata=check(ge=1, le=16))
     step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
+    start: str = _start_field()
 
 
 @dataclass(frozen=True)

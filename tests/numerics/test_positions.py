@@ -79,3 +79,63 @@ def test_the_exact_samplers_can_start_their_chains_elsewhere(x64, name):
     assert np.array_equal(run(0, far).states.position, far)  # no warm-up: where they start
     moved = run(15, far).states.position
     assert np.all(np.linalg.norm(moved - at_w_star, axis=1) > 1.0)  # not reset to w*
+
+
+def test_a_dispersed_start_puts_every_other_chain_where_an_sgld_pilot_ends(x64):
+    """``start = "dispersed"``: chains 1 and 3 begin at SGLD pilot ends (1/γ of Langevin
+    time at w*'s auto step), chains 0 and 2 at w*; the pilot is counted as warm-up work;
+    the option has IDs of its own and the default keeps the old ones."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.numerics.step_size import ITERATIONS
+    from lambda_hat.store.ids import run_id
+
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    params = NUTSParams(warmup=0, max_num_doublings=3, start="dispersed")
+    result = get("nuts").sample(
+        jax.random.PRNGKey(3),
+        posterior,
+        params,
+        Schedule(num_chains=4, burnin=0, draws=3, keep_positions=True),
+    )
+    start = result.stats["start"]
+    assert start["kind"] == "dispersed" and start["far_chains"] == [1, 3]
+    far = np.asarray(start["distance_from_w_star"])
+    assert far[0] == far[2] == 0 and np.all(far[[1, 3]] > 0.1)
+    first = np.linalg.norm(result.positions[:, 0] - np.asarray(posterior.w_star), axis=1)
+    assert np.all(first[[1, 3]] > 0.5 * far[[1, 3]])  # one transition from where they began
+    steps = start["pilot_steps"]
+    assert steps == round(1.0 / posterior.localization / start["pilot_step_size"])
+    pilot = 2.0 * ITERATIONS + 2 * steps * min(256, posterior.n) / posterior.n
+    np.testing.assert_allclose(result.warmup_fges_per_chain, 1 + pilot / 4)
+
+    def rid(p):
+        return run_id(resolve_run(SamplerSpec(name="nuts", params=p), "tgt_x", 64))
+
+    default = NUTSParams()
+    assert rid(default) == rid(NUTSParams(start="w_star")) != rid(NUTSParams(start="dispersed"))
+
+
+def test_an_unknown_start_is_named_with_its_choices(write_toml):
+    from lambda_hat.config import load
+    from lambda_hat.errors import ConfigError
+
+    path = write_toml(
+        """
+        [models.m]
+        kind = "dln"
+        in_dim = 2
+        widths = [2]
+        out_dim = 2
+        rank = 1
+        [data.d]
+        n_data = 50
+        [[targets]]
+        model = "m"
+        data = "d"
+        [[samplers]]
+        name = "hmc"
+        start = "far"
+        """
+    )
+    with pytest.raises(ConfigError, match=r"samplers\[0\]\.start.*'w_star', 'dispersed'"):
+        load(path)

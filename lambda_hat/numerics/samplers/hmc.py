@@ -151,7 +151,13 @@ def sample_adapted(
     doublings), also passed to the adaptation as ``trajectory_option``; ``extra`` goes
     into the run's statistics; ``start``: the chains' first positions (default w*).
     """
+    from lambda_hat.numerics.samplers.starts import starting_points
+
     key_adapt, key_run = jax.random.split(rng_key)
+    if start is None:  # the spec's start: w* (None) or over-dispersed positions
+        start, dispersal = starting_points(key_adapt, posterior, schedule.num_chains, params.start)
+    else:
+        dispersal = None
     adaptation = adapt(
         key_adapt,
         posterior,
@@ -191,7 +197,15 @@ def sample_adapted(
 
     # the state's log density is the full-data one: L_n at every draw for free
     trace = run_chains(key_run, make_step, adaptation.states, posterior, schedule, record="last")
-    return adapted_result(trace, adaptation, adaptation.states, name, extra)
+    result = adapted_result(trace, adaptation, adaptation.states, name, extra)
+    if dispersal is None:
+        return result
+    share = dispersal["fges"] / schedule.num_chains  # the pilot is warm-up work, shared
+    return result._replace(
+        fges_per_chain=result.fges_per_chain + share,
+        warmup_fges_per_chain=result.warmup_fges_per_chain + share,
+        stats={**result.stats, "start": dispersal},
+    )
 
 
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
