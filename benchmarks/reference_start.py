@@ -53,28 +53,15 @@ def _blocks(posterior, result, L0: float) -> list[tuple[float, float]]:
 
 
 def _nuts(posterior, args, start, seed: int):
-    import blackjax
     import jax
 
     from lambda_hat.config.specs import NUTSParams
+    from lambda_hat.numerics.samplers import nuts
     from lambda_hat.numerics.samplers.driver import Schedule
-    from lambda_hat.numerics.samplers.hmc import sample_adapted
 
     params = NUTSParams(warmup=args.warmup, max_num_doublings=args.doublings)
-    extra = {"max_num_doublings": args.doublings, "warmup": args.warmup}
-    schedule = Schedule(args.chains, 0, args.draws, 1, True, None, "full")
-    return sample_adapted(
-        "nuts",
-        jax.random.PRNGKey(seed),
-        posterior,
-        params,
-        blackjax.nuts,
-        args.doublings,
-        extra,
-        schedule,
-        start=start,
-        max_num_doublings=args.doublings,
-    )
+    schedule = Schedule(args.chains, 0, args.draws, keep_positions=True)
+    return nuts.sample(jax.random.PRNGKey(seed), posterior, params, schedule, start=start)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -153,7 +153,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
         thin = record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
         spec = dataclasses.replace(spec, thin=thin["thin"])
         if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN:  # keep its 1/γ of time
-            spec = dataclasses.replace(spec, burnin=max(spec.burnin, thin["burnin_draws"]))
+            spec = dataclasses.replace(spec, burnin=thin["burnin_draws"])  # > 100 when capped
     record["step_size"] = step
     record["bias"] = rule.bias_bound(step, here, spec.params.scheme)
     return spec, record

@@ -118,24 +118,8 @@ def test_a_dispersed_start_puts_every_other_chain_where_an_sgld_pilot_ends(x64):
 def test_an_unknown_start_is_named_with_its_choices(write_toml):
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
+    from tests.config.helpers import ONE_SAMPLER
 
-    path = write_toml(
-        """
-        [models.m]
-        kind = "dln"
-        in_dim = 2
-        widths = [2]
-        out_dim = 2
-        rank = 1
-        [data.d]
-        n_data = 50
-        [[targets]]
-        model = "m"
-        data = "d"
-        [[samplers]]
-        name = "hmc"
-        start = "far"
-        """
-    )
+    path = write_toml(ONE_SAMPLER + 'start = "far"\n')
     with pytest.raises(ConfigError, match=r"samplers\[0\]\.start.*'w_star', 'dispersed'"):
         load(path)

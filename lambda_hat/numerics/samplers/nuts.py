@@ -12,8 +12,9 @@ from lambda_hat.numerics.samplers.driver import Schedule
 from lambda_hat.numerics.samplers.hmc import sample_adapted
 
 
-def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
-    """Adapt per chain, then run NUTS chains with fixed step size and mass matrix."""
+def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> SampleResult:
+    """Adapt per chain, then run NUTS chains with fixed step size and mass matrix; from
+    ``start`` (one position per chain) when given, else as ``params.start`` says."""
     import blackjax
 
     doublings = int(params.max_num_doublings)
@@ -26,5 +27,6 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         doublings,
         {"max_num_doublings": doublings, "warmup": params.warmup},
         schedule,
+        start=start,
         max_num_doublings=doublings,
     )
