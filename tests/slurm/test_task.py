@@ -43,7 +43,7 @@ thin = 1
 step_size = 1e-4
 batch_size = 50
 chains = 1
-draws = 300000  # 10 chunks of 30000 steps: a stop is seen within ~a second
+draws = 3000000  # chunks of 1000 draws: a stop is seen at once, long before the run ends
 """
 
 
@@ -129,7 +129,7 @@ def test_bad_sbatch_options_are_refused_before_anything_is_written(tmp_path, cap
 
 
 FAILING = (
-    LONG.replace("draws = 300000", "draws = 20  #")
+    LONG.replace("draws = 3000000", "draws = 20  #")
     + """
 [[samplers]]
 name = "sgld"
