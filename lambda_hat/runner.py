@@ -31,6 +31,7 @@ from lambda_hat.store.publish import publish
 from lambda_hat.store.run_names import run_folder
 
 Progress = Callable[[int, int], None]
+Stage = Callable[[str], None]
 
 
 def set_precision(precision: str) -> None:
@@ -239,8 +240,13 @@ def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
     return meta, npz.load(folder / "data.npz"), npz.load(folder / "params.npz")
 
 
-def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> str:
-    """Sample, estimate and publish one run unless it exists. Returns its folder name."""
+def run_sampler(
+    spec: RunSpec, root: Path, progress: Progress | None = None, stage: Stage | None = None
+) -> str:
+    """Sample, estimate and publish one run unless it exists. Returns its folder name.
+
+    ``progress(done, total)`` follows the sampler's draws; ``stage(text)`` is told each
+    phase (step pilots, sampling, writing) as it starts."""
     start = time.time()
     layout = Layout(root)
     name = run_dirname(spec)
@@ -254,7 +260,15 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
         built = publish(
             final,
             lambda tmp: _write_run(
-                tmp, spec, layout.target_dir(spec.target_id), meta, data, params, progress, start
+                tmp,
+                spec,
+                layout.target_dir(spec.target_id),
+                meta,
+                data,
+                params,
+                progress,
+                stage,
+                start,
             ),
         )
     except BaseException as exc:
@@ -287,7 +301,7 @@ def run_sampler(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
 
 
 def _write_run(
-    tmp: Path, spec: RunSpec, folder: Path, meta, data, params, progress, start: float
+    tmp: Path, spec: RunSpec, folder: Path, meta, data, params, progress, stage, start: float
 ) -> None:
     """Sample and write the run's files into ``tmp``; ``folder``: its target's folder;
     ``start``: when the run was picked up.
@@ -313,8 +327,10 @@ def _write_run(
         if w_last is not None:
             tune_on = posterior_of(apply_flat, model.loss, data["X"], data["Y"], w_last, spec)
     clock.lap("load")
-    est = sample_llc(posterior, spec, progress, tune_on)
+    est = sample_llc(posterior, spec, progress, tune_on, stage)
     sampling_sec = clock.lap("sample")
+    if stage is not None:
+        stage("writing: summary, trace and plots")
     result, llc, summ, L0 = est.result, est.llc, est.summary, est.L0
     truth = meta.get("true_llc")
     rid = run_id(spec)

@@ -48,12 +48,15 @@ def sample_llc(
     spec: RunSpec,
     progress: Callable[[int, int], None] | None = None,
     tune_on=None,
+    stage: Callable[[str], None] | None = None,
 ) -> Estimate:
     """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``).
 
     ``step_size = "auto"`` is chosen on ``tune_on`` (default: ``posterior``): a
     checkpoint's runs pass their training's last checkpoint, so one training run's
-    checkpoints share one step, as the field recommends.
+    checkpoints share one step, as the field recommends. ``stage(text)``, if given, is
+    told what the run does next (SGLD's step pilots can take minutes before sampling's
+    ``progress`` starts).
     """
     import jax
 
@@ -64,8 +67,10 @@ def sample_llc(
 
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
     step = None
+    stage = stage or (lambda text: None)
     if spec.sampler == "sgld":
-        spec, step = _sgld_step(posterior, spec, tune_on)
+        spec, step = _sgld_step(posterior, spec, tune_on, stage)
+    stage(_sampling_stage(spec))
     auto = None
     if spec.draws == "auto":
         from lambda_hat.analysis.budget import Budget
@@ -119,7 +124,17 @@ def sample_llc(
     return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec)
 
 
-def _sgld_step(posterior, spec: RunSpec, tune_on):
+def _sampling_stage(spec: RunSpec) -> str:
+    """What the sampler is about to do, with SGLD's resolved step and thinning."""
+    if spec.sampler != "sgld":
+        return "warm-up and sampling"
+    return (
+        f"sampling: ε = {spec.params.step_size:.3g}, thin = {spec.thin:,}, "
+        f"burn-in {spec.burnin:,} draws"
+    )
+
+
+def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None):
     """``spec`` with SGLD's step and thin resolved, and the record of how (analysis.json
     ``sgld_step``): the curvature at w*, the step's bias bound, the auto choices.
 
@@ -131,6 +146,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
     from lambda_hat.config.specs import AUTO_THIN_BURNIN
     from lambda_hat.numerics import step_size as rule
 
+    stage("step size: curvature at w*")
     here = rule.examine(posterior, spec.params, spec.seed)
     record = {"curvature": here, "fges": here["fges"]}
     step = spec.params.step_size
@@ -142,7 +158,9 @@ def _sgld_step(posterior, spec: RunSpec, tune_on):
         if tune_on is not None:
             record["fges"] += basis["fges"]
         if spec.params.scheme == "leimkuhler-matthews":
-            step, typical = rule.typical_step(on, spec.params, step, basis, spec.chains, spec.seed)
+            step, typical = rule.typical_step(
+                on, spec.params, step, basis, spec.chains, spec.seed, report=stage
+            )
             record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
             record["auto"]["typical"] = typical
             record["fges"] += typical["fges"]

@@ -208,7 +208,9 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     }
 
 
-def typical_step(posterior, params, step: float, curvature: dict, num_chains: int, seed=0):
+def typical_step(
+    posterior, params, step: float, curvature: dict, num_chains: int, seed=0, report=None
+):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
     From w*'s step, up to TYPICAL_ROUNDS times: run the run's own chains (its scheme,
@@ -217,7 +219,8 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
     4·TYPICAL_MARGIN/max h_max if that is lower (by DIVERGED_SHRINK if the pilot
     diverged); stop once a round lowers it by less than a fifth. Returns (ε, the record
     of the rounds with their FGEs; ``settled`` is false when the last round still
-    lowered ε).
+    lowered ε). ``report(text)``, if given, is told each round before it runs (a round
+    can take minutes).
     """
     from lambda_hat.numerics.samplers import sgld
 
@@ -226,6 +229,11 @@ def typical_step(posterior, params, step: float, curvature: dict, num_chains: in
     rounds, fges = [], 0.0
     for r in range(TYPICAL_ROUNDS):
         steps = max(1, round(TYPICAL_TIME / gamma / (step * curvature["time_per_step"])))
+        if report is not None:
+            report(
+                f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
+                f"ε = {step:.3g}, {steps:,} steps"
+            )
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
         states = sgld.final_states(key, posterior, params, step, steps, num_chains)
         scales = None

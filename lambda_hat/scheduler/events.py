@@ -7,7 +7,10 @@ appended to and flushed per line, so a reader may tail it. Events, in order of u
   training}], ``runs`` [{target_id, run, sampler, status}], ``counts``, ``to_do`` [keys].
 - ``submitted``: ``key``, ``kind`` ("target" | "run"), ``label``, ``slot``.
 - ``started``: ``key``, ``kind``, ``pid`` (the worker process).
-- ``progress``: ``key``, ``done``, ``total`` (sampler steps incl. burn-in), ``pid``.
+- ``stage``: ``key``, ``stage`` (what a run does next, e.g. "step size: pilot round 1 of
+  at most 3, ε = 2.1e-05, 47,619 steps", "sampling: ε = …, thin = …", "writing: …").
+- ``progress``: ``key``, ``done``, ``total`` (draws incl. burn-in; with ``draws = "auto"``
+  up to the next convergence check), ``pid``.
 - ``finished``: ``key``, ``kind``, ``built`` (False: another process published it
   meanwhile), ``walltime_sec``; targets add ``target_id``; runs add ``run``,
   ``llc_mean``, ``llc_mcse``, ``true_llc``, ``warnings``.

@@ -29,6 +29,7 @@ class RichProgress:
         )
         self.overall = self.progress.add_task("[bold]all tasks", total=max(total, 1))
         self.tasks: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
         self.started: dict[str, float] = {}
 
     def __enter__(self):
@@ -41,9 +42,12 @@ class RichProgress:
     def __call__(self, event: dict) -> None:
         kind, key = event.get("event"), event.get("key")
         if kind == "started" and key not in self.tasks:
-            label = key.split("/")[-1] if "/" in key else key
+            label = self.labels[key] = key.split("/")[-1] if "/" in key else key
             self.tasks[key] = self.progress.add_task(f"  {label}", total=None)
             self.started[key] = time.time()
+        elif kind == "stage" and key in self.tasks:
+            stage = f"  {self.labels[key]} [dim]· {event['stage']}[/]"
+            self.progress.update(self.tasks[key], description=stage, total=None, completed=0)
         elif kind == "progress" and key in self.tasks:
             self.progress.update(self.tasks[key], total=event["total"], completed=event["done"])
         elif kind in ("finished", "failed"):

@@ -164,7 +164,12 @@ def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list
                 last[0] = now
                 _emit({"event": "progress", "key": key, "done": done, "total": total})
 
-        name = runner.run_sampler(spec, Path(root), progress)
+        def stage(text: str) -> None:
+            if _QUEUE is None:  # a SLURM task: its log is this process's stdout
+                print(f"[lambda-hat {time.strftime('%H:%M:%S')}] {key}: {text}", flush=True)
+            _emit({"event": "stage", "key": key, "stage": text})
+
+        name = runner.run_sampler(spec, Path(root), progress, stage)
     from lambda_hat.store.jsonio import read_json
 
     analysis = read_json(Path(root) / "targets" / spec.target_id / name / "analysis.json")

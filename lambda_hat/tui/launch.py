@@ -153,13 +153,16 @@ class Launch:
             task.status, task.message = WAITING, ""
         elif kind == "started":
             self._task(key, event.get("kind", "")).status = RUNNING
+        elif kind == "stage":
+            task = self._task(key, "run")
+            task.status, task.message = RUNNING, event.get("stage", "")
         elif kind == "progress":
             task = self._task(key, "run")
             task.status = RUNNING
             task.done, task.total = int(event.get("done", 0)), int(event.get("total", 0))
         elif kind == "finished":
             task = self._task(key, event.get("kind", ""))
-            task.status, task.result = DONE, event
+            task.status, task.result, task.message = DONE, event, ""
             if task.total:
                 task.done = task.total
         elif kind == "failed":

@@ -387,9 +387,20 @@ def test_a_step_still_shrinking_after_the_last_round_warns(x32):
     from lambda_hat.sampling import sample_llc
 
     spec = resolve_run(SamplerSpec("sgld", SGLDParams(), draws=50, burnin=10), "t", 100)
-    est = sample_llc(_quartic(c=100.0), spec)
+    told = []  # the stages a progress display shows while the pilots run
+    est = sample_llc(_quartic(c=100.0), spec, stage=told.append)
     rounds = est.sgld_step["auto"]["typical"]["rounds"]
     assert len(rounds) == TYPICAL_ROUNDS and rounds[-1]["next_step"] < rounds[-1]["step_size"]
+    assert told == [
+        "step size: curvature at w*",
+        *(
+            f"step size: pilot round {i} of at most 3, ε = {r['step_size']:.3g}, "
+            f"{r['steps']:,} steps"
+            for i, r in enumerate(rounds, 1)
+        ),
+        f"sampling: ε = {est.spec.params.step_size:.3g}, thin = {est.spec.thin:,}, "
+        f"burn-in {est.spec.burnin:,} draws",
+    ]
     assert est.sgld_step["step_size"] == rounds[-1]["next_step"]
     assert any("still being lowered after its last pilot round" in w for w in est.warnings)
     calm = sample_llc(_quartic(c=2.0), spec)  # two rounds suffice: no such warning

@@ -83,10 +83,15 @@ def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys)
     target = Layout(root).target_dir(tid)
     proc = _worker_building_the_run(plan, target, run)
     try:
+        head = []  # the task's log up to the stage that samples: the stop lands mid-chain
+        while not (line := proc.stdout.readline()) or ": sampling: " not in line:
+            assert line, "".join(head)  # ended before sampling
+            head.append(line)
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         stopped = time.time()
         out, _ = proc.communicate(timeout=60)
+        out = "".join(head) + line + out
         stop_seconds = time.time() - stopped
     finally:
         if proc.poll() is None:
@@ -94,6 +99,9 @@ def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys)
     assert proc.returncode == 143, out
     assert stop_seconds < 25, f"took {stop_seconds:.1f}s to stop"
     assert "signal 15: stopping" in out
+    key = tasks[0][1]["key"]  # the task's log says what the run was doing
+    assert f"{key}: step size: curvature at w*" in out
+    assert f"{key}: sampling: ε = 0.0001, thin = 1, burn-in" in out
     assert (target / "meta.json").is_file()
     assert not (target / run).exists()
     assert list(target.glob(".tmp-*")) == []

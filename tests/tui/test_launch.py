@@ -91,8 +91,11 @@ def test_launch_follows_events(tmp_path):
     assert [t.status for t in launch.tasks.values()] == [ALREADY, TODO, FAILED]
     assert launch.tasks["tgt_a/run_sgld_2"].message == PLAN_FAILED
     launch.apply({"event": "started", "key": "tgt_a/run_sgld_1", "kind": "run"})
-    launch.apply({"event": "progress", "key": "tgt_a/run_sgld_1", "done": 30, "total": 120})
+    pilot = "step size: pilot round 1 of at most 3, ε = 2e-05, 50,000 steps"
+    launch.apply({"event": "stage", "key": "tgt_a/run_sgld_1", "stage": pilot})
     task = launch.tasks["tgt_a/run_sgld_1"]
+    assert task.status == RUNNING and task.message == pilot and task.fraction == 0
+    launch.apply({"event": "progress", "key": "tgt_a/run_sgld_1", "done": 30, "total": 120})
     assert task.status == RUNNING and task.fraction == 0.25
     launch.apply(
         {
@@ -107,6 +110,10 @@ def test_launch_follows_events(tmp_path):
     launch.apply({"event": "summary", "failed": [{"key": "tgt_a/run_sgld_1"}]})
     assert "finished with 1 failure(s)" in launch.status_line()
     assert tasks_from_plan(plan)["tgt_a"].status == ALREADY
+    launch.apply({"event": "stage", "key": "tgt_a/run_sgld_3", "stage": "writing: plots"})
+    launch.apply({"event": "finished", "key": "tgt_a/run_sgld_3", "kind": "run"})
+    assert launch.tasks["tgt_a/run_sgld_3"].status == DONE
+    assert launch.tasks["tgt_a/run_sgld_3"].message == ""  # a stage is not a result
 
 
 @pytest.mark.asyncio

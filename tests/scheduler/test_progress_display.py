@@ -1,0 +1,33 @@
+"""The terminal display of ``lambda-hat run``: a run's bar says which stage it is in."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from lambda_hat.scheduler.progress import RichProgress
+
+KEY = "tgt_a/run_sgld_1"
+
+
+def _descriptions(display: RichProgress) -> list[str]:
+    return [t.description for t in display.progress.tasks]
+
+
+def test_a_runs_bar_names_its_stage_and_follows_its_draws():
+    console = Console(file=io.StringIO(), width=160, force_terminal=False)
+    with RichProgress(1, console) as display:
+        display({"event": "started", "key": KEY, "kind": "run"})
+        assert _descriptions(display) == ["[bold]all tasks", "  run_sgld_1"]
+        pilot = "step size: pilot round 2 of at most 3, ε = 5e-06, 200,000 steps"
+        display({"event": "stage", "key": KEY, "stage": pilot})
+        assert _descriptions(display)[1] == f"  run_sgld_1 [dim]· {pilot}[/]"
+        bar = display.progress.tasks[1]
+        assert bar.total is None  # a pilot has no count of its own
+        display({"event": "progress", "key": KEY, "done": 30, "total": 300})
+        assert (bar.completed, bar.total) == (30, 300)
+        display({"event": "stage", "key": "tgt_b/run_nuts_2", "stage": "x"})  # not started
+        assert len(display.progress.tasks) == 2
+        display({"event": "finished", "key": KEY, "kind": "run", "built": True})
+        assert _descriptions(display) == ["[bold]all tasks"]
