@@ -127,7 +127,8 @@ def sample_llc(
 def _sampling_stage(spec: RunSpec) -> str:
     """What the sampler is about to do, with SGLD's resolved step and thinning."""
     if spec.sampler != "sgld":
-        return "warm-up and sampling"
+        pilot = getattr(spec.params, "start", None) == "dispersed"
+        return ("SGLD pilot for the dispersed start, " if pilot else "") + "warm-up and sampling"
     return (
         f"sampling: ε = {spec.params.step_size:.3g}, thin = {spec.thin:,}, "
         f"burn-in {spec.burnin:,} draws"

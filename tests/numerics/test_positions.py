@@ -113,6 +113,13 @@ def test_a_dispersed_start_puts_every_other_chain_where_an_sgld_pilot_ends(x64):
 
     default = NUTSParams()
     assert rid(default) == rid(NUTSParams(start="w_star")) != rid(NUTSParams(start="dispersed"))
+    from lambda_hat.sampling import _sampling_stage  # what a progress display says
+
+    def stage(p):
+        return _sampling_stage(resolve_run(SamplerSpec(name="nuts", params=p), "tgt_x", 64))
+
+    assert stage(default) == "warm-up and sampling"
+    assert stage(params) == "SGLD pilot for the dispersed start, warm-up and sampling"
 
 
 def test_an_unknown_start_is_named_with_its_choices(write_toml):
