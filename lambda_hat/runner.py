@@ -29,6 +29,7 @@ from lambda_hat.store.layout import Layout
 from lambda_hat.store.locks import lock_for
 from lambda_hat.store.publish import publish
 from lambda_hat.store.run_names import run_folder
+from lambda_hat.store.snapshots import Snapshots
 
 Progress = Callable[[int, int], None]
 Stage = Callable[[str], None]
@@ -255,6 +256,11 @@ def run_sampler(
         return name
     spec_dict = to_dict(spec)
     fail_path = layout.run_failure(spec.target_id, name)
+    snapshots = Snapshots(
+        layout.run_resume(spec.target_id, name),
+        {"run_id": run_id(spec), "code_sha": code_sha(), "packages": pkg_versions()},
+        tell=stage,
+    )
     try:
         meta, data, params = load_target(root, spec.target_id)
         built = publish(
@@ -269,12 +275,15 @@ def run_sampler(
                 progress,
                 stage,
                 start,
+                snapshots,
             ),
         )
     except BaseException as exc:
         if _recordable(exc) and layout.target_dir(spec.target_id).is_dir():
             failures.record(fail_path, exc, spec_dict, target_id=spec.target_id, run=name)
+            snapshots.clear()  # its next attempt (--retry-failed) starts afresh
         raise
+    snapshots.clear()
     if built:
         analysis = read_json(final / "analysis.json")
         entry = {
@@ -301,10 +310,20 @@ def run_sampler(
 
 
 def _write_run(
-    tmp: Path, spec: RunSpec, folder: Path, meta, data, params, progress, stage, start: float
+    tmp: Path,
+    spec: RunSpec,
+    folder: Path,
+    meta,
+    data,
+    params,
+    progress,
+    stage,
+    start: float,
+    snapshots: Snapshots | None = None,
 ) -> None:
     """Sample and write the run's files into ``tmp``; ``folder``: its target's folder;
-    ``start``: when the run was picked up.
+    ``start``: when the run was picked up; ``snapshots``: its saved progress, taken up
+    and kept (analysis.json ``resumed`` says when an earlier attempt's was used).
 
     ``analysis.json`` records where the time went (``timings_sec``: load, sample (with
     compilation), summary, trace, plots) and ``walltime_sec`` from ``start``.
@@ -327,7 +346,7 @@ def _write_run(
         if w_last is not None:
             tune_on = posterior_of(apply_flat, model.loss, data["X"], data["Y"], w_last, spec)
     clock.lap("load")
-    est = sample_llc(posterior, spec, progress, tune_on, stage)
+    est = sample_llc(posterior, spec, progress, tune_on, stage, snapshots)
     sampling_sec = clock.lap("sample")
     if stage is not None:
         stage("writing: summary, trace and plots")
@@ -364,6 +383,7 @@ def _write_run(
         "stats": stats,
         **({"budget": est.budget} if est.budget else {}),
         **({"sgld_step": est.sgld_step} if est.sgld_step else {}),
+        **({"resumed": est.resumed} if est.resumed else {}),
         "trust": trust(summ, est.sgld_step),
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[model.loss],

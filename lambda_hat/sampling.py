@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lambda_hat.config.specs import RunSpec
+from lambda_hat.config.specs import RunSpec, to_dict
 from lambda_hat.errors import SamplerDivergedError
 
 
@@ -25,6 +25,7 @@ class Estimate(NamedTuple):
     sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
     spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved (and
     # its default burn-in lengthened where thin = "auto" hit its cap)
+    resumed: dict | None = None  # where an earlier attempt's saved progress was taken up
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -49,6 +50,7 @@ def sample_llc(
     progress: Callable[[int, int], None] | None = None,
     tune_on=None,
     stage: Callable[[str], None] | None = None,
+    snapshots=None,
 ) -> Estimate:
     """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``).
 
@@ -56,7 +58,8 @@ def sample_llc(
     checkpoint's runs pass their training's last checkpoint, so one training run's
     checkpoints share one step, as the field recommends. ``stage(text)``, if given, is
     told what the run does next (SGLD's step pilots can take minutes before sampling's
-    ``progress`` starts).
+    ``progress`` starts). ``snapshots`` (``store/snapshots.py``), if given, keeps the
+    sampling's progress so a stopped run resumes; it is bound to the spec as resolved.
     """
     import jax
 
@@ -71,6 +74,8 @@ def sample_llc(
     if spec.sampler == "sgld":
         spec, step = _sgld_step(posterior, spec, tune_on, stage)
     stage(_sampling_stage(spec))
+    if snapshots is not None:
+        snapshots = snapshots.with_context(spec=to_dict(spec))
     auto = None
     if spec.draws == "auto":
         from lambda_hat.analysis.budget import Budget
@@ -91,6 +96,7 @@ def sample_llc(
             spec.llc_trace,
             checks=auto.points if auto else (),
             stop=auto,
+            snapshots=snapshots,
         ),
     )
     check_finite(spec, result)
@@ -121,7 +127,8 @@ def sample_llc(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
             f"({reasons}); raise max_draws or thin, or change the sampler's settings."
         )
-    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec)
+    resumed = snapshots.resumed if snapshots is not None else None
+    return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec, resumed)
 
 
 def _sampling_stage(spec: RunSpec) -> str:

@@ -8,6 +8,7 @@ TARGETS = "targets"
 CATALOG = "_catalog.jsonl"
 RUNS_MANIFEST = "_runs.jsonl"
 FAILURES = "_failures"
+RESUME = "_resume"
 TMP_PREFIX = ".tmp-"
 
 
@@ -37,6 +38,11 @@ class Layout:
     def target_failure(self, target_id: str) -> Path:
         """A target that failed to build: ``targets/_failures/tgt_x.json``."""
         return self.targets / FAILURES / f"{target_id}.json"
+
+    def run_resume(self, target_id: str, run_dirname: str) -> Path:
+        """A stopped run's saved progress: ``targets/tgt_x/_resume/run_<sampler>_<id>.npz``
+        (``store/snapshots.py``)."""
+        return self.target_dir(target_id) / RESUME / f"{run_dirname}.npz"
 
     def failures_dir(self) -> Path:
         return self.targets / FAILURES

@@ -14,6 +14,7 @@ import pytest
 
 from lambda_hat.cli import main
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.snapshots import saved_point
 
 LONG = """
 [models.tiny]
@@ -76,18 +77,21 @@ def _worker_building_the_run(plan: Path, target: Path, run: str, **env):
     return proc
 
 
-def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys):
+def test_sigterm_stops_the_task_keeps_its_progress_and_no_partial_artifact(tmp_path, capsys):
     root, plan = _prepare(tmp_path, capsys)
     tasks = json.loads(plan.read_text())["tasks"]
     tid, run = tasks[0][0]["target_id"], tasks[0][1]["run"]
     target = Layout(root).target_dir(tid)
-    proc = _worker_building_the_run(plan, target, run)
+    saved = Layout(root).run_resume(tid, run)
+    proc = _worker_building_the_run(plan, target, run, LAMBDA_HAT_SAVE_EVERY_SEC="0")
     try:
         head = []  # the task's log up to the stage that samples: the stop lands mid-chain
         while not (line := proc.stdout.readline()) or ": sampling: " not in line:
             assert line, "".join(head)  # ended before sampling
             head.append(line)
-        time.sleep(1.0)
+        deadline = time.time() + 120
+        while not saved.is_file() and time.time() < deadline:  # a first chunk sampled
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         stopped = time.time()
         out, _ = proc.communicate(timeout=60)
@@ -106,6 +110,8 @@ def test_sigterm_stops_the_task_and_leaves_no_partial_artifact(tmp_path, capsys)
     assert not (target / run).exists()
     assert list(target.glob(".tmp-*")) == []
     assert not Layout(root).run_failure(tid, run).exists()  # a stop is not a failure
+    point = saved_point(saved)  # its progress, saved on the stop, for the next attempt
+    assert 0 < point["where"]["draws_done"] < point["where"]["draws_total"]
 
 
 def test_rerun_after_a_stop_plans_only_the_missing_run(tmp_path, capsys):

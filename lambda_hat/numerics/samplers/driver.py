@@ -37,10 +37,19 @@ A schedule may also stop early (``draws = "auto"``): ``stop(loss)`` is asked at 
 kept-draw counts in ``checks``, with the loss trace so far, and sampling ends when it
 says so. Chunks end exactly at those counts, so what ``stop`` sees, and hence where the
 run ends, does not depend on how the run was cut into chunks either.
+
+A schedule with ``snapshots`` (``store/snapshots.py``) saves where the run is at chunk
+boundaries when it says one is due, and when the run is stopped (Ctrl-C, SIGTERM), and
+starts from a saved point that matches this run (``fingerprint``: the schedule and the
+starting states, which hold any adapted parameters). Since draw ``i``'s randomness is
+``fold_in(key, i)``, a resumed run gives the same numbers, bit for bit, as one that was
+never stopped; the checks before the saved point are asked again on the saved trace, so
+``stop`` keeps its record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -84,6 +93,7 @@ class Schedule(NamedTuple):
     llc_trace: str = "full"
     checks: tuple[int, ...] = ()  # kept-draw counts at which ``stop`` is asked
     stop: Callable[[np.ndarray], bool] | None = None  # stop(loss (chains, kept)) -> done?
+    snapshots: object | None = None  # due(), load(fingerprint), save(fingerprint, arrays, where)
 
 
 def _position(state):
@@ -180,46 +190,70 @@ def run_chains(
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []
-    total, done, stopped = burnin + draws, 0, False
+    phases = ((0, burnin, False), (burnin, draws, True))
+    total, stopped = burnin + draws, False
+    snaps = schedule.snapshots
+    first = (0, 0)  # (phase, draws done in it) to start from
+    if snaps is not None:
+        fingerprint = _fingerprint(schedule, record, states)
+        saved = snaps.load(fingerprint)
+        if saved is not None:
+            first, carry, grad_calls, (losses, infos, sums, positions) = _restore(saved, carry)
+            if first[0] == 1:  # the checks already passed: asked again, so stop's record is whole
+                kept = np.concatenate(losses, axis=0).T
+                for c in (c for c in checks if c <= first[1]):
+                    schedule.stop(kept[:, :c])
+    done = phases[first[0]][0] + first[1]
+    # the last point at which carry, counts and lists agree: what a stop saves
+    mark = (*first, done, carry, grad_calls, len(losses))
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
-    for phase_start, phase_len, kept in ((0, burnin, False), (burnin, draws, True)):
-        offset = 0
-        while offset < phase_len and not stopped:
-            ahead = [c - offset for c in checks if c > offset] if kept else []
-            count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
-            start = time.perf_counter()
-            carry, (loss, info, pos) = advance(
-                data,
-                carry,
-                rng_key,
-                jnp.int32(phase_start + offset),
-                jnp.int32(count),
-                jnp.bool_(kept),
-            )
-            grad_calls += np.asarray(carry[2], np.int64)
-            carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
-            if kept:
-                losses.append(np.asarray(loss)[:count])
-                infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
-                sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
-                if keep_positions:
-                    positions.append(np.asarray(pos)[:count])
-            elapsed = time.perf_counter() - start
-            offset += count
-            done += count
-            failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
-            if kept and offset in checks and not failed:
-                stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
-            if progress:  # with checks, the total is the next point the run may stop at
-                ahead = [c for c in checks if c > (offset if kept else 0)]
-                goal = burnin + ahead[0] if ahead else total
-                progress(done, done if stopped else goal)
-            if failed:
+    try:
+        for index in range(first[0], len(phases)):
+            phase_start, phase_len, kept = phases[index]
+            offset = first[1] if index == first[0] else 0
+            while offset < phase_len and not stopped:
+                ahead = [c - offset for c in checks if c > offset] if kept else []
+                count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
+                start = time.perf_counter()
+                carry, (loss, info, pos) = advance(
+                    data,
+                    carry,
+                    rng_key,
+                    jnp.int32(phase_start + offset),
+                    jnp.int32(count),
+                    jnp.bool_(kept),
+                )
+                grad_calls = grad_calls + np.asarray(carry[2], np.int64)
+                carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
+                if kept:
+                    losses.append(np.asarray(loss)[:count])
+                    infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
+                    sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
+                    if keep_positions:
+                        positions.append(np.asarray(pos)[:count])
+                elapsed = time.perf_counter() - start
+                offset += count
+                done += count
+                failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
+                if kept and offset in checks and not failed:
+                    stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
+                mark = (index, offset, done, carry, grad_calls, len(losses))
+                if progress:  # with checks, the total is the next point the run may stop at
+                    ahead = [c for c in checks if c > (offset if kept else 0)]
+                    goal = burnin + ahead[0] if ahead else total
+                    progress(done, done if stopped else goal)
+                if failed:
+                    break
+                if snaps is not None and not stopped and snaps.due():
+                    snaps.save(fingerprint, *_pack(mark, losses, infos, sums, positions, total))
+                per_draw = elapsed / count
+                size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
+            if int(carry[3]) >= 0:
                 break
-            per_draw = elapsed / count
-            size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
-        if int(carry[3]) >= 0:
-            break
+    except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
+        if snaps is not None and mark[2] > 0:
+            snaps.save(fingerprint, *_pack(mark, losses, infos, sums, positions, total))
+        raise
     states, _, _, bad_step = carry
     if not losses:  # stopped (non-finite) before the first kept draw
         losses = [np.full((0, num_chains), np.nan)]
@@ -241,3 +275,65 @@ def run_chains(
         positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,
         thin=thin,
     )
+
+
+def _fingerprint(schedule: Schedule, record: str, states) -> dict:
+    """What a saved point must match to be resumed: the schedule and the starting states
+    (their structure and a digest of their values: for HMC/NUTS/MCLMC these are the
+    states after adaptation, with the adapted parameters)."""
+    leaves, treedef = jax.tree_util.tree_flatten(states)
+    digest = hashlib.sha256(str(treedef).encode())
+    for leaf in leaves:
+        a = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return {
+        "chains": schedule.num_chains,
+        "burnin": schedule.burnin,
+        "draws": schedule.draws,
+        "thin": schedule.thin,
+        "checks": sorted(schedule.checks) if schedule.stop else [],
+        "keep_positions": bool(schedule.keep_positions),
+        "record": record,
+        "states": digest.hexdigest(),
+        "leaves": len(leaves),
+    }
+
+
+def _pack(mark, losses, infos, sums, positions, total) -> tuple[dict, dict]:
+    """The arrays and the position (``where``) of a consistent point ``mark``."""
+    phase, offset, done, carry, grad_calls, kept = mark
+    arrays = {
+        f"state_{i}": np.asarray(v) for i, v in enumerate(jax.tree_util.tree_leaves(carry[0]))
+    }
+    arrays["step"] = np.asarray(carry[1])
+    arrays["grad_calls"] = grad_calls
+    if kept:
+        arrays["loss"] = np.concatenate(losses[:kept], axis=0)
+        for name, parts in (("info", infos), ("sums", sums)):
+            for k in parts[0]:
+                arrays[f"{name}.{k}"] = np.concatenate([p[k] for p in parts[:kept]], axis=0)
+        if positions:
+            arrays["positions"] = np.concatenate(positions[:kept], axis=0)
+    where = {"phase": phase, "offset": offset, "draws_done": done, "draws_total": total}
+    return arrays, where
+
+
+def _restore(saved: dict, carry):
+    """``_pack``'s output back as the loop's state: (phase, offset), carry, gradient
+    calls and the kept-draw lists (one chunk each)."""
+    arrays, where = saved["arrays"], saved["where"]
+    fresh, treedef = jax.tree_util.tree_flatten(carry[0])
+    leaves = [jnp.asarray(arrays[f"state_{i}"]).reshape(f.shape) for i, f in enumerate(fresh)]
+    states = jax.tree_util.tree_unflatten(treedef, leaves)
+    carry = (states, jnp.int32(arrays["step"].reshape(-1)[0]), carry[2], carry[3])
+    lists = ([], [], [], [])
+    if "loss" in arrays:
+        lists[0].append(arrays["loss"])
+        for name, target in (("info", lists[1]), ("sums", lists[2])):
+            target.append(
+                {k[len(name) + 1 :]: v for k, v in arrays.items() if k.startswith(f"{name}.")}
+            )
+        if "positions" in arrays:
+            lists[3].append(arrays["positions"])
+    return (int(where["phase"]), int(where["offset"])), carry, arrays["grad_calls"], lists

@@ -1,0 +1,154 @@
+"""A run's sampling progress, kept so that a stopped run goes on where it was.
+
+Default SGLD on a stiff network samples for hours, and a SLURM time limit, a Ctrl-C or
+a killed worker used to throw all of it away. The sampling driver now saves where it is
+(the chains' states, the trace so far, the counts) at a chunk boundary every
+``SAVE_EVERY_SEC`` (``$LAMBDA_HAT_SAVE_EVERY_SEC``) and when it is stopped, to
+``targets/<tgt>/_resume/<run>.npz``; the next attempt at the same run ID starts from
+there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the resumed run's numbers are
+the same, bit for bit, as if it had never stopped.
+
+A saved point is used only when it was written by the same code (revision and package
+versions) for the same resolved spec, schedule and starting states (``fingerprint``, from
+the driver); anything else, or a file that cannot be read, is removed and the run starts
+over, saying why. Saving is best effort: a write that fails (a full disk) is reported
+once and sampling goes on without. Only the worker holding the run's lock writes here;
+the file goes when the run is published or recorded as failed. A snapshot is not an
+artifact: nothing reads it but the next attempt (and ``status``, which counts them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lambda_hat.errors import ConfigError
+from lambda_hat.store import npz
+
+SAVE_EVERY_SEC = 60.0  # at most this much sampling is lost to a kill -9
+SAVE_EVERY_ENV = "LAMBDA_HAT_SAVE_EVERY_SEC"  # overrides it (0: at every chunk)
+FORMAT = 1
+META = "__meta__"
+
+
+def save_every() -> float:
+    """Seconds between saves: ``$LAMBDA_HAT_SAVE_EVERY_SEC`` if set, else SAVE_EVERY_SEC."""
+    text = os.environ.get(SAVE_EVERY_ENV)
+    if text is None:
+        return SAVE_EVERY_SEC
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"${SAVE_EVERY_ENV} = {text!r}: expected seconds ≥ 0, e.g. 60")
+    return value
+
+
+def saved_point(path: Path) -> dict | None:
+    """The saved progress at ``path`` (``where``: phase, offset, draws done and total;
+    ``attempts``; ``saved_at``), or None where there is none or it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:  # reads only the one member
+            meta = json.loads(saved[META].item())
+    except Exception:  # noqa: BLE001 - missing or broken: nothing to resume
+        return None
+    return {k: meta.get(k) for k in ("where", "attempts", "saved_at")}
+
+
+class Snapshots:
+    """The saved progress of one run, at ``path``; ``context``: what else must match
+    (run ID, code, resolved spec); ``tell(text)`` hears of a resume or a discard."""
+
+    def __init__(
+        self,
+        path: Path,
+        context: dict,
+        tell: Callable[[str], None] | None = None,
+        every_sec: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.path, self.context, self.clock = Path(path), context, clock
+        self.every_sec = save_every() if every_sec is None else every_sec
+        self.tell = tell or (lambda text: None)
+        self.started = self.last = clock()
+        self.earlier_sec = 0.0  # sampling time of earlier attempts, from their snapshot
+        self.resumed: dict | None = None  # analysis.json ``resumed``, when one was used
+        self.failed_write = False
+
+    def with_context(self, **more) -> Snapshots:
+        """The same snapshots with more that must match (``sample_llc`` adds the spec as
+        resolved: SGLD's automatic step and thinning)."""
+        out = Snapshots(self.path, {**self.context, **more}, self.tell, self.every_sec, self.clock)
+        out.started = out.last = self.started
+        return out
+
+    def due(self) -> bool:
+        return not self.failed_write and self.clock() - self.last >= self.every_sec
+
+    def _key(self, fingerprint: dict) -> str:
+        return json.dumps({"context": self.context, "fingerprint": fingerprint}, sort_keys=True)
+
+    def load(self, fingerprint: dict) -> dict | None:
+        """``{"arrays", "where"}`` of the saved point, if it matches; else None (and a
+        saved point that does not match, or cannot be read, is removed)."""
+        if not self.path.is_file():
+            return None
+        try:
+            arrays = npz.load(self.path)
+            meta = json.loads(arrays.pop(META).item())
+        except Exception as exc:  # noqa: BLE001 - a broken file of ours: start over
+            return self._discard(f"it cannot be read ({type(exc).__name__})")
+        if meta.get("format") != FORMAT or meta.get("key") != self._key(fingerprint):
+            return self._discard("it was written by other code, settings or starting states")
+        where = meta["where"]
+        self.earlier_sec = float(meta.get("sampling_sec", 0.0))
+        self.resumed = {
+            "draws_done": where["draws_done"],
+            "attempts": int(meta.get("attempts", 1)) + 1,
+            "earlier_sampling_sec": round(self.earlier_sec, 3),
+        }
+        self.tell(
+            f"resuming at draw {where['draws_done']:,} of {where['draws_total']:,} "
+            f"(progress saved by an earlier attempt)"
+        )
+        return {"arrays": arrays, "where": where}
+
+    def save(self, fingerprint: dict, arrays: dict, where: dict) -> None:
+        """Write the point atomically (a temporary sibling, flushed, renamed over)."""
+        self.last = self.clock()
+        meta = {
+            "format": FORMAT,
+            "key": self._key(fingerprint),
+            "where": where,
+            "attempts": self.resumed["attempts"] if self.resumed else 1,
+            "sampling_sec": self.earlier_sec + (self.last - self.started),
+            "saved_at": time.time(),
+        }
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            npz.save(tmp, **arrays, **{META: np.asarray(json.dumps(meta))})
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self.failed_write = True
+            self.tell(f"could not save progress to {self.path} ({exc}); sampling goes on")
+
+    def clear(self) -> None:
+        """Remove the saved point (the run is published or has failed)."""
+        self.path.unlink(missing_ok=True)
+
+    def _discard(self, why: str) -> None:
+        self.tell(f"saved progress at {self.path} not used: {why}; starting over")
+        self.path.unlink(missing_ok=True)
+        return None
