@@ -13,9 +13,11 @@ and resubmitting once there is space finishes them.
 
 SIGTERM/SIGUSR1 (``--signal=B:TERM@grace``, ``scancel --signal``) stops the task: the
 child is sent SIGTERM, its build raises SystemExit and removes its temporary folder, so
-no partial artifact remains. With ``requeue`` in the plan, a task that published
-something in this attempt requeues itself (``scontrol requeue``) to finish the rest; a
-task that made no progress does not, because it would only time out again.
+no partial artifact remains; a run keeps its sampling progress (``store/snapshots.py``)
+for the next attempt. With ``requeue`` in the plan, a task that published something in
+this attempt, or saved a run's progress further, requeues itself (``scontrol requeue``)
+to finish the rest; a task that made no progress does not, because it would only time
+out again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.snapshots import saved_point
 
 STOP_EXIT = 143  # 128 + SIGTERM, what SLURM shows for a task stopped by its signal
 
@@ -85,6 +88,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
     pool: ProcessPoolExecutor | None = None
     pool_precision = None
     current: Future | None = None
+    item, saved_before = {}, 0  # the item in progress and its saved draws when it started
     log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
     try:
         for item, spec in zip(items, specs, strict=True):
@@ -100,7 +104,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 pool = _new_pool(item["precision"], root)
                 pool_precision = item["precision"]
             log(f"start {item['kind']} {item['key']}")
-            start = time.time()
+            start, saved_before = time.time(), _saved_draws(root, item)
             current = pool.submit(
                 execute, item["kind"], item["key"], spec, root, item.get("names"), None
             )
@@ -137,7 +141,10 @@ def run_task(plan_path: str | Path, index: int) -> int:
         log(f"signal {stop.signum}: stopping; the build in progress is discarded")
         _terminate(pool, current)
         pool = None
-        if doc.get("requeue") and published > 0:
+        saved = _saved_draws(root, item) if current is not None else 0
+        if saved > saved_before:  # a run's sampling progress, kept for the next attempt
+            log(f"{item['key']}: its progress is saved at draw {saved:,}; the next attempt resumes")
+        if doc.get("requeue") and (published > 0 or saved > saved_before):
             _requeue()
         elif doc.get("requeue"):
             log("not requeued: nothing finished in this attempt; give the tasks a longer --time")
@@ -226,6 +233,14 @@ def _terminate(
             proc.kill()
         proc.join(timeout=5)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _saved_draws(root: Path, item: dict) -> int:
+    """Draws done in a run's saved progress (``store/snapshots.py``); 0 for none."""
+    if item.get("kind") != "run":
+        return 0
+    point = saved_point(Layout(root).run_resume(item["target_id"], item["run"]))
+    return int(point["where"]["draws_done"]) if point else 0
 
 
 def _requeue() -> None:

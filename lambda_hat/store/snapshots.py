@@ -145,10 +145,13 @@ class Snapshots:
             self.tell(f"could not save progress to {self.path} ({exc}); sampling goes on")
 
     def clear(self) -> None:
-        """Remove the saved point (the run is published or has failed)."""
+        """Remove the saved point (the run is published or has failed), and its folder
+        once no other run's is left there."""
         self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            self.path.parent.rmdir()
 
     def _discard(self, why: str) -> None:
         self.tell(f"saved progress at {self.path} not used: {why}; starting over")
-        self.path.unlink(missing_ok=True)
+        self.clear()
         return None

@@ -103,6 +103,7 @@ def test_sigterm_stops_the_task_keeps_its_progress_and_no_partial_artifact(tmp_p
     assert proc.returncode == 143, out
     assert stop_seconds < 25, f"took {stop_seconds:.1f}s to stop"
     assert "signal 15: stopping" in out
+    assert f"{tasks[0][1]['key']}: its progress is saved at draw " in out
     key = tasks[0][1]["key"]  # the task's log says what the run was doing
     assert f"{key}: step size: curvature at w*" in out
     assert f"{key}: sampling: ε = 0.0001, thin = 1, burn-in" in out

@@ -81,7 +81,7 @@ def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path
     assert not layout.run_failure(tid, name).exists()  # a stop is not a failure
     stages = []
     runner.run_sampler(spec, root, stage=stages.append)
-    assert not saved.exists()
+    assert not saved.parent.exists()  # the _resume folder goes with its last file
     done = point["where"]["draws_done"]
     assert f"resuming at draw {done:,} of 420 (progress saved by an earlier attempt)" in stages
     ours, theirs = (Layout(r).run_dir(tid, name) for r in (root, whole_root))
