@@ -45,6 +45,7 @@ def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
     from lambda_hat.config import load
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store.layout import Layout
+    from lambda_hat.store.snapshots import saved_point
 
     plan = make_plan(load(experiments, root))
     layout = Layout(plan.root)
@@ -66,7 +67,11 @@ def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
         final = layout.run_dir(r.target_id, r.dirname)
         probe = final if layout.target_dir(r.target_id).is_dir() else None
         what = _with_sweep(r.spec.sampler, r)
-        rows.append(_row("run", r.target_id, r.dirname, r.status, r.failure, probe, what))
+        row = _row("run", r.target_id, r.dirname, r.status, r.failure, probe, what)
+        point = saved_point(layout.run_resume(r.target_id, r.dirname)) if probe else None
+        if point and row["state"] != DONE:  # a stopped run's progress, which it resumes from
+            row["saved"] = point["where"]
+        rows.append(row)
     return plan.root, rows
 
 
@@ -180,6 +185,10 @@ def run(args) -> int:
             details = f"{r.get('error_type') or ''}: {r['message']}".lstrip(": ")
             if r.get("retryable"):
                 details += " (retried by the next run)"
+        if r.get("saved"):
+            done, total = r["saved"]["draws_done"], r["saved"]["draws_total"]
+            details = f"{details}; " if details else ""
+            details += f"progress saved at draw {done:,} of {total:,}: the next attempt resumes"
         style = STYLE.get(r["state"], "")
         table.add_row(
             r["kind"],

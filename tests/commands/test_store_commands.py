@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lambda_hat.cli import main, promote_main
@@ -17,6 +18,7 @@ from lambda_hat.results import COLUMNS, dataframe
 from lambda_hat.results import load as load_rows
 from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout, lock_path
+from lambda_hat.store.snapshots import Snapshots
 from tests.scheduler.helpers import base_store, write_experiments
 
 
@@ -75,6 +77,21 @@ def test_status_per_target_and_run(store, capsys):
     rows = json.loads(out)["rows"]
     assert [r["state"] for r in rows].count("failed") == 1
     assert {r["run"] for r in rows if r["state"] == "done"} == {None, second.dirname}
+
+
+def test_status_says_where_a_stopped_run_resumes(store, capsys):
+    exp, root, plan = store
+    good = plan.runs[0]
+    layout = Layout(root)
+    shutil.rmtree(layout.run_dir(good.target_id, good.dirname))  # missing again, as if stopped
+    where = {"phase": 1, "offset": 15, "draws_done": 25, "draws_total": 60}
+    saved = Snapshots(layout.run_resume(good.target_id, good.dirname), {})
+    saved.save({}, {"loss": np.zeros((15, 2))}, where)
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
+    row = json.loads(out)["rows"][1]
+    assert (row["run"], row["state"], row["saved"]) == (good.dirname, "missing", where)
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
+    assert "progress saved at draw 25 of 60: the next attempt resumes" in out
 
 
 def test_status_lists_slurm_submissions(store, capsys):
