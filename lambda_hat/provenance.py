@@ -1,8 +1,13 @@
-"""Where a result came from: code revision and package versions (no JAX import)."""
+"""Where a result came from: code revision, package versions and the compute it ran on.
+
+No JAX import at module level: ``compute`` imports it when a worker, which has JAX
+loaded already, records a result.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -44,3 +49,24 @@ def pkg_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def compute() -> dict:
+    """The backend, its devices and the CPU threads XLA may use in this process.
+
+    Recorded with every target and run because a value depends on them beyond the
+    config: XLA's CPU thread pool is sized from the affinity mask, and its dot products
+    split their sums by thread count, so the same run ID computed under ``--workers 1``
+    (2 threads here) and ``--workers 2`` (1 each) differs in the last bits, which
+    training or a long chain can carry into the third digit of λ̂.
+    """
+    import jax
+
+    devices = jax.devices()
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "backend": jax.default_backend(),
+        "devices": sorted({d.device_kind for d in devices}),
+        "device_count": len(devices),
+        "cpu_threads": threads,
+    }

@@ -21,7 +21,7 @@ import numpy as np
 
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
-from lambda_hat.provenance import code_sha, pkg_versions
+from lambda_hat.provenance import code_sha, compute, pkg_versions
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
@@ -176,6 +176,7 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
         "jax_enable_x64": spec.precision == "float64",
         "precision": spec.precision,
         "pkg_versions": pkg_versions(),
+        "compute": compute(),
         "seed": spec.seed,
         "names": names,
         "model_cfg": model_cfg,
@@ -390,6 +391,7 @@ def _write_run(
         "loss_name": model.loss,
         "code_sha": code_sha(),
         "pkg_versions": pkg_versions(),
+        "compute": compute(),
         "spec": to_dict(spec),
     }
     plot_meta = {

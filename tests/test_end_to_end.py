@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lambda_hat.cli import main
+from lambda_hat.scheduler.local import cpu_slots
 from lambda_hat.store import manifest
 
 SEED_SNIPPET = Path(__file__).parent / "data" / "seed_aggregate.py"
@@ -73,6 +74,9 @@ def test_layout_matches_the_seed(store):
         ):
             assert key in meta, key
         assert meta["target_id"] == tid
+        # each of the 2 workers has its own share of the CPUs, and XLA sizes its pool to it
+        compute = {"backend": "cpu", "devices": ["cpu"], "device_count": 1}
+        assert meta["compute"] == {**compute, "cpu_threads": len(cpu_slots(2)[0])}
         assert set(meta["dims"]) == {"n", "d", "p"} and "L0" in meta["metrics"]
         analysis = json.loads((run / "analysis.json").read_text())
         for key in (
@@ -88,6 +92,7 @@ def test_layout_matches_the_seed(store):
         ):
             assert key in analysis, key
         assert len(analysis["llc_per_chain"]) == 2
+        assert analysis["compute"] == meta["compute"]
         # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents, and
         # the curvature at w* (40 Hessian-vector products of ~2 gradients each)
         assert analysis["sgld_step"]["fges"] == 2 * 40

@@ -153,3 +153,22 @@ async def test_refreshes_when_a_run_appears(workdir):
         await pilot.pause(0.4)
         await settle(pilot)
         assert "run_hmc_00000000" in [r.dirname for r in _shown(app)]
+
+
+def test_target_panel_says_what_the_values_were_computed_on():
+    from rich.console import Console
+
+    from lambda_hat.tui.screens.target import meta_panel
+
+    meta = {"precision": "float64", "dims": {}, "metrics": {}}
+    compute = {"backend": "cpu", "devices": ["cpu"], "device_count": 1, "cpu_threads": 2}
+    for extra, said in (
+        ({}, "float64\n"),
+        ({"compute": compute}, "float64 on cpu, 2 threads"),
+        ({"compute": {**compute, "cpu_threads": 1}}, "float64 on cpu, 1 thread\n"),
+        ({"compute": {**compute, "backend": "gpu", "device_count": 4}}, "on gpu ×4, 2 threads"),
+    ):
+        console = Console(width=200, record=True)
+        console.print(meta_panel("tgt_x", {**meta, **extra}, None))
+        text = "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
+        assert said in text, (extra, text)

@@ -99,13 +99,24 @@ def meta_panel(target_id: str, meta: dict | None, error: str | None) -> Group | 
         ("dims", f"n={dims.get('n')}  d={dims.get('d')}  p={dims.get('p')}"),
         ("L0", fmt_num(metrics.get("L0"), 6)),
         ("true λ", meta.get("true_llc_exact") or fmt_num(meta.get("true_llc")) or "unknown"),
-        ("precision", str(meta.get("precision"))),
+        ("precision", str(meta.get("precision")) + _compute(meta.get("compute"))),
         ("created", f"{fmt_time(meta.get('created_at'))} UTC"),
         ("code", f"{meta.get('code_sha')}  " + _kv(versions, ("jax", "blackjax"))),
     ]
     for (a, b), (c, d) in zip(left, right, strict=True):
         grid.add_row(a, b, c, d)
     return grid
+
+
+def _compute(compute: dict | None) -> str:
+    """' on cpu, 2 threads': what the values also depend on (older targets lack it)."""
+    if not compute:
+        return ""
+    threads = compute.get("cpu_threads")
+    where = compute.get("backend", "?")
+    if compute.get("device_count", 1) > 1:
+        where += f" ×{compute['device_count']}"
+    return f" on {where}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def _kv(d: dict | None, keys=None) -> str:
