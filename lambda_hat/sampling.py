@@ -71,8 +71,9 @@ def sample_llc(
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
     step = None
     stage = stage or (lambda text: None)
+    pilot = snapshots.part("pilot") if snapshots is not None else None
     if spec.sampler == "sgld":
-        spec, step = _sgld_step(posterior, spec, tune_on, stage)
+        spec, step = _sgld_step(posterior, spec, tune_on, stage, pilot)
     stage(_sampling_stage(spec))
     if snapshots is not None:
         snapshots = snapshots.with_context(spec=to_dict(spec))
@@ -128,6 +129,8 @@ def sample_llc(
             f"({reasons}); raise max_draws or thin, or change the sampler's settings."
         )
     resumed = snapshots.resumed if snapshots is not None else None
+    if pilot is not None and pilot.resumed:  # the step pilot went on from an earlier attempt
+        resumed = {**(resumed or {}), "pilot": pilot.resumed}
     return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec, resumed)
 
 
@@ -142,12 +145,13 @@ def _sampling_stage(spec: RunSpec) -> str:
     )
 
 
-def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None):
+def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot=None):
     """``spec`` with SGLD's step and thin resolved, and the record of how (analysis.json
     ``sgld_step``): the curvature at w*, the step's bias bound, the auto choices.
 
     ``step_size = "auto"`` is chosen on ``tune_on`` when given (a checkpoint's runs pass
     their training's last checkpoint); the bias bound is always this posterior's.
+    ``pilot`` (``store/snapshots.py``), if given, keeps the step-size pilot's progress.
     """
     import dataclasses
 
@@ -167,7 +171,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None):
             record["fges"] += basis["fges"]
         if spec.params.scheme == "leimkuhler-matthews":
             step, typical = rule.typical_step(
-                on, spec.params, step, basis, spec.chains, spec.seed, report=stage
+                on, spec.params, step, basis, spec.chains, spec.seed, report=stage, saved=pilot
             )
             record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
             record["auto"]["typical"] = typical

@@ -45,7 +45,7 @@ def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
     from lambda_hat.config import load
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store.layout import Layout
-    from lambda_hat.store.snapshots import saved_point
+    from lambda_hat.store.snapshots import saved_progress
 
     plan = make_plan(load(experiments, root))
     layout = Layout(plan.root)
@@ -68,7 +68,7 @@ def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
         probe = final if layout.target_dir(r.target_id).is_dir() else None
         what = _with_sweep(r.spec.sampler, r)
         row = _row("run", r.target_id, r.dirname, r.status, r.failure, probe, what)
-        point = saved_point(layout.run_resume(r.target_id, r.dirname)) if probe else None
+        point = saved_progress(layout.run_resume(r.target_id, r.dirname)) if probe else None
         if point and row["state"] != DONE:  # a stopped run's progress, which it resumes from
             row["saved"] = point["where"]
         rows.append(row)
@@ -186,9 +186,10 @@ def run(args) -> int:
             if r.get("retryable"):
                 details += " (retried by the next run)"
         if r.get("saved"):
-            done, total = r["saved"]["draws_done"], r["saved"]["draws_total"]
+            from lambda_hat.store.snapshots import describe
+
             details = f"{details}; " if details else ""
-            details += f"progress saved at draw {done:,} of {total:,}: the next attempt resumes"
+            details += f"progress saved at {describe(r['saved'])}: the next attempt resumes"
         style = STYLE.get(r["state"], "")
         table.add_row(
             r["kind"],

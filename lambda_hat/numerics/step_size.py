@@ -209,7 +209,14 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
 
 
 def typical_step(
-    posterior, params, step: float, curvature: dict, num_chains: int, seed=0, report=None
+    posterior,
+    params,
+    step: float,
+    curvature: dict,
+    num_chains: int,
+    seed=0,
+    report=None,
+    saved=None,
 ):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
@@ -221,29 +228,60 @@ def typical_step(
     of the rounds with their FGEs; ``settled`` is false when the last round still
     lowered ε). ``report(text)``, if given, is told each round before it runs (a round
     can take minutes).
-    """
-    from lambda_hat.numerics.samplers import sgld
 
+    ``saved`` (a ``store/snapshots.py`` part), if given, keeps the pilot's progress: the
+    finished rounds and the running round's chains every so often, when stopped, and
+    at each round's end, so the next attempt goes on from there (a round at the plain
+    step of a stiff network is an hour here) with the same numbers.
+    """
+    fingerprint = {
+        "rule": TYPICAL_RULE,
+        "start_step": step,
+        "time_per_step": curvature["time_per_step"],
+        "chains": num_chains,
+        "seed": seed,
+    }
+    loaded = saved.load(fingerprint) if saved is not None else None
+    where = loaded["where"] if loaded else {"round": 0, "steps_done": 0, "step_size": step}
+    rounds = list(where.get("rounds", []))
+    if where.get("done"):
+        return where["step_size"], where["record"]
+    step = where["step_size"]
     gamma = max(float(posterior.localization), 0.01)
     batch = min(params.batch_size, posterior.n)
-    rounds, fges = [], 0.0
-    for r in range(TYPICAL_ROUNDS):
+    settled = False
+    for r in range(where["round"], TYPICAL_ROUNDS):
         steps = max(1, round(TYPICAL_TIME / gamma / (step * curvature["time_per_step"])))
         if report is not None:
             report(
                 f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
                 f"ε = {step:.3g}, {steps:,} steps"
             )
-        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
-        states = sgld.final_states(key, posterior, params, step, steps, num_chains)
-        scales = None
-        if params.precond != "none":  # each chain's own metric: its RMSProp average
-            v_hat = states.second_moment / (1 - params.precond_decay**steps)
-            scales = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
-        found = [float(h) for h in top_curvatures(posterior, states.position, scales)]
-        distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
+        resume = None
+        if loaded and r == where["round"] and where["steps_done"] > 0:
+            resume = (where["steps_done"], loaded["arrays"])
+        keeper = None
+        if saved is not None:
+            now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
+            keeper = _Keeper(saved, fingerprint, {**now, "rounds": list(rounds)}, steps)
+        try:
+            states = _pilot_round(
+                posterior,
+                params,
+                step,
+                steps,
+                num_chains,
+                seed,
+                r,
+                resume,
+                keeper.reached if keeper else None,
+            )
+            found, distance = _where_chains_are(posterior, params, states, steps)
+        except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
+            if keeper is not None and keeper.mark is not None and keeper.mark[0] > 0:
+                keeper.store()
+            raise
         h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
-        fges += num_chains * (steps * batch / posterior.n + 2.0 * ITERATIONS)
         rounds.append(
             {
                 "step_size": step,
@@ -263,5 +301,60 @@ def typical_step(
         if settled:
             break
         step = lower
+        if saved is not None and r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
+            after = {"phase": "pilot", "round": r + 1, "steps_done": 0, "steps_total": 0}
+            saved.save(fingerprint, {}, {**after, "step_size": step, "rounds": rounds})
+    fges = sum(num_chains * (x["steps"] * batch / posterior.n + 2.0 * ITERATIONS) for x in rounds)
     record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": TYPICAL_RULE}
-    return rounds[-1]["next_step"], record
+    chosen = rounds[-1]["next_step"]
+    if saved is not None:
+        end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
+        saved.save(fingerprint, {}, {**end, "rounds": rounds, "record": record})
+    return chosen, record
+
+
+def _where_chains_are(posterior, params, states, steps: int):
+    """h_max at each chain's position, in its own metric, and its distance from w*."""
+    scales = None
+    if params.precond != "none":  # each chain's own metric: its RMSProp average
+        v_hat = states.second_moment / (1 - params.precond_decay**steps)
+        scales = 1.0 / (jnp.sqrt(v_hat) + params.precond_eps)
+    found = [float(h) for h in top_curvatures(posterior, states.position, scales)]
+    distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
+    return found, distance
+
+
+def _pilot_round(posterior, params, step, steps, num_chains, seed, r, resume, on_chunk=None):
+    """Round ``r``'s chains after ``steps`` steps (``sgld.final_states``), from ``resume``
+    = (steps done, saved state arrays) if given; ``on_chunk(t, states)`` hears of each
+    point reached."""
+    from lambda_hat.numerics.samplers import sgld
+
+    rng = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
+    if resume is not None:
+        template = sgld.start(rng, posterior, params, num_chains)
+        fresh, treedef = jax.tree_util.tree_flatten(template)
+        leaves = [
+            jnp.asarray(resume[1][f"state_{i}"]).reshape(f.shape) for i, f in enumerate(fresh)
+        ]
+        resume = (resume[0], jax.tree_util.tree_unflatten(treedef, leaves))
+    return sgld.final_states(rng, posterior, params, step, steps, num_chains, resume, on_chunk)
+
+
+class _Keeper:
+    """The running pilot round's last point, saved to ``saved`` when due and on a stop."""
+
+    def __init__(self, saved, fingerprint: dict, where: dict, steps: int):
+        self.saved, self.fingerprint, self.where, self.steps = saved, fingerprint, where, steps
+        self.mark = None
+
+    def reached(self, t: int, states) -> None:
+        self.mark = (t, states)
+        if t < self.steps and self.saved.due():
+            self.store()
+
+    def store(self) -> None:
+        t, states = self.mark
+        leaves = jax.tree_util.tree_leaves(states)
+        arrays = {f"state_{i}": np.asarray(v) for i, v in enumerate(leaves)}
+        self.saved.save(self.fingerprint, arrays, {**self.where, "steps_done": t})

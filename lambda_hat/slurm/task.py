@@ -38,7 +38,7 @@ from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import Layout
-from lambda_hat.store.snapshots import saved_point
+from lambda_hat.store.snapshots import describe, progress_rank, saved_progress
 
 STOP_EXIT = 143  # 128 + SIGTERM, what SLURM shows for a task stopped by its signal
 
@@ -88,7 +88,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
     pool: ProcessPoolExecutor | None = None
     pool_precision = None
     current: Future | None = None
-    item, saved_before = {}, 0  # the item in progress and its saved draws when it started
+    item, saved_before = {}, None  # the item in progress and its saved progress at its start
     log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
     try:
         for item, spec in zip(items, specs, strict=True):
@@ -104,7 +104,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 pool = _new_pool(item["precision"], root)
                 pool_precision = item["precision"]
             log(f"start {item['kind']} {item['key']}")
-            start, saved_before = time.time(), _saved_draws(root, item)
+            start, saved_before = time.time(), _saved(root, item)
             current = pool.submit(
                 execute, item["kind"], item["key"], spec, root, item.get("names"), None
             )
@@ -141,10 +141,12 @@ def run_task(plan_path: str | Path, index: int) -> int:
         log(f"signal {stop.signum}: stopping; the build in progress is discarded")
         _terminate(pool, current)
         pool = None
-        saved = _saved_draws(root, item) if current is not None else 0
-        if saved > saved_before:  # a run's sampling progress, kept for the next attempt
-            log(f"{item['key']}: its progress is saved at draw {saved:,}; the next attempt resumes")
-        if doc.get("requeue") and (published > 0 or saved > saved_before):
+        saved = _saved(root, item) if current is not None else None
+        moved = progress_rank(saved) > progress_rank(saved_before)  # kept for the next attempt
+        if moved:
+            where = describe(saved)
+            log(f"{item['key']}: its progress is saved at {where}; the next attempt resumes")
+        if doc.get("requeue") and (published > 0 or moved):
             _requeue()
         elif doc.get("requeue"):
             log("not requeued: nothing finished in this attempt; give the tasks a longer --time")
@@ -235,12 +237,13 @@ def _terminate(
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _saved_draws(root: Path, item: dict) -> int:
-    """Draws done in a run's saved progress (``store/snapshots.py``); 0 for none."""
+def _saved(root: Path, item: dict) -> dict | None:
+    """Where a run's saved progress stands (``store/snapshots.py``: its sampling, else its
+    step-size pilot); None for none."""
     if item.get("kind") != "run":
-        return 0
-    point = saved_point(Layout(root).run_resume(item["target_id"], item["run"]))
-    return int(point["where"]["draws_done"]) if point else 0
+        return None
+    point = saved_progress(Layout(root).run_resume(item["target_id"], item["run"]))
+    return point["where"] if point else None
 
 
 def _requeue() -> None:

@@ -6,7 +6,9 @@ a killed worker used to throw all of it away. The sampling driver now saves wher
 ``SAVE_EVERY_SEC`` (``$LAMBDA_HAT_SAVE_EVERY_SEC``) and when it is stopped, to
 ``targets/<tgt>/_resume/<run>.npz``; the next attempt at the same run ID starts from
 there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the resumed run's numbers are
-the same, bit for bit, as if it had never stopped.
+the same, bit for bit, as if it had never stopped. A stage before sampling keeps its own
+progress beside it (``part``: ``<run>.pilot.npz``, SGLD's step-size pilot rounds), with
+the same rules, and goes with it.
 
 A saved point is used only when it was written by the same code (revision and package
 versions) for the same resolved spec, schedule and starting states (``fingerprint``, from
@@ -51,6 +53,47 @@ def save_every() -> float:
     return value
 
 
+def part_path(path: Path, name: str) -> Path:
+    """Where a stage before sampling keeps its progress: ``<run>.<name>.npz`` beside the
+    run's own (``pilot``: SGLD's step-size pilot rounds)."""
+    return Path(path).with_name(f"{Path(path).stem}.{name}.npz")
+
+
+def describe(where: dict) -> str:
+    """Where saved progress stands, to follow "at": "draw 25 of 60", "step-size pilot
+    round 2, step 1,000 of 9,000", "the end of the step-size pilot (2 rounds, ε = …)"."""
+    if where.get("phase") != "pilot":
+        return f"draw {where['draws_done']:,} of {where['draws_total']:,}"
+    if where.get("done"):
+        rounds = len(where.get("rounds", []))
+        return (
+            f"the end of the step-size pilot ({rounds} round{'s' if rounds != 1 else ''}, "
+            f"ε = {where['step_size']:.3g})"
+        )
+    if not where.get("steps_done"):
+        where_round = where["round"] + 1
+        return f"the start of step-size pilot round {where_round} (ε = {where['step_size']:.3g})"
+    return (
+        f"step-size pilot round {where['round'] + 1}, step {where['steps_done']:,} of "
+        f"{where['steps_total']:,}"
+    )
+
+
+def progress_rank(where: dict | None) -> tuple:
+    """An order on saved progress (none < pilot rounds < sampling draws), so a SLURM task
+    can tell whether its attempt moved its run forward."""
+    if not where:
+        return (0,)
+    if where.get("phase") == "pilot":
+        return (1, len(where.get("rounds", [])) + bool(where.get("done")), where["steps_done"])
+    return (2, where["draws_done"])
+
+
+def saved_progress(path: Path) -> dict | None:
+    """``saved_point`` of a run's sampling, else of its step-size pilot (``part_path``)."""
+    return saved_point(path) or saved_point(part_path(path, "pilot"))
+
+
 def saved_point(path: Path) -> dict | None:
     """The saved progress at ``path`` (``where``: phase, offset, draws done and total;
     ``attempts``; ``saved_at``), or None where there is none or it cannot be read."""
@@ -89,6 +132,15 @@ class Snapshots:
         out.started = out.last = self.started
         return out
 
+    def part(self, name: str) -> Snapshots:
+        """The progress of a stage before sampling (``pilot``: SGLD's step-size pilots),
+        kept beside the run's (``part_path``) with the same context, and cleared with it."""
+        out = Snapshots(
+            part_path(self.path, name), self.context, self.tell, self.every_sec, self.clock
+        )
+        out.started = out.last = self.started
+        return out
+
     def due(self) -> bool:
         return not self.failed_write and self.clock() - self.last >= self.every_sec
 
@@ -109,15 +161,21 @@ class Snapshots:
             return self._discard("it was written by other code, settings or starting states")
         where = meta["where"]
         self.earlier_sec = float(meta.get("sampling_sec", 0.0))
-        self.resumed = {
-            "draws_done": where["draws_done"],
-            "attempts": int(meta.get("attempts", 1)) + 1,
-            "earlier_sampling_sec": round(self.earlier_sec, 3),
-        }
-        self.tell(
-            f"resuming at draw {where['draws_done']:,} of {where['draws_total']:,} "
-            f"(progress saved by an earlier attempt)"
-        )
+        attempts = int(meta.get("attempts", 1)) + 1
+        if where.get("phase") == "pilot":
+            done = where.get("done", False)
+            self.resumed = {
+                "rounds_done": len(where["rounds"]),
+                "steps_done": 0 if done else where["steps_done"],
+                "attempts": attempts,
+            }
+        else:
+            self.resumed = {
+                "draws_done": where["draws_done"],
+                "attempts": attempts,
+                "earlier_sampling_sec": round(self.earlier_sec, 3),
+            }
+        self.tell(f"resuming at {describe(where)} (progress saved by an earlier attempt)")
         return {"arrays": arrays, "where": where}
 
     def save(self, fingerprint: dict, arrays: dict, where: dict) -> None:
@@ -143,11 +201,23 @@ class Snapshots:
                 tmp.unlink(missing_ok=True)
             self.failed_write = True
             self.tell(f"could not save progress to {self.path} ({exc}); sampling goes on")
+        except BaseException:  # a second stop during the save: no half-written sibling
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
 
     def clear(self) -> None:
-        """Remove the saved point (the run is published or has failed), and its folder
-        once no other run's is left there."""
+        """Remove the saved point (the run is published or has failed) with its parts
+        and any temporary file a killed save left, and the folder once no other run's
+        is left there."""
         self.path.unlink(missing_ok=True)
+        stem = self.path.stem
+        with contextlib.suppress(OSError):
+            for stray in (
+                *self.path.parent.glob(f"{stem}.*.npz"),
+                *self.path.parent.glob(f".{stem}.*.tmp"),
+            ):
+                stray.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty, or already gone
             self.path.parent.rmdir()
 

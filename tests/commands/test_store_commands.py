@@ -92,6 +92,14 @@ def test_status_says_where_a_stopped_run_resumes(store, capsys):
     assert (row["run"], row["state"], row["saved"]) == (good.dirname, "missing", where)
     _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
     assert "progress saved at draw 25 of 60: the next attempt resumes" in out
+    saved.clear()  # only the step-size pilot's progress, in round 2 of SGLD's auto step
+    pilot = {"phase": "pilot", "round": 1, "steps_total": 9000, "step_size": 2.5e-6}
+    pilot.update(rounds=[{"step_size": 1e-5}], steps_done=1200)
+    saved.part("pilot").save({}, {"state_0": np.zeros(3)}, pilot)
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
+    assert json.loads(out)["rows"][1]["saved"] == pilot
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
+    assert "progress saved at step-size pilot round 2, step 1,200 of 9,000: the next" in out
 
 
 def test_status_lists_slurm_submissions(store, capsys):

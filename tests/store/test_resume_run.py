@@ -6,9 +6,11 @@ The resumed run must publish the same trace, value for value, as a run never sto
 say in analysis.json that it resumed, and leave no saved progress behind.
 """
 
+import dataclasses
 import json
 
 import jax
+import numpy as np
 import pytest
 
 from lambda_hat import runner
@@ -23,7 +25,13 @@ from lambda_hat.config.specs import (
 )
 from lambda_hat.store.ids import run_dirname
 from lambda_hat.store.layout import Layout
-from lambda_hat.store.snapshots import saved_point
+from lambda_hat.store.snapshots import (
+    Snapshots,
+    describe,
+    progress_rank,
+    saved_point,
+    saved_progress,
+)
 
 MODEL = ModelSpec(
     kind="dln", in_dim=3, widths=(3,), out_dim=3, rank=1, activation="identity", bias=False
@@ -111,3 +119,71 @@ def test_a_failed_run_leaves_no_saved_progress(tmp_path):
         runner.run_sampler(spec, tmp_path, progress=fail)
     assert layout.run_failure(tid, run_dirname(spec)).is_file()
     assert not saved.exists()  # --retry-failed starts afresh
+
+
+def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_path, monkeypatch):
+    """A stop as round 2 of ``step_size = "auto"``'s pilot starts: the next attempt does
+    not run round 1 again, says so, and publishes what a run never stopped does."""
+    from lambda_hat.numerics import step_size as rule
+
+    monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)  # all three rounds (else one settles it)
+    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
+    tid = runner.build_target(TARGET, whole_root)
+    assert runner.build_target(TARGET, root) == tid
+    spec = dataclasses.replace(
+        _spec(tid), params=SGLDParams(step_size="auto", batch_size=20), max_draws=200
+    )
+    name = run_dirname(spec)
+    runner.run_sampler(spec, whole_root)
+
+    def stop_at_round_2(text):
+        if text.startswith("step size: pilot round 2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_sampler(spec, root, stage=stop_at_round_2)
+    saved = Layout(root).run_resume(tid, name)
+    where = saved_progress(saved)["where"]
+    assert (where["phase"], where["round"], where["steps_done"]) == ("pilot", 1, 0)
+    assert not saved.exists()  # nothing sampled yet: only the pilot's part
+    stages = []
+    runner.run_sampler(spec, root, stage=stages.append)
+    assert not saved.parent.exists()  # the pilot's part goes with the run's progress
+    assert f"resuming at {describe(where)} (progress saved by an earlier attempt)" in stages
+    assert not any(s.startswith("step size: pilot round 1") for s in stages)
+    a, b = (
+        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
+        for r in (root, whole_root)
+    )
+    for key in ("llc_mean", "llc_mcse", "total_fges", "sgld_step", "budget", "draws"):
+        assert a[key] == b[key], key
+    assert a["resumed"] == {"pilot": {"rounds_done": 1, "steps_done": 0, "attempts": 2}}
+    assert len(a["sgld_step"]["auto"]["typical"]["rounds"]) == 3
+
+
+def test_progress_is_ordered_and_cleared_with_its_parts(tmp_path):
+    """A SLURM task requeues itself when its attempt moved its run forward: any pilot
+    step, then a finished round, the finished pilot, then sampling's draws."""
+    pilot = {"phase": "pilot", "steps_total": 90, "step_size": 1e-5}
+    order = [
+        None,
+        {**pilot, "round": 0, "rounds": [], "steps_done": 5},
+        {**pilot, "round": 0, "rounds": [], "steps_done": 60},
+        {**pilot, "round": 1, "rounds": [{}], "steps_done": 0},
+        {**pilot, "round": 1, "rounds": [{}], "steps_done": 1},
+        {**pilot, "done": True, "rounds": [{}, {}], "steps_done": 0},
+        {"phase": 0, "offset": 1, "draws_done": 1, "draws_total": 9},
+        {"phase": 1, "offset": 2, "draws_done": 8, "draws_total": 9},
+    ]
+    ranks = [progress_rank(w) for w in order]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+    assert describe(order[5]) == "the end of the step-size pilot (2 rounds, ε = 1e-05)"
+    assert describe(order[3]) == "the start of step-size pilot round 2 (ε = 1e-05)"
+    run = tmp_path / "_resume" / "run_sgld_0a1b2c3d.npz"
+    Snapshots(run, {}).save({}, {"loss": np.zeros(2)}, order[6])
+    Snapshots(run, {}).part("pilot").save({}, {}, order[5])
+    (run.parent / f".{run.name}.4242.tmp").write_bytes(b"half a save")  # a killed save's
+    other = run.with_name("run_sgld_99999999.npz")
+    Snapshots(other, {}).save({}, {}, order[7])
+    Snapshots(run, {}).clear()
+    assert sorted(p.name for p in run.parent.iterdir()) == [other.name]

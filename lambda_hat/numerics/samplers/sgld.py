@@ -36,6 +36,7 @@ to carry); the rows are i.i.d. draws, so which rows share a batch carries no str
 from __future__ import annotations
 
 import math
+import time
 from typing import NamedTuple
 
 import jax
@@ -210,19 +211,49 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     )
 
 
-def final_states(rng_key, posterior, params, step_size: float, steps: int, num_chains: int):
+def final_states(
+    rng_key,
+    posterior,
+    params,
+    step_size: float,
+    steps: int,
+    num_chains: int,
+    resume=None,
+    on_chunk=None,
+    chunk_seconds: float = 2.0,
+):
     """The chains' states after ``steps`` SGLD steps from w* at ``step_size``, nothing
-    recorded: the pilot that ``step_size = "auto"`` measures the curvature after."""
+    recorded: the pilot that ``step_size = "auto"`` measures the curvature after.
+
+    The steps run in chunks of about ``chunk_seconds`` (one compiled program for every
+    chunk; step t's randomness is ``fold_in(key, t)``, so the cut does not change the
+    result), so a stop lands between chunks and a long pilot can be resumed:
+    ``resume = (t, states)`` starts at step t, and ``on_chunk(t, states)`` hears of
+    each point reached.
+    """
     kernel = kernel_for(posterior, params, step_size)
     key_chains, key_run = jax.random.split(rng_key)
-    states = start(key_chains, posterior, params, num_chains)
+    done, states = (
+        (0, start(key_chains, posterior, params, num_chains)) if resume is None else resume
+    )
 
     @jax.jit
-    def run(states):
+    def run(states, first, count):
         def body(t, states):
             keys = jax.random.split(jax.random.fold_in(key_run, t), num_chains)
             return jax.vmap(kernel, in_axes=(0, 0, None))(keys, states, t)[0]
 
-        return jax.lax.fori_loop(0, steps, body, states)
+        return jax.lax.fori_loop(first, first + count, body, states)
 
-    return run(states)
+    size = 1  # the first chunk also compiles; later ones are sized from measured speed
+    while done < steps:
+        count = min(size, steps - done)
+        clock = time.perf_counter()
+        states = run(states, jnp.int32(done), jnp.int32(count))
+        jax.block_until_ready(states)
+        per_step = (time.perf_counter() - clock) / count
+        done += count
+        if on_chunk is not None:
+            on_chunk(done, states)
+        size = int(max(1, min(chunk_seconds / max(per_step, 1e-9), 4 * count)))
+    return states

@@ -1,0 +1,114 @@
+"""SGLD's step-size pilot, stopped and started again, chooses the step one never stopped does.
+
+The pilot rounds of ``step_size = "auto"`` run the run's chains for 1/γ of Langevin time
+each: at the plain step of a stiff network, an hour a round. They run in chunks, so a
+stop lands between two, and they keep their progress (finished rounds, the running
+round's chains) beside the run's, so the next attempt goes on from there. The chosen
+step and the rounds' record must be identical, bit for bit, wherever the stop fell.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+from lambda_hat.config.specs import SGLDParams
+from lambda_hat.numerics import step_size as rule
+from lambda_hat.numerics.samplers import sgld
+from lambda_hat.store.snapshots import Snapshots, describe, saved_point
+from tests.numerics.helpers import dln_problem
+
+PARAMS = SGLDParams(step_size="auto", batch_size=16)
+
+
+class StopClock:
+    """A clock for Snapshots that raises KeyboardInterrupt on its ``at``-th reading (a
+    stop landing between two chunks, where the pilot asks whether a save is due)."""
+
+    def __init__(self, at: int | None):
+        self.at, self.calls = at, 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return float(self.calls)
+
+
+@pytest.fixture
+def problem(x32, monkeypatch):
+    """A tiny DLN whose pilot takes all three rounds (it would settle in one at the
+    rule's margin): 858, 1,286 and 704 steps, each in chunks."""
+    monkeypatch.setattr(rule, "TYPICAL_MARGIN", 0.05)
+    monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    curvature = rule.examine(posterior, PARAMS)
+    return posterior, curvature, rule.auto_step(curvature)
+
+
+def _pilot(problem, snapshots=None, report=None):
+    posterior, curvature, step = problem
+    return rule.typical_step(
+        posterior, PARAMS, step, curvature, 3, seed=0, report=report, saved=snapshots
+    )
+
+
+def test_a_pilot_cut_into_chunks_ends_where_one_chunk_does(x32):
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    key, params = jax.random.PRNGKey(5), SGLDParams(step_size=1e-3, batch_size=16)
+    whole = sgld.final_states(key, posterior, params, 1e-3, 300, 3, chunk_seconds=1e9)
+    seen = []
+    cut = sgld.final_states(
+        key,
+        posterior,
+        params,
+        1e-3,
+        300,
+        3,
+        chunk_seconds=0.0,
+        on_chunk=lambda t, s: seen.append(t),
+    )
+    assert seen[:4] == [1, 2, 3, 4] and seen[-1] == 300  # chunks of one step at chunk_seconds=0
+    for a, b in zip(jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(cut), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# stopped early in round 1, in the save after it (so round 1 is taken up from its last
+# chunk), at round 2's first chunk, in round 3
+@pytest.mark.parametrize("stop_at", [3, 13, 15, 30])
+def test_a_stopped_pilot_resumes_to_the_same_step(problem, tmp_path, stop_at):
+    step, record = _pilot(problem)
+    assert len(record["rounds"]) == 3 and not record["settled"]
+    path = tmp_path / "_resume" / "run_sgld_x.pilot.npz"
+    told = []
+    first = Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0, clock=StopClock(stop_at))
+    with pytest.raises(KeyboardInterrupt):
+        _pilot(problem, first)
+    where = saved_point(path)["where"]
+    assert where["phase"] == "pilot" and not where.get("done")
+    assert where["steps_done"] > 0 or where["round"] > 0
+    again = Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)
+    reports = []
+    assert _pilot(problem, again, reports.append) == (step, record)
+    assert told == [f"resuming at {describe(where)} (progress saved by an earlier attempt)"]
+    assert again.resumed["rounds_done"] == len(where["rounds"]) == where["round"]
+    assert again.resumed["steps_done"] == where["steps_done"]
+    assert len(reports) == 3 - where["round"]  # the rounds finished before are not run again
+    # the finished pilot is kept, so a stop during sampling does not repeat it
+    done = Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)
+    assert _pilot(problem, done, reports.append) == (step, record)
+    assert len(reports) == 3 - where["round"]
+    assert told[-1].startswith("resuming at the end of the step-size pilot (3 rounds, ε = ")
+
+
+def test_a_pilot_of_another_start_is_not_used(problem, tmp_path):
+    posterior, curvature, step = problem
+    path = tmp_path / "run_sgld_x.pilot.npz"
+    _pilot(problem, Snapshots(path, {"run_id": "x"}, every_sec=0.0))
+    told = []
+    other = Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)
+    chosen, _ = rule.typical_step(posterior, PARAMS, step / 2, curvature, 3, saved=other)
+    assert told[0] == (
+        f"saved progress at {path} not used: it was written by other code, settings or "
+        "starting states; starting over"
+    )
+    assert chosen != _pilot(problem)[0]
