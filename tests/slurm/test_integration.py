@@ -19,6 +19,7 @@ import pytest
 from lambda_hat.slurm.queue import query_tasks, submissions
 from lambda_hat.store import manifest
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.snapshots import saved_point
 
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
@@ -295,3 +296,62 @@ def test_stop_signal_discards_the_build_in_progress_and_requeues(slurm, tmp_path
     assert not Layout(root).run_failure(tid, run).exists()
     again = lh(tmp_path, "slurm", str(toml), "--root", str(root))
     assert "1 artifact(s) missing" in again.stdout  # only the run is left to do
+
+
+RESUMABLE_RUN = LONG_RUN.replace("draws = 3000000", "draws = 1000000")
+
+
+@pytest.mark.slow
+def test_a_run_stopped_twice_finishes_over_three_attempts(slurm, tmp_path, monkeypatch):
+    """The loop a run longer than its time limit goes through: stopped while sampling
+    (``scancel --signal=TERM --batch``, what the limit sends), the task keeps the run's
+    progress and requeues itself, the next attempt resumes it; the second stop finds a
+    task that built nothing, and it requeues because its run moved on; the third attempt
+    publishes the run, which records its three attempts."""
+    monkeypatch.setenv("LAMBDA_HAT_SAVE_EVERY_SEC", "0")  # sbatch passes it on to the task
+    toml = tmp_path / "resumable.toml"
+    toml.write_text(RESUMABLE_RUN)
+    root = tmp_path / "store"
+    out = lh(tmp_path, "slurm", str(toml), "--root", str(root), "--requeue", "--submit")
+    assert out.returncode == 0, out.stderr
+    job = out.stdout.split("submitted array job ")[1].split()[0]
+    [folder] = Layout(root).slurm_dir.iterdir()
+    plan = json.loads((folder / "plan.json").read_text())
+    tid, run = plan["tasks"][0][0]["target_id"], plan["tasks"][0][1]["run"]
+    layout, log = Layout(root), folder / "logs" / "task-0.out"
+    saved = layout.run_resume(tid, run)
+
+    def draws_saved() -> int:
+        point = saved_point(saved)
+        return point["where"]["draws_done"] if point else 0
+
+    def stop_once_past(draws: int, restarts: int) -> None:
+        _wait_for(lambda: draws_saved() > draws, 300, f"progress past draw {draws}")
+        subprocess.run(["scancel", "--signal=TERM", "--batch", job], check=True, timeout=30)
+        _wait_for(
+            lambda: (query_tasks(job) or {}).get(0, {}).get("restarts", 0) >= restarts,
+            120,
+            f"requeue {restarts}",
+        )
+
+    try:
+        stop_once_past(0, 1)
+        _wait_for(
+            lambda: "(progress saved by an earlier attempt)" in log.read_text(), 300, "resume"
+        )
+        stop_once_past(draws_saved(), 2)
+        _wait_for(lambda: layout.run_dir(tid, run).is_dir(), 900, "the third attempt to publish")
+    finally:
+        subprocess.run(["scancel", job], timeout=30, check=False)
+    text = log.read_text()
+    saves = [line for line in text.splitlines() if "its progress is saved at draw " in line]
+    assert len(saves) == 2 and text.count(f"requeueing {job}_0") == 2, text
+    assert "not requeued" not in text
+    first, second = (int(s.split(" at draw ")[1].split()[0].replace(",", "")) for s in saves)
+    assert 0 < first < second < 1_001_000
+    assert f"resuming at draw {first:,} of 1,001,000" in text
+    assert f"resuming at draw {second:,} of 1,001,000" in text
+    analysis = json.loads((layout.run_dir(tid, run) / "analysis.json").read_text())
+    assert analysis["resumed"]["attempts"] == 3
+    assert analysis["resumed"]["draws_done"] == second
+    assert analysis["draws"] == 1_000_000 and not saved.exists()
