@@ -71,8 +71,8 @@ def describe(where: dict) -> str:
             f"ε = {where['step_size']:.3g})"
         )
     if not where.get("steps_done"):
-        where_round = where["round"] + 1
-        return f"the start of step-size pilot round {where_round} (ε = {where['step_size']:.3g})"
+        number = where["round"] + 1
+        return f"the start of step-size pilot round {number} (ε = {where['step_size']:.3g})"
     return (
         f"step-size pilot round {where['round'] + 1}, step {where['steps_done']:,} of "
         f"{where['steps_total']:,}"
@@ -222,6 +222,9 @@ class Snapshots:
             self.path.parent.rmdir()
 
     def _discard(self, why: str) -> None:
+        """Remove this file only: a pilot kept beside a run's progress is judged apart."""
         self.tell(f"saved progress at {self.path} not used: {why}; starting over")
-        self.clear()
+        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
         return None
