@@ -329,15 +329,12 @@ def _pilot_round(posterior, params, step, steps, num_chains, seed, r, resume, on
     = (steps done, saved state arrays) if given; ``on_chunk(t, states)`` hears of each
     point reached."""
     from lambda_hat.numerics.samplers import sgld
+    from lambda_hat.numerics.samplers.driver import states_from
 
     rng = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
     if resume is not None:
         template = sgld.start(rng, posterior, params, num_chains)
-        fresh, treedef = jax.tree_util.tree_flatten(template)
-        leaves = [
-            jnp.asarray(resume[1][f"state_{i}"]).reshape(f.shape) for i, f in enumerate(fresh)
-        ]
-        resume = (resume[0], jax.tree_util.tree_unflatten(treedef, leaves))
+        resume = (resume[0], states_from(resume[1], template))
     return sgld.final_states(rng, posterior, params, step, steps, num_chains, resume, on_chunk)
 
 
@@ -354,7 +351,7 @@ class _Keeper:
             self.store()
 
     def store(self) -> None:
+        from lambda_hat.numerics.samplers.driver import state_arrays
+
         t, states = self.mark
-        leaves = jax.tree_util.tree_leaves(states)
-        arrays = {f"state_{i}": np.asarray(v) for i, v in enumerate(leaves)}
-        self.saved.save(self.fingerprint, arrays, {**self.where, "steps_done": t})
+        self.saved.save(self.fingerprint, state_arrays(states), {**self.where, "steps_done": t})

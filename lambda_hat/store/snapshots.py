@@ -128,16 +128,16 @@ class Snapshots:
     def with_context(self, **more) -> Snapshots:
         """The same snapshots with more that must match (``sample_llc`` adds the spec as
         resolved: SGLD's automatic step and thinning)."""
-        out = Snapshots(self.path, {**self.context, **more}, self.tell, self.every_sec, self.clock)
-        out.started = out.last = self.started
-        return out
+        return self._sibling(self.path, {**self.context, **more})
 
     def part(self, name: str) -> Snapshots:
         """The progress of a stage before sampling (``pilot``: SGLD's step-size pilots),
         kept beside the run's (``part_path``) with the same context, and cleared with it."""
-        out = Snapshots(
-            part_path(self.path, name), self.context, self.tell, self.every_sec, self.clock
-        )
+        return self._sibling(part_path(self.path, name), self.context)
+
+    def _sibling(self, path: Path, context: dict) -> Snapshots:
+        """Snapshots at ``path`` with ``context``, on this one's clock and started time."""
+        out = Snapshots(path, context, self.tell, self.every_sec, self.clock)
         out.started = out.last = self.started
         return out
 

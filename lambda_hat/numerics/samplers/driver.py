@@ -247,7 +247,7 @@ def run_chains(
                 if snaps is not None and not stopped and snaps.due():
                     snaps.save(fingerprint, *_pack(mark, losses, infos, sums, positions, total))
                 per_draw = elapsed / count
-                size = int(max(1, min(capacity, chunk_seconds / max(per_draw, 1e-9), 4 * count)))
+                size = next_chunk(count, per_draw, chunk_seconds, capacity)
             if int(carry[3]) >= 0:
                 break
     except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
@@ -300,12 +300,28 @@ def _fingerprint(schedule: Schedule, record: str, states) -> dict:
     }
 
 
+def next_chunk(count: int, per_item: float, chunk_seconds: float, cap: float) -> int:
+    """The next chunk's length: about ``chunk_seconds`` at the speed the last one (of
+    ``count`` items, ``per_item`` seconds each) showed, at most 4× it and ``cap``."""
+    return int(max(1, min(cap, chunk_seconds / max(per_item, 1e-9), 4 * count)))
+
+
+def state_arrays(states) -> dict:
+    """The chains' states as ``state_<i>`` arrays, one per leaf (what a snapshot holds)."""
+    return {f"state_{i}": np.asarray(v) for i, v in enumerate(jax.tree_util.tree_leaves(states))}
+
+
+def states_from(arrays: dict, template):
+    """``state_arrays``'s output back in the structure and shapes of ``template``."""
+    fresh, treedef = jax.tree_util.tree_flatten(template)
+    leaves = [jnp.asarray(arrays[f"state_{i}"]).reshape(f.shape) for i, f in enumerate(fresh)]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
 def _pack(mark, losses, infos, sums, positions, total) -> tuple[dict, dict]:
     """The arrays and the position (``where``) of a consistent point ``mark``."""
     phase, offset, done, carry, grad_calls, kept = mark
-    arrays = {
-        f"state_{i}": np.asarray(v) for i, v in enumerate(jax.tree_util.tree_leaves(carry[0]))
-    }
+    arrays = state_arrays(carry[0])
     arrays["step"] = np.asarray(carry[1])
     arrays["grad_calls"] = grad_calls
     if kept:
@@ -323,9 +339,7 @@ def _restore(saved: dict, carry):
     """``_pack``'s output back as the loop's state: (phase, offset), carry, gradient
     calls and the kept-draw lists (one chunk each)."""
     arrays, where = saved["arrays"], saved["where"]
-    fresh, treedef = jax.tree_util.tree_flatten(carry[0])
-    leaves = [jnp.asarray(arrays[f"state_{i}"]).reshape(f.shape) for i, f in enumerate(fresh)]
-    states = jax.tree_util.tree_unflatten(treedef, leaves)
+    states = states_from(arrays, carry[0])
     carry = (states, jnp.int32(arrays["step"].reshape(-1)[0]), carry[2], carry[3])
     lists = ([], [], [], [])
     if "loss" in arrays:

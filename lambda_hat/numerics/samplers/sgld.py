@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
-from lambda_hat.numerics.samplers.driver import Schedule, run_chains
+from lambda_hat.numerics.samplers.driver import Schedule, next_chunk, run_chains
 
 INT32_MAX = 2**31 - 1
 
@@ -255,5 +255,5 @@ def final_states(
         done += count
         if on_chunk is not None:
             on_chunk(done, states)
-        size = int(max(1, min(chunk_seconds / max(per_step, 1e-9), 4 * count)))
+        size = next_chunk(count, per_step, chunk_seconds, steps)
     return states
