@@ -72,8 +72,11 @@ def sample_llc(
     step = None
     stage = stage or (lambda text: None)
     pilot = snapshots.part("pilot") if snapshots is not None else None
+    starts = {}
     if spec.sampler == "sgld":
-        spec, step = _sgld_step(posterior, spec, tune_on, stage, pilot)
+        spec, step, ends = _sgld_step(posterior, spec, tune_on, stage, pilot)
+        if ends is not None:  # start = "pilot": where the step pilot's chains are
+            starts = {"start": ends}
     stage(_sampling_stage(spec))
     if snapshots is not None:
         snapshots = snapshots.with_context(spec=to_dict(spec))
@@ -99,6 +102,7 @@ def sample_llc(
             stop=auto,
             snapshots=snapshots,
         ),
+        **starts,
     )
     check_finite(spec, result)
     if step:  # the curvature's Hessian-vector products are tuning work, shared by chains
@@ -152,6 +156,9 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
     ``step_size = "auto"`` is chosen on ``tune_on`` when given (a checkpoint's runs pass
     their training's last checkpoint); the bias bound is always this posterior's.
     ``pilot`` (``store/snapshots.py``), if given, keeps the step-size pilot's progress.
+    Also returns where the chains start: the pilot's chain ends for ``start = "pilot"``
+    (which has spent the burn-in's 1/γ, so a capped thin does not lengthen it), else
+    None (w*).
     """
     import dataclasses
 
@@ -161,7 +168,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
     stage("step size: curvature at w*")
     here = rule.examine(posterior, spec.params, spec.seed)
     record = {"curvature": here, "fges": here["fges"]}
-    step = spec.params.step_size
+    step, ends = spec.params.step_size, None
     if step == "auto":
         on = posterior if tune_on is None else tune_on
         basis = here if tune_on is None else rule.examine(tune_on, spec.params, spec.seed)
@@ -170,7 +177,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
         if tune_on is not None:
             record["fges"] += basis["fges"]
         if spec.params.scheme == "leimkuhler-matthews":
-            step, typical = rule.typical_step(
+            step, typical, ends = rule.typical_step(
                 on, spec.params, step, basis, spec.chains, spec.seed, report=stage, saved=pilot
             )
             record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
@@ -179,14 +186,37 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
         spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=step))
     else:
         basis = here
+    if spec.params.start == "pilot":
+        elsewhere = tune_on is not None and not np.array_equal(
+            np.asarray(tune_on.w_star), np.asarray(posterior.w_star)
+        )  # the last checkpoint's own runs sample where its pilot ended
+        ends, record["start"] = _pilot_start(posterior, ends, elsewhere)
+    else:
+        ends = None
     if spec.thin == "auto":
         thin = record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
         spec = dataclasses.replace(spec, thin=thin["thin"])
-        if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN:  # keep its 1/γ of time
-            spec = dataclasses.replace(spec, burnin=thin["burnin_draws"])  # > 100 when capped
+        if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN and ends is None:
+            spec = dataclasses.replace(spec, burnin=thin["burnin_draws"])  # keeps its 1/γ
     record["step_size"] = step
     record["bias"] = rule.bias_bound(step, here, spec.params.scheme)
-    return spec, record
+    return spec, record, ends
+
+
+def _pilot_start(posterior, ends, elsewhere: bool):
+    """``start = "pilot"``: the pilot's chain ends and the record of them, or None (w*)
+    and why: the pilot ran on another posterior (a training run's last checkpoint), or
+    its last round diverged."""
+    if elsewhere:
+        return None, {
+            "kind": "w_star",
+            "why": "the step pilot ran on the training run's last checkpoint",
+        }
+    if ends is None or not np.isfinite(ends).all():
+        return None, {"kind": "w_star", "why": "the step pilot's last round diverged"}
+    w_star = np.asarray(posterior.w_star, np.float64)
+    distance = np.linalg.norm(np.asarray(ends, np.float64) - w_star, axis=1)
+    return ends, {"kind": "pilot", "distance_from_w_star": [float(d) for d in distance]}
 
 
 def _bias_warning(spec: RunSpec, bias: dict) -> str:

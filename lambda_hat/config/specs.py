@@ -76,6 +76,7 @@ class TargetSpec:
 
 
 SGLD_SCHEMES = ("leimkuhler-matthews", "euler")
+SGLD_STARTS = ("auto", "pilot", "w_star")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class SGLDParams:
     default Leimkuhler–Matthews noise (the mean of two consecutive draws) makes the
     stationary variance exact in Gaussian directions at any stable step; ``"euler"`` is
     the textbook step that every run made before the option existed (stored runs
-    without the key are Euler runs and keep their IDs).
+    without the key are Euler runs and keep their IDs). ``start``: with the step pilot,
+    sampling starts where its chains end (they have run 1/γ of Langevin time from w*),
+    so a burn-in of 1/γ is not paid twice; runs stored before the key started at w*.
     """
 
     step_size: float | Literal["auto"] = field(
@@ -127,6 +130,22 @@ class SGLDParams:
             "Welling & Teh's step, variance bias ~ε·h/4",
         ),
     )
+    start: str = field(
+        default="auto",
+        metadata=check(
+            choices=SGLD_STARTS,
+            before="w_star",
+            help="where the chains start: 'pilot' (the default with step_size = 'auto' "
+            "and the leimkuhler-matthews scheme) where the step-size pilot's chains end, "
+            "after 1/γ of Langevin time, so the burn-in is not spent twice; 'w_star' "
+            "(the default otherwise) at w*",
+        ),
+    )
+
+    def __post_init__(self):  # "auto" is resolved here, so every reader sees the value
+        if self.start == "auto":
+            piloted = self.step_size == "auto" and self.scheme == "leimkuhler-matthews"
+            object.__setattr__(self, "start", "pilot" if piloted else "w_star")
 
 
 START_CHOICES = ("w_star", "dispersed")
@@ -316,12 +335,21 @@ class RunSpec:
 
 def check_budget(spec: SamplerSpec, where: str) -> None:
     """``max_draws`` is the cap of ``draws = "auto"``, and a cap must allow one check;
-    ``thin = "auto"`` is SGLD's (a span of Langevin time needs a Langevin step)."""
+    ``thin = "auto"`` is SGLD's (a span of Langevin time needs a Langevin step), and so
+    is ``start = "pilot"`` with the step pilot that places it."""
     if spec.thin == "auto" and spec.name != "sgld":
         raise ConfigError(
             f"{where}.thin: 'auto' spans a fixed Langevin time per draw, which only sgld "
             f"has; give {spec.name} a number (its default is 1)"
         )
+    params = spec.params
+    if isinstance(params, SGLDParams) and params.start == "pilot":
+        if params.step_size != "auto" or params.scheme != "leimkuhler-matthews":
+            raise ConfigError(
+                f"{where}.start: 'pilot' starts the chains where the step-size pilot's "
+                "chains end, and only step_size = 'auto' with scheme = "
+                "'leimkuhler-matthews' runs that pilot; remove start or set it to 'w_star'"
+            )
     if spec.max_draws is not None and spec.draws != "auto":
         raise ConfigError(
             f"{where}.max_draws: the cap of draws = 'auto'; set draws = 'auto' or remove it"

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -208,6 +209,15 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     }
 
 
+class TypicalStep(NamedTuple):
+    """``typical_step``'s choice: the step, its record, and the last round's chains'
+    positions (chains, p), which have run TYPICAL_TIME/γ of Langevin time from w*."""
+
+    step_size: float
+    record: dict
+    ends: np.ndarray
+
+
 def typical_step(
     posterior,
     params,
@@ -224,10 +234,11 @@ def typical_step(
     preconditioner and batch size) from w* for TYPICAL_TIME/γ of Langevin time, take
     h_max at each chain's end (in its own preconditioner's metric), and lower ε to
     4·TYPICAL_MARGIN/max h_max if that is lower (by DIVERGED_SHRINK if the pilot
-    diverged); stop once a round lowers it by less than a fifth. Returns (ε, the record
-    of the rounds with their FGEs; ``settled`` is false when the last round still
-    lowered ε). ``report(text)``, if given, is told each round before it runs (a round
-    can take minutes).
+    diverged); stop once a round lowers it by less than a fifth. Returns ε, the record
+    of the rounds with their FGEs (``settled`` is false when the last round still
+    lowered ε) and where the last round's chains ended (``start = "pilot"`` samples from
+    there). ``report(text)``, if given, is told each round before it runs (a round can
+    take minutes).
 
     ``saved`` (a ``store/snapshots.py`` part), if given, keeps the pilot's progress: the
     finished rounds and the running round's chains every so often, when stopped, and
@@ -245,7 +256,7 @@ def typical_step(
     where = loaded["where"] if loaded else {"round": 0, "steps_done": 0, "step_size": step}
     rounds = list(where.get("rounds", []))
     if where.get("done"):
-        return where["step_size"], where["record"]
+        return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
     step = where["step_size"]
     gamma = max(float(posterior.localization), 0.01)
     batch = min(params.batch_size, posterior.n)
@@ -277,6 +288,7 @@ def typical_step(
                 keeper.reached if keeper else None,
             )
             found, distance = _where_chains_are(posterior, params, states, steps)
+            ends = np.asarray(states.position)
         except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
             if keeper is not None and keeper.mark is not None and keeper.mark[0] > 0:
                 keeper.store()
@@ -309,8 +321,8 @@ def typical_step(
     chosen = rounds[-1]["next_step"]
     if saved is not None:
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
-        saved.save(fingerprint, {}, {**end, "rounds": rounds, "record": record})
-    return chosen, record
+        saved.save(fingerprint, {"ends": ends}, {**end, "rounds": rounds, "record": record})
+    return TypicalStep(chosen, record, ends)
 
 
 def _where_chains_are(posterior, params, states, steps: int):
@@ -333,7 +345,7 @@ def _pilot_round(posterior, params, step, steps, num_chains, seed, r, resume, on
 
     rng = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
     if resume is not None:
-        template = sgld.start(rng, posterior, params, num_chains)
+        template = sgld.initial_states(rng, posterior, params, num_chains)
         resume = (resume[0], states_from(resume[1], template))
     return sgld.final_states(rng, posterior, params, step, steps, num_chains, resume, on_chunk)
 

@@ -111,6 +111,19 @@ BAD = [
         "\n[[samplers]]\nname='hmc'\nllc_trace='minibatch'\n",
         r"samplers\[0\]\.llc_trace: 'minibatch' is for sgld only; hmc records the exact",
     ),
+    (
+        "\n[[samplers]]\nname='sgld'\nstep_size=1e-5\nstart='pilot'\n",
+        r"samplers\[0\]\.start: 'pilot' starts the chains where the step-size pilot's chains "
+        r"end, and only step_size = 'auto' with scheme = 'leimkuhler-matthews' runs",
+    ),
+    (
+        "\n[[samplers]]\nname='sgld'\nscheme='euler'\nstart='pilot'\n",
+        r"samplers\[0\]\.start: 'pilot' .* remove start or set it to 'w_star'",
+    ),
+    (
+        "\n[[samplers]]\nname='sgld'\nstart='dispersed'\n",
+        r"samplers\[0\]\.start: 'dispersed' is not one of 'auto', 'pilot', 'w_star'",
+    ),
 ]
 
 
@@ -153,6 +166,15 @@ def test_sgld_steps_are_auto_unless_given_with_any_preconditioner(write_toml):
     text += "\n[[samplers]]\nname='sgld'\nprecond='rmsprop'\nstep_size=1e-5\n"
     steps = [s.params.step_size for s in load(write_toml(text)).samplers]
     assert steps == ["auto", "auto", "auto", 1e-5]
+
+
+def test_sgld_starts_where_its_step_pilot_ends_when_it_has_one(write_toml):
+    """start = "auto" resolves to 'pilot' where step_size = 'auto' runs the pilot (the
+    leimkuhler-matthews scheme), to 'w_star' otherwise."""
+    entries = ["", "precond='rmsprop'", "step_size=1e-5", "scheme='euler'", "start='w_star'"]
+    text = BASE + "".join(f"\n[[samplers]]\nname='sgld'\n{e}\n" for e in entries)
+    starts = [s.params.start for s in load(write_toml(text)).samplers]
+    assert starts == ["pilot", "pilot", "w_star", "w_star", "w_star"]
 
 
 def test_llc_trace_defaults_per_sampler(write_toml):

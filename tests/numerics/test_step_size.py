@@ -29,6 +29,7 @@ from lambda_hat.numerics.step_size import (
     examine,
     pilot_second_moment,
     top_curvature,
+    typical_step,
 )
 from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout
@@ -204,9 +205,11 @@ def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_g
     monkeypatch.setattr(step_size, "THIN_MAX", 3)  # a stiff posterior's cap, cheaply
     posterior, _, _ = dln_problem([3, 3, 3], 1, 400, gamma=2.0)
 
-    def run(**keys):
+    at_w_star = SGLDParams(start="w_star")
+
+    def run(params=at_w_star, **keys):
         sampler = SamplerSpec(
-            name="sgld", params=SGLDParams(), chains=2, draws=20, localization=2.0, **keys
+            name="sgld", params=params, chains=2, draws=20, localization=2.0, **keys
         )
         return sample_llc(posterior, resolve_run(sampler, "t", 400))
 
@@ -219,10 +222,42 @@ def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_g
     assert est.result.stats["langevin_time"] == pytest.approx(eps * (wanted + 20) * 3)
     # a burn-in written as another number is the user's; uncapped, 100 draws stand
     assert run(burnin=7).spec.burnin == 7
+    # the default start, where the step pilot's chains end, has spent its 1/γ already
+    warm = run(SGLDParams())
+    assert warm.spec.params.start == "pilot" and warm.sgld_step["start"]["kind"] == "pilot"
+    assert warm.sgld_step["thin_auto"]["capped"] and warm.spec.burnin == AUTO_THIN_BURNIN
     monkeypatch.setattr(step_size, "THIN_MAX", 10_000)
     free = run()
     assert not free.sgld_step["thin_auto"]["capped"] and free.spec.burnin == AUTO_THIN_BURNIN
     assert free.sgld_step["thin_auto"]["burnin_draws"] is None
+
+
+def test_the_default_start_is_where_the_step_pilots_chains_end(x32):
+    """start = "pilot": the first draw is one step from the pilot's chain ends, which
+    have spread from w*; start = "w_star": one step from w*."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.sampling import sample_llc
+
+    posterior, _, _ = dln_problem([3, 3, 3], 1, 400)
+    at_w_star = examine(posterior, SGLDParams())
+    _, _, ends = typical_step(posterior, SGLDParams(), auto_step(at_w_star), at_w_star, 2)
+    w_star = np.asarray(posterior.w_star)
+    spread = np.linalg.norm(ends - w_star, axis=1)
+
+    def first_draw(params):
+        sampler = SamplerSpec(
+            name="sgld", params=params, chains=2, draws=1, burnin=0, thin=1, trace_params=True
+        )
+        est = sample_llc(posterior, resolve_run(sampler, "t", 400))
+        return est, np.asarray(est.result.positions)[:, 0]
+
+    est, first = first_draw(SGLDParams())
+    assert est.sgld_step["start"]["kind"] == "pilot"
+    assert est.sgld_step["start"]["distance_from_w_star"] == pytest.approx(spread, rel=1e-6)
+    assert (np.linalg.norm(first - ends, axis=1) < spread / 5).all()
+    est, first = first_draw(SGLDParams(start="w_star"))
+    assert "start" not in est.sgld_step
+    assert (np.linalg.norm(first - w_star, axis=1) < spread / 5).all()
 
 
 def test_sgld_budgets_itself_by_default_and_the_others_keep_theirs():
@@ -278,15 +313,22 @@ def test_the_checkpoints_of_one_training_share_the_step_of_the_last(tmp_path):
     assert main(["run", str(exp), "--workers", "1", "--quiet"]) == 0
     plan = make_plan(load(exp))
     layout = Layout(tmp_path / "store")
-    chosen = []
+    chosen, starts = [], []
     for run in plan.runs:
         analysis = json.loads(
             (layout.run_dir(run.target_id, run.dirname) / "analysis.json").read_text()
         )
         chosen.append(analysis["sgld_step"]["auto"]["step_size"])
+        starts.append(analysis["sgld_step"]["start"])
         assert analysis["stats"]["step_size"] == chosen[-1]
         assert analysis["spec"]["params"]["step_size"] == "auto"
     assert len(chosen) == 2 and chosen[0] == chosen[1]
+    # the pilot's chains are around the last checkpoint's w*: only its run starts there
+    kinds = sorted((s["kind"], s.get("why")) for s in starts)
+    assert kinds == [
+        ("pilot", None),
+        ("w_star", "the step pilot ran on the training run's last checkpoint"),
+    ]
 
 
 @pytest.mark.slow
@@ -334,7 +376,7 @@ def test_the_typical_step_shrinks_to_the_curvature_where_the_chains_go(x32):
     at_w_star = examine(posterior, SGLDParams())
     first = auto_step(at_w_star)
     assert at_w_star["h_max"] == pytest.approx(1.0) and first == pytest.approx(4 * TOLERANCE)
-    step, record = typical_step(posterior, SGLDParams(), first, at_w_star, 4)
+    step, record, _ = typical_step(posterior, SGLDParams(), first, at_w_star, 4)
     rounds = record["rounds"]
     assert rounds[0]["step_size"] == first and rounds[0]["stiffness"] > TYPICAL_MARGIN
     for r, nxt in zip(rounds, rounds[1:], strict=False):  # each round starts at the last's
@@ -355,14 +397,14 @@ def test_the_typical_step_leaves_a_gaussian_alone(x64):
     posterior, _ = _regression([2.0, 1.0, 0.5], n=300)
     at_w_star = examine(posterior, SGLDParams())
     first = auto_step(at_w_star)
-    step, record = typical_step(posterior, SGLDParams(batch_size=300), first, at_w_star, 2)
+    step, record, _ = typical_step(posterior, SGLDParams(batch_size=300), first, at_w_star, 2)
     assert step == first and len(record["rounds"]) == 1
     assert record["rounds"][0]["h_max"] == pytest.approx(at_w_star["h_max"], rel=1e-6)
     # with a preconditioner the curvature is taken in each chain's own metric, which
     # the pilot's running average only approximates
     params = SGLDParams(precond="rmsprop", batch_size=300)
     metric = examine(posterior, params)
-    step, record = typical_step(posterior, params, auto_step(metric), metric, 2)
+    step, record, _ = typical_step(posterior, params, auto_step(metric), metric, 2)
     assert step == auto_step(metric) and len(record["rounds"]) == 1
     assert record["rounds"][0]["h_max"] == pytest.approx(metric["h_max"], rel=0.5)
 
@@ -372,7 +414,7 @@ def test_a_diverging_pilot_shrinks_the_typical_step_tenfold(x32):
 
     posterior = _quartic(c=1e6)  # w*'s step (0.08) throws the chains out at once
     at_w_star = examine(posterior, SGLDParams())
-    step, record = typical_step(posterior, SGLDParams(), auto_step(at_w_star), at_w_star, 2)
+    step, record, _ = typical_step(posterior, SGLDParams(), auto_step(at_w_star), at_w_star, 2)
     first = record["rounds"][0]
     assert first["diverged"] is True and first["h_max"] is None
     assert first["next_step"] == pytest.approx(0.08 * DIVERGED_SHRINK)

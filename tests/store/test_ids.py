@@ -123,3 +123,23 @@ def test_the_sgld_scheme_keeps_old_ids_and_gives_the_new_default_its_own():
     assert run_id(lm) == "67925a3f"
     assert run_id(to_dict(lm)) == run_id(lm)
     assert SGLDParams().scheme == "leimkuhler-matthews"
+
+
+def test_sgld_start_keeps_old_ids_and_gives_the_pilot_start_its_own():
+    """Every SGLD run started at w* before the key existed: a stored spec without it
+    reads as w_star, and a start that resolves to w_star (a step given) hashes as
+    before; the pilot start of step_size = 'auto' hashes, so those runs are new."""
+    old = _run("tgt_595867ce2718")
+    assert old.params.start == "w_star" and run_id(old) == "101a6b0f"
+    from lambda_hat.config.specs import run_from_dict
+
+    stored = to_dict(old)
+    del stored["params"]["start"]
+    assert run_from_dict(stored).params.start == "w_star" and run_id(stored) == "101a6b0f"
+    auto = replace(old.params, step_size="auto", scheme="leimkuhler-matthews", start="w_star")
+    at_w_star = _run("tgt_595867ce2718", params=auto)
+    piloted = _run("tgt_595867ce2718", params=replace(auto, start="pilot"))
+    assert run_id(at_w_star) == "13637097"  # what such a run was before the key
+    assert run_id(piloted) == "544ff223"
+    assert run_id(to_dict(piloted)) == run_id(piloted)
+    assert SGLDParams().start == "pilot" and SGLDParams(step_size=1e-5).start == "w_star"

@@ -154,15 +154,18 @@ def kernel_for(posterior, params, step_size: float):
     )
 
 
-def start(rng_key, posterior, params, num_chains: int) -> SGLDState:
-    """``num_chains`` chains at w*, one key each (batched state)."""
-    return jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(
-        chain_keys(rng_key, num_chains)
-    )
+def initial_states(rng_key, posterior, params, num_chains: int, positions=None) -> SGLDState:
+    """``num_chains`` chains at w* (or at the rows of ``positions``), one key each
+    (batched state)."""
+    keys = chain_keys(rng_key, num_chains)
+    if positions is None:
+        return jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(keys)
+    positions = jnp.asarray(positions, posterior.w_star.dtype)
+    return jax.vmap(lambda w, k: init(w, k, params.scheme))(positions, keys)
 
 
-def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
-    """Run SGLD chains from w*; see module docstring."""
+def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> SampleResult:
+    """Run SGLD chains from w* (or from the rows of ``start``); see module docstring."""
     if not isinstance(params.step_size, float):
         raise TypeError(
             f"sgld.sample needs a numeric step_size, got {params.step_size!r}: "
@@ -175,7 +178,7 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         return kernel_for(post, params, params.step_size)
 
     key_chains, key_run = jax.random.split(rng_key)
-    states = start(key_chains, posterior, params, num_chains)
+    states = initial_states(key_chains, posterior, params, num_chains, start)
     minibatch = schedule.llc_trace == "minibatch"
     if minibatch:
         posterior = posterior.with_anchor()
@@ -234,7 +237,7 @@ def final_states(
     kernel = kernel_for(posterior, params, step_size)
     key_chains, key_run = jax.random.split(rng_key)
     done, states = (
-        (0, start(key_chains, posterior, params, num_chains)) if resume is None else resume
+        (0, initial_states(key_chains, posterior, params, num_chains)) if resume is None else resume
     )
 
     @jax.jit
