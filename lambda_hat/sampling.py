@@ -178,7 +178,15 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
             record["fges"] += basis["fges"]
         if spec.params.scheme == "leimkuhler-matthews":
             step, typical, ends = rule.typical_step(
-                on, spec.params, step, basis, spec.chains, spec.seed, report=stage, saved=pilot
+                on,
+                spec.params,
+                step,
+                basis,
+                spec.chains,
+                spec.seed,
+                report=stage,
+                saved=pilot,
+                continued=spec.params.start == "pilot",
             )
             record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
             record["auto"]["typical"] = typical

@@ -67,11 +67,19 @@ RULE = (
 TYPICAL_MARGIN = 0.25
 TYPICAL_ROUNDS = 3
 TYPICAL_TIME = 1.0
+# start = "pilot": rounds after the first go on from the last round's chains, which have
+# spread already, for this much of 1/γ (enough for the stiff directions to settle at the
+# new step many times over, and to meet the stiffer places it lets the chains into)
+CONTINUED_TIME = 0.25
 SHRINK_STOP = 0.8
 DIVERGED_SHRINK = 0.1
 TYPICAL_RULE = (
     f"then ε·h_max/4 ≤ {TYPICAL_MARGIN} at the chains' positions after {TYPICAL_TIME}/γ of "
     f"Langevin time, up to {TYPICAL_ROUNDS} rounds (lambda_hat/numerics/step_size.py)"
+)
+CONTINUED_RULE = (
+    f"{TYPICAL_RULE}; each round after the first goes on from the last one's chains for "
+    f"{CONTINUED_TIME}/γ"
 )
 
 
@@ -211,7 +219,8 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
 
 class TypicalStep(NamedTuple):
     """``typical_step``'s choice: the step, its record, and the last round's chains'
-    positions (chains, p), which have run TYPICAL_TIME/γ of Langevin time from w*."""
+    positions (chains, p), which have run at least TYPICAL_TIME/γ of Langevin time from
+    w*."""
 
     step_size: float
     record: dict
@@ -227,6 +236,7 @@ def typical_step(
     seed=0,
     report=None,
     saved=None,
+    continued: bool = False,
 ):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
@@ -234,7 +244,10 @@ def typical_step(
     preconditioner and batch size) from w* for TYPICAL_TIME/γ of Langevin time, take
     h_max at each chain's end (in its own preconditioner's metric), and lower ε to
     4·TYPICAL_MARGIN/max h_max if that is lower (by DIVERGED_SHRINK if the pilot
-    diverged); stop once a round lowers it by less than a fifth. Returns ε, the record
+    diverged); stop once a round lowers it by less than a fifth. ``continued``
+    (``start = "pilot"``): each round after the first goes on from the last one's
+    chains for CONTINUED_TIME/γ instead (they have spread already; a round of the
+    plain step on a stiff network is 4× the last one's steps). Returns ε, the record
     of the rounds with their FGEs (``settled`` is false when the last round still
     lowered ε) and where the last round's chains ended (``start = "pilot"`` samples from
     there). ``report(text)``, if given, is told each round before it runs (a round can
@@ -245,8 +258,9 @@ def typical_step(
     at each round's end, so the next attempt goes on from there (a round at the plain
     step of a stiff network is an hour here) with the same numbers.
     """
+    rule = CONTINUED_RULE if continued else TYPICAL_RULE
     fingerprint = {
-        "rule": TYPICAL_RULE,
+        "rule": rule,
         "start_step": step,
         "time_per_step": curvature["time_per_step"],
         "chains": num_chains,
@@ -260,20 +274,24 @@ def typical_step(
     step = where["step_size"]
     gamma = max(float(posterior.localization), 0.01)
     batch = min(params.batch_size, posterior.n)
-    settled = False
+    settled, ends = False, None
+    if loaded and continued:  # the last round's chains go on (none after a divergence)
+        ends = loaded["arrays"].get("ends")
     for r in range(where["round"], TYPICAL_ROUNDS):
-        steps = max(1, round(TYPICAL_TIME / gamma / (step * curvature["time_per_step"])))
+        resuming = loaded and r == where["round"] and where["steps_done"] > 0
+        go_on = where.get("goes_on", False) if resuming else continued and ends is not None
+        time = CONTINUED_TIME if go_on else TYPICAL_TIME
+        steps = max(1, round(time / gamma / (step * curvature["time_per_step"])))
         if report is not None:
             report(
                 f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
                 f"ε = {step:.3g}, {steps:,} steps"
             )
-        resume = None
-        if loaded and r == where["round"] and where["steps_done"] > 0:
-            resume = (where["steps_done"], loaded["arrays"])
+        resume = (where["steps_done"], loaded["arrays"]) if resuming else None
         keeper = None
         if saved is not None:
             now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
+            now["goes_on"] = go_on  # from the last round's chains: they are in the state
             keeper = _Keeper(saved, fingerprint, {**now, "rounds": list(rounds)}, steps)
         try:
             states = _pilot_round(
@@ -286,6 +304,7 @@ def typical_step(
                 r,
                 resume,
                 keeper.reached if keeper else None,
+                ends if go_on else None,
             )
             found, distance = _where_chains_are(posterior, params, states, steps)
             ends = np.asarray(states.position)
@@ -298,6 +317,7 @@ def typical_step(
             {
                 "step_size": step,
                 "steps": steps,
+                "from": "last round" if go_on else "w_star",
                 "h_max": h,
                 "h_max_per_chain": found,
                 "stiffness": step * h / 4.0,
@@ -307,6 +327,7 @@ def typical_step(
         diverged = not (math.isfinite(h) and np.isfinite(distance).all())
         if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
             rounds[-1].update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
+            ends = None if r + 1 < TYPICAL_ROUNDS else ends  # the next round starts at w*
         lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
         rounds[-1]["next_step"] = min(step, lower)
         settled = lower > SHRINK_STOP * step
@@ -315,9 +336,10 @@ def typical_step(
         step = lower
         if saved is not None and r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
             after = {"phase": "pilot", "round": r + 1, "steps_done": 0, "steps_total": 0}
-            saved.save(fingerprint, {}, {**after, "step_size": step, "rounds": rounds})
+            kept = {} if ends is None else {"ends": ends}
+            saved.save(fingerprint, kept, {**after, "step_size": step, "rounds": rounds})
     fges = sum(num_chains * (x["steps"] * batch / posterior.n + 2.0 * ITERATIONS) for x in rounds)
-    record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": TYPICAL_RULE}
+    record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": rule}
     chosen = rounds[-1]["next_step"]
     if saved is not None:
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
@@ -336,10 +358,12 @@ def _where_chains_are(posterior, params, states, steps: int):
     return found, distance
 
 
-def _pilot_round(posterior, params, step, steps, num_chains, seed, r, resume, on_chunk=None):
-    """Round ``r``'s chains after ``steps`` steps (``sgld.final_states``), from ``resume``
-    = (steps done, saved state arrays) if given; ``on_chunk(t, states)`` hears of each
-    point reached."""
+def _pilot_round(
+    posterior, params, step, steps, num_chains, seed, r, resume, on_chunk=None, positions=None
+):
+    """Round ``r``'s chains after ``steps`` steps (``sgld.final_states``) from w* (or the
+    rows of ``positions``), or from ``resume`` = (steps done, saved state arrays) if
+    given; ``on_chunk(t, states)`` hears of each point reached."""
     from lambda_hat.numerics.samplers import sgld
     from lambda_hat.numerics.samplers.driver import states_from
 
@@ -347,7 +371,9 @@ def _pilot_round(posterior, params, step, steps, num_chains, seed, r, resume, on
     if resume is not None:
         template = sgld.initial_states(rng, posterior, params, num_chains)
         resume = (resume[0], states_from(resume[1], template))
-    return sgld.final_states(rng, posterior, params, step, steps, num_chains, resume, on_chunk)
+    return sgld.final_states(
+        rng, posterior, params, step, steps, num_chains, resume, on_chunk, positions=positions
+    )
 
 
 class _Keeper:

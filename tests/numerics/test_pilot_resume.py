@@ -37,7 +37,8 @@ class StopClock:
 @pytest.fixture
 def problem(x32, monkeypatch):
     """A tiny DLN whose pilot takes all three rounds (it would settle in one at the
-    rule's margin): 858, 1,286 and 704 steps, each in chunks."""
+    rule's margin): 858, 1,286 and 704 steps, each in chunks (858, 321 and 256 where
+    each round goes on from the last one's chains)."""
     monkeypatch.setattr(rule, "TYPICAL_MARGIN", 0.05)
     monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)
     posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
@@ -45,10 +46,18 @@ def problem(x32, monkeypatch):
     return posterior, curvature, rule.auto_step(curvature)
 
 
-def _pilot(problem, snapshots=None, report=None):
+def _pilot(problem, snapshots=None, report=None, continued=False):
     posterior, curvature, step = problem
     return rule.typical_step(
-        posterior, PARAMS, step, curvature, 3, seed=0, report=report, saved=snapshots
+        posterior,
+        PARAMS,
+        step,
+        curvature,
+        3,
+        seed=0,
+        report=report,
+        saved=snapshots,
+        continued=continued,
     )
 
 
@@ -118,3 +127,51 @@ def test_a_pilot_of_another_start_is_not_used(problem, tmp_path):
         "starting states; starting over"
     )
     assert chosen != _pilot(problem)[0]
+
+
+def test_continued_rounds_go_on_from_the_last_rounds_chains(problem):
+    """start = "pilot": rounds 2 and 3 run CONTINUED_TIME/γ from where the last one's
+    chains are, so they are 4× shorter in Langevin time, and further from w* than
+    rounds from w* get."""
+    posterior, curvature, _ = problem
+    fresh, going = _pilot(problem), _pilot(problem, continued=True)
+    assert going.record["rule"] == rule.CONTINUED_RULE != fresh.record["rule"]
+    first, *later = going.record["rounds"]
+    assert first == fresh.record["rounds"][0] and first["from"] == "w_star"
+    for r in later:
+        assert r["from"] == "last round"
+        assert r["steps"] == round(rule.CONTINUED_TIME / (r["step_size"] * 1.0))
+    assert [r["steps"] for r in going.record["rounds"]] == [858, 321, 256]
+    assert going.record["fges"] < fresh.record["fges"] / 1.5
+
+
+def test_a_continued_pilot_taken_up_at_any_round_start_or_first_chunk_ends_the_same(
+    problem, tmp_path
+):
+    """Each saved point a continued pilot leaves (a round's start with the last round's
+    chains, a round's first chunk, the finished pilot) resumes to the same step, record
+    and chain ends as a pilot never stopped: a kill can leave any of them."""
+    continued = True
+    whole = _pilot(problem, continued=continued)
+    path = tmp_path / "run_sgld_x.pilot.npz"
+    copies, real = {}, Snapshots.save
+
+    def keep_a_copy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        where = saved_point(path)["where"]
+        if where.get("done") or where["steps_done"] <= 1:
+            point = (where.get("round"), where["steps_done"], where.get("done", False))
+            copies.setdefault(point, path.read_bytes())
+
+    Snapshots.save = keep_a_copy
+    try:
+        _pilot(problem, Snapshots(path, {"run_id": "x"}, every_sec=0.0), continued=continued)
+    finally:
+        Snapshots.save = real
+    assert {(r, t) for r, t, done in copies if not done} == {(0, 1), (1, 0), (1, 1), (2, 0), (2, 1)}
+    for blob in copies.values():
+        path.write_bytes(blob)
+        taken_up = _pilot(
+            problem, Snapshots(path, {"run_id": "x"}, every_sec=0.0), continued=continued
+        )
+        _same(taken_up, whole)

@@ -224,9 +224,11 @@ def final_states(
     resume=None,
     on_chunk=None,
     chunk_seconds: float = 2.0,
+    positions=None,
 ):
-    """The chains' states after ``steps`` SGLD steps from w* at ``step_size``, nothing
-    recorded: the pilot that ``step_size = "auto"`` measures the curvature after.
+    """The chains' states after ``steps`` SGLD steps from w* (or the rows of
+    ``positions``) at ``step_size``, nothing recorded: the pilot that
+    ``step_size = "auto"`` measures the curvature after.
 
     The steps run in chunks of about ``chunk_seconds`` (one compiled program for every
     chunk; step t's randomness is ``fold_in(key, t)``, so the cut does not change the
@@ -237,7 +239,9 @@ def final_states(
     kernel = kernel_for(posterior, params, step_size)
     key_chains, key_run = jax.random.split(rng_key)
     done, states = (
-        (0, initial_states(key_chains, posterior, params, num_chains)) if resume is None else resume
+        (0, initial_states(key_chains, posterior, params, num_chains, positions))
+        if resume is None
+        else resume
     )
 
     @jax.jit
