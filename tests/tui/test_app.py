@@ -155,7 +155,7 @@ async def test_refreshes_when_a_run_appears(workdir):
         assert "run_hmc_00000000" in [r.dirname for r in _shown(app)]
 
 
-def test_target_panel_says_what_the_values_were_computed_on():
+async def test_target_panel_says_what_the_values_were_computed_on():
     from rich.console import Console
 
     from lambda_hat.tui.screens.target import meta_panel
