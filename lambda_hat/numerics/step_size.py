@@ -13,7 +13,10 @@ is zero at every stable ε and what remains is second order. Hence:
   stiffest direction at w*, 1/50 of the stability limit); with Leimkuhler–Matthews it
   then runs pilot chains and lowers ε until ε·h_max/4 ≤ TYPICAL_MARGIN at the chains'
   positions (``typical_step``), because the curvature away from w* (below) can be far
-  larger than at w*;
+  larger than at w*; with ``start = "pilot"`` (the default) its rounds after the first
+  go on from the last one's chains for CONTINUED_TIME/γ, and sampling goes on from the
+  last round's, so the chains climb to the typical set once, not once per round and
+  again for the burn-in;
 * any other step gets the bound ``bias_bound`` = ε·h_max/4, and a bound above
   BIASED_ABOVE makes the run's trust verdict "step-size biased" (for Leimkuhler–
   Matthews a conservative flag: the step is far enough from w*'s quadratic regime that
