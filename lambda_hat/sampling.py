@@ -176,7 +176,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
         record["auto"] = {"step_size": step, "rule": rule.RULE, "chosen_on": basis}
         if tune_on is not None:
             record["fges"] += basis["fges"]
-        if spec.params.scheme == "leimkuhler-matthews":
+        if spec.params.runs_pilot:
             step, typical, ends = rule.typical_step(
                 on,
                 spec.params,
@@ -220,7 +220,7 @@ def _pilot_start(posterior, ends, elsewhere: bool):
             "kind": "w_star",
             "why": "the step pilot ran on the training run's last checkpoint",
         }
-    if ends is None or not np.isfinite(ends).all():
+    if ends is None:  # typical_step keeps no chains of a round that diverged
         return None, {"kind": "w_star", "why": "the step pilot's last round diverged"}
     w_star = np.asarray(posterior.w_star, np.float64)
     distance = np.linalg.norm(np.asarray(ends, np.float64) - w_star, axis=1)

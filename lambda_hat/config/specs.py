@@ -144,8 +144,13 @@ class SGLDParams:
 
     def __post_init__(self):  # "auto" is resolved here, so every reader sees the value
         if self.start == "auto":
-            piloted = self.step_size == "auto" and self.scheme == "leimkuhler-matthews"
-            object.__setattr__(self, "start", "pilot" if piloted else "w_star")
+            object.__setattr__(self, "start", "pilot" if self.runs_pilot else "w_star")
+
+    @property
+    def runs_pilot(self) -> bool:
+        """Whether the step is chosen by pilot chains (``step_size = "auto"`` with the
+        Leimkuhler–Matthews scheme: numerics/step_size.py ``typical_step``)."""
+        return self.step_size == "auto" and self.scheme == "leimkuhler-matthews"
 
 
 START_CHOICES = ("w_star", "dispersed")
@@ -343,13 +348,12 @@ def check_budget(spec: SamplerSpec, where: str) -> None:
             f"has; give {spec.name} a number (its default is 1)"
         )
     params = spec.params
-    if isinstance(params, SGLDParams) and params.start == "pilot":
-        if params.step_size != "auto" or params.scheme != "leimkuhler-matthews":
-            raise ConfigError(
-                f"{where}.start: 'pilot' starts the chains where the step-size pilot's "
-                "chains end, and only step_size = 'auto' with scheme = "
-                "'leimkuhler-matthews' runs that pilot; remove start or set it to 'w_star'"
-            )
+    if isinstance(params, SGLDParams) and params.start == "pilot" and not params.runs_pilot:
+        raise ConfigError(
+            f"{where}.start: 'pilot' starts the chains where the step-size pilot's "
+            "chains end, and only step_size = 'auto' with scheme = "
+            "'leimkuhler-matthews' runs that pilot; remove start or set it to 'w_star'"
+        )
     if spec.max_draws is not None and spec.draws != "auto":
         raise ConfigError(
             f"{where}.max_draws: the cap of draws = 'auto'; set draws = 'auto' or remove it"

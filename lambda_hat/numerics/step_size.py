@@ -227,7 +227,7 @@ class TypicalStep(NamedTuple):
 
     step_size: float
     record: dict
-    ends: np.ndarray
+    ends: np.ndarray | None  # None when the last round diverged
 
 
 def typical_step(
@@ -330,7 +330,7 @@ def typical_step(
         diverged = not (math.isfinite(h) and np.isfinite(distance).all())
         if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
             rounds[-1].update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
-            ends = None if r + 1 < TYPICAL_ROUNDS else ends  # the next round starts at w*
+            ends = None  # its chains are lost: a next round starts at w*
         lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
         rounds[-1]["next_step"] = min(step, lower)
         settled = lower > SHRINK_STOP * step
@@ -339,15 +339,20 @@ def typical_step(
         step = lower
         if saved is not None and r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
             after = {"phase": "pilot", "round": r + 1, "steps_done": 0, "steps_total": 0}
-            kept = {} if ends is None else {"ends": ends}
-            saved.save(fingerprint, kept, {**after, "step_size": step, "rounds": rounds})
+            saved.save(fingerprint, _kept(ends), {**after, "step_size": step, "rounds": rounds})
     fges = sum(num_chains * (x["steps"] * batch / posterior.n + 2.0 * ITERATIONS) for x in rounds)
     record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": rule}
     chosen = rounds[-1]["next_step"]
     if saved is not None:
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
-        saved.save(fingerprint, {"ends": ends}, {**end, "rounds": rounds, "record": record})
+        saved.save(fingerprint, _kept(ends), {**end, "rounds": rounds, "record": record})
     return TypicalStep(chosen, record, ends)
+
+
+def _kept(ends) -> dict:
+    """The arrays a round-end save keeps: the chains a next round or sampling goes on
+    from, if any."""
+    return {} if ends is None else {"ends": ends}
 
 
 def _where_chains_are(posterior, params, states, steps: int):

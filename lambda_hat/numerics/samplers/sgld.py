@@ -157,11 +157,10 @@ def kernel_for(posterior, params, step_size: float):
 def initial_states(rng_key, posterior, params, num_chains: int, positions=None) -> SGLDState:
     """``num_chains`` chains at w* (or at the rows of ``positions``), one key each
     (batched state)."""
-    keys = chain_keys(rng_key, num_chains)
-    if positions is None:
-        return jax.vmap(lambda k: init(posterior.w_star, k, params.scheme))(keys)
-    positions = jnp.asarray(positions, posterior.w_star.dtype)
-    return jax.vmap(lambda w, k: init(w, k, params.scheme))(positions, keys)
+    w = posterior.w_star
+    rows = jnp.broadcast_to(w, (num_chains, w.shape[0])) if positions is None else positions
+    rows = jnp.asarray(rows, w.dtype)
+    return jax.vmap(lambda w, k: init(w, k, params.scheme))(rows, chain_keys(rng_key, num_chains))
 
 
 def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> SampleResult:
