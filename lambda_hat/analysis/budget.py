@@ -54,6 +54,15 @@ def trust(summary: dict, sgld_step: dict | None = None) -> dict:
     return {"verdict": verdict, "reasons": reasons}
 
 
+def verdict_text(verdict: dict | None) -> str:
+    """A ``trust`` verdict in words, for log and ``done`` lines: ``converged``, or the
+    verdict with its reasons; empty for a run stored before the verdict existed."""
+    if not verdict:
+        return ""
+    reasons = verdict.get("reasons")
+    return f"{verdict['verdict']} ({'; '.join(reasons)})" if reasons else verdict["verdict"]
+
+
 def check_points(first: int, cap: int) -> tuple[int, ...]:
     """Kept-draw counts at which convergence is checked: first, 2·first, ..., and cap."""
     points, k = [], first

@@ -13,7 +13,8 @@ appended to and flushed per line, so a reader may tail it. Events, in order of u
   up to the next convergence check), ``pid``.
 - ``finished``: ``key``, ``kind``, ``built`` (False: another process published it
   meanwhile), ``walltime_sec``; targets add ``target_id``; runs add ``run``,
-  ``llc_mean``, ``llc_mcse``, ``true_llc``, ``warnings``.
+  ``llc_mean``, ``llc_mcse``, ``true_llc``, ``warnings``, ``trust`` (analysis.json's
+  verdict: ``verdict``, ``reasons``).
 - ``failed``: ``key``, ``kind``, ``error_type``, ``message``, ``failure_file``.
 - ``retry``: ``key``, ``kind``, ``reason`` (its worker died; tried once more).
 - ``skipped``: ``key``, ``kind``, ``reason`` (its target failed).

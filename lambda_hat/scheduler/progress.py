@@ -13,6 +13,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from lambda_hat.analysis.budget import verdict_text
+
 
 class RichProgress:
     """Consumes scheduler events (a sink); use as a context manager."""
@@ -83,8 +85,20 @@ class RichProgress:
             if truth:
                 rel = 100 * (event["llc_mean"] - truth) / truth
                 est += f"  (true λ = {truth:g}, rel. err {rel:+.1f}%)"
-            self.console.print(f"[green]done[/] {key.split('/')[-1]}  {est}  [{secs:.1f}s]")
+            verdict = _verdict(event.get("trust"))
+            self.console.print(
+                f"[green]done[/] {key.split('/')[-1]}  {est}{verdict}  [{secs:.1f}s]"
+            )
             for warning in event.get("warnings") or []:
                 self.console.print(f"    [yellow]warning:[/] {warning}")
         else:
             self.console.print(f"[green]built[/] {key}  [{secs:.1f}s]")
+
+
+def _verdict(trust: dict | None) -> str:
+    """The run's trust verdict for its ``done`` line, in yellow when it is not
+    ``converged`` (its error bar means little then)."""
+    words = verdict_text(trust)
+    if not words:
+        return ""
+    return f"  [yellow]{words}[/]" if trust.get("reasons") else f"  {words}"

@@ -182,4 +182,5 @@ def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list
         "true_llc": analysis.get("true_llc"),
         "walltime_sec": analysis["walltime_sec"] if built else time.time() - start,
         "warnings": analysis.get("warnings", []),
+        "trust": analysis.get("trust"),
     }

@@ -32,6 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from lambda_hat.analysis.budget import verdict_text
 from lambda_hat.errors import SlurmError, StoreFullError
 from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
@@ -136,6 +137,8 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 continue
             published += 1
             extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
+            if result.get("trust"):
+                extra += f", {verdict_text(result['trust'])}"
             log(f"done {item['key']} in {time.time() - start:.1f}s{extra}")
     except Stopped as stop:
         log(f"signal {stop.signum}: stopping; the build in progress is discarded")

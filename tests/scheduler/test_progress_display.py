@@ -31,3 +31,30 @@ def test_a_runs_bar_names_its_stage_and_follows_its_draws():
         assert len(display.progress.tasks) == 2
         display({"event": "finished", "key": KEY, "kind": "run", "built": True})
         assert _descriptions(display) == ["[bold]all tasks"]
+
+
+def _done_line(trust: dict | None) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    with RichProgress(1, console) as display:
+        display({"event": "started", "key": KEY, "kind": "run"})
+        event = {"event": "finished", "key": KEY, "built": True, "walltime_sec": 8.25}
+        display({**event, "llc_mean": 12.612, "llc_mcse": 0.284, "true_llc": 12.0})
+        if trust is not None:  # a second run, the same but for its verdict
+            display({"event": "started", "key": KEY, "kind": "run"})
+            display({**event, "llc_mean": 12.612, "llc_mcse": 0.284, "trust": trust})
+    return [line for line in out.getvalue().splitlines() if line.startswith("done")]
+
+
+def test_the_done_line_says_the_runs_verdict_and_why_it_is_not_converged():
+    reasons = ["R-hat 1.016 > 1.01", "ESS 184 < 400"]
+    stored_before, line = _done_line({"verdict": "not converged", "reasons": reasons})
+    assert stored_before == (
+        "done run_sgld_1  λ̂ = 12.612 ± 0.284  (true λ = 12, rel. err +5.1%)  [8.2s]"
+    )
+    assert line == (
+        "done run_sgld_1  λ̂ = 12.612 ± 0.284  not converged (R-hat 1.016 > 1.01; ESS 184 < 400)"
+        "  [8.2s]"
+    )
+    _, line = _done_line({"verdict": "converged", "reasons": []})
+    assert line == "done run_sgld_1  λ̂ = 12.612 ± 0.284  converged  [8.2s]"
