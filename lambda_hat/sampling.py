@@ -132,9 +132,7 @@ def sample_llc(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
             f"({reasons}); raise max_draws or thin, or change the sampler's settings."
         )
-    resumed = snapshots.resumed if snapshots is not None else None
-    if pilot is not None and pilot.resumed:  # the step pilot went on from an earlier attempt
-        resumed = {**(resumed or {}), "pilot": pilot.resumed}
+    resumed = snapshots.record() if snapshots is not None else None
     return Estimate(result, llc, summ, warnings, L0, posterior.n_beta, budget, step, spec, resumed)
 
 

@@ -7,8 +7,9 @@ a killed worker used to throw all of it away. The sampling driver now saves wher
 ``targets/<tgt>/_resume/<run>.npz``; the next attempt at the same run ID starts from
 there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the resumed run's numbers are
 the same, bit for bit, as if it had never stopped. A stage before sampling keeps its own
-progress beside it (``part``: ``<run>.pilot.npz``, SGLD's step-size pilot rounds), with
-the same rules, and goes with it.
+progress beside it (``part``: ``<run>.pilot.npz``, SGLD's step-size pilot rounds;
+``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC tuning, once done), with the same
+rules, and goes with it.
 
 A saved point is used only when it was written by the same code (revision and package
 versions) for the same resolved spec, schedule and starting states (``fingerprint``, from
@@ -55,13 +56,17 @@ def save_every() -> float:
 
 def part_path(path: Path, name: str) -> Path:
     """Where a stage before sampling keeps its progress: ``<run>.<name>.npz`` beside the
-    run's own (``pilot``: SGLD's step-size pilot rounds)."""
+    run's own (``pilot``: SGLD's step-size pilot rounds; ``warmup``: a sampler's finished
+    adaptation or tuning)."""
     return Path(path).with_name(f"{Path(path).stem}.{name}.npz")
 
 
 def describe(where: dict) -> str:
     """Where saved progress stands, to follow "at": "draw 25 of 60", "step-size pilot
-    round 2, step 1,000 of 9,000", "the end of the step-size pilot (2 rounds, ε = …)"."""
+    round 2, step 1,000 of 9,000", "the end of the step-size pilot (2 rounds, ε = …)",
+    "the end of the sampler's warm-up"."""
+    if where.get("phase") == "warmup":
+        return "the end of the sampler's warm-up (adaptation or tuning)"
     if where.get("phase") != "pilot":
         return f"draw {where['draws_done']:,} of {where['draws_total']:,}"
     if where.get("done"):
@@ -80,18 +85,25 @@ def describe(where: dict) -> str:
 
 
 def progress_rank(where: dict | None) -> tuple:
-    """An order on saved progress (none < pilot rounds < sampling draws), so a SLURM task
-    can tell whether its attempt moved its run forward."""
+    """An order on saved progress (none < pilot rounds or a finished warm-up < sampling
+    draws), so a SLURM task can tell whether its attempt moved its run forward."""
     if not where:
         return (0,)
+    if where.get("phase") == "warmup":
+        return (1, 1, 0)
     if where.get("phase") == "pilot":
         return (1, len(where.get("rounds", [])) + bool(where.get("done")), where["steps_done"])
     return (2, where["draws_done"])
 
 
 def saved_progress(path: Path) -> dict | None:
-    """``saved_point`` of a run's sampling, else of its step-size pilot (``part_path``)."""
-    return saved_point(path) or saved_point(part_path(path, "pilot"))
+    """``saved_point`` of a run's sampling, else of its step-size pilot or its finished
+    warm-up (``part_path``)."""
+    return (
+        saved_point(path)
+        or saved_point(part_path(path, "pilot"))
+        or saved_point(part_path(path, "warmup"))
+    )
 
 
 def saved_point(path: Path) -> dict | None:
@@ -122,7 +134,9 @@ class Snapshots:
         self.tell = tell or (lambda text: None)
         self.started = self.last = clock()
         self.earlier_sec = 0.0  # sampling time of earlier attempts, from their snapshot
-        self.resumed: dict | None = None  # analysis.json ``resumed``, when one was used
+        self.resumed: dict | None = None  # what was taken up, when a saved point was used
+        self.parts: dict[str, dict] = {}  # the parts' ``resumed``, shared by siblings
+        self.name: str | None = None  # a part's name (None: the run's own sampling)
         self.failed_write = False
 
     def with_context(self, **more) -> Snapshots:
@@ -133,13 +147,22 @@ class Snapshots:
     def part(self, name: str) -> Snapshots:
         """The progress of a stage before sampling (``pilot``: SGLD's step-size pilots),
         kept beside the run's (``part_path``) with the same context, and cleared with it."""
-        return self._sibling(part_path(self.path, name), self.context)
+        out = self._sibling(part_path(self.path, name), self.context)
+        out.name = name
+        return out
 
     def _sibling(self, path: Path, context: dict) -> Snapshots:
         """Snapshots at ``path`` with ``context``, on this one's clock and started time."""
         out = Snapshots(path, context, self.tell, self.every_sec, self.clock)
         out.started = out.last = self.started
+        out.parts = self.parts
         return out
+
+    def record(self) -> dict | None:
+        """analysis.json ``resumed``: what this run took up from earlier attempts (its
+        sampling's draws, and each part's under its name), None when nothing."""
+        out = {**(self.resumed or {}), **self.parts}
+        return out or None
 
     def due(self) -> bool:
         return not self.failed_write and self.clock() - self.last >= self.every_sec
@@ -162,7 +185,9 @@ class Snapshots:
         where = meta["where"]
         self.earlier_sec = float(meta.get("sampling_sec", 0.0))
         attempts = int(meta.get("attempts", 1)) + 1
-        if where.get("phase") == "pilot":
+        if where.get("phase") == "warmup":
+            self.resumed = {"done": True, "attempts": attempts}
+        elif where.get("phase") == "pilot":
             done = where.get("done", False)
             self.resumed = {
                 "rounds_done": len(where["rounds"]),
@@ -175,6 +200,8 @@ class Snapshots:
                 "attempts": attempts,
                 "earlier_sampling_sec": round(self.earlier_sec, 3),
             }
+        if self.name is not None:
+            self.parts[self.name] = self.resumed
         self.tell(f"resuming at {describe(where)} (progress saved by an earlier attempt)")
         return {"arrays": arrays, "where": where}
 

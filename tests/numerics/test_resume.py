@@ -137,3 +137,54 @@ def test_a_failed_save_is_said_once_and_sampling_goes_on(x32, tmp_path):
     assert len(told) == 1
     assert told[0].startswith(f"could not save progress to {tmp_path / 'blocked' / 'run.npz'} (")
     assert told[0].endswith("); sampling goes on")
+
+
+WARMUPS = [  # (sampler, params, the BlackJAX routine its warm-up calls)
+    ("hmc", HMCParams(warmup=20, num_integration_steps=4), "window_adaptation"),
+    pytest.param("mclmc", MCLMCParams(tune_steps=40), "mclmc_find_L_and_step_size", marks=SLOW),
+    pytest.param(
+        "nuts", NUTSParams(warmup=20, max_num_doublings=4), "window_adaptation", marks=SLOW
+    ),
+]
+
+
+@pytest.mark.parametrize("draws_saved", [True, False], ids=["draws-saved", "warmup-only"])
+@pytest.mark.parametrize(("name", "params", "routine"), WARMUPS)
+def test_a_resumed_run_does_not_warm_up_again(
+    x64, tmp_path, monkeypatch, name, params, routine, draws_saved
+):
+    """Stopped in its burn-in, the run keeps its finished adaptation or tuning beside its
+    draws; the next attempt takes it up without calling the warm-up routine, even when
+    the draws were never saved (a kill before the first save), and ends bit for bit as a
+    run never stopped."""
+    import blackjax
+
+    schedule = Schedule(2, 7, 30, 2, keep_positions=True)
+    whole = _sample(name, params, schedule)
+    path, warm = tmp_path / "run.npz", tmp_path / "run.warmup.npz"
+    with pytest.raises(KeyboardInterrupt):
+        _sample(name, params, schedule, Snapshots(path, {"run": 1}, every_sec=0.0), stop_at=3)
+    assert path.is_file() and warm.is_file()
+    if not draws_saved:
+        path.unlink()
+
+    def no_warmup(*args, **kwargs):
+        raise AssertionError(f"{routine} called again on resume")
+
+    monkeypatch.setattr(blackjax, routine, no_warmup)
+    told = []
+    again = Snapshots(path, {"run": 1}, told.append, every_sec=0.0)
+    _same(_sample(name, params, schedule, again), whole)
+    assert told[0] == (
+        "resuming at the end of the sampler's warm-up (adaptation or tuning) "
+        "(progress saved by an earlier attempt)"
+    )
+    record = again.record()
+    assert record.pop("warmup") == {"done": True, "attempts": 2}
+    if draws_saved:  # the stop came at a chunk's end at or after draw 3, in the burn-in
+        assert 3 <= record.pop("draws_done") <= 7
+        assert record.pop("attempts") == 2
+        record.pop("earlier_sampling_sec")
+    assert record == {}
+    again.clear()
+    assert not warm.exists() and not tmp_path.exists()

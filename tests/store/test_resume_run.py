@@ -17,6 +17,7 @@ from lambda_hat import runner
 from lambda_hat.analysis.inference_data import read_trace
 from lambda_hat.config.specs import (
     DataSpec,
+    HMCParams,
     ModelSpec,
     RunSpec,
     SGLDParams,
@@ -101,6 +102,47 @@ def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path
         assert a[key] == b[key], key
     assert a["resumed"]["draws_done"] == done and a["resumed"]["attempts"] == 2
     assert "resumed" not in b
+
+
+def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatch):
+    """Stopped in its burn-in, an HMC run's next attempt takes up the adapted chains
+    (no window adaptation again) with its draws, and publishes what an unstopped run
+    does; analysis.json ``resumed`` names both."""
+    import blackjax
+
+    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
+    tid = runner.build_target(TARGET, whole_root)
+    assert runner.build_target(TARGET, root) == tid
+    spec = dataclasses.replace(
+        _spec(tid),
+        sampler="hmc",
+        params=HMCParams(warmup=30, num_integration_steps=4),
+        draws=40,
+        max_draws=None,
+        burnin=10,
+        thin=1,
+        precision="float64",
+    )
+    runner.run_sampler(spec, whole_root)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_sampler(spec, root, progress=_stop_after(5))
+    warm = Layout(root).run_resume(tid, run_dirname(spec)).with_suffix(".warmup.npz")
+    assert saved_point(warm)["where"]["phase"] == "warmup"
+
+    def again(*args, **kwargs):
+        raise AssertionError("window adaptation ran again")
+
+    monkeypatch.setattr(blackjax, "window_adaptation", again)
+    runner.run_sampler(spec, root)
+    assert not warm.parent.exists()
+    a, b = (
+        json.loads((Layout(r).run_dir(tid, run_dirname(spec)) / "analysis.json").read_text())
+        for r in (root, whole_root)
+    )
+    for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "stats"):
+        assert a[key] == b[key], key
+    assert a["resumed"]["warmup"] == {"done": True, "attempts": 2}
+    assert a["resumed"]["draws_done"] >= 5 and a["resumed"]["attempts"] == 2
 
 
 def test_a_failed_run_leaves_no_saved_progress(tmp_path):

@@ -281,12 +281,6 @@ def _fingerprint(schedule: Schedule, record: str, states) -> dict:
     """What a saved point must match to be resumed: the schedule and the starting states
     (their structure and a digest of their values: for HMC/NUTS/MCLMC these are the
     states after adaptation, with the adapted parameters)."""
-    leaves, treedef = jax.tree_util.tree_flatten(states)
-    digest = hashlib.sha256(str(treedef).encode())
-    for leaf in leaves:
-        a = np.ascontiguousarray(np.asarray(leaf))
-        digest.update(f"{a.dtype.str}{a.shape}".encode())
-        digest.update(a.tobytes())
     return {
         "chains": schedule.num_chains,
         "burnin": schedule.burnin,
@@ -295,9 +289,20 @@ def _fingerprint(schedule: Schedule, record: str, states) -> dict:
         "checks": sorted(schedule.checks) if schedule.stop else [],
         "keep_positions": bool(schedule.keep_positions),
         "record": record,
-        "states": digest.hexdigest(),
-        "leaves": len(leaves),
+        "states": digest(states),
+        "leaves": len(jax.tree_util.tree_leaves(states)),
     }
+
+
+def digest(tree) -> str:
+    """A digest of a pytree's structure and of its leaves' dtypes, shapes and values."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    out = hashlib.sha256(str(treedef).encode())
+    for leaf in leaves:
+        a = np.ascontiguousarray(np.asarray(leaf))
+        out.update(f"{a.dtype.str}{a.shape}".encode())
+        out.update(a.tobytes())
+    return out.hexdigest()
 
 
 def next_chunk(count: int, per_item: float, chunk_seconds: float, cap: float) -> int:

@@ -5,7 +5,8 @@ inverse mass matrix from Welford variance windows) from w*, under ``jax.vmap`` s
 chain gets its own step size and mass matrix; sampling then continues from the adapted
 state with those parameters fixed. Gradient work is counted from the integrator: one
 full-data gradient per leapfrog step (``info.num_integration_steps``) plus one at
-initialisation; rejected proposals cost the same as accepted ones.
+initialisation; rejected proposals cost the same as accepted ones. A resumed run takes
+its adapted states from the run's saved warm-up (``warmup.py``) instead of adapting again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.samplers import warmup
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys, summarize_stats
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
@@ -151,24 +153,39 @@ def sample_adapted(
     doublings), also passed to the adaptation as ``trajectory_option``; ``extra`` goes
     into the run's statistics; ``start``: the chains' first positions (default w*).
     """
-    from lambda_hat.numerics.samplers.starts import starting_points
-
     key_adapt, key_run = jax.random.split(rng_key)
-    if start is None:  # the spec's start: w* (None) or over-dispersed positions
-        start, dispersal = starting_points(key_adapt, posterior, schedule.num_chains, params.start)
-    else:
-        dispersal = None
-    adaptation = adapt(
-        key_adapt,
-        posterior,
-        algorithm,
+    options = dict(
         num_chains=schedule.num_chains,
-        warmup=params.warmup,
         step_size=params.step_size,
         target=params.target_acceptance,
-        start=start,
         **trajectory_option,
     )
+
+    def compute():
+        from lambda_hat.numerics.samplers.starts import starting_points
+
+        first, dispersal = start, None
+        if first is None:  # the spec's start: w* (None) or over-dispersed positions
+            first, dispersal = starting_points(
+                key_adapt, posterior, schedule.num_chains, params.start
+            )
+        out = adapt(key_adapt, posterior, algorithm, warmup=params.warmup, start=first, **options)
+        record = {
+            "grad_calls": [int(v) for v in out.grad_calls],
+            "acceptance_rate": out.acceptance_rate,
+            "dispersal": dispersal,
+        }
+        return out.states, record
+
+    def structure():  # the states' shapes: one initialisation per chain, no adaptation
+        return adapt(key_adapt, posterior, algorithm, warmup=0, **options).states
+
+    fingerprint = {"warmup": name, "start": warmup.start_digest(start)}
+    states, record = warmup.once(schedule, fingerprint, compute, structure)
+    adaptation = Adaptation(
+        states, np.asarray(record["grad_calls"], np.int64), record["acceptance_rate"]
+    )
+    dispersal = record["dispersal"]
     kernel = algorithm.build_kernel()
 
     def make_step(post):

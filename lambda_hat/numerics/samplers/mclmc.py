@@ -8,17 +8,20 @@ autocorrelation. ``tune_steps`` is split 30% / 40% / 30% over the phases. With
 ``tune=false`` the given ``L`` and ``step_size`` are used with an identity preconditioner.
 
 Gradient work: the isokinetic McLachlan integrator evaluates the full-data gradient twice
-per step; initialisation once. Every tuning step is counted.
+per step; initialisation once. Every tuning step is counted. A resumed run takes its
+tuned states from the run's saved warm-up (``warmup.py``) instead of tuning again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.samplers import warmup
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
@@ -103,7 +106,17 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
 
         raise ConfigError("mclmc with tune = false needs both L and step_size; set them")
     key_tune, key_run = jax.random.split(rng_key)
-    states, warm_calls = tune(key_tune, posterior, params, schedule.num_chains)
+
+    def compute():
+        states, calls = tune(key_tune, posterior, params, schedule.num_chains)
+        return states, {"grad_calls": [int(v) for v in calls]}
+
+    def structure():  # the states' shapes: the given L and step, no tuning
+        untuned = dataclasses.replace(params, tune=False, L=1.0, step_size=1.0)
+        return tune(key_tune, posterior, untuned, schedule.num_chains)[0]
+
+    states, record = warmup.once(schedule, {"warmup": "mclmc"}, compute, structure)
+    warm_calls = np.asarray(record["grad_calls"], np.int64)
     kernel = blackjax.mcmc.mclmc.build_kernel(
         integrator=isokinetic_mclachlan, desired_energy_var=params.desired_energy_var
     )
