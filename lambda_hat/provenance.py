@@ -7,6 +7,7 @@ loaded already, records a result.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import subprocess
 from importlib import metadata
@@ -38,6 +39,24 @@ def code_sha() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return sha + ("+dirty" if dirty else "") if sha else "unknown"
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of this installation's own source (every ``.py`` file of the package):
+    what saved progress must match to be taken up. Unlike the git revision, it changes
+    with every edit to the code, committed or not, and with an upgraded install, and
+    not with a commit that touches only tests or documents."""
+    return source_digest(Path(__file__).resolve().parent)
+
+
+def source_digest(package: Path) -> str:
+    """A digest of the names and contents of every ``.py`` file under ``package``."""
+    out = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        out.update(path.relative_to(package).as_posix().encode() + b"\0")
+        out.update(path.read_bytes() + b"\0")
+    return out.hexdigest()[:16]
 
 
 @functools.cache

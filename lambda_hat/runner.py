@@ -21,7 +21,7 @@ import numpy as np
 
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
-from lambda_hat.provenance import code_sha, compute, pkg_versions
+from lambda_hat.provenance import code_digest, code_sha, compute, pkg_versions
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
@@ -259,7 +259,7 @@ def run_sampler(
     fail_path = layout.run_failure(spec.target_id, name)
     snapshots = Snapshots(
         layout.run_resume(spec.target_id, name),
-        {"run_id": run_id(spec), "code_sha": code_sha(), "packages": pkg_versions()},
+        {"run_id": run_id(spec), "code": code_digest(), "packages": pkg_versions()},
         tell=stage,
     )
     try:

@@ -11,10 +11,11 @@ progress beside it (``part``: ``<run>.pilot.npz``, SGLD's step-size pilot rounds
 ``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC tuning, once done), with the same
 rules, and goes with it.
 
-A saved point is used only when it was written by the same code (revision and package
-versions) for the same resolved spec, schedule and starting states (``fingerprint``, from
-the driver); anything else, or a file that cannot be read, is removed and the run starts
-over, saying why. Saving is best effort: a write that fails (a full disk) is reported
+A saved point is used only when it was written by the same code (a digest of the
+package's source, ``provenance.code_digest``, and the package versions) for the same
+resolved spec, schedule and starting states (``fingerprint``, from the driver);
+anything else, or a file that cannot be read, is removed and the run starts over,
+saying why. Saving is best effort: a write that fails (a full disk) is reported
 once and sampling goes on without. Only the worker holding the run's lock writes here;
 the file goes when the run is published or recorded as failed. A snapshot is not an
 artifact: nothing reads it but the next attempt (and ``status``, which counts them).

@@ -8,6 +8,7 @@ say in analysis.json that it resumed, and leave no saved progress behind.
 
 import dataclasses
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -229,3 +230,25 @@ def test_progress_is_ordered_and_cleared_with_its_parts(tmp_path):
     Snapshots(other, {}).save({}, {}, order[7])
     Snapshots(run, {}).clear()
     assert sorted(p.name for p in run.parent.iterdir()) == [other.name]
+
+
+def test_saved_progress_is_keyed_on_the_packages_source_not_its_commit(tmp_path):
+    """The code a snapshot must match: any .py edit, committed or not, changes it; files
+    that are not code (a document beside the modules) do not."""
+    import shutil
+
+    import lambda_hat
+    from lambda_hat.provenance import code_digest, source_digest
+
+    installed = Path(lambda_hat.__file__).parent
+    copy = tmp_path / "lambda_hat"
+    shutil.copytree(installed, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_digest(copy) == code_digest()
+    (copy / "NOTES.md").write_text("not code")
+    assert source_digest(copy) == code_digest()
+    step = copy / "numerics" / "step_size.py"
+    step.write_text(step.read_text() + "\n# an edit\n")
+    edited = source_digest(copy)
+    assert edited != code_digest()
+    (copy / "numerics" / "extra.py").write_text("")
+    assert source_digest(copy) not in (edited, code_digest())
