@@ -261,6 +261,7 @@ def run_sampler(
         layout.run_resume(spec.target_id, name),
         {"run_id": run_id(spec), "code": code_digest(), "packages": pkg_versions()},
         tell=stage,
+        note={"compute": compute()},
     )
     try:
         meta, data, params = load_target(root, spec.target_id)

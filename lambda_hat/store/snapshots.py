@@ -120,7 +120,9 @@ def saved_point(path: Path) -> dict | None:
 
 class Snapshots:
     """The saved progress of one run, at ``path``; ``context``: what else must match
-    (run ID, code, resolved spec); ``tell(text)`` hears of a resume or a discard."""
+    (run ID, code, resolved spec); ``tell(text)`` hears of a resume or a discard;
+    ``note``: what to remember of this attempt without matching it (the compute layout,
+    which changes the last bits of a value: a resumed run lists its earlier attempts')."""
 
     def __init__(
         self,
@@ -129,8 +131,11 @@ class Snapshots:
         tell: Callable[[str], None] | None = None,
         every_sec: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        note: dict | None = None,
     ):
         self.path, self.context, self.clock = Path(path), context, clock
+        self.note = note
+        self.earlier: list[dict] = []  # the notes of the attempts before this one
         self.every_sec = save_every() if every_sec is None else every_sec
         self.tell = tell or (lambda text: None)
         self.started = self.last = clock()
@@ -154,7 +159,7 @@ class Snapshots:
 
     def _sibling(self, path: Path, context: dict) -> Snapshots:
         """Snapshots at ``path`` with ``context``, on this one's clock and started time."""
-        out = Snapshots(path, context, self.tell, self.every_sec, self.clock)
+        out = Snapshots(path, context, self.tell, self.every_sec, self.clock, self.note)
         out.started = out.last = self.started
         out.parts = self.parts
         return out
@@ -185,6 +190,7 @@ class Snapshots:
             return self._discard("it was written by other code, settings or starting states")
         where = meta["where"]
         self.earlier_sec = float(meta.get("sampling_sec", 0.0))
+        self.earlier = list(meta.get("notes", []))
         attempts = int(meta.get("attempts", 1)) + 1
         if where.get("phase") == "warmup":
             self.resumed = {"done": True, "attempts": attempts}
@@ -201,6 +207,8 @@ class Snapshots:
                 "attempts": attempts,
                 "earlier_sampling_sec": round(self.earlier_sec, 3),
             }
+        if self.note is not None:
+            self.resumed["earlier_attempts"] = self.earlier
         if self.name is not None:
             self.parts[self.name] = self.resumed
         self.tell(f"resuming at {describe(where)} (progress saved by an earlier attempt)")
@@ -215,6 +223,7 @@ class Snapshots:
             "where": where,
             "attempts": self.resumed["attempts"] if self.resumed else 1,
             "sampling_sec": self.earlier_sec + (self.last - self.started),
+            "notes": [*self.earlier, *([self.note] if self.note is not None else [])],
             "saved_at": time.time(),
         }
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

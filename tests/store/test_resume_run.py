@@ -102,6 +102,7 @@ def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path
     for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "budget", "draws"):
         assert a[key] == b[key], key
     assert a["resumed"]["draws_done"] == done and a["resumed"]["attempts"] == 2
+    assert a["resumed"]["earlier_attempts"] == [{"compute": a["compute"]}]
     assert "resumed" not in b
 
 
@@ -142,7 +143,8 @@ def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatc
     )
     for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "stats"):
         assert a[key] == b[key], key
-    assert a["resumed"]["warmup"] == {"done": True, "attempts": 2}
+    earlier = [{"compute": a["compute"]}]  # the layout the stopped attempt ran on
+    assert a["resumed"]["warmup"] == {"done": True, "attempts": 2, "earlier_attempts": earlier}
     assert a["resumed"]["draws_done"] >= 5 and a["resumed"]["attempts"] == 2
 
 
@@ -200,7 +202,8 @@ def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_pat
     )
     for key in ("llc_mean", "llc_mcse", "total_fges", "sgld_step", "budget", "draws"):
         assert a[key] == b[key], key
-    assert a["resumed"] == {"pilot": {"rounds_done": 1, "steps_done": 0, "attempts": 2}}
+    pilot = {"rounds_done": 1, "steps_done": 0, "attempts": 2}
+    assert a["resumed"] == {"pilot": {**pilot, "earlier_attempts": [{"compute": a["compute"]}]}}
     assert len(a["sgld_step"]["auto"]["typical"]["rounds"]) == 3
 
 
