@@ -148,6 +148,21 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
+def _coerce_named(value: Any, tp: Any, where: str, help: str) -> Any:
+    """``_coerce``, saying so plainly where ``"auto"`` is given to a key that has no
+    automatic choice (``step_size = "auto"`` is SGLD's; HMC adapts its own)."""
+    try:
+        return _coerce(value, tp, where)
+    except ConfigError:
+        if value != "auto":
+            raise
+        what = f" ({help})" if help else ""
+        raise ConfigError(
+            f"{where}: 'auto' is not available for this key of this sampler; "
+            f"expected {_type_name(tp)}{what}, or leave the key out for its default"
+        ) from None
+
+
 def _check_bounds(value: Any, meta: dict, where: str) -> None:
     if value is None:
         return
@@ -190,7 +205,7 @@ def build(cls: type, table: Any, where: str, *, stored: bool = False, **fixed: A
         f = fields[name]
         path = f"{where}.{name}"
         if name in table:
-            value = _coerce(table[name], hints[name], path)
+            value = _coerce_named(table[name], hints[name], path, f.metadata.get("help", ""))
         elif stored and f.metadata.get("before", dataclasses.MISSING) is not dataclasses.MISSING:
             value = f.metadata["before"]
         elif f.default is not dataclasses.MISSING:

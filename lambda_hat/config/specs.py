@@ -183,7 +183,10 @@ class HMCParams:
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
     num_integration_steps: int = field(default=16, metadata=check(ge=1))
-    step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
+    step_size: float = field(
+        default=0.01,
+        metadata=check(gt=0.0, help="the initial step size; window adaptation tunes it"),
+    )
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
     start: str = _start_field()
 
@@ -200,7 +203,10 @@ class NUTSParams:
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
     max_num_doublings: int = field(default=6, metadata=check(ge=1, le=16))
-    step_size: float = field(default=0.01, metadata=check(gt=0.0, help="initial step size"))
+    step_size: float = field(
+        default=0.01,
+        metadata=check(gt=0.0, help="the initial step size; window adaptation tunes it"),
+    )
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
     start: str = _start_field()
 

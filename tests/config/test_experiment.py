@@ -124,6 +124,15 @@ BAD = [
         "\n[[samplers]]\nname='sgld'\nstart='dispersed'\n",
         r"samplers\[0\]\.start: 'dispersed' is not one of 'auto', 'pilot', 'w_star'",
     ),
+    (
+        "\n[[samplers]]\nname='hmc'\nstep_size='auto'\n",
+        r"samplers\[0\]\.step_size: 'auto' is not available for this key of this sampler; "
+        r"expected a number \(the initial step size; window adaptation tunes it\)",
+    ),
+    (
+        "\n[[samplers]]\nname='mclmc'\nthin='auto'\n",
+        r"samplers\[0\]\.thin: 'auto' spans a fixed Langevin time per draw, which only sgld has",
+    ),
 ]
 
 
