@@ -154,17 +154,29 @@ def test_enospc_at_each_write(base, tmp_path, kind, capsys, x64):  # noqa: F811
         ends = {*range(min(4, pages)), *range(max(0, pages - 4), pages)}
         levels = [k * page for k in sorted(ends | set(range(0, pages, step)))]
         hit: set[str] = set()
+        fits = 0
         for free in levels:
             root = mount / f"store-{free}"
             shutil.copytree(base, root)
             before = stored_files(root)
             manifests = {p: p.read_bytes() for p in root.rglob("*.jsonl")}
             filler = leave_free(mount, free)
-            with pytest.raises(StoreFullError) as err:
+            try:
                 _attempt(kind, exp, root)
-            message = str(err.value)
+            except StoreFullError as exc:
+                err = exc
+            else:
+                # analysis.json holds the wall and creation times, so its size varies by a few
+                # bytes between attempts: one page under the probe's cost may just fit
+                assert free >= cost - 2 * page, f"published with {free} of {cost} bytes free"
+                fits += 1
+                filler.unlink()
+                _check_complete(files["pre"], root, before, capsys)
+                shutil.rmtree(root)
+                continue
+            message = str(err)
             assert f"store {root}" in message and "--root" in message
-            hit.add(_failing_write(err.value))
+            hit.add(_failing_write(err))
             # nothing partial: no temp folder, manifests as they were, no failure record
             assert housekeeping.temp_folders(root) == []
             assert {p: p.read_bytes() for p in root.rglob("*.jsonl")} == manifests
@@ -176,7 +188,8 @@ def test_enospc_at_each_write(base, tmp_path, kind, capsys, x64):  # noqa: F811
             shutil.rmtree(root)
         print(
             f"\nENOSPC {kind}: {len(levels)} levels of free space (0..{cost} bytes), "
-            f"all stopped cleanly and completed after; writes hit: {sorted(hit)}"
+            f"{len(levels) - fits} stopped cleanly and completed after, {fits} fit; "
+            f"writes hit: {sorted(hit)}"
         )
         assert len(hit) >= (2 if kind == "target" else 3)
     finally:
