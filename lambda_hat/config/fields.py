@@ -148,7 +148,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
-def _coerce_named(value: Any, tp: Any, where: str, help: str) -> Any:
+def _coerce_or_explain_auto(value: Any, tp: Any, where: str, help: str) -> Any:
     """``_coerce``, saying so plainly where ``"auto"`` is given to a key that has no
     automatic choice (``step_size = "auto"`` is SGLD's; HMC adapts its own)."""
     try:
@@ -158,7 +158,7 @@ def _coerce_named(value: Any, tp: Any, where: str, help: str) -> Any:
             raise
         what = f" ({help})" if help else ""
         raise ConfigError(
-            f"{where}: 'auto' is not available for this key of this sampler; "
+            f"{where}: 'auto' is not available for this key; "
             f"expected {_type_name(tp)}{what}, or leave the key out for its default"
         ) from None
 
@@ -205,7 +205,9 @@ def build(cls: type, table: Any, where: str, *, stored: bool = False, **fixed: A
         f = fields[name]
         path = f"{where}.{name}"
         if name in table:
-            value = _coerce_named(table[name], hints[name], path, f.metadata.get("help", ""))
+            value = _coerce_or_explain_auto(
+                table[name], hints[name], path, f.metadata.get("help", "")
+            )
         elif stored and f.metadata.get("before", dataclasses.MISSING) is not dataclasses.MISSING:
             value = f.metadata["before"]
         elif f.default is not dataclasses.MISSING:

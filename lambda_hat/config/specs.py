@@ -156,6 +156,14 @@ class SGLDParams:
 START_CHOICES = ("w_star", "dispersed")
 
 
+def _initial_step_field():
+    """HMC's and NUTS's ``step_size``: where window adaptation starts."""
+    return field(
+        default=0.01,
+        metadata=check(gt=0.0, help="the initial step size; window adaptation tunes it"),
+    )
+
+
 def _start_field():
     """HMC's and NUTS's ``start``; hashed only when not w* (every run before it)."""
     return field(
@@ -183,10 +191,7 @@ class HMCParams:
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
     num_integration_steps: int = field(default=16, metadata=check(ge=1))
-    step_size: float = field(
-        default=0.01,
-        metadata=check(gt=0.0, help="the initial step size; window adaptation tunes it"),
-    )
+    step_size: float = _initial_step_field()
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
     start: str = _start_field()
 
@@ -203,10 +208,7 @@ class NUTSParams:
 
     warmup: int = field(default=500, metadata=check(ge=0, help="adaptation steps"))
     max_num_doublings: int = field(default=6, metadata=check(ge=1, le=16))
-    step_size: float = field(
-        default=0.01,
-        metadata=check(gt=0.0, help="the initial step size; window adaptation tunes it"),
-    )
+    step_size: float = _initial_step_field()
     target_acceptance: float = field(default=0.8, metadata=check(gt=0.0, lt=1.0))
     start: str = _start_field()
 

@@ -126,7 +126,7 @@ BAD = [
     ),
     (
         "\n[[samplers]]\nname='hmc'\nstep_size='auto'\n",
-        r"samplers\[0\]\.step_size: 'auto' is not available for this key of this sampler; "
+        r"samplers\[0\]\.step_size: 'auto' is not available for this key; "
         r"expected a number \(the initial step size; window adaptation tunes it\)",
     ),
     (

@@ -164,26 +164,22 @@ def test_enospc_at_each_write(base, tmp_path, kind, capsys, x64):  # noqa: F811
             try:
                 _attempt(kind, exp, root)
             except StoreFullError as exc:
-                err = exc
+                message = str(exc)
+                assert f"store {root}" in message and "--root" in message
+                hit.add(_failing_write(exc))
+                # nothing partial: no temp folder, manifests as they were, no failure record
+                assert housekeeping.temp_folders(root) == []
+                assert {p: p.read_bytes() for p in root.rglob("*.jsonl")} == manifests
+                assert not list(root.rglob("_failures/*.json"))
+                filler.unlink()
+                _attempt(kind, exp, root)
+                housekeeping.reconcile(root)  # what the next `lambda-hat run` does first
             else:
                 # analysis.json holds the wall and creation times, so its size varies by a few
                 # bytes between attempts: one page under the probe's cost may just fit
                 assert free >= cost - 2 * page, f"published with {free} of {cost} bytes free"
                 fits += 1
                 filler.unlink()
-                _check_complete(files["pre"], root, before, capsys)
-                shutil.rmtree(root)
-                continue
-            message = str(err)
-            assert f"store {root}" in message and "--root" in message
-            hit.add(_failing_write(err))
-            # nothing partial: no temp folder, manifests as they were, no failure record
-            assert housekeeping.temp_folders(root) == []
-            assert {p: p.read_bytes() for p in root.rglob("*.jsonl")} == manifests
-            assert not list(root.rglob("_failures/*.json"))
-            filler.unlink()
-            _attempt(kind, exp, root)
-            housekeeping.reconcile(root)  # what the next `lambda-hat run` does first
             _check_complete(files["pre"], root, before, capsys)
             shutil.rmtree(root)
         print(
