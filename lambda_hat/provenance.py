@@ -70,6 +70,32 @@ def pkg_versions() -> dict[str, str]:
     return out
 
 
+def imported_versions(*files) -> dict[str, str]:
+    """Versions of the installed distributions that the Python ``files`` import at top
+    level (a user's model module: flax, equinox, ...), read without importing them."""
+    import ast
+
+    names = set()
+    for file in files:
+        try:
+            tree = ast.parse(Path(file).read_text())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    dists = metadata.packages_distributions()
+    out = {}
+    for dist in sorted({d for n in names for d in dists.get(n, ())}):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
 def compute() -> dict:
     """The backend, its devices and the CPU threads XLA may use in this process.
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lambda_hat.config.experiment import checkpoint_at
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
-from lambda_hat.provenance import code_digest, code_sha, compute, pkg_versions
+from lambda_hat.provenance import code_digest, code_sha, compute, imported_versions, pkg_versions
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
@@ -30,6 +31,7 @@ from lambda_hat.store.locks import lock_for
 from lambda_hat.store.publish import publish
 from lambda_hat.store.run_names import run_folder
 from lambda_hat.store.snapshots import Snapshots
+from lambda_hat.targets.seeds import seed_uses
 
 Progress = Callable[[int, int], None]
 Stage = Callable[[str], None]
@@ -75,8 +77,7 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
             return tid
         steps = sorted({*spec.training.checkpoints, spec.training.at_step})
         siblings = {
-            k: dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=k))
-            for k in steps
+            k: spec if k == spec.training.at_step else checkpoint_at(spec, k) for k in steps
         }
         missing = {
             k: s for k, s in siblings.items() if not layout.target_dir(target_id(s)).is_dir()
@@ -106,7 +107,8 @@ def training_lock(spec, root: Path):
     its holder publishes the siblings, taking their locks."""
     if not isinstance(spec, TargetSpec) or spec.training.at_step is None:
         return contextlib.nullcontext()
-    whole = dataclasses.replace(spec, training=dataclasses.replace(spec.training, at_step=None))
+    training = dataclasses.replace(spec.training, at_step=None)
+    whole = dataclasses.replace(spec, training=training, params_sha256="")
     return lock_for(Layout(root).targets / f".training-{target_id(whole)}.lock")
 
 
@@ -116,7 +118,7 @@ def _arrays(specs: dict) -> dict:
     set_precision(first.precision)
     from lambda_hat.numerics.target import build_checkpoints
 
-    return build_checkpoints(first, list(specs))
+    return build_checkpoints(specs)
 
 
 def _publish_target(spec: TargetSpec, tid: str, layout: Layout, names: dict, arrays) -> None:
@@ -175,9 +177,10 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
         "code_sha": code_sha(),
         "jax_enable_x64": spec.precision == "float64",
         "precision": spec.precision,
-        "pkg_versions": pkg_versions(),
+        "pkg_versions": {**pkg_versions(), **imported_versions(*_user_files(spec))},
         "compute": compute(),
         "seed": spec.seed,
+        "seed_uses": seed_uses(spec),
         "names": names,
         "model_cfg": model_cfg,
         "data_cfg": to_dict(spec.data),
@@ -204,6 +207,15 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
     write_json(tmp / "meta.json", meta)
 
 
+def _user_files(spec: TargetSpec) -> list[str]:
+    """The module files of the user's code a target is built from (python kinds)."""
+    return [
+        p
+        for p in (getattr(spec.model, "source_path", ""), getattr(spec.data, "source_path", ""))
+        if p
+    ]
+
+
 def target_spec(meta: dict, folder: Path) -> TargetSpec:
     """The spec of a published target, its python model read from the target's own copy."""
     from lambda_hat.targets.python_model import with_source
@@ -226,8 +238,8 @@ def _last_checkpoint_w(spec: TargetSpec, targets: Path):
     last = max((*training.checkpoints, training.at_step))
     if last == training.at_step:
         return None
-    sibling = dataclasses.replace(spec, training=dataclasses.replace(training, at_step=last))
-    return npz.load(targets / target_id(sibling) / "params.npz")["w_star"]
+    path = targets / target_id(checkpoint_at(spec, last)) / "params.npz"
+    return npz.load(path)["w_star"] if path.is_file() else None
 
 
 def load_target(root: Path, tid: str) -> tuple[dict, dict, dict]:
@@ -340,7 +352,8 @@ def _write_run(
 
     tspec = target_spec(meta, folder)
     model = tspec.model
-    apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision))
+    origin = tspec.origin(check_content=False)  # a run needs apply; w* is the stored one
+    apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
     posterior = posterior_of(apply_flat, model.loss, data["X"], data["Y"], params["w_star"], spec)
     tune_on = None
     if getattr(spec.params, "step_size", None) == "auto":

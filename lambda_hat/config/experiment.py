@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +24,14 @@ from lambda_hat.config.specs import (
     TargetSpec,
     TrainingSpec,
     check_budget,
+    to_dict,
 )
 from lambda_hat.config.sweeps import build_points, expand, located
 from lambda_hat.errors import ConfigError
 from lambda_hat.targets.checks import check_pair
 from lambda_hat.targets.kind import ParseContext
-from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind
+from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind, model_of
+from lambda_hat.targets.seeds import seed_uses
 
 TOP_LEVEL = ("store", "models", "data", "training", "targets", "samplers")
 
@@ -110,11 +113,12 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
     data = variants("data", lambda t, w: _kind_spec(t, w, ctx, data_kind, DEFAULT_DATA_KIND))
     training = variants("training", _training)
     targets = tuple(
-        entry
+        with_content(entry, f"{name}: models.{entry.model}")
         for i, t in enumerate(_array(doc, "targets", name))
         for target in _targets(t, f"{name}: targets[{i}]", models, data, training)
         for entry in _checkpoints(target)
     )
+    check_seeds(targets, name)
     samplers, sampler_swept = parse_samplers(_array(doc, "samplers", name), name)
     if not targets:
         raise ConfigError(f"{name}: no [[targets]]; add at least one target")
@@ -189,13 +193,16 @@ def _training(table: dict, where: str) -> TrainingSpec:
             raise ConfigError(
                 f"{where}.checkpoints: must be increasing without repeats, got {list(marks)}"
             )
-        if marks[-1] > spec.steps:
+        if spec.init == "teacher":
+            raise ConfigError(
+                f"{where}.checkpoints: need training (init = 'random'), or your own "
+                "training's steps (init = 'given' with a python model's factory(step=...))"
+            )
+        if spec.init == "random" and marks[-1] > spec.steps:
             raise ConfigError(
                 f"{where}.checkpoints: {marks[-1]} is beyond the training's steps = "
                 f"{spec.steps}; raise steps or drop the checkpoint"
             )
-        if spec.init != "random":
-            raise ConfigError(f"{where}.checkpoints: need training (init = 'random')")
     return spec
 
 
@@ -213,6 +220,50 @@ def _checkpoints(entry: TargetEntry) -> list[TargetEntry]:
         )
         for step in training.checkpoints
     ]
+
+
+def with_content(entry: TargetEntry, where: str) -> TargetEntry:
+    """The entry with what its model's user code returns hashed in (``params_sha256``)."""
+    return dataclasses.replace(entry, spec=content_of(entry.spec, where))
+
+
+def content_of(spec: TargetSpec, where: str = "model") -> TargetSpec:
+    """``spec`` with ``params_sha256`` set where its model comes from user code: the
+    factory is called here, for the target's seed and checkpoint step."""
+    content = model_of(spec.model).content
+    if content is None:
+        return spec
+    digest = content(spec.model, spec.origin(check_content=False), where)
+    return dataclasses.replace(spec, params_sha256=digest)
+
+
+def checkpoint_at(spec: TargetSpec, step: int) -> TargetSpec:
+    """The checkpoint at ``step`` of the training run of checkpoint target ``spec`` (a
+    w* given by the user's factory for each step has a digest of its own)."""
+    training = dataclasses.replace(spec.training, at_step=step)
+    out = dataclasses.replace(spec, training=training)
+    return content_of(out) if training.init == "given" else out
+
+
+def check_seeds(targets, name: str) -> None:
+    """Refuse targets that differ only in a seed that changes nothing (their model's
+    factory ignores it and nothing else here is random): a seed sweep that says nothing."""
+    groups: dict[str, list[TargetEntry]] = {}
+    for t in targets:
+        rest = {k: v for k, v in to_dict(t.spec).items() if k != "seed"}
+        groups.setdefault(json.dumps(rest, sort_keys=True), []).append(t)
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1 and not seed_uses(first.spec, factory=False):
+            seeds = ", ".join(str(t.spec.seed) for t in group)
+            raise ConfigError(
+                f"{name}: the targets of model {first.model!r}, data {first.data!r} and "
+                f"training {first.training!r} with seeds {seeds} would compute the same: "
+                "nothing in them depends on the seed (their parameters are the same for "
+                "each seed, the data are fixed and the training is full-batch or none); "
+                "give the model's factory a seed (int) or key (PRNG key) argument, or "
+                "drop the seed sweep"
+            )
 
 
 TARGET_KEYS = ("model", "data", "training", "seed", "precision")

@@ -13,6 +13,7 @@ from typing import Literal
 
 from lambda_hat.config.fields import build, check
 from lambda_hat.errors import ConfigError
+from lambda_hat.targets.kind import Origin
 from lambda_hat.targets.network import NetworkSpec
 from lambda_hat.targets.teacher import TeacherDataSpec
 
@@ -53,7 +54,9 @@ class TrainingSpec:
         metadata=check(
             ge=0,
             hashed=False,
-            help="steps at which w is kept as a target of its own (λ̂ over training)",
+            help="steps at which w is kept as a target of its own (λ̂ over training); "
+            "with init = 'given': the steps of your own training, each one's w* from "
+            "the python model's factory(step=...)",
         ),
     )
     # which checkpoint this target is (set when the file is read); the list above is not
@@ -70,6 +73,21 @@ class TargetSpec:
     training: TrainingSpec
     seed: int
     precision: str = "float64"
+    # set when the file is read, for a model from user code: the digest of the
+    # parameters its factory returned for this target (seed, step), so what it loads
+    # from files is part of the ID; empty (and not hashed) for the built-in kinds
+    params_sha256: str = field(default="", metadata=check(omit_default=True))
+
+    def origin(self, check_content: bool = True) -> Origin:
+        """What a model kind builds this target's model for (see ``targets/kind.py``);
+        ``check_content=False`` where only ``apply`` is wanted (a run of a stored target)."""
+        given = self.training.init == "given"
+        return Origin(
+            seed=self.seed,
+            step=self.training.at_step if given else None,
+            params_sha256=self.params_sha256 if check_content else "",
+            precision=self.precision,
+        )
 
 
 # ---- Stage B ---------------------------------------------------------------------------
@@ -422,6 +440,7 @@ def training_run(spec: TargetSpec | dict | None) -> str | None:
     if training.get("at_step") is None:
         return None
     rest = {k: v for k, v in training.items() if k not in ("at_step", "checkpoints")}
+    d = {k: v for k, v in d.items() if k != "params_sha256"}  # a given w* differs by step
     return json.dumps({**d, "training": rest}, sort_keys=True)
 
 

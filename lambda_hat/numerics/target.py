@@ -52,23 +52,27 @@ def flat_model(model: Model, dtype):
     return apply_flat, unravel, flat.shape[0]
 
 
-def flat_apply(model_spec, dtype):
-    """:func:`flat_model` of a model spec."""
-    return flat_model(model_of(model_spec).build(model_spec, dtype), dtype)
+def flat_apply(model_spec, dtype, origin=None):
+    """:func:`flat_model` of a model spec (``origin``: the target's, for a model from user
+    code; see ``targets/kind.py``)."""
+    return flat_model(model_of(model_spec).build(model_spec, dtype, origin), dtype)
 
 
 def build_target(spec) -> TargetArrays:
     """Make the data (from a teacher where the kind has one) and train to w*."""
-    (arrays,) = build_checkpoints(spec, [spec.training.at_step]).values()
+    (arrays,) = build_checkpoints({spec.training.at_step: spec}).values()
     return arrays
 
 
-def build_checkpoints(spec, stops) -> dict:
-    """{step: TargetArrays} of one training run kept at ``stops`` ([None]: its end)."""
+def build_checkpoints(specs: dict) -> dict:
+    """{step: TargetArrays} of one training run kept at its checkpoints (``specs``:
+    {step: that checkpoint's TargetSpec}; {None: spec} for its end alone)."""
     from lambda_hat.numerics.training import train_checkpoints
 
+    stops = list(specs)
+    spec = specs[stops[0]]
     dtype = dtype_of(spec.precision)
-    model = model_of(spec.model).build(spec.model, dtype)
+    model = model_of(spec.model).build(spec.model, dtype, spec.origin())
     data_kind = data_of(spec.data)
     k_teacher, k_data, k_init, k_train = jax.random.split(jax.random.PRNGKey(spec.seed), 4)
     teacher_tree = model.teacher(k_teacher) if data_kind.needs_teacher else None
@@ -79,13 +83,25 @@ def build_checkpoints(spec, stops) -> dict:
     loss_fn = make_loss(apply_flat, spec.model.loss)
     w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
     check_model_fits(apply_flat, w0, x, y, spec.model.loss, "model")
-    no_training = spec.training.init in ("teacher", "given") or spec.training.steps == 0
-    if no_training:
-        trained = [(w0, jnp.zeros((0,), dtype))] * len(stops)
+    empty = jnp.zeros((0,), dtype)
+    if spec.training.init == "given":  # each checkpoint's w* from the factory for its step
+        trained = [(w0, empty)] + [(_given(s, dtype), empty) for s in list(specs.values())[1:]]
+    elif spec.training.init == "teacher" or spec.training.steps == 0:
+        trained = [(w0, empty)] * len(stops)
     elif stops == [None]:
         trained = [jax.jit(lambda w, k: train(loss_fn, w, (x, y), spec.training, k))(w0, k_train)]
     else:
         trained = train_checkpoints(loss_fn, w0, (x, y), spec.training, k_train, stops)
+    return _arrays_at(stops, trained, loss_fn, data, x, y, teacher)
+
+
+def _given(spec, dtype):
+    """w* (flat) of a target whose model's factory gives it (``init = "given"``)."""
+    model = model_of(spec.model).build(spec.model, dtype, spec.origin())
+    return ravel_pytree(model.init(None))[0]
+
+
+def _arrays_at(stops, trained, loss_fn, data, x, y, teacher) -> dict:
     loss = jax.jit(loss_fn)
     test_data = None
     if data.x_test is not None:

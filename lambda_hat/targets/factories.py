@@ -1,14 +1,18 @@
-"""User code named as ``"module:function"``: found, hashed and imported in one place.
+"""User code named as ``"module:function"``: found, hashed, imported and called in one place.
 
 The module is looked for in the experiments file's folder first, then on ``sys.path``.
-Its file's bytes are hashed into the target ID (``source_sha256``), so editing the file
-makes a new target; other files it imports are not hashed. A target keeps a copy of the
-file and later runs import that copy, so they use the code the target was built with.
+Its file's bytes are hashed into the target ID (``source_sha256``), and so is what the
+factory *returns* (``content_digest``): a file it reads, an environment variable or a
+cache that changes its output makes a new target, like an edit of the module does. A
+target keeps a copy of the module and later runs import that copy, so they use the code
+the target was built with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from pathlib import Path
@@ -118,6 +122,63 @@ def load_function(file: Path, module: str, func: str, where: str, extra_dir: Pat
     if not callable(fn):
         raise FactoryError(f"{where}: {module}:{func} is not callable ({type(fn).__name__})")
     return fn
+
+
+KEY_ARGUMENTS = ("key", "rng_key")
+
+
+def passed_arguments(fn, args: dict, origin, ref: str, where: str) -> dict:
+    """What lambda-hat passes ``fn`` besides ``args``: the target's ``seed`` (or a JAX
+    PRNG key of it, as ``key`` / ``rng_key``) where ``fn`` takes one that ``args`` does
+    not set, and ``step`` for a checkpoint of the user's own training."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C function: pass nothing more
+        params = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    out = {}
+    if origin.step is not None:
+        if "step" in args:
+            raise FactoryError(
+                f"{where}.args.step: the training's checkpoints pass step to {ref}; remove "
+                "it from args"
+            )
+        if "step" not in params and not takes_any:
+            raise FactoryError(
+                f"{where}: the training's checkpoints call {ref}(step=...) for each step, "
+                f"and {ref} takes no step argument; add one (it loads that step's weights)"
+            )
+        out["step"] = origin.step
+    if "seed" in params and "seed" not in args:
+        out["seed"] = origin.seed
+    else:
+        key = next((k for k in KEY_ARGUMENTS if k in params and k not in args), None)
+        if key is not None:
+            import jax
+
+            out[key] = jax.random.PRNGKey(origin.seed)
+    return out
+
+
+def content_digest(tree) -> str:
+    """sha256 of a pytree of arrays: each leaf's path, dtype, shape and bytes (not the
+    tree's printed structure, which may hold a function's address)."""
+    import jax
+
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return arrays_digest([(jax.tree_util.keystr(path), leaf) for path, leaf in leaves])
+
+
+def arrays_digest(named) -> str:
+    """sha256 of ``[(name, array), ...]``: names, dtypes, shapes and bytes (no JAX)."""
+    import numpy as np
+
+    out = hashlib.sha256()
+    for name, leaf in named:
+        a = np.ascontiguousarray(np.asarray(leaf))
+        out.update(f"{name}|{a.dtype.str}|{a.shape}\0".encode())
+        out.update(a.tobytes())
+    return out.hexdigest()
 
 
 def call(fn, args: dict, ref: str, where: str):

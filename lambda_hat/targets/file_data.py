@@ -98,4 +98,5 @@ KIND = DataKind(
     describe=describe,
     labels=lambda spec: spec.labels,
     shape=lambda spec: (spec.in_dim, spec.out_dim),
+    random=False,
 )

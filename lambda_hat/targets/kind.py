@@ -19,6 +19,16 @@ class ParseContext:
     base_dir: Path  # the experiments file's folder: relative paths and modules start here
 
 
+class Origin(NamedTuple):
+    """Which target a model is built for, beyond its spec: what a user's factory is
+    called with, and what it returned when the experiments file was read."""
+
+    seed: int = 0  # the target's seed: passed to a factory that takes ``seed`` or ``key``
+    step: int | None = None  # a checkpoint of the user's own training: ``factory(step=...)``
+    params_sha256: str = ""  # the parameters' digest at parse time; a build must match it
+    precision: str = "float64"  # the target's: JAX makes float32 arrays unless x64 is on
+
+
 class Model(NamedTuple):
     """A built model: pure functions of a parameter pytree, in one dtype."""
 
@@ -44,9 +54,14 @@ class ModelKind:
     spec: type
     help: str
     parse: Callable[[dict, str, ParseContext], Any]  # (table, where, ctx) -> spec
-    build: Callable[[Any, Any], Model]  # (spec, dtype) -> Model
+    build: Callable[[Any, Any, Origin], Model]  # (spec, dtype, origin) -> Model
     describe: Callable[[dict], str]  # stored model dict -> one line
     true_llc: Callable[[Any, Any], Any] = lambda model, data: None  # -> Fraction | None
+    # (spec, origin, where) -> sha256 of the parameters the user's code gives this target,
+    # hashed into its ID; None for kinds that make their parameters themselves
+    content: Callable[[Any, Origin, str], str] | None = None
+    # (spec, seed) -> what the target's seed does to the model, or None (nothing)
+    seed_use: Callable[[Any, int], str | None] = lambda spec, seed: "initial parameters"
 
 
 @dataclass(frozen=True)
@@ -65,3 +80,4 @@ class DataKind:
     labels: Callable[[Any], str] = lambda spec: "real"
     shape: Callable[[Any], tuple[int, int] | None] = lambda spec: None
     needs_teacher: bool = False  # y comes from a teacher: a network of the model's own kind
+    random: bool = True  # the data are drawn from the target's seed

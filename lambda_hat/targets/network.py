@@ -36,8 +36,9 @@ class NetworkSpec:
         return (self.in_dim, *self.widths, self.out_dim)
 
 
-def build(spec: NetworkSpec, dtype) -> Model:
-    """The spec's network as pure functions of its ``[(W, b), ...]`` parameter list."""
+def build(spec: NetworkSpec, dtype, origin=None) -> Model:
+    """The spec's network as pure functions of its ``[(W, b), ...]`` parameter list
+    (``origin`` is for kinds built from user code; a network needs only its spec)."""
     from lambda_hat.numerics.models import dln_teacher, network
 
     net = network(spec)

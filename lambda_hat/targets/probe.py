@@ -28,7 +28,7 @@ def check_python_models(tasks, source: str) -> None:
         spec = task.spec
         where = f"{source}: models.{task.names.get('model', '?')}"
         dtype = jnp.float32  # shapes only
-        model = python_model.build(spec.model, dtype, where)
+        model = python_model.build(spec.model, dtype, spec.origin(check_content=False), where)
         data = data_of(spec.data).build(spec.data, model, None, jax.random.PRNGKey(0), dtype)
         apply_flat, _, p = flat_model(model, dtype)
         w = jax.ShapeDtypeStruct((p,), dtype)

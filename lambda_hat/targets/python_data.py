@@ -1,10 +1,10 @@
 """``kind = "python"`` under ``[data.*]``: (X, Y) from the user's own code.
 
-``factory(**args)`` returns ``(X, Y)`` or ``(X, Y, X_test, Y_test)`` as arrays. Hashed
-into the target ID like a python model: the factory name, ``args`` and the module file's
-bytes. Unlike a model, the factory is called when the experiments file is read (the
-number of rows fixes the run defaults, e.g. β = 1/log n), so it should be quick and
-deterministic.
+``factory(**args)`` returns ``(X, Y)`` or ``(X, Y, X_test, Y_test)`` as arrays. It is
+called when the experiments file is read (the number of rows fixes the run defaults,
+e.g. β = 1/log n), so it should be quick and deterministic. Hashed into the target ID:
+the factory name, ``args``, the module file's bytes and the arrays it returned
+(``arrays_sha256``), so data it loads from a file that changed make a new target.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ class PythonDataSpec:
     # filled in when the file is read and the factory called, never written by the user
     source_sha256: str = field(default="", metadata=check(help="sha256 of the module file"))
     source_path: str = field(default="", metadata=check(hashed=False))
+    arrays_sha256: str = field(default="", metadata=check(help="sha256 of the arrays returned"))
     n_data: int = field(default=0, metadata=check(hashed=False))
     in_dim: int = field(default=0, metadata=check(hashed=False))
     out_dim: int = field(default=0, metadata=check(hashed=False))
     labels: str = field(default="real", metadata=check(hashed=False))
 
 
-DERIVED = ("source_sha256", "source_path", "n_data", "in_dim", "out_dim", "labels")
+DERIVED = ("source_sha256", "source_path", "arrays_sha256", "n_data", "in_dim", "out_dim", "labels")
 
 
 def _arrays(spec: PythonDataSpec, where: str) -> tuple:
@@ -60,16 +61,23 @@ def parse(table: dict, where: str, ctx: ParseContext) -> PythonDataSpec:
     info = check_xy(arrays[0], arrays[1], f"{where}.factory")
     if len(arrays) == 4:
         check_xy(arrays[2], arrays[3], f"{where}.factory", "X_test/Y_test")
-    return PythonDataSpec(**{**spec.__dict__, **info._asdict()})
+    digest = _digest(arrays)
+    return PythonDataSpec(**{**spec.__dict__, **info._asdict(), "arrays_sha256": digest})
+
+
+def _digest(arrays: tuple) -> str:
+    return factories.arrays_digest([(str(i), a) for i, a in enumerate(arrays)])
 
 
 def build(spec: PythonDataSpec, model, teacher, rng_key, dtype) -> Dataset:
     factories.check_unchanged(spec.source_path, spec.source_sha256, "data")
     arrays = _arrays(spec, "data")
-    if arrays[0].shape[0] != spec.n_data:
+    if arrays[0].shape[0] != spec.n_data or _digest(arrays) != spec.arrays_sha256:
         raise ConfigError(
-            f"data factory {spec.factory} returned {arrays[0].shape[0]} rows now and "
-            f"{spec.n_data} when the experiments file was read; make it deterministic"
+            f"data factory {spec.factory} returned other arrays now ({arrays[0].shape[0]} "
+            f"rows) than when the experiments file was read ({spec.n_data} rows): a file "
+            "it reads or its randomness changed in between; make it deterministic and "
+            "rerun `lambda-hat run`, which then makes a target of what it returns"
         )
     test = cast(arrays[2], arrays[3], dtype) if len(arrays) == 4 else ()
     return Dataset(*cast(arrays[0], arrays[1], dtype), *test)
@@ -89,4 +97,5 @@ KIND = DataKind(
     describe=describe,
     labels=lambda spec: spec.labels,
     shape=lambda spec: (spec.in_dim, spec.out_dim),
+    random=False,
 )

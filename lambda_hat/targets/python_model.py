@@ -4,8 +4,15 @@
 ``(apply, params)`` with ``apply(params, x) -> outputs`` and ``params`` any pytree of
 floating-point arrays (the start of training, or w* itself with ``init = "given"``). This
 covers plain JAX, Flax (``module.apply``, ``module.init(...)``) and Equinox
-(``eqx.partition`` / ``eqx.combine``). Hashed into the target ID: the factory name, its
-``args``, the module file's bytes (``source_sha256``), ``loss`` and ``true_llc``.
+(``eqx.partition`` / ``eqx.combine``).
+
+A factory that takes ``seed`` (an int) or ``key`` / ``rng_key`` (a JAX PRNG key) gets the
+target's seed; with ``init = "given"`` and ``checkpoints``, it is called as
+``factory(step=...)`` once per checkpoint (the user's own training). It is called when
+the experiments file is read, and the parameters it returns are hashed into the target
+ID (``TargetSpec.params_sha256``), together with the factory name, its ``args``, the
+module file's bytes (``source_sha256``), ``loss`` and ``true_llc``: weights it loads
+from a file are covered too.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 from lambda_hat.config.fields import build as build_spec
 from lambda_hat.config.fields import check
 from lambda_hat.targets import factories
-from lambda_hat.targets.kind import LOSSES, Model, ModelKind, ParseContext
+from lambda_hat.targets.kind import LOSSES, Model, ModelKind, Origin, ParseContext
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,15 @@ def parse(table: dict, where: str, ctx: ParseContext) -> PythonModelSpec:
     return build_spec(PythonModelSpec, table, where, **source)
 
 
-def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
-    """Import the factory from ``spec.source_path`` (checked against its hash) and call it."""
+def call(spec: PythonModelSpec, origin: Origin, where: str = "model") -> tuple:
+    """``(apply, params)`` from the factory (imported from ``spec.source_path``, checked
+    against its hash), called for ``origin``'s seed and step."""
     import jax
-    import jax.numpy as jnp
 
     file = factories.check_unchanged(spec.source_path, spec.source_sha256, where)
     fn = factories.load_factory(spec.factory, file, where)
-    out = factories.call(fn, spec.args, spec.factory, where)
+    passed = factories.passed_arguments(fn, spec.args, origin, spec.factory, where)
+    out = factories.call(fn, {**spec.args, **passed}, spec.factory, where)
     if not (isinstance(out, tuple | list) and len(out) == 2 and callable(out[0])):
         raise factories.FactoryError(
             f"{where}: factory {spec.factory} must return (apply, params) with apply callable, "
@@ -74,8 +82,49 @@ def build(spec: PythonModelSpec, dtype, where: str = "model") -> Model:
                 f"({np.asarray(leaf).dtype}); return only the trainable float arrays "
                 "(Equinox: eqx.partition(model, eqx.is_inexact_array))"
             )
+    return apply, params
+
+
+def content(spec: PythonModelSpec, origin: Origin, where: str = "model") -> str:
+    """The digest of the parameters the factory returns for ``origin``, called with 64-bit
+    JAX on or off as the target's worker will have it (its random draws depend on it)."""
+    import jax
+
+    with jax.enable_x64(origin.precision == "float64"):
+        return factories.content_digest(call(spec, origin, where)[1])
+
+
+def build(
+    spec: PythonModelSpec, dtype, origin: Origin | None = None, where: str = "model"
+) -> Model:
+    """The factory's model in ``dtype``; its parameters must be those hashed into the
+    target (``origin.params_sha256``, where given)."""
+    import jax
+    import jax.numpy as jnp
+
+    origin = origin or Origin()
+    apply, params = call(spec, origin, where)
+    if origin.params_sha256:
+        now = factories.content_digest(params)
+        if now != origin.params_sha256:
+            raise factories.FactoryError(
+                f"{where}: factory {spec.factory} returned other parameters now (sha256 "
+                f"{now[:12]}…) than when the experiments file was read "
+                f"({origin.params_sha256[:12]}…): a file it reads or its randomness changed "
+                "in between; make it deterministic and rerun `lambda-hat run`, which then "
+                "makes a target of what it returns"
+            )
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
     return Model(apply, lambda rng_key: params, None)
+
+
+def seed_use(spec: PythonModelSpec, seed: int) -> str | None:
+    """``factory(seed=...)`` (or ``key=``) where the factory takes the seed, else None."""
+    file = factories.check_unchanged(spec.source_path, spec.source_sha256, "model")
+    fn = factories.load_factory(spec.factory, file, "model")
+    passed = factories.passed_arguments(fn, spec.args, Origin(seed), spec.factory, "model")
+    name = next(iter(passed), None)
+    return None if name is None else f"{spec.factory}({name}=<seed {seed}>)"
 
 
 def describe(cfg: dict) -> str:
@@ -100,4 +149,6 @@ KIND = ModelKind(
     build=build,
     describe=describe,
     true_llc=true_llc,
+    content=content,
+    seed_use=seed_use,
 )

@@ -62,3 +62,43 @@ def not_a_pair():
 
 
 NOT_CALLABLE = 3
+
+
+def logistic_from_file(path: str):
+    """Logistic regression at the weights saved in ``path`` (W, b), as a user's
+    checkpoint loader would."""
+    saved = np.load(path)
+    params = {"W": jnp.asarray(saved["W"]), "b": jnp.asarray(saved["b"])}
+    return (lambda p, x: x @ p["W"] + p["b"]), params
+
+
+def logistic_at_step(step: int, folder: str):
+    """The user's own training, saved as ``{folder}/ck_{step}.npz``."""
+    return logistic_from_file(f"{folder}/ck_{step}.npz")
+
+
+def logistic_no_seed(in_dim: int, classes: int):
+    """Weights that do not depend on any seed."""
+    return logistic(in_dim, classes)
+
+
+def logistic_keyed(in_dim: int, classes: int, key):
+    """Weights drawn from the PRNG key lambda-hat passes."""
+    params = {"W": 0.1 * jax.random.normal(key, (in_dim, classes)), "b": jnp.zeros(classes)}
+    return (lambda p, x: x @ p["W"] + p["b"]), params
+
+
+def logistic_env(in_dim: int, classes: int):
+    """Weights scaled by an environment variable: what a factory returns can change
+    without its module or arguments changing."""
+    import os
+
+    apply, params = logistic(in_dim, classes)
+    scale = float(os.environ.get("LH_TEST_SCALE", "1"))
+    return apply, {k: scale * v for k, v in params.items()}
+
+
+def blobs_from_file(path: str):
+    """(X, Y) saved in ``path``."""
+    saved = np.load(path)
+    return saved["X"], saved["Y"]
