@@ -92,6 +92,14 @@ def test_own_checkpoints_are_targets_with_a_curve(project, tmp_path):
     assert losses[0] == pytest.approx(np.log(3)) and losses[0] > losses[1] > losses[2]
     rows = load_rows(project.root / "runs", path)
     assert sorted(r["step"] for r in rows) == list(STEPS)
+    # the TUI's target screen draws the same curve from any one of the checkpoints
+    from lambda_hat.store.catalog import Catalog
+    from lambda_hat.tui.data import training_curve
+
+    meta = json.loads((layout.target_dir(targets[1].target_id) / "meta.json").read_text())
+    curve = training_curve(Catalog(project.root / "runs"), meta)
+    by_step = {r["step"]: r["llc_mean"] for r in rows}
+    assert curve == {"hmc": sorted(by_step.items())}
     out = tmp_path / "plots"
     assert main(["plot", str(path), "--out", str(out)]) == 0
     (png,) = out.glob("llc_over_training_*.png")
