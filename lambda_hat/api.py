@@ -2,32 +2,45 @@
 
 The same samplers, defaults and estimator as ``lambda-hat run`` (both go through
 ``lambda_hat.sampling.sample_llc``), so a store's run and a call here on the same w*,
-data and seed give the same λ̂. ``lh.results(root)`` reads a store's runs as a DataFrame.
+data and seed give the same λ̂. ``lh.load_target`` rebuilds a stored target's w* as the
+model's own pytree, for ``lh.estimate``; ``lh.results(root)`` reads a store's runs as a
+DataFrame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lambda_hat.config.fields import build
 from lambda_hat.config.specs import SAMPLER_PARAMS, SamplerSpec, check_budget, resolve_run
-from lambda_hat.errors import ConfigError
+from lambda_hat.errors import ConfigError, LambdaHatError, StoreError
 
 WHERE = "lh.estimate"
 
 
+class MissingDependencyError(LambdaHatError, ImportError):
+    """A package a Python entry point needs is not installed; the message says which."""
+
+
 @dataclass(frozen=True)
 class LLCResult:
-    """What ``estimate`` returns: λ̂ with its error bar and diagnostics."""
+    """What ``estimate`` returns: λ̂ with its error bar and diagnostics.
+
+    ``print(result)`` shows λ̂ ± MCSE, ESS, R-hat, the trust verdict and the warnings.
+    """
 
     llc_mean: float
     llc_mcse: float | None
     llc_std: float
     ess: float | None
     rhat: float | None
-    warnings: list[str]
+    warnings: list[str]  # the sampler's warnings and the verdict's reasons, in words
     L0: float
     n_beta: float
     summary: dict  # every summary figure (drift, quarters, ...)
@@ -37,18 +50,59 @@ class LLCResult:
     trust: dict | None = None  # converged / not converged / step-size biased, with reasons
     budget: dict | None = None  # draws="auto": the verdict and every convergence check
     sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
+    L: Any = None  # (chains, draws) numpy array: each draw's loss; its λ is nβ (L − L0)
+    positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
+    params_draws: Any = None  # trace_params=True: params' pytree, leaves (chains, draws, ...)
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
-        """The trace as an ArviZ InferenceData (``posterior.llc``, ``sample_stats``)."""
+        """The trace as an ArviZ InferenceData, with the groups and names of a store's
+        ``trace.nc``: ``posterior`` (``llc``, ``L``, and ``w`` over ``param`` with
+        ``trace_params=True``) and ``sample_stats``."""
         import arviz as az
 
-        stats = {k: v for k, v in self._sample_stats.items()}
-        return az.from_dict(posterior={"llc": self.llc}, sample_stats=stats or None)
+        posterior = {"llc": self.llc}
+        if self.L is not None:
+            posterior["L"] = self.L
+        if self.positions is not None:
+            posterior["w"] = self.positions
+        return az.from_dict(
+            posterior=posterior,
+            sample_stats=dict(self._sample_stats) or None,
+            dims={"w": ["param"]} if self.positions is not None else None,
+        )
 
     def __str__(self) -> str:
-        mcse = f" ± {self.llc_mcse:.3g}" if self.llc_mcse is not None else ""
-        return f"λ̂ = {self.llc_mean:.4g}{mcse} (ESS {self.ess}, R-hat {self.rhat})"
+        """λ̂ ± MCSE (to the MCSE's two digits), ESS, R-hat and the verdict with its
+        reasons; then a line per warning, but the one the verdict's reasons made."""
+        from lambda_hat.analysis.budget import verdict_text
+
+        ess = "n/a" if self.ess is None else f"{self.ess:.0f}"
+        rhat = "n/a" if self.rhat is None else f"{self.rhat:.3f}"
+        line = f"λ̂ = {_estimate_text(self.llc_mean, self.llc_mcse)} (ESS {ess}, R-hat {rhat})"
+        verdict = verdict_text(self.trust)
+        said = f"{self.trust['verdict']}: " if verdict else None
+        others = [w for w in self.warnings if not (said and w.startswith(said))]
+        lines = [f"{line}: {verdict}" if verdict else line]
+        return "\n".join([*lines, *(f"warning: {w}" for w in others)])
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """IPython and Jupyter show the summary of ``print(result)``, not every field."""
+        printer.text(str(self))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A stored target as Python objects (``load_target``):
+    ``lh.estimate(t.apply, t.params, t.data, loss=t.loss)`` samples at its w*."""
+
+    target_id: str
+    apply: Callable  # apply(params, x) -> outputs (logits for cross_entropy)
+    params: Any  # w* as the model's pytree, numpy leaves in the target's precision
+    data: tuple  # (X, Y): the training rows, numpy arrays
+    loss: str  # "mse" or "cross_entropy"
+    L0: float  # meta.json metrics.L0: the loss at w* on data
+    meta: dict  # the target's meta.json
 
 
 def estimate(
@@ -68,7 +122,8 @@ def estimate(
     localization: float = 1.0,
     precision: str | None = None,
     llc_trace: str | None = None,
-    progress=None,
+    trace_params: bool = False,
+    progress: bool | Callable[[int, int], None] | None = True,
     **sampler_params,
 ) -> LLCResult:
     """λ̂ of ``apply`` at ``params`` (w*) on ``data = (X, Y)``.
@@ -79,9 +134,15 @@ def estimate(
     arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
     ``step_size=1e-5, batch_size=512`` for sgld); ``draws="auto"`` samples until
     converged or ``max_draws`` (the verdict is ``result.budget``). ``draws`` and
-    ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``). ``precision``
-    (default: the sampler's, float32 for sgld, float64 otherwise) sets
-    ``jax_enable_x64`` for this process.
+    ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``).
+    ``trace_params=True`` also returns every kept draw's parameters
+    (``result.params_draws``, ``result.positions``).
+
+    ``precision`` (default: the sampler's, float32 for sgld, float64 otherwise) is the
+    precision of this call only: JAX's ``jax_enable_x64`` is set for its duration and
+    the caller's setting is left as it was. ``progress``: True (default) shows a bar of
+    the stage (SGLD's step pilot, warm-up and sampling) with its count and ETA, False or
+    None nothing, and a function ``progress(done, total)`` hears the draws instead.
     """
     spec = _resolve(
         sampler,
@@ -97,41 +158,90 @@ def estimate(
         localization=localization,
         precision=precision,
         llc_trace=llc_trace,
+        trace_params=trace_params,
     )
-    from lambda_hat.runner import set_precision
-
-    set_precision(spec.precision)
-    posterior = _posterior(apply, params, data, loss, spec)
-    from lambda_hat.analysis.budget import trust
     from lambda_hat.sampling import sample_llc
 
-    est = sample_llc(posterior, spec, progress)
-    s = est.summary
-    return LLCResult(
-        llc_mean=s["llc_mean"],
-        llc_mcse=s["llc_mcse"],
-        llc_std=s["llc_std"],
-        ess=s["ess"],
-        rhat=s["rhat"],
-        warnings=est.warnings,
-        L0=est.L0,
-        n_beta=est.n_beta,
-        summary=s,
-        stats=dict(est.result.stats),
-        llc=est.llc,
-        spec=est.spec,
-        trust=trust(s, est.sgld_step),
-        budget=est.budget,
-        sgld_step=est.sgld_step,
-        _sample_stats=dict(est.result.sample_stats),
-    )
+    with _x64(spec.precision), _reporter(progress) as (on_draws, on_stage):
+        posterior, unravel = _posterior(apply, params, data, loss, spec)
+        est = sample_llc(posterior, spec, on_draws, stage=on_stage)
+        params_draws = _unravel_draws(est.result.positions, unravel)
+    return _result(est, params_draws)
 
 
 def results(root="runs", experiment=None):
     """Every readable run of the store at ``root`` as a pandas DataFrame (one row each)."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "lh.results returns a pandas DataFrame, and pandas is not installed in this "
+            "environment: `pip install pandas` (or `uv sync`, as pandas is a dependency "
+            "of lambda-hat); lambda_hat.results.load(root) gives the same rows as dicts "
+            "without it"
+        ) from exc
     from lambda_hat.results import dataframe
 
     return dataframe(root, experiment)
+
+
+def load_target(target, root="runs") -> Target:
+    """A stored target, for ``lh.estimate`` on its w* without writing an unravel.
+
+    ``target``: a target ID or any unique prefix of it (``tgt_10bf``, ``10bf``) in the
+    store at ``root``, or the target's folder. ``params`` is w* (``params.npz``) as the
+    model's own pytree: the factory's structure for ``kind = "python"`` (built from the
+    target's copy of the module), a built-in kind's own for ``mlp``, ``dln``, ...
+    """
+    from lambda_hat import runner
+
+    folder = _target_folder(target, root)
+    meta, data, stored = runner.load_target(folder.parent.parent, folder.name)
+    spec = runner.target_spec(meta, folder)
+    with _x64(spec.precision):
+        apply, params = _model_at(spec, stored["w_star"])
+    return Target(
+        target_id=folder.name,
+        apply=apply,
+        params=params,
+        data=(data["X"], data["Y"]),
+        loss=spec.model.loss,
+        L0=float(meta["metrics"]["L0"]),
+        meta=meta,
+    )
+
+
+def _target_folder(target, root) -> Path:
+    """The folder of ``target``: given as a target folder, or an ID prefix in ``root``."""
+    path = Path(target)
+    if (path / "meta.json").is_file():
+        return path
+    from lambda_hat.store.catalog import Catalog
+
+    catalog = Catalog(root)
+    name = catalog.resolve_prefix(str(target))
+    if not name.startswith("tgt_"):
+        raise StoreError(
+            f"{target!r} names the run {name}, not a target; give its target's ID "
+            "(`lambda-hat status` lists them) or the target's folder"
+        )
+    return catalog.layout.target_dir(name)
+
+
+def _model_at(spec, w_star):
+    """(apply, params): the target's model and its flat ``w_star`` as the model's pytree
+    (numpy leaves), laid out as every run of the target reads it (``flat_model``)."""
+    import jax
+    import numpy as np
+
+    from lambda_hat.numerics.target import dtype_of, flat_model
+    from lambda_hat.targets.registry import model_of
+
+    dtype = dtype_of(spec.precision)
+    model = model_of(spec.model).build(spec.model, dtype)
+    _, unravel, _ = flat_model(model, dtype)
+    tree = unravel(jax.numpy.asarray(np.asarray(w_star, np.dtype(spec.precision))))
+    return model.apply, jax.tree_util.tree_map(np.asarray, tree)
 
 
 def _rows(data) -> int:
@@ -157,6 +267,7 @@ def _resolve(sampler: str, sampler_params: dict, n: int, **common):
 
 
 def _posterior(apply, params, data, loss: str, spec):
+    """The run's posterior, and the ``unravel`` of its flat w back to ``params``' pytree."""
     import jax
     import numpy as np
     from jax.flatten_util import ravel_pytree
@@ -178,4 +289,156 @@ def _posterior(apply, params, data, loss: str, spec):
     posterior = posterior_of(apply_flat, loss, data[0], data[1], w_star, spec)
     x, y = posterior.data
     check_model_fits(apply_flat, posterior.w_star, x, y, loss, WHERE)
-    return posterior
+    return posterior, unravel
+
+
+def _x64(precision: str):
+    """A context in which JAX computes in ``precision`` (float64: ``jax_enable_x64`` on);
+    the process's setting is the caller's again when it ends."""
+    import jax
+
+    on = precision == "float64"
+    if hasattr(jax, "enable_x64"):  # the config's own context manager, jax >= 0.8
+        return jax.enable_x64(on)
+    from jax.experimental import enable_x64
+
+    return enable_x64(on)
+
+
+def _unravel_draws(positions, unravel):
+    """(chains, draws, p) flat draws as the params pytree with leading (chains, draws)
+    axes (numpy), or None when no draws were kept."""
+    if positions is None:
+        return None
+    import jax
+    import numpy as np
+
+    chains, draws, p = positions.shape
+    trees = jax.vmap(unravel)(jax.numpy.asarray(positions.reshape(chains * draws, p)))
+    return jax.tree_util.tree_map(
+        lambda a: np.asarray(a).reshape(chains, draws, *a.shape[1:]), trees
+    )
+
+
+def _result(est, params_draws) -> LLCResult:
+    """The LLCResult of a ``sample_llc`` estimate, the verdict's reasons in its warnings."""
+    import numpy as np
+
+    from lambda_hat.analysis.budget import trust
+
+    s = est.summary
+    verdict = trust(s, est.sgld_step)
+    return LLCResult(
+        llc_mean=s["llc_mean"],
+        llc_mcse=s["llc_mcse"],
+        llc_std=s["llc_std"],
+        ess=s["ess"],
+        rhat=s["rhat"],
+        warnings=_with_verdict(est.warnings, verdict),
+        L0=est.L0,
+        n_beta=est.n_beta,
+        summary=s,
+        stats=dict(est.result.stats),
+        llc=est.llc,
+        spec=est.spec,
+        trust=verdict,
+        budget=est.budget,
+        sgld_step=est.sgld_step,
+        L=np.asarray(est.result.loss),
+        positions=est.result.positions,
+        params_draws=params_draws,
+        _sample_stats=dict(est.result.sample_stats),
+    )
+
+
+# A verdict's reason is about one check; a warning about the same check names it so.
+_CHECKS = ("R-hat", "ESS", "drift", "bias")
+
+
+def _with_verdict(warnings: list[str], verdict: dict) -> list[str]:
+    """``warnings`` and, where the run is not ``converged``, one more with the verdict's
+    reasons that none of them gives already: the verdict is stricter (R-hat over 1.01,
+    ESS under 400, a drift over 2 MCSE) than the summary's warnings (1.05, 100, 4 MCSE),
+    so a run can be ``not converged`` with no warning of its own."""
+    if not verdict["reasons"]:
+        return list(warnings)
+
+    def told(reason: str) -> bool:
+        check = next((c for c in _CHECKS if c in reason), reason)
+        return any(check in w for w in warnings)
+
+    new = [r for r in verdict["reasons"] if not told(r)]
+    if not new:
+        return list(warnings)
+    return [
+        *warnings,
+        f"{verdict['verdict']}: {'; '.join(new)}; the error bar may understate λ̂'s error: "
+        "run more draws (draws='auto' samples until converged) or more chains.",
+    ]
+
+
+def _estimate_text(mean: float, mcse: float | None) -> str:
+    """λ̂ ± MCSE with the MCSE to two significant digits and λ̂ to the same decimal."""
+    if mcse is None or not math.isfinite(mcse) or mcse <= 0:
+        return f"{mean:.4g}"
+    decimals = max(0, 1 - math.floor(math.log10(mcse)))
+    return f"{mean:.{decimals}f} ± {mcse:.{decimals}f}"
+
+
+class _Bar:
+    """The progress bar of ``estimate``: one line naming the stage (SGLD's step pilot,
+    warm-up and sampling) with its elapsed time and, where the stage counts, the count
+    done of its total (sampling: draws, burn-in included) and the ETA. rich renders it
+    in a terminal and, with ipywidgets installed, in Jupyter; on a file it prints its
+    last state once."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[count]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self._task = self._progress.add_task("preparing", total=None, count="")
+
+    def stage(self, text: str) -> None:
+        """A new stage: a fresh line (its own elapsed time and ETA) replaces the last."""
+        self._progress.update(self._task, visible=False)
+        self._task = self._progress.add_task(text, total=None, count="")
+
+    def count(self, done: int, total: int) -> None:
+        """``progress(done, total)`` of the stage (its text says what is counted)."""
+        self._progress.update(self._task, completed=done, total=total, count=f"{done:,}/{total:,}")
+
+    def __enter__(self):
+        self._progress.start()
+        return self.count, self.stage
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+
+def _reporter(progress):
+    """The context that reports ``estimate``'s progress as ``progress`` asks (see there)."""
+    if progress is True:
+        return _Bar()
+    if progress is None or progress is False:
+        return contextlib.nullcontext((None, None))
+    if callable(progress):  # the caller's own (draws only: a stage would say what it counts)
+        return contextlib.nullcontext((progress, None))
+    raise ConfigError(
+        f"{WHERE}: progress must be True (a bar), False (none) or a function "
+        f"progress(done, total), got {progress!r}"
+    )

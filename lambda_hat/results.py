@@ -15,7 +15,9 @@ nothing else, and how many: compare it with llc_mcse), and where to find the run
 (run_id, run, path). ``model`` is the preset name of the experiments file (its
 ``kind`` when the target was built without one). With an experiments file that sweeps,
 each row also has the swept keys as columns (``samplers.step_size``, ``data.n_data``,
-...: see ``config/sweeps.py``).
+...: see ``config/sweeps.py``). Rows come in ``order``: by target (presets, seed, swept
+values, training run), then checkpoint ``step``, sampler and run, so one training's
+checkpoints read in step order.
 """
 
 from __future__ import annotations
@@ -169,13 +171,14 @@ def load(
 ) -> list[dict]:
     """Rows of every readable run under ``root`` (only ``experiment``'s runs if given).
 
-    Sorted by target, sampler and run. Unreadable artifacts are left out; pass a list as
+    Sorted by ``order``: by target (its presets, seed and training run), checkpoint step,
+    sampler and run. Unreadable artifacts are left out; pass a list as
     ``problems`` to receive one line per artifact left out (``lambda-hat verify`` checks
     them in full).
     """
     wanted = experiment_runs(experiment, root) if experiment is not None else None
     problems = [] if problems is None else problems
-    rows = []
+    keyed = []
     for target in Catalog(root).targets():
         if target.meta is None:
             problems.append(f"{target.path}: {target.error}")
@@ -187,10 +190,47 @@ def load(
                 problems.append(f"{run.path}: {run.error}")
                 continue
             swept = wanted[(target.target_id, run.dirname)] if wanted is not None else {}
-            rows.append({**row(target.meta, run.analysis, run.dirname, run.path), **swept})
-    rows.sort(key=lambda r: (r["target_id"], r["sampler"], r["run"]))
+            one = {**row(target.meta, run.analysis, run.dirname, run.path), **swept}
+            keyed.append((order(target.meta, one), one))
+    rows = [r for _, r in sorted(keyed, key=lambda pair: pair[0])]
     seed_spread(rows)
     return rows
+
+
+def order(meta: dict, r: dict) -> tuple:
+    """Where a row sorts: by what its target is (model, data and training presets, seed,
+    the target's swept values, then its training run or ID), by checkpoint step (none
+    first), by sampler and its swept values, then by run. One training's checkpoints so
+    read in step order, and a sweep in the order of its values, not in hash order."""
+    from lambda_hat.config.specs import training_run
+
+    names = meta.get("names") or {}
+    seed, step = meta.get("seed"), r["step"]
+    return (
+        str(names.get("model") or r["model"] or ""),
+        str(names.get("data") or ""),
+        str(names.get("training") or ""),
+        _number_first(seed),
+        _swept_order(r, samplers=False),
+        training_run(meta.get("spec")) or str(r["target_id"]),
+        (step is not None, _number_first(step)),
+        str(r["sampler"]),
+        _swept_order(r, samplers=True),
+        str(r["run"]),
+    )
+
+
+def _number_first(value) -> tuple:
+    """A sort key for a value of any type: numbers in numeric order, then the rest."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
+def _swept_order(r: dict, samplers: bool) -> tuple:
+    """The row's swept values (a sampler's, or its target's), as sort keys by key."""
+    keys = sorted(k for k in r if k not in COLUMNS and k.startswith("samplers.") == samplers)
+    return tuple((k, _number_first(r[k])) for k in keys)
 
 
 def dataframe(root: str | Path = "runs", experiment: str | Path | None = None):

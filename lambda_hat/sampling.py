@@ -58,8 +58,10 @@ def sample_llc(
     checkpoint's runs pass their training's last checkpoint, so one training run's
     checkpoints share one step, as the field recommends. ``stage(text)``, if given, is
     told what the run does next (SGLD's step pilots can take minutes before sampling's
-    ``progress`` starts). ``snapshots`` (``store/snapshots.py``), if given, keeps the
-    sampling's progress so a stopped run resumes; it is bound to the spec as resolved.
+    ``progress`` starts); with ``stage``, ``progress`` also counts each pilot round's
+    steps (the stage says which count it is). ``snapshots`` (``store/snapshots.py``),
+    if given, keeps the sampling's progress so a stopped run resumes; it is bound to the
+    spec as resolved.
     """
     import jax
 
@@ -70,11 +72,12 @@ def sample_llc(
 
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
     step = None
+    pilot_steps = progress if stage is not None else None  # a count needs its stage named
     stage = stage or (lambda text: None)
     pilot = snapshots.part("pilot") if snapshots is not None else None
     starts = {}
     if spec.sampler == "sgld":
-        spec, step, ends = _sgld_step(posterior, spec, tune_on, stage, pilot)
+        spec, step, ends = _sgld_step(posterior, spec, tune_on, stage, pilot, pilot_steps)
         if ends is not None:  # start = "pilot": where the step pilot's chains are
             starts = {"start": ends}
     stage(_sampling_stage(spec))
@@ -147,13 +150,16 @@ def _sampling_stage(spec: RunSpec) -> str:
     )
 
 
-def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot=None):
+def _sgld_step(
+    posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot=None, progress=None
+):
     """``spec`` with SGLD's step and thin resolved, and the record of how (analysis.json
     ``sgld_step``): the curvature at w*, the step's bias bound, the auto choices.
 
     ``step_size = "auto"`` is chosen on ``tune_on`` when given (a checkpoint's runs pass
     their training's last checkpoint); the bias bound is always this posterior's.
-    ``pilot`` (``store/snapshots.py``), if given, keeps the step-size pilot's progress.
+    ``pilot`` (``store/snapshots.py``), if given, keeps the step-size pilot's progress;
+    ``progress(done, total)``, if given, hears of each pilot round's steps.
     Also returns where the chains start: the pilot's chain ends for ``start = "pilot"``
     (which has spent the burn-in's 1/γ, so a capped thin does not lengthen it), else
     None (w*).
@@ -184,6 +190,7 @@ def _sgld_step(posterior, spec: RunSpec, tune_on, stage=lambda text: None, pilot
                 spec.seed,
                 report=stage,
                 saved=pilot,
+                progress=progress,
                 continued=spec.params.start == "pilot",
             )
             record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])

@@ -1,6 +1,7 @@
 """``lambda-hat plot``: PNGs of an experiments file's results.
 
-λ̂ over training for each training run kept at checkpoints, and λ̂ against each swept
+λ̂ over training for each training run kept at checkpoints (``--skip-steps``/``--min-step``
+leave checkpoints out, ``--log-x``/``--log-y`` take log axes), and λ̂ against each swept
 key for each target family of a file with sweeps.
 """
 
@@ -16,17 +17,37 @@ def add_arguments(p) -> None:
     p.add_argument("experiments", help="the experiments file whose checkpoints/sweeps to plot")
     p.add_argument("--root", help="store root (default: the experiments file's)")
     p.add_argument("--out", default=".", help="folder for the PNGs (default: here)")
+    p.add_argument(
+        "--skip-steps",
+        type=_steps,
+        default=(),
+        metavar="0,10",
+        help="leave these checkpoint steps out of the λ̂-over-training curves",
+    )
+    p.add_argument("--min-step", type=int, metavar="N", help="leave out checkpoints before N")
+    p.add_argument("--log-x", action="store_true", help="log step axis (symlog with step 0)")
+    p.add_argument("--log-y", action="store_true", help="log λ̂ axis (λ̂ > 0 at every step)")
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    """``--skip-steps 0,10`` -> (0, 10)."""
+    import argparse
+
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected checkpoint steps separated by commas (e.g. 0,10), got {text!r}"
+        ) from None
 
 
 def run(args) -> int:
     from rich.console import Console
 
-    from lambda_hat.analysis.curve import write_curve
     from lambda_hat.config import load
     from lambda_hat.config.specs import training_run
     from lambda_hat.errors import ConfigError
     from lambda_hat.results import load as load_rows
-    from lambda_hat.store.ids import target_id
 
     experiment = load(args.experiments, args.root)
     groups = defaultdict(list)  # one training run: the targets that differ only in step
@@ -43,26 +64,36 @@ def run(args) -> int:
     rows = load_rows(experiment.store_root, args.experiments)
     console = Console()
     for entries in groups.values():
-        first = entries[0]
-        label = f"{first.model}/{first.data}/{first.training} seed {first.spec.seed}"
-        ids = {target_id(e.spec) for e in entries}
-        mine = [r for r in rows if r["target_id"] in ids and r["llc_mean"] is not None]
-        if not mine:
-            console.print(f"{label}{_swept_label(first.swept)}: no runs yet; run it first")
-            continue
-        name = (
-            f"llc_over_training_{first.model}_{first.data}_{first.training}_seed"
-            f"{first.spec.seed}{_swept_name(first.swept)}.png"
-        )
-        title = (
-            f"{first.model} on {first.data}, training {first.training}, seed "
-            f"{first.spec.seed}{_swept_label(first.swept)}"
-        )
-        path = write_curve(Path(args.out) / name, mine, title)
-        console.print(f"wrote {path} ({len({r['step'] for r in mine})} checkpoints)")
+        _plot_training(entries, rows, args, console)
     if keys:
         _plot_sweeps(experiment, rows, keys, Path(args.out), console)
     return 0
+
+
+def _plot_training(entries: list, rows: list[dict], args, console) -> None:
+    """λ̂ over one training run (its checkpoint targets ``entries``), as a PNG."""
+    from lambda_hat.analysis.curve import keep_steps, write_curve
+    from lambda_hat.store.ids import target_id
+
+    first = entries[0]
+    label = f"{first.model}/{first.data}/{first.training} seed {first.spec.seed}"
+    ids = {target_id(e.spec) for e in entries}
+    mine = [r for r in rows if r["target_id"] in ids and r["llc_mean"] is not None]
+    kept = keep_steps(mine, args.skip_steps, args.min_step)
+    if not kept:
+        why = "every step with runs is left out" if mine else "no runs yet; run it first"
+        console.print(f"{label}{_swept_label(first.swept)}: {why}")
+        return
+    name = (
+        f"llc_over_training_{first.model}_{first.data}_{first.training}_seed"
+        f"{first.spec.seed}{_swept_name(first.swept)}.png"
+    )
+    title = (
+        f"{first.model} on {first.data}, training {first.training}, seed "
+        f"{first.spec.seed}{_swept_label(first.swept)}"
+    )
+    path = write_curve(Path(args.out) / name, kept, title, args.log_x, args.log_y)
+    console.print(f"wrote {path} ({len({r['step'] for r in kept})} checkpoints)")
 
 
 def _swept_label(swept: dict) -> str:

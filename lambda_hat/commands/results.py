@@ -1,4 +1,9 @@
-"""``lambda-hat results``: one row per run (table, CSV or JSON), without loading JAX."""
+"""``lambda-hat results``: one row per run (table, CSV or JSON), without loading JAX.
+
+Rows come in ``lambda_hat.results.order`` in every format: by target (presets, seed,
+training run), checkpoint step, sampler, then run. The table shows a ``step`` column
+when some row is a checkpoint of a training run.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +71,21 @@ def fmt(key: str, value) -> str:
     return str(value)
 
 
+def table_columns(rows: list[dict], swept: list[str]) -> list[tuple[str, str]]:
+    """(row key, header) of the table: ``TABLE_COLUMNS``, the swept keys right after the
+    sampler (they are what the rows differ in), the checkpoint ``step`` before the
+    sampler and the seeds' spread next to the MCSE when some row has them."""
+    from lambda_hat.config.sweeps import short
+
+    at = [k for k, _ in TABLE_COLUMNS].index("run_id")
+    columns = [*TABLE_COLUMNS[:at], *((k, short(k)) for k in swept), *TABLE_COLUMNS[at:]]
+    if any(r.get("step") is not None for r in rows):
+        columns.insert([k for k, _ in columns].index("sampler"), ("step", "step"))
+    if any(r.get("seed_spread") is not None for r in rows):
+        columns.insert([k for k, _ in columns].index("llc_std"), ("seed_spread", "seed std"))
+    return columns
+
+
 def _print_ladders(rows: list[dict], console) -> None:
     """The β-ladder fits of the rows (a swept inverse_temperature with ≥ 3 values)."""
     from rich.table import Table
@@ -94,7 +114,6 @@ def _print_ladders(rows: list[dict], console) -> None:
 
 
 def run(args) -> int:
-    from lambda_hat.config.sweeps import short
     from lambda_hat.results import COLUMNS, load, swept_columns
     from lambda_hat.store.root import existing_store
 
@@ -121,12 +140,7 @@ def run(args) -> int:
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} run(s) in {root}")
-        # the swept keys right after the sampler: they are what the rows differ in
-        at = [k for k, _ in TABLE_COLUMNS].index("run_id")
-        columns = [*TABLE_COLUMNS[:at], *((k, short(k)) for k in swept), *TABLE_COLUMNS[at:]]
-        if any(r.get("seed_spread") is not None for r in rows):  # next to the MCSE
-            at = [k for k, _ in columns].index("llc_std")
-            columns.insert(at, ("seed_spread", "seed std"))
+        columns = table_columns(rows, swept)
         for key, header in columns:
             table.add_column(header, no_wrap=key in ("target_id", "run_id"), overflow="fold")
         for r in rows:

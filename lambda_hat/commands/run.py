@@ -32,9 +32,8 @@ def print_plan(plan, console: Console) -> None:
     for col in ("kind", "artifact", "target", "status", *(["swept"] if swept else [])):
         table.add_column(col)
     for t in plan.targets:
-        what = f"{t.names['model']}/{t.names['data']}"
         extra = [label(t.swept)] if swept else []
-        table.add_row("target", t.target_id, what, _status(t.status), *extra)
+        table.add_row("target", t.target_id, target_label(t), _status(t.status), *extra)
     for r in plan.runs:
         extra = [label(r.swept)] if swept else []
         table.add_row("run", r.dirname, r.target_id, _status(r.status), *extra)
@@ -45,6 +44,15 @@ def print_plan(plan, console: Console) -> None:
         f"{c['targets']['failed']} failed; runs: {c['runs']['done']} done, "
         f"{c['runs']['todo']} to do, {c['runs']['failed']} failed"
     )
+
+
+def target_label(task) -> str:
+    """``model/data/training`` of a planned target, with ``@step N`` for a checkpoint, so
+    the checkpoints of one training read apart."""
+    names = task.names
+    what = f"{names.get('model')}/{names.get('data')}/{names.get('training')}"
+    step = task.spec.training.at_step
+    return what if step is None else f"{what}@step {step}"
 
 
 def _status(status: str) -> str:
@@ -107,6 +115,7 @@ def run(args) -> int:
                 {
                     "event": "summary",
                     "done": 0,
+                    "siblings": 0,
                     "found": 0,
                     "already": done,
                     "failed": [],
@@ -169,9 +178,11 @@ def _fanout(sinks):
 
 
 def _report(summary, console: Console) -> int:
+    siblings = len(summary.siblings)
+    together = f" ({siblings} of them checkpoints of the same training)" if siblings else ""
     found = f"{len(summary.found)} built meanwhile by another process, " if summary.found else ""
     console.print(
-        f"finished in {summary.walltime_sec:.1f}s: {len(summary.done)} built, {found}"
+        f"finished in {summary.walltime_sec:.1f}s: {len(summary.done)} built{together}, {found}"
         f"{summary.already} already done, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped"
     )

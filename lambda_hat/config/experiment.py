@@ -321,7 +321,8 @@ def _target(table, where, models, data, training, swept) -> list[TargetEntry]:
         if train.batch_size is not None and train.batch_size > dat.n_data:
             raise ConfigError(
                 f"{where}: training.{names['training']}.batch_size = {train.batch_size} "
-                f"exceeds the {dat.n_data} rows of data.{names['data']}"
+                f"exceeds the {dat.n_data} rows of data.{names['data']}; give batch_size "
+                f"<= {dat.n_data}, or leave it out for full-batch training"
             )
         spec = TargetSpec(model=model, data=dat, training=train, seed=seed, precision=precision)
         chosen = {**m_swept, **d_swept, **t_swept, **own}

@@ -93,6 +93,14 @@ class TargetSpec:
 # ---- Stage B ---------------------------------------------------------------------------
 
 
+class _Unwritten(int):
+    """An int default that a reader can tell from the same number written in a file
+    (``SGLDParams.batch_size``: the default is clipped to a small n, a written value that
+    exceeds n is refused). It hashes, compares and serializes as the plain int."""
+
+
+DEFAULT_BATCH_SIZE = _Unwritten(256)
+
 SGLD_SCHEMES = ("leimkuhler-matthews", "euler")
 SGLD_STARTS = ("auto", "pilot", "w_star")
 
@@ -129,7 +137,10 @@ class SGLDParams:
             "curvature at w* and where pilot chains go",
         ),
     )
-    batch_size: int = field(default=256, metadata=check(ge=1, help="minibatch size (<= n)"))
+    batch_size: int = field(
+        default=DEFAULT_BATCH_SIZE,
+        metadata=check(ge=1, help="minibatch size (<= n; the default, 256, is clipped to n)"),
+    )
     precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
     precond_decay: float = field(
         default=0.9999, metadata=check(gt=0.0, lt=1.0, help="second-moment EMA decay")
@@ -392,10 +403,28 @@ def check_budget(spec: SamplerSpec, where: str) -> None:
         )
 
 
-def resolve_run(sampler: SamplerSpec, target_id: str, n_data: int) -> RunSpec:
-    """Fill the n-dependent defaults of a sampler entry for a target with ``n_data`` points."""
+def resolve_run(
+    sampler: SamplerSpec,
+    target_id: str,
+    n_data: int,
+    where: str = "sampler",
+    target: str = "the target",
+) -> RunSpec:
+    """Fill the n-dependent defaults of a sampler entry for a target with ``n_data`` points.
+
+    SGLD's default ``batch_size`` is cut to n (a full batch); a ``batch_size`` written
+    larger than n is refused (``where``/``target`` name the entry and the target in the
+    message), since it would run silently as a full batch. Either way the run's ID is
+    that of the value it runs with, as before.
+    """
     params = sampler.params
     if isinstance(params, SGLDParams) and params.batch_size > n_data:
+        if not isinstance(params.batch_size, _Unwritten):
+            raise ConfigError(
+                f"{where}.batch_size: {params.batch_size} is more than {target}'s n_data = "
+                f"{n_data}; give batch_size <= {n_data} ({n_data} is the full batch it ran "
+                "with until now) or leave it out"
+            )
         params = dataclasses.replace(params, batch_size=n_data)
     beta = sampler.inverse_temperature
     if beta is None:

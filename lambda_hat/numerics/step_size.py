@@ -240,6 +240,7 @@ def typical_step(
     report=None,
     saved=None,
     continued: bool = False,
+    progress=None,
 ):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
@@ -254,7 +255,7 @@ def typical_step(
     of the rounds with their FGEs (``settled`` is false when the last round still
     lowered ε) and where the last round's chains ended (``start = "pilot"`` samples from
     there). ``report(text)``, if given, is told each round before it runs (a round can
-    take minutes).
+    take minutes), and ``progress(done, total)`` of the steps it has run.
 
     ``saved`` (a ``store/snapshots.py`` part), if given, keeps the pilot's progress: the
     finished rounds and the running round's chains every so often, when stopped, and
@@ -306,7 +307,7 @@ def typical_step(
                 seed,
                 r,
                 resume,
-                keeper.reached if keeper else None,
+                _on_chunk(keeper, progress, steps),
                 ends if go_on else None,
             )
             found, distance = _where_chains_are(posterior, params, states, steps)
@@ -347,6 +348,21 @@ def typical_step(
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
         saved.save(fingerprint, _kept(ends), {**end, "rounds": rounds, "record": record})
     return TypicalStep(chosen, record, ends)
+
+
+def _on_chunk(keeper, progress, steps: int):
+    """What hears of each point a pilot round reaches (its step count ``t`` and chains):
+    the round's keeper, which saves it, and ``progress(t, steps)``; None for neither."""
+    if keeper is None and progress is None:
+        return None
+
+    def reached(t: int, states) -> None:
+        if keeper is not None:
+            keeper.reached(t, states)
+        if progress is not None:
+            progress(t, steps)
+
+    return reached
 
 
 def _kept(ends) -> dict:

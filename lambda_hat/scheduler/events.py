@@ -9,18 +9,24 @@ appended to and flushed per line, so a reader may tail it. Events, in order of u
 - ``started``: ``key``, ``kind``, ``pid`` (the worker process).
 - ``stage``: ``key``, ``stage`` (what a run does next, e.g. "step size: pilot round 1 of
   at most 3, ε = 2.1e-05, 47,619 steps", "sampling: ε = …, thin = …", "writing: …").
-- ``progress``: ``key``, ``done``, ``total`` (draws incl. burn-in; with ``draws = "auto"``
-  up to the next convergence check), ``pid``.
+- ``progress``: ``key``, ``done``, ``total`` (in the stage that the last ``stage`` event
+  named: the steps of an SGLD step-size pilot round, or the draws incl. burn-in; with
+  ``draws = "auto"`` up to the next convergence check), ``pid``.
 - ``finished``: ``key``, ``kind``, ``built`` (False: another process published it
-  meanwhile), ``walltime_sec``; targets add ``target_id``; runs add ``run``,
+  meanwhile), ``walltime_sec``; targets add ``target_id`` and ``siblings`` (the IDs of
+  the other checkpoints its training published with it), and a checkpoint published by
+  the training of an earlier task of this run adds ``with`` (that task's key: one
+  training builds all its checkpoints, so this run built it); runs add ``run``,
   ``llc_mean``, ``llc_mcse``, ``true_llc``, ``warnings``, ``trust`` (analysis.json's
   verdict: ``verdict``, ``reasons``).
 - ``failed``: ``key``, ``kind``, ``error_type``, ``message``, ``failure_file``.
 - ``retry``: ``key``, ``kind``, ``reason`` (its worker died; tried once more).
 - ``skipped``: ``key``, ``kind``, ``reason`` (its target failed).
 - ``interrupted``: ``pending`` (count), ``running`` [keys] (Ctrl-C or SIGTERM).
-- ``summary`` (always last): ``done``, ``found``, ``already``, ``failed`` [failed
-  events], ``skipped``, ``interrupted``, ``walltime_sec``, ``not_retried`` [keys].
+- ``summary`` (always last): ``done`` (built by this run), ``siblings`` (of those,
+  checkpoints published with a sibling's training), ``found`` (published meanwhile by
+  another process), ``already``, ``failed`` [failed events], ``skipped``,
+  ``interrupted``, ``walltime_sec``, ``not_retried`` [keys].
 
 A task's ``key`` is its target ID, or ``<target_id>/<run folder name>`` for a run.
 """

@@ -56,6 +56,8 @@ def cpu_slots(workers: int) -> list[list[int]]:
 @dataclass
 class Summary:
     done: list[str] = field(default_factory=list)  # built by this run
+    # of ``done``: checkpoints published by the training of a sibling task of this run
+    siblings: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # published meanwhile by another process
     failed: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
@@ -73,6 +75,7 @@ class Summary:
     def to_dict(self) -> dict:
         return {
             "done": len(self.done),
+            "siblings": len(self.siblings),
             "found": len(self.found),
             "already": self.already,
             "failed": self.failed,
@@ -125,6 +128,8 @@ class LocalExecutor:
         self.pids: dict[str, int] = {}  # task key -> pid of the worker running it
         self._procs: dict[int, list] = {}  # slot index -> its pool's processes
         self._submitted: dict[str, float] = {}  # task key -> when it was last submitted
+        self._trained_by: dict[str, str] = {}  # checkpoint target ID -> task whose training
+        # published it (see ``_attribute``)
 
     # -- worker pools ------------------------------------------------------------------
     def _pool_for(self, slot: _Slot, precision: str) -> ProcessPoolExecutor:
@@ -226,7 +231,7 @@ class LocalExecutor:
                     )
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain()
-                for fut in done:
+                for fut in sorted(done, key=_trainings_first):
                     task, slot = inflight.pop(fut)
                     free.append(slot)
                     self._collect(fut, task, slot, *state)
@@ -323,12 +328,30 @@ class LocalExecutor:
             self._ensure_failure_record(task, exc)
             self._failed(summary, task, type(exc).__name__, str(exc), waiting, target_state)
             return
-        (summary.done if result.get("built", True) else summary.found).append(task.key)
+        result = self._attribute(task, result, summary)
         summary.results.append(result)
         self.sink({"event": "finished", "kind": kind, **result})
         if isinstance(task, TargetTask):
             target_state[task.target_id] = DONE
             ready.extend(waiting.pop(task.target_id, []))
+
+    def _attribute(self, task, result: dict, summary: Summary) -> dict:
+        """Count a finished task as built or found. One training publishes all its
+        checkpoints (``runner.build_target``), so a checkpoint that a sibling task of this
+        run published is built by this run (its result then says ``with`` which task),
+        not found: only what another process published is."""
+        by = self._trained_by.get(task.target_id) if isinstance(task, TargetTask) else None
+        if not result.get("built", True) and by is not None:
+            result = {**result, "built": True, "with": by}
+            summary.siblings.append(task.key)
+        (summary.done if result.get("built", True) else summary.found).append(task.key)
+        for sibling in result.get("siblings", []):
+            self._trained_by[sibling] = task.key
+            if sibling in summary.found:  # its result came first: it waited on our lock
+                summary.found.remove(sibling)
+                summary.done.append(sibling)
+                summary.siblings.append(sibling)
+        return result
 
     def _stop_for(self, summary, task, reason: str, ready, waiting) -> None:
         """Start nothing more: ``task`` and every task not yet started are left undone."""
@@ -403,6 +426,12 @@ class LocalExecutor:
             fresh = False
         if not fresh:
             failures.record(path, exc, to_dict(task.spec), **self._extra(task))
+
+
+def _trainings_first(fut: Future) -> bool:
+    """Sort key: a finished training (a result with ``siblings``) before the others, so
+    the checkpoints it published are known when their own tasks' results are read."""
+    return fut.cancelled() or fut.exception() is not None or not fut.result().get("siblings")
 
 
 def _kind(task) -> str:

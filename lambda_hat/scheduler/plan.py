@@ -103,8 +103,10 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             _status(task, catalog.has_target(tid), catalog.failure_for(tid))
             plan.targets.append(task)
         swept = experiment.sampler_swept or [{}] * len(experiment.samplers)
-        for sampler, chosen in zip(experiment.samplers, swept, strict=True):
-            spec = resolve_run(sampler, tid, entry.spec.data.n_data)
+        for i, (sampler, chosen) in enumerate(zip(experiment.samplers, swept, strict=True)):
+            where = _sampler_where(experiment, i)
+            what = f"target {entry.model}/{entry.data}"
+            spec = resolve_run(sampler, tid, entry.spec.data.n_data, where, what)
             name = run_dirname(spec)
             if (tid, name) in seen_runs:
                 continue
@@ -113,6 +115,17 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan
+
+
+def _sampler_where(experiment: Experiment, i: int) -> str:
+    """Where sampler ``i`` is written, for messages: ``file: samplers[i]`` (its table's
+    index when no sampler sweeps; else its name and the point of its sweeps)."""
+    if not any(experiment.sampler_swept):
+        return f"{experiment.path}: samplers[{i}]"
+    from lambda_hat.config.sweeps import label
+
+    point = label(experiment.sampler_swept[i])
+    return f"{experiment.path}: samplers ({experiment.samplers[i].name} at {point})"
 
 
 def _status(task, exists: bool, failure: dict | None) -> None:

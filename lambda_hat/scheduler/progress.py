@@ -1,38 +1,109 @@
-"""A live ``rich`` display of run events: one overall bar and one bar per running task."""
+"""A live ``rich`` display of run events: one overall bar and one bar per running task.
+
+A task's row says its stage briefly (``pilot round 2/3``; the full text, with ε, is in the
+``stage`` event), its count with totals (``40,000/160,265 steps``: an SGLD step-size
+pilot's steps, then the sampler's draws) and an ETA from the pace since the stage began.
+The stage text folds onto a second line rather than being cut when the terminal is
+narrow; the count and the ETA are never cut.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.table import Column
+from rich.text import Text
 
 from lambda_hat.analysis.budget import verdict_text
 
+# numerics/step_size.py's report of a pilot round
+PILOT = re.compile(r"step size: pilot round (\d+) of at most (\d+), ε = [^,]+, ([\d,]+) steps")
+
+
+def brief_stage(stage: str) -> tuple[str, str, int | None]:
+    """(what a task's row says of ``stage``, the unit its count is in, the total the
+    stage names, if any): ``"pilot round 2/3", "steps", 200000``. Short, so that a row
+    fits 80 columns; the stage's step size and thinning are in the ``stage`` event."""
+    pilot = PILOT.match(stage)
+    if pilot:
+        number, rounds, steps = pilot.groups()
+        return f"pilot round {number}/{rounds}", "steps", int(steps.replace(",", ""))
+    if stage.startswith(("sampling: ", "writing: ")):  # "sampling: ε = …, thin = …, …"
+        return stage.split(":")[0], "draws", None
+    return stage, "draws", None
+
+
+def clock_text(seconds: float) -> str:
+    """``3:12``, or ``1:02:03`` from an hour on."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class _Count(ProgressColumn):
+    """A row's ``count`` field (``40,000/160,265 steps``), else its completed/total."""
+
+    def render(self, task: Task) -> Text:
+        if "count" in task.fields:
+            return Text(task.fields["count"], style="progress.download")
+        if task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,}", style="progress.download")
+
+
+class _Clock(ProgressColumn):
+    """A row's ``eta`` field (``ETA 3:12``) once its pace is known, else its elapsed time."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("eta"):
+            return Text(task.fields["eta"], style="progress.remaining")
+        return Text(clock_text(task.elapsed or 0.0), style="progress.elapsed")
+
+
+class _Pace:
+    """How fast a task's count moves since its stage began: its ETA."""
+
+    def __init__(self, now: float, done: int | None = None):
+        self.start, self.done = now, done
+
+    def eta(self, now: float, done: int, total: int) -> float | None:
+        if self.done is None or done < self.done:  # the first count of the stage
+            self.start, self.done = now, done
+            return None
+        if done == self.done or now <= self.start:
+            return None
+        return max(total - done, 0) * (now - self.start) / (done - self.done)
+
 
 class RichProgress:
-    """Consumes scheduler events (a sink); use as a context manager."""
+    """Consumes scheduler events (a sink); use as a context manager. ``clock``: seconds,
+    for the ETA (tests pass their own)."""
 
-    def __init__(self, total: int, console: Console | None = None):
+    def __init__(
+        self,
+        total: int,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.console = console or Console(stderr=True)
+        self.clock = clock
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
+            TextColumn("{task.description}", table_column=Column(overflow="fold")),
+            BarColumn(bar_width=12),
+            _Count(table_column=Column(no_wrap=True)),
+            _Clock(table_column=Column(no_wrap=True)),
             console=self.console,
             transient=False,
         )
         self.overall = self.progress.add_task("[bold]all tasks", total=max(total, 1))
         self.tasks: dict[str, int] = {}
         self.labels: dict[str, str] = {}
-        self.started: dict[str, float] = {}
+        self.units: dict[str, str] = {}
+        self.paces: dict[str, _Pace] = {}
 
     def __enter__(self):
         self.progress.start()
@@ -44,28 +115,55 @@ class RichProgress:
     def __call__(self, event: dict) -> None:
         kind, key = event.get("event"), event.get("key")
         if kind == "started" and key not in self.tasks:
-            label = self.labels[key] = key.split("/")[-1] if "/" in key else key
-            self.tasks[key] = self.progress.add_task(f"  {label}", total=None)
-            self.started[key] = time.time()
+            self.labels[key] = key.split("/")[-1].removeprefix("run_")
+            self.tasks[key] = self.progress.add_task(f"  {self.labels[key]}", total=None)
         elif kind == "stage" and key in self.tasks:
-            stage = f"  {self.labels[key]} [dim]· {event['stage']}[/]"
-            self.progress.update(self.tasks[key], description=stage, total=None, completed=0)
+            self._stage(key, event["stage"])
         elif kind == "progress" and key in self.tasks:
-            self.progress.update(self.tasks[key], total=event["total"], completed=event["done"])
+            self._count(key, int(event["done"]), int(event["total"]))
         elif kind in ("finished", "failed"):
-            task = self.tasks.pop(key, None)
-            if task is not None:
-                self.progress.remove_task(task)
+            self._remove(key)
             self.progress.advance(self.overall)
             self._report(event)
         elif kind == "retry":
-            task = self.tasks.pop(key, None)
-            if task is not None:
-                self.progress.remove_task(task)
+            self._remove(key)
             self.console.print(f"[yellow]retrying[/] {key}: {event.get('reason')}")
         elif kind == "skipped":
             self.progress.advance(self.overall)
             self.console.print(f"[yellow]skipped[/] {key}: {event.get('reason')}")
+
+    def _stage(self, key: str, stage: str) -> None:
+        """A new stage: its brief text; its count starts over (with the total it names)."""
+        brief, self.units[key], total = brief_stage(stage)
+        self.paces[key] = _Pace(self.clock())
+        count = f"0/{total:,} {self.units[key]}" if total else ""
+        self.progress.update(
+            self.tasks[key],
+            description=f"  {self.labels[key]} [dim]· {brief}[/]",
+            completed=0,
+            count=count,
+            eta="",
+        )
+        for task in self.progress.tasks:  # update() reads total=None as "unchanged"
+            if task.id == self.tasks[key]:
+                task.total = total
+
+    def _count(self, key: str, done: int, total: int) -> None:
+        pace = self.paces.setdefault(key, _Pace(self.clock()))
+        left = pace.eta(self.clock(), done, total)
+        self.progress.update(
+            self.tasks[key],
+            total=total,
+            completed=done,
+            count=f"{done:,}/{total:,} {self.units.get(key, 'draws')}",
+            eta="" if left is None else f"ETA {clock_text(left)}",
+        )
+
+    def _remove(self, key: str) -> None:
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        self.paces.pop(key, None)
 
     def _report(self, event: dict) -> None:
         key = event.get("key", "")
@@ -77,6 +175,11 @@ class RichProgress:
         secs = event.get("walltime_sec", 0.0)
         if event.get("built") is False:
             self.console.print(f"[green]found[/] {key}: published meanwhile by another process")
+            return
+        if event.get("with"):
+            self.console.print(
+                f"[green]built[/] {key} with {event['with']} (a checkpoint of the same training)"
+            )
             return
         if "llc_mean" in event:
             mcse = event.get("llc_mcse")

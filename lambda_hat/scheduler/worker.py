@@ -128,11 +128,26 @@ def _final(kind: str, spec, root: str) -> Path:
     return layout.run_dir(spec.target_id, run_dirname(spec))
 
 
+def _checkpoint_ids(spec) -> list[str]:
+    """Target IDs of every checkpoint of ``spec``'s training run (none for a target that
+    is not a checkpoint): the siblings one training builds together (``runner``)."""
+    from lambda_hat.config.experiment import checkpoint_at
+    from lambda_hat.store.ids import target_id
+
+    training = spec.training
+    if training.at_step is None:
+        return []
+    steps = sorted({*training.checkpoints, training.at_step})
+    return [target_id(checkpoint_at(spec, k)) for k in steps]
+
+
 def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list[int] | None):
     """Build one target or run one sampler; returns a small JSON-able summary.
 
     ``built`` is False when the artifact was already published (possibly by another
-    process while this one waited for its lock): the summary then does not claim it.
+    process while this one waited for its lock): the summary then does not claim it. A
+    checkpoint target's ``siblings`` are the IDs of the other checkpoints its training
+    published with it (under the training's lock, so by this process, not another).
     """
     pin_threads(cpus)
     _emit({"event": "started", "key": key, "kind": kind})
@@ -148,11 +163,13 @@ def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list
     with runner.training_lock(spec, Path(root)), lock_for(lock_path(final)):
         built = not final.is_dir()
         if kind == "target":
+            missing = [s for s in _checkpoint_ids(spec) if not final.with_name(s).is_dir()]
             tid = runner.build_target(spec, Path(root), names)
             return {
                 "key": key,
                 "target_id": tid,
                 "built": built,
+                "siblings": [s for s in missing if s != tid and final.with_name(s).is_dir()],
                 "walltime_sec": time.time() - start,
             }
 

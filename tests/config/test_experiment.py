@@ -193,3 +193,34 @@ def test_llc_trace_defaults_per_sampler(write_toml):
     text += "\n[[samplers]]\nname='sgld'\nllc_trace='full'\n"
     runs = [resolve_run(s, "tgt_x", 100) for s in load(write_toml(text)).samplers]
     assert [r.llc_trace for r in runs] == ["minibatch", "full", "full", "full"]
+
+
+SGLD = '\n[[samplers]]\nname = "sgld"\nstep_size = 1e-4\n'
+
+
+def test_a_written_batch_size_over_n_is_refused_naming_the_file_and_table(write_toml, capsys):
+    """batch_size = 100000 on n = 100 ran silently as a full batch; now it is refused."""
+    from lambda_hat.cli import main
+    from lambda_hat.scheduler.plan import make_plan
+
+    path = write_toml(BASE + SGLD + SGLD + "batch_size = 100000\n")
+    message = (
+        f"{path}: samplers[1].batch_size: 100000 is more than target m/d's n_data = 100; "
+        "give batch_size <= 100 (100 is the full batch it ran with until now) or leave it out"
+    )
+    with pytest.raises(ConfigError) as refused:
+        make_plan(load(path), path.parent / "store")
+    assert str(refused.value) == message
+    assert main(["run", str(path), "--dry-run"]) == 2
+    assert message in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_the_default_batch_size_is_cut_to_a_small_n_and_keeps_its_run_id(write_toml):
+    """The default (256) on n = 100 runs at 100, with the ID it always had: the same as a
+    written batch_size = 100 (the file's two entries are one run)."""
+    from lambda_hat.scheduler.plan import make_plan
+
+    path = write_toml(BASE + SGLD + SGLD + "batch_size = 100\n")
+    (run,) = make_plan(load(path), path.parent / "store").runs
+    assert run.spec.params.batch_size == 100
+    assert run.dirname == "run_sgld_242aa067"  # pinned before the refusal existed

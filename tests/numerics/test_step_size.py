@@ -447,3 +447,33 @@ def test_a_step_still_shrinking_after_the_last_round_warns(x32):
     assert any("still being lowered after its last pilot round" in w for w in est.warnings)
     calm = sample_llc(_quartic(c=2.0), spec)  # two rounds suffice: no such warning
     assert not any("still being lowered" in w for w in calm.warnings)
+
+
+def test_with_a_stage_progress_counts_each_pilot_rounds_steps_then_the_draws(x32):
+    """A display learns each round's steps (it names the round from the stage) and the
+    sampler's draws; a caller without stages hears only of the draws, as before."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.sampling import sample_llc
+
+    spec = resolve_run(SamplerSpec("sgld", SGLDParams(), draws=50, burnin=10), "t", 100)
+    heard: dict[str, list] = {}  # each stage: the (done, total) counts heard after it
+    est = sample_llc(
+        _quartic(c=2.0),
+        spec,
+        progress=lambda done, total: heard[next(reversed(heard))].append((done, total)),
+        stage=lambda text: heard.setdefault(text, []),
+    )
+    rounds = est.sgld_step["auto"]["typical"]["rounds"]
+    for i, r in enumerate(rounds, 1):
+        counts = heard[
+            f"step size: pilot round {i} of at most 3, ε = {r['step_size']:.3g}, "
+            f"{r['steps']:,} steps"
+        ]
+        assert counts[-1] == (r["steps"], r["steps"])
+        assert all(total == r["steps"] and 0 < done <= total for done, total in counts)
+    (sampling,) = (counts for text, counts in heard.items() if text.startswith("sampling"))
+    draws = est.spec.burnin + est.spec.draws
+    assert sampling[-1] == (draws, draws) and {total for _, total in sampling} == {draws}
+    alone = []
+    sample_llc(_quartic(c=2.0), spec, progress=lambda done, total: alone.append(total))
+    assert set(alone) == {draws}

@@ -19,18 +19,52 @@ def test_a_runs_bar_names_its_stage_and_follows_its_draws():
     console = Console(file=io.StringIO(), width=160, force_terminal=False)
     with RichProgress(1, console) as display:
         display({"event": "started", "key": KEY, "kind": "run"})
-        assert _descriptions(display) == ["[bold]all tasks", "  run_sgld_1"]
+        assert _descriptions(display) == ["[bold]all tasks", "  sgld_1"]
         pilot = "step size: pilot round 2 of at most 3, ε = 5e-06, 200,000 steps"
         display({"event": "stage", "key": KEY, "stage": pilot})
-        assert _descriptions(display)[1] == f"  run_sgld_1 [dim]· {pilot}[/]"
+        assert _descriptions(display)[1] == "  sgld_1 [dim]· pilot round 2/3[/]"
         bar = display.progress.tasks[1]
-        assert bar.total is None  # a pilot has no count of its own
+        assert (bar.completed, bar.total) == (0, 200_000)  # the round's steps, from its stage
+        display({"event": "stage", "key": KEY, "stage": "sampling: ε = 5e-06, thin = 10"})
+        assert _descriptions(display)[1] == "  sgld_1 [dim]· sampling[/]"
+        assert bar.total is None
         display({"event": "progress", "key": KEY, "done": 30, "total": 300})
         assert (bar.completed, bar.total) == (30, 300)
         display({"event": "stage", "key": "tgt_b/run_nuts_2", "stage": "x"})  # not started
         assert len(display.progress.tasks) == 2
         display({"event": "finished", "key": KEY, "kind": "run", "built": True})
         assert _descriptions(display) == ["[bold]all tasks"]
+
+
+def _screen(display: RichProgress, console: Console) -> str:
+    console.print(display.progress.get_renderable())
+    return console.file.getvalue()
+
+
+def test_a_pilot_and_sampling_show_their_counts_and_an_eta_within_80_columns():
+    console = Console(file=io.StringIO(), width=80, force_terminal=False)
+    now = [100.0]
+    key = "tgt_7b10725e629e/run_sgld_245bb800"
+    with RichProgress(3, console, clock=lambda: now[0]) as display:
+        display({"event": "started", "key": key, "kind": "run"})
+        pilot = "step size: pilot round 2 of at most 3, ε = 5.12e-06, 160,265 steps"
+        display({"event": "stage", "key": key, "stage": pilot})
+        display({"event": "progress", "key": key, "done": 10_000, "total": 160_265})
+        now[0] += 60.0  # 30,000 steps a minute: 120,265 left take 4:00.5
+        display({"event": "progress", "key": key, "done": 40_000, "total": 160_265})
+        text = _screen(display, console)
+        row = next(line for line in text.splitlines() if "sgld_245bb800" in line)
+        assert "pilot round 2/3" in row and "40,000/160,265 steps" in row and "ETA 4:01" in row
+        sampling = "sampling: ε = 1.23e-05, thin = 1,000, burn-in 100 draws"
+        display({"event": "stage", "key": key, "stage": sampling})
+        display({"event": "progress", "key": key, "done": 100, "total": 2_000})
+        now[0] += 30.0  # 1,100 draws in 30 s: 800 left take 0:22
+        display({"event": "progress", "key": key, "done": 1_200, "total": 2_000})
+        text = _screen(display, console)
+        row = [line for line in text.splitlines() if "sgld_245bb800" in line][-1]
+        assert "sampling" in row and "1,200/2,000 draws" in row and "ETA 0:22" in row
+    assert "…" not in console.file.getvalue()
+    assert max(len(line) for line in console.file.getvalue().splitlines()) <= 80
 
 
 def _done_line(trust: dict | None) -> str:

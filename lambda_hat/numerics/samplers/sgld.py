@@ -193,7 +193,7 @@ def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> Sample
         loss = loss.astype(np.float64) + shift
     return SampleResult(
         loss=loss,
-        sample_stats={},
+        sample_stats={"step_size": np.full(trace.loss.shape, params.step_size)},
         fges_per_chain=fges,
         warmup_fges_per_chain=np.zeros(num_chains),
         loss_evals_per_chain=trace.loss_evals,
