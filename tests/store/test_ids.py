@@ -143,3 +143,42 @@ def test_sgld_start_keeps_old_ids_and_gives_the_pilot_start_its_own():
     assert run_id(piloted) == "544ff223"
     assert run_id(to_dict(piloted)) == run_id(piloted)
     assert SGLDParams().start == "pilot" and SGLDParams(step_size=1e-5).start == "w_star"
+
+
+def test_every_samplers_default_entry_resolves_to_a_pinned_run():
+    """A bare ``[[samplers]] name = ...`` of each sampler, on a target of n = 100 (SGLD's
+    default batch is cut to n) and of n = 1000: its defaults (draws, thin, burn-in,
+    precision, llc_trace, max_draws) and their IDs stay as they are."""
+    from pathlib import Path
+
+    from lambda_hat.config.experiment import parse
+    from lambda_hat.config.specs import resolve_run
+
+    doc = {"samplers": [{"name": name} for name in ("sgld", "hmc", "nuts", "mclmc")]}
+    doc["targets"] = [{"model": "base", "data": "base"}]
+    samplers = parse(doc, Path("ids.toml")).samplers
+    resolved = {
+        (s.name, n): resolve_run(s, "tgt_595867ce2718", n) for s in samplers for n in (100, 1000)
+    }
+    shape = {
+        key: (r.draws, r.thin, r.burnin, r.precision, r.llc_trace, r.max_draws)
+        for key, r in resolved.items()
+    }
+    assert shape[("sgld", 100)] == ("auto", "auto", 100, "float32", "minibatch", 12800)
+    for name in ("hmc", "nuts", "mclmc"):
+        assert shape[(name, 1000)] == (1000, 1, 0, "float64", "full", None)
+    assert resolved[("sgld", 100)].params.batch_size == 100
+    assert resolved[("sgld", 1000)].params.batch_size == 256
+    assert {f"{k[0]}@{k[1]}": run_id(r) for k, r in resolved.items()} == PINNED_DEFAULTS
+
+
+PINNED_DEFAULTS = {
+    "sgld@100": "dd1a653b",
+    "sgld@1000": "1d8ef0d7",
+    "hmc@100": "939a7f70",
+    "hmc@1000": "78e77229",
+    "nuts@100": "5edbd19c",
+    "nuts@1000": "ef8a259d",
+    "mclmc@100": "cace38ed",
+    "mclmc@1000": "0f2edd6f",
+}
