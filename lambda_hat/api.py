@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lambda_hat.config.fields import build
-from lambda_hat.config.specs import SAMPLER_PARAMS, SamplerSpec, check_budget, resolve_run
+from lambda_hat.config.specs import SamplerSpec, check_budget, resolve_run
 from lambda_hat.errors import ConfigError, LambdaHatError, StoreError
+from lambda_hat.samplers.registry import SAMPLERS
 
 WHERE = "lh.estimate"
 
@@ -253,17 +254,17 @@ def _rows(data) -> int:
 
 
 def _resolve(sampler: str, sampler_params: dict, n: int, **common):
-    if sampler not in SAMPLER_PARAMS:
+    """The run spec of this call: the same checks and defaults as a ``[[samplers]]``
+    entry (its sampler's definition, lambda_hat/samplers)."""
+    if sampler not in SAMPLERS:
         raise ConfigError(
-            f"{WHERE}: unknown sampler {sampler!r}; choose one of {', '.join(SAMPLER_PARAMS)}"
+            f"{WHERE}: unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}"
         )
-    params = build(SAMPLER_PARAMS[sampler], sampler_params, WHERE)
+    params = build(SAMPLERS[sampler].params, sampler_params, WHERE)
     given = {k: v for k, v in common.items() if v is not None}
     entry = build(SamplerSpec, given, WHERE, name=sampler, params=params)
-    if entry.llc_trace == "minibatch" and sampler != "sgld":
-        raise ConfigError(f"{WHERE}: llc_trace='minibatch' is for sgld only")
     check_budget(entry, WHERE)
-    return resolve_run(entry, "python", n)
+    return resolve_run(entry, "python", n, where=WHERE, target="the data")
 
 
 def _posterior(apply, params, data, loss: str, spec):

@@ -23,6 +23,7 @@ from lambda_hat.config.experiment import checkpoint_at
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
 from lambda_hat.provenance import code_digest, code_sha, compute, imported_versions, pkg_versions
+from lambda_hat.samplers.registry import sampler
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import read_json, write_json
@@ -356,7 +357,7 @@ def _write_run(
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
     posterior = posterior_of(apply_flat, model.loss, data["X"], data["Y"], params["w_star"], spec)
     tune_on = None
-    if getattr(spec.params, "step_size", None) == "auto":
+    if sampler(spec.sampler).tunes_on_last_checkpoint(spec.params):
         w_last = _last_checkpoint_w(tspec, folder.parent)
         if w_last is not None:
             tune_on = posterior_of(apply_flat, model.loss, data["X"], data["Y"], w_last, spec)

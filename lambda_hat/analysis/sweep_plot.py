@@ -17,7 +17,6 @@ from pathlib import Path
 from lambda_hat.analysis.plots import DPI, PNG, _pyplot
 from lambda_hat.config.sweeps import label, short
 
-EXACT = ("hmc", "nuts")
 MAX_LINES = 10  # beyond this the legend names the first ones only
 
 
@@ -29,6 +28,13 @@ def _numeric(values: list) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
+def _exact(name: str) -> bool:
+    """Whether sampler ``name`` is asymptotically exact: a sweep's reference."""
+    from lambda_hat.samplers.registry import SAMPLERS
+
+    return name in SAMPLERS and SAMPLERS[name].exact
+
+
 def split_reference(rows: list[dict], keys: list[str]) -> tuple[list[dict], list[dict]]:
     """(swept rows, reference rows): references are exact-sampler runs no sweep varies,
     on a family of one target (across targets, they are lines like the others)."""
@@ -37,7 +43,7 @@ def split_reference(rows: list[dict], keys: list[str]) -> tuple[list[dict], list
     swept, reference = [], []
     for r in rows:
         varied = any(r.get(k) is not None for k in keys if k.startswith("samplers."))
-        (reference if r["sampler"] in EXACT and not varied else swept).append(r)
+        (reference if _exact(r["sampler"]) and not varied else swept).append(r)
     return swept, reference
 
 

@@ -19,7 +19,6 @@ from lambda_hat.config.fields import build
 from lambda_hat.config.formats import read_document
 from lambda_hat.config.specs import (
     PRECISIONS,
-    SAMPLER_PARAMS,
     SamplerSpec,
     TargetSpec,
     TrainingSpec,
@@ -28,6 +27,7 @@ from lambda_hat.config.specs import (
 )
 from lambda_hat.config.sweeps import build_points, expand, located
 from lambda_hat.errors import ConfigError
+from lambda_hat.samplers.registry import SAMPLERS, sampler
 from lambda_hat.targets.checks import check_pair
 from lambda_hat.targets.kind import ParseContext
 from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind, model_of
@@ -336,12 +336,8 @@ def _target(table, where, models, data, training, swept) -> list[TargetEntry]:
 def _sampler(table: dict, where: str) -> SamplerSpec:
     name = table.get("name")
     if name is None:
-        raise ConfigError(f"{where}: missing required key 'name' ({' | '.join(SAMPLER_PARAMS)})")
-    if name not in SAMPLER_PARAMS:
-        raise ConfigError(
-            f"{where}.name: unknown sampler {name!r}; choose one of {', '.join(SAMPLER_PARAMS)}"
-        )
-    params_cls = SAMPLER_PARAMS[name]
+        raise ConfigError(f"{where}: missing required key 'name' ({' | '.join(SAMPLERS)})")
+    params_cls = sampler(name, where).params
     own = {f.name for f in dataclasses.fields(params_cls)}
     common = {f.name for f in dataclasses.fields(SamplerSpec)} - {"name", "params"}
     unknown = sorted(set(table) - own - common - {"name"})
@@ -351,14 +347,7 @@ def _sampler(table: dict, where: str) -> SamplerSpec:
             f"{', '.join(sorted(own | common))}"
         )
     params = build(params_cls, {k: v for k, v in table.items() if k in own}, where)
-    if name == "mclmc" and not params.tune and (params.L is None or params.step_size is None):
-        raise ConfigError(f"{where}: mclmc with tune = false needs both 'L' and 'step_size'")
     rest = {k: v for k, v in table.items() if k in common}
     spec = build(SamplerSpec, rest, where, name=name, params=params)
     check_budget(spec, where)
-    if spec.llc_trace == "minibatch" and name != "sgld":
-        raise ConfigError(
-            f"{where}.llc_trace: 'minibatch' is for sgld only; {name} records the exact "
-            "full-data L_n from its state at no cost (use 'full' or leave it out)"
-        )
     return spec

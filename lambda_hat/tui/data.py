@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lambda_hat.config.specs import training_run
+from lambda_hat.samplers.registry import SAMPLERS
 from lambda_hat.store.catalog import Catalog, RunRecord, TargetRecord
 from lambda_hat.store.layout import FAILURES
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
@@ -152,12 +153,8 @@ class RunRow:
         cfg = self.analysis.get("sampler_config") or (self.failure or {}).get("spec") or {}
         params = cfg.get("params") or {}
         parts = []
-        keys = (
-            ("step_size", "ε"),
-            ("batch_size", "batch"),
-            ("num_integration_steps", "steps"),
-            ("L", "L"),
-        )
+        definition = SAMPLERS.get(cfg.get("sampler") or self.sampler)
+        keys = definition.settings if definition else ()
         chosen = self.analysis.get("sgld_step") or {}  # what SGLD's "auto" settled on
         for key, short in keys:
             value = params.get(key)

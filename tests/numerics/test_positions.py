@@ -113,10 +113,10 @@ def test_a_dispersed_start_puts_every_other_chain_where_an_sgld_pilot_ends(x64):
 
     default = NUTSParams()
     assert rid(default) == rid(NUTSParams(start="w_star")) != rid(NUTSParams(start="dispersed"))
-    from lambda_hat.sampling import _sampling_stage  # what a progress display says
+    from lambda_hat.samplers.registry import sampler  # what a progress display says
 
     def stage(p):
-        return _sampling_stage(resolve_run(SamplerSpec(name="nuts", params=p), "tgt_x", 64))
+        return sampler("nuts").stage(resolve_run(SamplerSpec(name="nuts", params=p), "tgt_x", 64))
 
     assert stage(default) == "warm-up and sampling"
     assert stage(params) == "SGLD pilot for the dispersed start, warm-up and sampling"
@@ -130,3 +130,13 @@ def test_an_unknown_start_is_named_with_its_choices(write_toml):
     path = write_toml(ONE_SAMPLER + 'start = "far"\n')
     with pytest.raises(ConfigError, match=r"samplers\[0\]\.start.*'w_star', 'dispersed'"):
         load(path)
+
+
+def test_the_dispersed_starts_pilot_samples_at_an_entrys_sgld_defaults():
+    """numerics keeps its own copy of SGLD's default keys (it imports no config): they
+    must be those of a bare ``[[samplers]] name = "sgld"``."""
+    from lambda_hat.numerics.samplers.sgld import Settings
+    from lambda_hat.samplers.sgld import SGLDParams
+
+    defaults = SGLDParams()
+    assert Settings() == tuple(getattr(defaults, k) for k in Settings._fields)

@@ -49,6 +49,18 @@ from lambda_hat.numerics.samplers.driver import Schedule, next_chunk, run_chains
 INT32_MAX = 2**31 - 1
 
 
+class Settings(NamedTuple):
+    """SGLD's keys as its kernel reads them, at a ``[[samplers]]`` entry's defaults: what
+    a pilot that is not the user's own run (HMC/NUTS's dispersed start) samples with."""
+
+    batch_size: int = 256
+    precond: str = "none"
+    precond_decay: float = 0.9999
+    momentum_decay: float = 0.9
+    precond_eps: float = 1e-5
+    scheme: str = "leimkuhler-matthews"
+
+
 class SGLDState(NamedTuple):
     position: jax.Array
     second_moment: jax.Array

@@ -21,12 +21,11 @@ PILOT_TIME = 1.0
 def pilot_ends(rng_key, posterior, num_chains: int, time: float = PILOT_TIME, fraction=1.0):
     """Where ``num_chains`` SGLD chains from w* are after ``time``/γ of Langevin time at
     ``fraction`` × w*'s auto step: (positions, record with the work in FGEs)."""
-    from lambda_hat.config.specs import SGLDParams
     from lambda_hat.errors import SamplerDivergedError
     from lambda_hat.numerics import step_size as rule
     from lambda_hat.numerics.samplers import sgld
 
-    params = SGLDParams()
+    params = sgld.Settings()
     curvature = rule.examine(posterior, params)
     step = rule.auto_step(curvature) * fraction
     steps = max(1, round(time / max(float(posterior.localization), 0.01) / step))

@@ -1,0 +1,110 @@
+"""The interface every sampler definition implements (one module per sampler)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambda_hat.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a ``[[samplers]]`` entry that leaves a common key out gets."""
+
+    draws: int | str  # kept draws per chain, or "auto" (until converged)
+    thin: int | str  # steps per kept draw, or "auto" (a span of Langevin time)
+    burnin: int  # discarded draws with a numeric thin
+    precision: str  # "float32" | "float64": each worker process is one or the other
+    llc_trace: str  # what each draw's L records: "minibatch" | "full"
+    burnin_auto_thin: int | None = None  # discarded draws with thin = "auto"
+
+    def burnin_for(self, thin) -> int:
+        """The default burn-in of an entry with this ``thin``."""
+        return self.burnin_auto_thin if thin == "auto" else self.burnin
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a sampler's preparation works with (see :class:`Sampler`)."""
+
+    posterior: Any  # numerics/posterior.py: the run's posterior in its precision
+    spec: Any  # the RunSpec as asked for
+    tune_on: Any = None  # another posterior to tune on (a training's last checkpoint)
+    stage: Callable[[str], None] = lambda text: None  # told what the run does next
+    saved: Any = None  # store/snapshots.py: where the preparation keeps its progress
+    progress: Callable[[int, int], None] | None = None  # counts a long preparation's steps
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a preparation settled before sampling."""
+
+    spec: Any  # the RunSpec as it will run (automatic choices resolved)
+    record: dict | None = None  # analysis.json's record of it, under ``Sampler.record_key``
+    starts: dict = field(default_factory=dict)  # keyword arguments of sample: the starts
+    fges: float = 0.0  # gradient work it spent, shared by the chains (in FGEs)
+    warnings: list[str] = field(default_factory=list)  # what the user should know
+
+
+def _no_check(spec, where: str) -> None:
+    return None
+
+
+def _keep(params, n_data: int, where: str, target: str):
+    return params
+
+
+def _nothing_to_prepare(ctx: Context) -> Prepared:
+    return Prepared(ctx.spec)
+
+
+def _never(params) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """One sampler: everything lambda-hat knows of it, in one place."""
+
+    name: str
+    params: type  # the frozen dataclass of its own keys (config/fields.py checks)
+    help: str
+    defaults: Defaults
+    numerics: str  # module with sample(rng_key, posterior, params, schedule, **starts)
+    stage: Callable[[Any], str]  # (RunSpec as it will run) -> what sampling does, in words
+    auto_thin: bool = False  # thin = "auto" allowed (a Langevin time per draw)
+    llc_traces: tuple[str, ...] = ("full",)  # the llc_trace values it can record
+    exact: bool = False  # asymptotically exact (Metropolis-adjusted): a sweep's reference
+    # (SamplerSpec, where) -> None: checks across its keys, with the file's table path
+    check: Callable[[Any, str], None] = _no_check
+    # (params, n_data, where, target) -> params: the n-dependent choices, or a refusal
+    resolve: Callable[[Any, int, str, str], Any] = _keep
+    prepare: Callable[[Context], Prepared] = _nothing_to_prepare
+    record_key: str | None = None  # analysis.json key of the preparation's record
+    # params -> whether its preparation tunes on a training's last checkpoint
+    tunes_on_last_checkpoint: Callable[[Any], bool] = _never
+    # (key, short label) of the settings a one-line summary shows (the TUI's runs table)
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def sample(self, rng_key, posterior, params, schedule, **starts):
+        """Run the chains (``numerics/samplers``): a ``SampleResult``."""
+        return importlib.import_module(self.numerics).sample(
+            rng_key, posterior, params, schedule, **starts
+        )
+
+    def check_entry(self, spec, where: str) -> None:
+        """The checks every entry of this sampler passes (thin, llc_trace, its own)."""
+        if spec.thin == "auto" and not self.auto_thin:
+            raise ConfigError(
+                f"{where}.thin: 'auto' spans a fixed Langevin time per draw, which only sgld "
+                f"has; give {self.name} a number (its default is {self.defaults.thin})"
+            )
+        if spec.llc_trace is not None and spec.llc_trace not in self.llc_traces:
+            raise ConfigError(
+                f"{where}.llc_trace: {spec.llc_trace!r} is for sgld only; {self.name} records "
+                "the exact full-data L_n from its state at no cost (use 'full' or leave it out)"
+            )
+        self.check(spec, where)

@@ -1,0 +1,177 @@
+"""``name = "sgld"``: minibatch stochastic-gradient Langevin dynamics.
+
+Unadjusted, so its bias grows with the step: by default the step, the thinning and the
+run length set themselves (``step_size``, ``thin`` and ``draws`` = ``"auto"``), the
+step from the posterior's curvature and a pilot of short chains (the preparation
+below, numerics/step_size.py), which also places the chains' start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lambda_hat.config.fields import check
+from lambda_hat.errors import ConfigError
+from lambda_hat.samplers.kind import Context, Defaults, Prepared, Sampler
+
+SCHEMES = ("leimkuhler-matthews", "euler")
+STARTS = ("auto", "pilot", "w_star")
+# with thin = "auto" 100 draws are 1/γ of Langevin time, which relaxes even the
+# directions only γ holds (numerics/step_size.py BURNIN_TIME)
+AUTO_THIN_BURNIN = 100
+
+
+class _Unwritten(int):
+    """An int default that a reader can tell from the same number written in a file
+    (``batch_size``: the default is cut to a small n, a written value that exceeds n is
+    refused). It hashes, compares and serializes as the plain int."""
+
+
+DEFAULT_BATCH_SIZE = _Unwritten(256)
+
+
+@dataclass(frozen=True)
+class SGLDParams:
+    """Minibatch SGLD with optional diagonal preconditioning (RMSProp or Adam).
+
+    SGLD is unadjusted: its bias grows with ``step_size`` x nβ x curvature, so the step
+    must shrink as n, depth and width grow. The default ``"auto"`` sets it from the
+    posterior's stiffest curvature at w* (numerics/step_size.py: a 2% bound on Euler's
+    variance bias in the stiffest direction), then, with the default scheme, lowers it
+    to the curvature that pilot chains meet away from w* (ε·h/4 ≤ 0.25 there), with or
+    without a preconditioner; a number is used as given, and its bias bound is recorded
+    either way. ``precond_decay`` must be slow (0.9999): a fast one follows the chain's
+    position and, lacking the Γ correction term, biases λ̂ upward (docs/truth.md).
+    ``scheme``: the default Leimkuhler–Matthews noise (the mean of two consecutive draws)
+    makes the stationary variance exact in Gaussian directions at any stable step;
+    ``"euler"`` is the textbook step. ``start``: with the step pilot, sampling starts
+    where its chains end (they have run 1/γ of Langevin time from w*), so a burn-in of
+    1/γ is not paid twice.
+    """
+
+    step_size: float | Literal["auto"] = field(
+        default="auto",
+        metadata=check(
+            gt=0.0,
+            help="Langevin step size; 'auto' (the default): set from the posterior's "
+            "curvature at w* and where pilot chains go",
+        ),
+    )
+    batch_size: int = field(
+        default=DEFAULT_BATCH_SIZE,
+        metadata=check(ge=1, help="minibatch size (<= n; the default, 256, is clipped to n)"),
+    )
+    precond: str = field(default="none", metadata=check(choices=("none", "rmsprop", "adam")))
+    precond_decay: float = field(
+        default=0.9999, metadata=check(gt=0.0, lt=1.0, help="second-moment EMA decay")
+    )
+    momentum_decay: float = field(
+        default=0.9, metadata=check(ge=0.0, lt=1.0, help="adam only: first-moment EMA decay")
+    )
+    precond_eps: float = field(default=1e-5, metadata=check(gt=0.0))
+    scheme: str = field(
+        default="leimkuhler-matthews",
+        metadata=check(
+            choices=SCHEMES,
+            before="euler",
+            help="'leimkuhler-matthews' (the default): the step's noise is the mean of "
+            "this and the next step's draws, exact in Gaussian directions; 'euler': "
+            "Welling & Teh's step, variance bias ~ε·h/4",
+        ),
+    )
+    start: str = field(
+        default="auto",
+        metadata=check(
+            choices=STARTS,
+            before="w_star",
+            help="where the chains start: 'pilot' (the default with step_size = 'auto' "
+            "and the leimkuhler-matthews scheme) where the step-size pilot's chains end, "
+            "after 1/γ of Langevin time, so the burn-in is not spent twice; 'w_star' "
+            "(the default otherwise) at w*",
+        ),
+    )
+
+    def __post_init__(self):  # "auto" is resolved here, so every reader sees the value
+        if self.start == "auto":
+            object.__setattr__(self, "start", "pilot" if self.runs_pilot else "w_star")
+
+    @property
+    def runs_pilot(self) -> bool:
+        """Whether the step is chosen by pilot chains (``step_size = "auto"`` with the
+        Leimkuhler–Matthews scheme: numerics/step_size.py ``typical_step``)."""
+        return self.step_size == "auto" and self.scheme == "leimkuhler-matthews"
+
+
+def check_entry(spec, where: str) -> None:
+    """``start = "pilot"`` needs the step pilot that places it."""
+    if spec.params.start == "pilot" and not spec.params.runs_pilot:
+        raise ConfigError(
+            f"{where}.start: 'pilot' starts the chains where the step-size pilot's "
+            "chains end, and only step_size = 'auto' with scheme = "
+            "'leimkuhler-matthews' runs that pilot; remove start or set it to 'w_star'"
+        )
+
+
+def resolve(params: SGLDParams, n_data: int, where: str, target: str) -> SGLDParams:
+    """The default batch is cut to n (a full batch); a written one above n is refused,
+    since it would run silently as a full batch."""
+    if params.batch_size <= n_data:
+        return params
+    if not isinstance(params.batch_size, _Unwritten):
+        raise ConfigError(
+            f"{where}.batch_size: {params.batch_size} is more than {target}'s n_data = "
+            f"{n_data}; give batch_size <= {n_data} ({n_data} is the full batch it ran "
+            "with until now) or leave it out"
+        )
+    return dataclasses.replace(params, batch_size=n_data)
+
+
+def stage(spec) -> str:
+    return (
+        f"sampling: ε = {spec.params.step_size:.3g}, thin = {spec.thin:,}, "
+        f"burn-in {spec.burnin:,} draws"
+    )
+
+
+def tunes_on_last_checkpoint(params: SGLDParams) -> bool:
+    """An automatic step is chosen once per training run, at its last checkpoint."""
+    return params.step_size == "auto"
+
+
+def prepare(ctx: Context) -> Prepared:
+    """The step (``"auto"``: the curvature at w*, then the pilot), the thinning and the
+    start; the record (analysis.json ``sgld_step``) says how each was chosen."""
+    from lambda_hat.samplers import sgld_step
+
+    spec, record, ends = sgld_step.resolve(ctx)
+    starts = {"start": ends} if ends is not None else {}
+    return Prepared(spec, record, starts, record["fges"], sgld_step.warnings(spec, record))
+
+
+SAMPLER = Sampler(
+    name="sgld",
+    params=SGLDParams,
+    help="minibatch SGLD; step, thinning and length set themselves by default",
+    # SGLD budgets itself: it cannot know its mixing time before it runs; a fixed thin
+    # keeps a 1000-draw burn-in, a thin = "auto" one of 1/γ (AUTO_THIN_BURNIN draws)
+    defaults=Defaults(
+        draws="auto",
+        thin="auto",
+        burnin=1000,
+        precision="float32",
+        llc_trace="minibatch",
+        burnin_auto_thin=AUTO_THIN_BURNIN,
+    ),
+    numerics="lambda_hat.numerics.samplers.sgld",
+    stage=stage,
+    auto_thin=True,
+    llc_traces=("minibatch", "full"),
+    check=check_entry,
+    resolve=resolve,
+    prepare=prepare,
+    record_key="sgld_step",
+    tunes_on_last_checkpoint=tunes_on_last_checkpoint,
+    settings=(("step_size", "ε"), ("batch_size", "batch")),
+)
