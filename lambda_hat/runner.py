@@ -398,7 +398,7 @@ def _write_run(
         "sampler_config": to_dict(spec),
         "stats": stats,
         **({"budget": est.budget} if est.budget else {}),
-        **({"sgld_step": est.sgld_step} if est.sgld_step else {}),
+        **({sampler(spec.sampler).record_key: est.sgld_step} if est.sgld_step else {}),
         **({"resumed": est.resumed} if est.resumed else {}),
         "trust": trust(summ, est.sgld_step),
         "warnings": est.warnings,
