@@ -362,7 +362,9 @@ def _write_run(
         if w_last is not None:
             tune_on = posterior_of(apply_flat, model.loss, data["X"], data["Y"], w_last, spec)
     clock.lap("load")
-    est = sample_llc(posterior, spec, progress, tune_on, stage, snapshots)
+    kept = snapshots.kept_on_stop() if snapshots is not None else contextlib.nullcontext()
+    with kept:  # a stop (Ctrl-C, SIGTERM) first saves where each stage had got to
+        est = sample_llc(posterior, spec, progress, tune_on, stage, snapshots)
     sampling_sec = clock.lap("sample")
     if stage is not None:
         stage("writing: summary, trace and plots")

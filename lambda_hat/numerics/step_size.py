@@ -258,9 +258,10 @@ def typical_step(
     take minutes), and ``progress(done, total)`` of the steps it has run.
 
     ``saved`` (a ``store/snapshots.py`` part), if given, keeps the pilot's progress: the
-    finished rounds and the running round's chains every so often, when stopped, and
-    at each round's end, so the next attempt goes on from there (a round at the plain
-    step of a stiff network is an hour here) with the same numbers.
+    finished rounds at each round's end, and the running round's chains at each point
+    it reaches (saved when due, and when the caller stops the run), so the next attempt
+    goes on from there (a round at the plain step of a stiff network is an hour here)
+    with the same numbers.
     """
     rule = CONTINUED_RULE if continued else TYPICAL_RULE
     fingerprint = {
@@ -292,30 +293,23 @@ def typical_step(
                 f"ε = {step:.3g}, {steps:,} steps"
             )
         resume = (where["steps_done"], loaded["arrays"]) if resuming else None
-        keeper = None
-        if saved is not None:
-            now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
-            now["goes_on"] = go_on  # from the last round's chains: they are in the state
-            keeper = _Keeper(saved, fingerprint, {**now, "rounds": list(rounds)}, steps)
-        try:
-            states = _pilot_round(
-                posterior,
-                params,
-                step,
-                steps,
-                num_chains,
-                seed,
-                r,
-                resume,
-                _on_chunk(keeper, progress, steps),
-                ends if go_on else None,
-            )
-            found, distance = _where_chains_are(posterior, params, states, steps)
-            ends = np.asarray(states.position)
-        except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
-            if keeper is not None and keeper.mark is not None and keeper.mark[0] > 0:
-                keeper.store()
-            raise
+        now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
+        now = {**now, "goes_on": go_on, "rounds": list(rounds)}  # goes_on: from the last
+        # round's chains, which are in the state
+        states = _pilot_round(
+            posterior,
+            params,
+            step,
+            steps,
+            num_chains,
+            seed,
+            r,
+            resume,
+            _on_chunk(saved, fingerprint, now, progress, steps),
+            ends if go_on else None,
+        )
+        found, distance = _where_chains_are(posterior, params, states, steps)
+        ends = np.asarray(states.position)
         h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
         rounds.append(
             {
@@ -350,19 +344,28 @@ def typical_step(
     return TypicalStep(chosen, record, ends)
 
 
-def _on_chunk(keeper, progress, steps: int):
+def _on_chunk(saved, fingerprint: dict, where: dict, progress, steps: int):
     """What hears of each point a pilot round reaches (its step count ``t`` and chains):
-    the round's keeper, which saves it, and ``progress(t, steps)``; None for neither."""
-    if keeper is None and progress is None:
+    ``saved``, which keeps it (saved when due, or when the run is stopped), and
+    ``progress(t, steps)``; None for neither."""
+    if saved is None and progress is None:
         return None
 
     def reached(t: int, states) -> None:
-        if keeper is not None:
-            keeper.reached(t, states)
+        if saved is not None:
+            point = partial(_point, states, {**where, "steps_done": t})
+            saved.reached(fingerprint, point)
         if progress is not None:
             progress(t, steps)
 
     return reached
+
+
+def _point(states, where: dict) -> tuple[dict, dict]:
+    """A running round's saved point: its chains' states and where it is."""
+    from lambda_hat.numerics.samplers.driver import state_arrays
+
+    return state_arrays(states), where
 
 
 def _kept(ends) -> dict:
@@ -398,22 +401,3 @@ def _pilot_round(
     return sgld.final_states(
         rng, posterior, params, step, steps, num_chains, resume, on_chunk, positions=positions
     )
-
-
-class _Keeper:
-    """The running pilot round's last point, saved to ``saved`` when due and on a stop."""
-
-    def __init__(self, saved, fingerprint: dict, where: dict, steps: int):
-        self.saved, self.fingerprint, self.where, self.steps = saved, fingerprint, where, steps
-        self.mark = None
-
-    def reached(self, t: int, states) -> None:
-        self.mark = (t, states)
-        if t < self.steps and self.saved.due():
-            self.store()
-
-    def store(self) -> None:
-        from lambda_hat.numerics.samplers.driver import state_arrays
-
-        t, states = self.mark
-        self.saved.save(self.fingerprint, state_arrays(states), {**self.where, "steps_done": t})

@@ -1,15 +1,16 @@
-"""A run's sampling progress, kept so that a stopped run goes on where it was.
+"""A run's progress, kept so that a stopped run goes on where it was.
 
 Default SGLD on a stiff network samples for hours, and a SLURM time limit, a Ctrl-C or
-a killed worker used to throw all of it away. The sampling driver now saves where it is
-(the chains' states, the trace so far, the counts) at a chunk boundary every
-``SAVE_EVERY_SEC`` (``$LAMBDA_HAT_SAVE_EVERY_SEC``) and when it is stopped, to
-``targets/<tgt>/_resume/<run>.npz``; the next attempt at the same run ID starts from
-there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the resumed run's numbers are
-the same, bit for bit, as if it had never stopped. A stage before sampling keeps its own
-progress beside it (``part``: ``<run>.pilot.npz``, SGLD's step-size pilot rounds;
-``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC tuning, once done), with the same
-rules, and goes with it.
+a killed worker must not throw that away. The sampling driver tells this object each
+consistent point it reaches (``reached``: the chains' states, the trace so far, the
+counts); one is written every ``SAVE_EVERY_SEC`` (``$LAMBDA_HAT_SAVE_EVERY_SEC``), and
+the last one when the run is stopped (the runner's ``kept_on_stop``: the numerics
+handle no signals), to ``targets/<tgt>/_resume/<run>.npz``; the next attempt at the
+same run ID starts from there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the
+resumed run's numbers are the same, bit for bit, as if it had never stopped. A stage
+before sampling keeps its own progress beside it (``part``: ``<run>.pilot.npz``,
+SGLD's step-size pilot rounds; ``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC
+tuning, once done), with the same rules, and goes with it.
 
 A saved point is used only when it was written by the same code (a digest of the
 package's source, ``provenance.code_digest``, and the package versions) for the same
@@ -142,6 +143,8 @@ class Snapshots:
         self.earlier_sec = 0.0  # sampling time of earlier attempts, from their snapshot
         self.resumed: dict | None = None  # what was taken up, when a saved point was used
         self.parts: dict[str, dict] = {}  # the parts' ``resumed``, shared by siblings
+        # each file's last reached point not yet saved: (owner, fingerprint, pack), shared
+        self.pending: dict[Path, tuple] = {}
         self.name: str | None = None  # a part's name (None: the run's own sampling)
         self.failed_write = False
 
@@ -161,7 +164,7 @@ class Snapshots:
         """Snapshots at ``path`` with ``context``, on this one's clock and started time."""
         out = Snapshots(path, context, self.tell, self.every_sec, self.clock, self.note)
         out.started = out.last = self.started
-        out.parts = self.parts
+        out.parts, out.pending = self.parts, self.pending
         return out
 
     def record(self) -> dict | None:
@@ -172,6 +175,31 @@ class Snapshots:
 
     def due(self) -> bool:
         return not self.failed_write and self.clock() - self.last >= self.every_sec
+
+    def reached(self, fingerprint: dict, pack: Callable[[], tuple[dict, dict]]) -> None:
+        """A consistent point a stage has reached (``pack() -> (arrays, where)``, called
+        only to save it): saved now when one is due, else kept to be saved if the run is
+        stopped before the next (``kept_on_stop``). The numerics report points; what to
+        do on a stop is decided here and by the runner."""
+        self.pending[self.path] = (self, fingerprint, pack)
+        if self.due():
+            self.flush()
+
+    def flush(self) -> None:
+        """Save every stage's last reached point that is not saved yet."""
+        for path in list(self.pending):
+            owner, fingerprint, pack = self.pending[path]
+            owner.save(fingerprint, *pack())  # which drops it once written
+
+    @contextlib.contextmanager
+    def kept_on_stop(self):
+        """Within it, a stop (Ctrl-C, SIGTERM as SystemExit) first saves the last point
+        every stage reached, so the next attempt goes on from there."""
+        try:
+            yield self
+        except (KeyboardInterrupt, SystemExit):
+            self.flush()
+            raise
 
     def _key(self, fingerprint: dict) -> str:
         return json.dumps({"context": self.context, "fingerprint": fingerprint}, sort_keys=True)
@@ -215,7 +243,8 @@ class Snapshots:
         return {"arrays": arrays, "where": where}
 
     def save(self, fingerprint: dict, arrays: dict, where: dict) -> None:
-        """Write the point atomically (a temporary sibling, flushed, renamed over)."""
+        """Write the point atomically (a temporary sibling, flushed, renamed over); it
+        replaces any point of this file reached earlier and not saved."""
         self.last = self.clock()
         meta = {
             "format": FORMAT,
@@ -233,6 +262,7 @@ class Snapshots:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
+            self.pending.pop(self.path, None)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

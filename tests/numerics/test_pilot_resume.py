@@ -7,6 +7,8 @@ round's chains) beside the run's, so the next attempt goes on from there. The ch
 step and the rounds' record must be identical, bit for bit, wherever the stop fell.
 """
 
+import contextlib
+
 import jax
 import numpy as np
 import pytest
@@ -47,18 +49,20 @@ def problem(x32, monkeypatch):
 
 
 def _pilot(problem, snapshots=None, report=None, continued=False):
+    """The pilot; a stop first saves its last point, as the runner has it do."""
     posterior, curvature, step = problem
-    return rule.typical_step(
-        posterior,
-        PARAMS,
-        step,
-        curvature,
-        3,
-        seed=0,
-        report=report,
-        saved=snapshots,
-        continued=continued,
-    )
+    with snapshots.kept_on_stop() if snapshots is not None else contextlib.nullcontext():
+        return rule.typical_step(
+            posterior,
+            PARAMS,
+            step,
+            curvature,
+            3,
+            seed=0,
+            report=report,
+            saved=snapshots,
+            continued=continued,
+        )
 
 
 def _same(got, want):

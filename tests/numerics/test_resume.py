@@ -7,6 +7,8 @@ be identical, bit for bit. A snapshot that does not match the run, or cannot be 
 set aside with a message, and the run starts over.
 """
 
+import contextlib
+
 import jax
 import numpy as np
 import pytest
@@ -39,7 +41,8 @@ def _sample(name, params, schedule, snapshots=None, stop_at=None):
 
     posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
     schedule = schedule._replace(progress=progress, snapshots=snapshots)
-    return get(name).sample(jax.random.PRNGKey(3), posterior, params, schedule)
+    with snapshots.kept_on_stop() if snapshots is not None else contextlib.nullcontext():
+        return get(name).sample(jax.random.PRNGKey(3), posterior, params, schedule)
 
 
 def _same(a, b):

@@ -118,3 +118,15 @@ def test_a_short_run_of_each_sampler_gives_a_whole_estimate(name, x64):
     assert stages[-1] == SAMPLERS[name].stage(est.spec)
     key = SAMPLERS[name].record_key
     assert (est.sgld_step is not None) == (key is not None)
+
+
+def test_numerics_handles_no_stop():
+    """A stop (Ctrl-C, SIGTERM) is the runner's to handle: numerics only reports the
+    points it reaches (``Snapshots.reached``); ``kept_on_stop`` saves the last one."""
+    root = Path(__file__).resolve().parents[2] / "lambda_hat" / "numerics"
+    found = [
+        path.name
+        for path in root.rglob("*.py")
+        if "KeyboardInterrupt" in path.read_text() or "SystemExit" in path.read_text()
+    ]
+    assert found == []

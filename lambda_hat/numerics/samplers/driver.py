@@ -38,9 +38,10 @@ kept-draw counts in ``checks``, with the loss trace so far, and sampling ends wh
 says so. Chunks end exactly at those counts, so what ``stop`` sees, and hence where the
 run ends, does not depend on how the run was cut into chunks either.
 
-A schedule with ``snapshots`` (``store/snapshots.py``) saves where the run is at chunk
-boundaries when it says one is due, and when the run is stopped (Ctrl-C, SIGTERM), and
-starts from a saved point that matches this run (``fingerprint``: the schedule and the
+A schedule with ``snapshots`` (``store/snapshots.py``) is told each consistent point
+the run reaches, at chunk boundaries (it saves one when due, and the last one when the
+caller stops the run: ``Snapshots.kept_on_stop``; the driver handles no signals), and
+the run starts from a saved point that matches it (``fingerprint``: the schedule and the
 starting states, which hold any adapted parameters). Since draw ``i``'s randomness is
 ``fold_in(key, i)``, a resumed run gives the same numbers, bit for bit, as one that was
 never stopped; the checks before the saved point are asked again on the saved trace, so
@@ -49,6 +50,7 @@ never stopped; the checks before the saved point are asked again on the saved tr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -204,56 +206,49 @@ def run_chains(
                 for c in (c for c in checks if c <= first[1]):
                     schedule.stop(kept[:, :c])
     done = phases[first[0]][0] + first[1]
-    # the last point at which carry, counts and lists agree: what a stop saves
-    mark = (*first, done, carry, grad_calls, len(losses))
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
-    try:
-        for index in range(first[0], len(phases)):
-            phase_start, phase_len, kept = phases[index]
-            offset = first[1] if index == first[0] else 0
-            while offset < phase_len and not stopped:
-                ahead = [c - offset for c in checks if c > offset] if kept else []
-                count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
-                start = time.perf_counter()
-                carry, (loss, info, pos) = advance(
-                    data,
-                    carry,
-                    rng_key,
-                    jnp.int32(phase_start + offset),
-                    jnp.int32(count),
-                    jnp.bool_(kept),
-                )
-                grad_calls = grad_calls + np.asarray(carry[2], np.int64)
-                carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
-                if kept:
-                    losses.append(np.asarray(loss)[:count])
-                    infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
-                    sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
-                    if keep_positions:
-                        positions.append(np.asarray(pos)[:count])
-                elapsed = time.perf_counter() - start
-                offset += count
-                done += count
-                failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
-                if kept and offset in checks and not failed:
-                    stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
+    for index in range(first[0], len(phases)):
+        phase_start, phase_len, kept = phases[index]
+        offset = first[1] if index == first[0] else 0
+        while offset < phase_len and not stopped:
+            ahead = [c - offset for c in checks if c > offset] if kept else []
+            count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
+            start = time.perf_counter()
+            carry, (loss, info, pos) = advance(
+                data,
+                carry,
+                rng_key,
+                jnp.int32(phase_start + offset),
+                jnp.int32(count),
+                jnp.bool_(kept),
+            )
+            grad_calls = grad_calls + np.asarray(carry[2], np.int64)
+            carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
+            if kept:
+                losses.append(np.asarray(loss)[:count])
+                infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
+                sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
+                if keep_positions:
+                    positions.append(np.asarray(pos)[:count])
+            elapsed = time.perf_counter() - start
+            offset += count
+            done += count
+            failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
+            if kept and offset in checks and not failed:
+                stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
+            if snaps is not None and not stopped and not failed:
                 mark = (index, offset, done, carry, grad_calls, len(losses))
-                if progress:  # with checks, the total is the next point the run may stop at
-                    ahead = [c for c in checks if c > (offset if kept else 0)]
-                    goal = burnin + ahead[0] if ahead else total
-                    progress(done, done if stopped else goal)
-                if failed:
-                    break
-                if snaps is not None and not stopped and snaps.due():
-                    snaps.save(fingerprint, *_pack(mark, losses, infos, sums, positions, total))
-                per_draw = elapsed / count
-                size = next_chunk(count, per_draw, chunk_seconds, capacity)
-            if int(carry[3]) >= 0:
+                point = (mark, losses, infos, sums, positions, total)
+                snaps.reached(fingerprint, functools.partial(_pack, *point))
+            if progress:  # with checks, the total is the next point the run may stop at
+                ahead = [c for c in checks if c > (offset if kept else 0)]
+                goal = burnin + ahead[0] if ahead else total
+                progress(done, done if stopped else goal)
+            if failed:
                 break
-    except (KeyboardInterrupt, SystemExit):  # stopped from outside: keep what was done
-        if snaps is not None and mark[2] > 0:
-            snaps.save(fingerprint, *_pack(mark, losses, infos, sums, positions, total))
-        raise
+            size = next_chunk(count, elapsed / count, chunk_seconds, capacity)
+        if int(carry[3]) >= 0:
+            break
     states, _, _, bad_step = carry
     if not losses:  # stopped (non-finite) before the first kept draw
         losses = [np.full((0, num_chains), np.nan)]
