@@ -325,10 +325,8 @@ def _result(est, params_draws) -> LLCResult:
     """The LLCResult of a ``sample_llc`` estimate, the verdict's reasons in its warnings."""
     import numpy as np
 
-    from lambda_hat.analysis.budget import trust
-
     s = est.summary
-    verdict = trust(s, est.sgld_step)
+    verdict = est.trust
     return LLCResult(
         llc_mean=s["llc_mean"],
         llc_mcse=s["llc_mcse"],

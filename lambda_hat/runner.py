@@ -346,7 +346,6 @@ def _write_run(
     clock = _Clock(start)
     set_precision(spec.precision)
     from lambda_hat.analysis import inference_data, plots
-    from lambda_hat.analysis.budget import trust
     from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
     from lambda_hat.numerics.target import dtype_of, flat_apply
     from lambda_hat.sampling import posterior_of, sample_llc
@@ -402,7 +401,7 @@ def _write_run(
         **({"budget": est.budget} if est.budget else {}),
         **({sampler(spec.sampler).record_key: est.sgld_step} if est.sgld_step else {}),
         **({"resumed": est.resumed} if est.resumed else {}),
-        "trust": trust(summ, est.sgld_step),
+        "trust": est.trust,
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[model.loss],
         "loss_name": model.loss,

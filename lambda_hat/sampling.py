@@ -26,6 +26,7 @@ class Estimate(NamedTuple):
     spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved (and
     # its default burn-in lengthened where thin = "auto" hit its cap)
     resumed: dict | None = None  # where an earlier attempt's saved progress was taken up
+    trust: dict | None = None  # the verdict (analysis/budget.py ``trust``) and its reasons
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -127,6 +128,7 @@ def _schedule(spec: RunSpec, progress, auto, snapshots):
 def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     """λ̂, its summary and every warning, from the sampler's result."""
     from lambda_hat.analysis import summary
+    from lambda_hat.analysis.budget import trust
     from lambda_hat.numerics.estimator import llc_trace
 
     llc = llc_trace(result.loss, L0, n_beta)
@@ -134,8 +136,6 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
     budget = auto.record() if auto else None
     if budget and budget["verdict"] != "converged":
-        from lambda_hat.analysis.budget import trust
-
         reasons = "; ".join(trust(budget["checks"][-1])["reasons"])
         warnings.append(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
@@ -143,7 +143,9 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
         )
     resumed = snapshots.record() if snapshots is not None else None
     record = prepared.record
-    return Estimate(result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed)
+    transitions = spec.chains * llc.shape[1] * spec.thin  # the sampling steps of each chain
+    verdict = trust(summ, record, dict(result.stats), transitions)
+    return Estimate(result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed, verdict)
 
 
 def check_finite(spec: RunSpec, result) -> None:

@@ -9,7 +9,10 @@ whole trace so far must pass all three tests:
 * no drift: the first and last quarters' means within 2 combined MCSE.
 
 ``trust`` applies the same tests to any finished run (its analysis.json ``trust``), and
-adds SGLD's step-size bias bound (lambda_hat/numerics/step_size.py).
+adds two of the sampler's own: SGLD's step-size bias bound (numerics/step_size.py), and
+HMC/NUTS's divergent transitions, at most ``DIVERGENT_MAX`` of its sampling
+transitions (a divergence marks a region the integrator cannot follow, so the chains
+under-sample it and λ̂ is biased however long they run: Betancourt 2017).
 
 The run ends at the first check that passes (verdict ``converged``) or at the cap
 (``budget exhausted``), and every check is recorded with its numbers. The checks sit at
@@ -29,12 +32,20 @@ ESS_MIN = 400.0
 DRIFT_Z_MAX = 2.0
 CONVERGED, EXHAUSTED = "converged", "budget exhausted"
 STEP_BIASED = "step-size biased"
+DIVERGENT_MAX = 0.001  # of the sampling transitions: 4 of 4 chains × 1000 draws
 
 
-def trust(summary: dict, sgld_step: dict | None = None) -> dict:
+def trust(
+    summary: dict,
+    sgld_step: dict | None = None,
+    stats: dict | None = None,
+    transitions: int | None = None,
+) -> dict:
     """The trust verdict of any run, from its summary, by the criteria above:
-    ``converged``, ``not converged`` or ``step-size biased`` (an SGLD step whose bias
-    bound, analysis.json ``sgld_step.bias``, is over its threshold), with the reasons."""
+    ``converged``, ``not converged`` (with HMC/NUTS's ``stats["divergences"]`` over
+    ``DIVERGENT_MAX`` of its ``transitions`` among the reasons) or ``step-size
+    biased`` (an SGLD step whose bias bound, analysis.json ``sgld_step.bias``, is over
+    its threshold), with the reasons."""
     reasons = []
     rhat, ess, z = summary.get("rhat"), summary.get("ess"), summary.get("drift_z")
     if rhat is None or rhat > RHAT_MAX:
@@ -43,6 +54,12 @@ def trust(summary: dict, sgld_step: dict | None = None) -> dict:
         reasons.append(f"ESS {ess:.0f} < {ESS_MIN:.0f}" if ess is not None else "no ESS")
     if z is not None and abs(z) > DRIFT_Z_MAX:
         reasons.append(f"drift {z:+.1f} MCSE (> {DRIFT_Z_MAX:g})")
+    divergent = (stats or {}).get("divergences")
+    if divergent and transitions and divergent > DIVERGENT_MAX * transitions:
+        reasons.append(
+            f"{divergent:,} divergent transitions ({divergent / transitions:.1%} > "
+            f"{DIVERGENT_MAX:.1%}; raise target_acceptance)"
+        )
     verdict = "not converged" if reasons else CONVERGED
     bias = (sgld_step or {}).get("bias")
     if bias and bias["biased"]:
