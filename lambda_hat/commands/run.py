@@ -46,6 +46,22 @@ def print_plan(plan, console: Console) -> None:
     )
 
 
+def cost_notes(experiment) -> list[str]:
+    """What the file's sampler entries will cost that they do not say (a written SGLD
+    step with thin = "auto": thousands of steps per draw), each with the entry it is of."""
+    from lambda_hat.config.sweeps import label
+    from lambda_hat.samplers.registry import SAMPLERS
+
+    out = []
+    for i, spec in enumerate(experiment.samplers):
+        swept = experiment.sampler_swept[i] if experiment.sampler_swept else {}
+        where = f"samplers ({spec.name}{', ' + label(swept) if swept else ''})"
+        if not any(experiment.sampler_swept or ()):
+            where = f"samplers[{i}] ({spec.name})"
+        out += [f"{experiment.path}: {where}: {text}" for text in SAMPLERS[spec.name].notes(spec)]
+    return out
+
+
 def target_label(task) -> str:
     """``model/data/training`` of a planned target, with ``@step N`` for a checkpoint, so
     the checkpoints of one training read apart."""
@@ -74,6 +90,8 @@ def run(args) -> int:
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
+    for text in cost_notes(experiment):
+        console.print(f"[yellow]note[/] {text}")
     if args.dry_run:
         print_plan(plan, Console(width=None if sys.stdout.isatty() else 200))
         return 0

@@ -54,14 +54,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.langevin import BURNIN_TIME, DRAW_TIME, THIN_MAX, steps_per_draw
+
 TOLERANCE = 0.02
 BIASED_ABOVE = 0.05
 ITERATIONS = 40
 PILOT_STEPS = 2000
 PILOT_CHAINS = 4
-DRAW_TIME = 0.01
-THIN_MAX = 10_000
-BURNIN_TIME = 1.0  # the default burn-in of thin = "auto": 1/γ, AUTO_THIN_BURNIN draws
 RULE = (
     f"4·{TOLERANCE}/h_max: Euler–Maruyama variance bias ≤ {TOLERANCE:.0%} in the stiffest "
     "direction (lambda_hat/numerics/step_size.py)"
@@ -206,7 +205,7 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     gamma = max(float(localization), 0.01)
     draw_time = DRAW_TIME / gamma
     per_step = step * curvature["time_per_step"]
-    wanted = max(1, round(draw_time / per_step))
+    wanted = steps_per_draw(per_step, localization)
     thin = int(min(THIN_MAX, wanted))
     done = thin * per_step
     return {

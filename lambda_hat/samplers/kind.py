@@ -65,6 +65,10 @@ def _never(params) -> bool:
     return False
 
 
+def _no_notes(spec) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Sampler:
     """One sampler: everything lambda-hat knows of it, in one place."""
@@ -88,6 +92,8 @@ class Sampler:
     tunes_on_last_checkpoint: Callable[[Any], bool] = _never
     # (key, short label) of the settings a one-line summary shows (the TUI's runs table)
     settings: tuple[tuple[str, str], ...] = ()
+    # SamplerSpec -> what its cost will be that the entry does not say: shown before a run
+    notes: Callable[[Any], list[str]] = _no_notes
 
     def sample(self, rng_key, posterior, params, schedule, **starts):
         """Run the chains (``numerics/samplers``): a ``SampleResult``."""

@@ -135,6 +135,34 @@ def stage(spec) -> str:
     )
 
 
+def notes(spec) -> list[str]:
+    """A written step with ``thin = "auto"``: each kept draw spans a fixed Langevin time,
+    so a small step makes every draw thousands of steps; said before the run starts."""
+    params = spec.params
+    if params.step_size == "auto" or spec.thin != "auto":
+        return []
+    from lambda_hat.config.specs import AUTO_MAX_DRAWS
+    from lambda_hat.numerics.langevin import DRAW_TIME, THIN_MAX, steps_per_draw
+
+    if params.precond != "none":  # its step's time depends on the preconditioner
+        return [
+            f"step_size = {params.step_size:g} with thin = 'auto': each kept draw spans "
+            f"{DRAW_TIME}/γ of Langevin time, up to {THIN_MAX:,} steps (set when the run "
+            "starts, from the preconditioner); give thin = a number to choose"
+        ]
+    thin = min(THIN_MAX, steps_per_draw(params.step_size, spec.localization))
+    if thin < 10:
+        return []
+    draws = spec.draws if spec.draws != "auto" else spec.max_draws or AUTO_MAX_DRAWS
+    upto = "" if spec.draws != "auto" else "up to "
+    return [
+        f"step_size = {params.step_size:g} with thin = 'auto' makes each kept draw "
+        f"{thin:,} steps ({DRAW_TIME}/γ of Langevin time), so {upto}{draws:,} draws are "
+        f"{upto}{thin * draws:,} steps per chain; give thin = 1 (one step per draw) or "
+        "another number to choose"
+    ]
+
+
 def tunes_on_last_checkpoint(params: SGLDParams) -> bool:
     """An automatic step is chosen once per training run, at its last checkpoint."""
     return params.step_size == "auto"
@@ -174,4 +202,5 @@ SAMPLER = Sampler(
     record_key="sgld_step",
     tunes_on_last_checkpoint=tunes_on_last_checkpoint,
     settings=(("step_size", "ε"), ("batch_size", "batch")),
+    notes=notes,
 )
