@@ -44,7 +44,10 @@ def y_range(means: list[float], errors: list[float] | None = None) -> YRange:
     An extreme value is off-scale when its gap to the next value is more than ``GAP``
     times the span of the values left (a lone −94 below 5.5 … 8.7). Extremes are taken
     off one at a time, from either end, while more than half the points stay, so a
-    steady rise over decades, or a jump that several checkpoints share, is kept.
+    steady rise over decades, or a jump that several checkpoints share, is kept. A low
+    one must also be negative: λ ≥ 0, so a negative λ̂ is a failed estimate, while a
+    small positive one (an early checkpoint's 0.3 below a later 3.4 … 3.8) is the
+    curve itself.
     """
     errors = errors or [0.0] * len(means)
     order = sorted(range(len(means)), key=lambda i: means[i])
@@ -54,7 +57,9 @@ def y_range(means: list[float], errors: list[float] | None = None) -> YRange:
         high_gap = means[order[last]] - means[order[last - 1]]
         if high_gap >= low_gap and high_gap > GAP * _span(means, order[first:last]):
             last -= 1
-        elif low_gap > GAP * _span(means, order[first + 1 : last + 1]):
+        elif low_gap > GAP * _span(means, order[first + 1 : last + 1]) and (
+            means[order[first]] < 0
+        ):
             first += 1
         else:
             break

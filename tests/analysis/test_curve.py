@@ -38,6 +38,10 @@ def test_the_y_range_leaves_out_a_lone_wild_point_and_keeps_the_rise():
     assert y_range([1, 2, 4, 8, 16, 32, 64]).off == []
     assert y_range([5.0, 5.1, 5.2, 20.0, 20.1, 20.2]).off == []
     assert y_range([5.0, 90.0]).off == []  # two points: neither is an outlier
+    # an early checkpoint's small positive λ̂ is the curve, not an outlier; a negative
+    # one is a failed estimate
+    assert y_range([-16.5, 0.27, 3.39, 3.62, 3.76]).off == [0]
+    assert y_range([3.39, 3.62, 3.76, 40.0]).off == [3]  # a lone spike above stays off
 
 
 def test_the_curve_marks_the_off_scale_point_and_the_unconverged_ones(tmp_path):
