@@ -204,7 +204,7 @@ def _problem(layers, rank: int, n: int, precision: str):
     """(loss_fn, arrays, p) of a DLN target built by lambda-hat (w* = teacher, noiseless)."""
     from lambda_hat.config.specs import DataSpec, ModelSpec, TargetSpec, TrainingSpec
     from lambda_hat.numerics.loss import make_loss
-    from lambda_hat.numerics.target import build_target, flat_apply
+    from lambda_hat.targets.build import build_target, flat_apply
 
     model = ModelSpec(
         kind="dln",

@@ -26,10 +26,10 @@ from pathlib import Path
 
 def _posterior(root: Path, tid: str, gamma: float):
     from lambda_hat.config.specs import NUTSParams, SamplerSpec, resolve_run
-    from lambda_hat.numerics.target import dtype_of, flat_apply
     from lambda_hat.runner import load_target, target_spec
     from lambda_hat.sampling import posterior_of
     from lambda_hat.store.layout import Layout
+    from lambda_hat.targets.build import dtype_of, flat_apply
 
     meta, data, params = load_target(root, tid)
     model = target_spec(meta, Layout(root).target_dir(tid)).model

@@ -118,7 +118,7 @@ import numpy as np
 import jax, jax.numpy as jnp
 from lambda_hat.config.specs import ModelSpec
 from lambda_hat.numerics.loss import make_loss
-from lambda_hat.numerics.target import flat_apply
+from lambda_hat.targets.build import flat_apply
 
 folder, layers = sys.argv[1], json.loads(sys.argv[2])
 chains, steps, batch = (int(v) for v in sys.argv[3:6])

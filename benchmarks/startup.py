@@ -30,7 +30,7 @@ FIRST_STEP = textwrap.dedent(
     import jax, math
     t_import = time.perf_counter() - t0
     from lambda_hat.config.specs import *
-    from lambda_hat.numerics.target import build_target, flat_apply
+    from lambda_hat.targets.build import build_target, flat_apply
     from lambda_hat.numerics.loss import make_loss
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.numerics.samplers import sgld

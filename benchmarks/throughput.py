@@ -30,7 +30,7 @@ SIZES = {
 def make_problem(kind: str, sizes, n: int, precision: str):
     from lambda_hat.config.specs import DataSpec, ModelSpec, TargetSpec, TrainingSpec
     from lambda_hat.numerics.loss import make_loss
-    from lambda_hat.numerics.target import build_target, flat_apply
+    from lambda_hat.targets.build import build_target, flat_apply
 
     in_dim, widths, out_dim = sizes
     model = ModelSpec(

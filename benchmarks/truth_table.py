@@ -118,7 +118,7 @@ def exact_estimand(root: Path, tid: str, ref: dict | None) -> float | None:
     from lambda_hat import runner
     from lambda_hat.numerics.loss import make_loss
     from lambda_hat.numerics.quadrature import gaussian_llc
-    from lambda_hat.numerics.target import flat_apply
+    from lambda_hat.targets.build import flat_apply
 
     jax.config.update("jax_enable_x64", True)
     meta, data, params = runner.load_target(root, tid)

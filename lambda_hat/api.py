@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_hat.config.fields import build
 from lambda_hat.config.specs import SamplerSpec, check_budget, resolve_run
 from lambda_hat.errors import ConfigError, LambdaHatError, StoreError
+from lambda_hat.fields import build
 from lambda_hat.samplers.registry import SAMPLERS
 
 WHERE = "lh.estimate"
@@ -235,7 +235,7 @@ def _model_at(spec, w_star):
     import jax
     import numpy as np
 
-    from lambda_hat.numerics.target import dtype_of, flat_model
+    from lambda_hat.targets.build import dtype_of, flat_model
     from lambda_hat.targets.registry import model_of
 
     dtype = dtype_of(spec.precision)

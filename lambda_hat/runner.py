@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.config.experiment import checkpoint_at
+from lambda_hat.config.experiment import checkpoint_at, training_checkpoints
 from lambda_hat.config.specs import RunSpec, TargetSpec, target_from_dict, to_dict
 from lambda_hat.errors import SamplerDivergedError, StoreError, StoreFullError, broken_artifact
 from lambda_hat.provenance import code_digest, code_sha, compute, imported_versions, pkg_versions
@@ -76,10 +76,7 @@ def build_target(spec: TargetSpec, root: Path, names: dict | None = None) -> str
     with training_lock(spec, root):
         if layout.target_dir(tid).is_dir():
             return tid
-        steps = sorted({*spec.training.checkpoints, spec.training.at_step})
-        siblings = {
-            k: spec if k == spec.training.at_step else checkpoint_at(spec, k) for k in steps
-        }
+        siblings = training_checkpoints(spec)
         missing = {
             k: s for k, s in siblings.items() if not layout.target_dir(target_id(s)).is_dir()
         }
@@ -117,7 +114,7 @@ def _arrays(specs: dict) -> dict:
     """{stop: TargetArrays} of one training run (``specs``: {stop: its target's spec})."""
     first = next(iter(specs.values()))
     set_precision(first.precision)
-    from lambda_hat.numerics.target import build_checkpoints
+    from lambda_hat.targets.build import build_checkpoints
 
     return build_checkpoints(specs)
 
@@ -347,8 +344,8 @@ def _write_run(
     set_precision(spec.precision)
     from lambda_hat.analysis import inference_data, plots
     from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
-    from lambda_hat.numerics.target import dtype_of, flat_apply
     from lambda_hat.sampling import posterior_of, sample_llc
+    from lambda_hat.targets.build import dtype_of, flat_apply
 
     tspec = target_spec(meta, folder)
     model = tspec.model

@@ -1,7 +1,7 @@
 """Experiments files and the typed specs they resolve to (no JAX here).
 
-Names are loaded on first use, so that ``lambda_hat.config.fields`` (which the target
-kinds build on) imports without the experiments parser, which imports the kinds.
+Names are loaded on first use: ``lambda_hat.config.specs`` and the experiments parser
+are imported only by what needs them.
 """
 
 import importlib

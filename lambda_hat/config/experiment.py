@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambda_hat.config.fields import build
 from lambda_hat.config.formats import read_document
 from lambda_hat.config.specs import (
     PRECISIONS,
@@ -27,6 +26,7 @@ from lambda_hat.config.specs import (
 )
 from lambda_hat.config.sweeps import build_points, expand, located
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build
 from lambda_hat.samplers.registry import SAMPLERS, sampler
 from lambda_hat.targets.checks import check_pair
 from lambda_hat.targets.kind import ParseContext
@@ -235,6 +235,16 @@ def content_of(spec: TargetSpec, where: str = "model") -> TargetSpec:
         return spec
     digest = content(spec.model, spec.origin(check_content=False), where)
     return dataclasses.replace(spec, params_sha256=digest)
+
+
+def training_checkpoints(spec: TargetSpec) -> dict[int, TargetSpec]:
+    """{step: spec} of every checkpoint of checkpoint target ``spec``'s training run (what
+    one training builds together); empty for a target that is not a checkpoint."""
+    training = spec.training
+    if training.at_step is None:
+        return {}
+    steps = sorted({*training.checkpoints, training.at_step})
+    return {k: spec if k == training.at_step else checkpoint_at(spec, k) for k in steps}
 
 
 def checkpoint_at(spec: TargetSpec, step: int) -> TargetSpec:

@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lambda_hat.config.fields import build, check
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build, check
 from lambda_hat.samplers.hmc import HMCParams  # noqa: F401  (re-exported)
+from lambda_hat.samplers.kind import AUTO_FIRST_DRAWS, AUTO_MAX_DRAWS
 from lambda_hat.samplers.mclmc import MCLMCParams  # noqa: F401
 from lambda_hat.samplers.nuts import NUTSParams  # noqa: F401
 from lambda_hat.samplers.registry import SAMPLERS, sampler
@@ -104,10 +105,6 @@ DEFAULT_PRECISION = {name: s.defaults.precision for name, s in SAMPLERS.items()}
 DEFAULT_DRAWS = {name: s.defaults.draws for name, s in SAMPLERS.items()}
 DEFAULT_THIN = {name: s.defaults.thin for name, s in SAMPLERS.items()}
 DEFAULT_LLC_TRACE = {name: s.defaults.llc_trace for name, s in SAMPLERS.items()}
-# draws = "auto": convergence is checked after AUTO_FIRST_DRAWS kept draws and at each
-# doubling, up to the cap (lambda_hat/analysis/budget.py)
-AUTO_FIRST_DRAWS = 200
-AUTO_MAX_DRAWS = 12800
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import check
+from lambda_hat.fields import check
 from lambda_hat.samplers.kind import Defaults, Sampler
 
 START_CHOICES = ("w_star", "dispersed")

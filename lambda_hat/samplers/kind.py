@@ -9,6 +9,11 @@ from typing import Any
 
 from lambda_hat.errors import ConfigError
 
+# draws = "auto": convergence is checked after AUTO_FIRST_DRAWS kept draws and at each
+# doubling, up to the cap (lambda_hat/analysis/budget.py)
+AUTO_FIRST_DRAWS = 200
+AUTO_MAX_DRAWS = 12800
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -74,7 +79,7 @@ class Sampler:
     """One sampler: everything lambda-hat knows of it, in one place."""
 
     name: str
-    params: type  # the frozen dataclass of its own keys (config/fields.py checks)
+    params: type  # the frozen dataclass of its own keys (lambda_hat/fields.py checks)
     help: str
     defaults: Defaults
     numerics: str  # module with sample(rng_key, posterior, params, schedule, **starts)

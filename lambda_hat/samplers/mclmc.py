@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import check
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import check
 from lambda_hat.samplers.hmc import ADAPTED
 from lambda_hat.samplers.kind import Sampler
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import check
+from lambda_hat.fields import check
 from lambda_hat.samplers.hmc import ADAPTED, adapted_stage, initial_step_field, start_field
 from lambda_hat.samplers.kind import Sampler
 

@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lambda_hat.config.fields import check
 from lambda_hat.errors import ConfigError
-from lambda_hat.samplers.kind import Context, Defaults, Prepared, Sampler
+from lambda_hat.fields import check
+from lambda_hat.samplers.kind import AUTO_MAX_DRAWS, Context, Defaults, Prepared, Sampler
 
 SCHEMES = ("leimkuhler-matthews", "euler")
 STARTS = ("auto", "pilot", "w_star")
@@ -141,7 +141,6 @@ def notes(spec) -> list[str]:
     params = spec.params
     if params.step_size == "auto" or spec.thin != "auto":
         return []
-    from lambda_hat.config.specs import AUTO_MAX_DRAWS
     from lambda_hat.numerics.langevin import DRAW_TIME, THIN_MAX, steps_per_draw
 
     if params.precond != "none":  # its step's time depends on the preconditioner

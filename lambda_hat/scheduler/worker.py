@@ -76,7 +76,7 @@ def _import_run_modules() -> None:
     import lambda_hat.analysis.plots  # noqa: F401
     import lambda_hat.analysis.summary  # noqa: F401
     import lambda_hat.numerics.samplers.sgld  # noqa: F401
-    import lambda_hat.numerics.target  # noqa: F401
+    import lambda_hat.targets.build  # noqa: F401
 
 
 def pin_threads(cpus: list[int] | None) -> None:
@@ -131,14 +131,10 @@ def _final(kind: str, spec, root: str) -> Path:
 def _checkpoint_ids(spec) -> list[str]:
     """Target IDs of every checkpoint of ``spec``'s training run (none for a target that
     is not a checkpoint): the siblings one training builds together (``runner``)."""
-    from lambda_hat.config.experiment import checkpoint_at
+    from lambda_hat.config.experiment import training_checkpoints
     from lambda_hat.store.ids import target_id
 
-    training = spec.training
-    if training.at_step is None:
-        return []
-    steps = sorted({*training.checkpoints, training.at_step})
-    return [target_id(checkpoint_at(spec, k)) for k in steps]
+    return [target_id(s) for s in training_checkpoints(spec).values()]
 
 
 def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list[int] | None):

@@ -17,8 +17,8 @@ import hashlib
 import json
 import math
 
-from lambda_hat.config.fields import hash_view
 from lambda_hat.config.specs import RunSpec, TargetSpec, run_from_dict, target_from_dict
+from lambda_hat.fields import hash_view
 from lambda_hat.store.run_names import run_folder
 
 SCHEMA_VERSION = 1

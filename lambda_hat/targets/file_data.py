@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.config.fields import build as build_spec
-from lambda_hat.config.fields import check
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build as build_spec
+from lambda_hat.fields import check
 from lambda_hat.targets.arrays import cast, check_xy
 from lambda_hat.targets.factories import check_unchanged, reject_computed, sha256_file
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from lambda_hat.config.fields import build as build_spec
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build as build_spec
 from lambda_hat.targets import network
 from lambda_hat.targets.kind import ModelKind, ParseContext
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import build as build_spec
-from lambda_hat.config.fields import check
+from lambda_hat.fields import build as build_spec
+from lambda_hat.fields import check
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
 from lambda_hat.targets.teacher import INPUTS
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lambda_hat.config.fields import build as build_spec
-from lambda_hat.config.fields import check
+from lambda_hat.fields import build as build_spec
+from lambda_hat.fields import check
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
 
 OPERATIONS = {

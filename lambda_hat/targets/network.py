@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lambda_hat.config.fields import check
+from lambda_hat.fields import check
 from lambda_hat.targets.kind import LOSSES, Model
 
 

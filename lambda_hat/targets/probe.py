@@ -22,7 +22,7 @@ def check_python_models(tasks, source: str) -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from lambda_hat.numerics.target import flat_model
+    from lambda_hat.targets.build import flat_model
 
     for task in todo:
         spec = task.spec

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.config.fields import build as build_spec
-from lambda_hat.config.fields import check
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build as build_spec
+from lambda_hat.fields import check
 from lambda_hat.targets import factories
 from lambda_hat.targets.arrays import cast, check_xy
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext

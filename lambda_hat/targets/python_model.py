@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.config.fields import build as build_spec
-from lambda_hat.config.fields import check
+from lambda_hat.fields import build as build_spec
+from lambda_hat.fields import check
 from lambda_hat.targets import factories
 from lambda_hat.targets.kind import LOSSES, Model, ModelKind, Origin, ParseContext
 

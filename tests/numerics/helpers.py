@@ -11,8 +11,8 @@ import numpy as np
 from lambda_hat.config.specs import DataSpec, ModelSpec, TargetSpec, TrainingSpec
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.posterior import make_posterior
-from lambda_hat.numerics.target import build_target, flat_apply
 from lambda_hat.numerics.truth import dln_llc
+from lambda_hat.targets.build import build_target, flat_apply
 
 
 def dln_problem(sizes, rank, n, *, seed=0, noise=0.1, gamma=1.0, precision=None):

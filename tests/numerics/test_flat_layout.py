@@ -8,7 +8,7 @@ from jax.flatten_util import ravel_pytree
 
 from lambda_hat.config.specs import ModelSpec
 from lambda_hat.numerics.models import network
-from lambda_hat.numerics.target import flat_apply
+from lambda_hat.targets.build import flat_apply
 
 MODELS = [
     ModelSpec(kind="mlp", in_dim=4, widths=(8, 8), out_dim=2),

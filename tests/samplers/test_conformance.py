@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lambda_hat.config.fields import build
 from lambda_hat.config.specs import (
     PRECISIONS,
     SamplerSpec,
@@ -22,6 +21,7 @@ from lambda_hat.config.specs import (
     to_dict,
 )
 from lambda_hat.errors import ConfigError
+from lambda_hat.fields import build
 from lambda_hat.samplers.registry import SAMPLERS, sampler
 from lambda_hat.store.ids import run_id
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lambda_hat.cli import main
-from lambda_hat.config.fields import build
 from lambda_hat.config.specs import SamplerSpec
+from lambda_hat.fields import build
 from lambda_hat.samplers.sgld import SGLDParams, notes
 
 FILE = """

@@ -1,4 +1,5 @@
-"""Stage A numerics: data and w* for a TargetSpec of any kind (arrays in, arrays out)."""
+"""Build a target's data and w* from its spec: the kinds' builders, then numerics' training
+(arrays in, arrays out)."""
 
 from __future__ import annotations
 
