@@ -8,7 +8,9 @@ run):
 
 * ``lambda-hat``: ``lambda-hat run`` on an experiments file that writes only what a user
   would (``[[samplers]] name = "sgld"``, the step size, batch size, chains, burn-in and
-  draws); everything else at its default (``thin = 1``, ``llc_trace = "minibatch"``).
+  draws, and ``thin = 1``: with a written step the default ``thin = "auto"`` makes each
+  draw 6,667 steps here, and lambda-hat says so before the run); everything else at its
+  default (``llc_trace = "minibatch"``).
   Timed: the whole command, and the worker's run from picking it up to publication
   (the event stream's ``started`` → ``finished``: data loading, compilation, sampling,
   trace.nc and plots).
@@ -75,6 +77,7 @@ batch_size = {batch}
 chains = {chains}
 burnin = {burnin}
 draws = {draws}
+thin = 1
 {extra}
 """
 

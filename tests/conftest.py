@@ -2,10 +2,51 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+
+CACHE = "LAMBDA_HAT_JAX_CACHE"
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for the whole session: every store's workers, every
+    pytest-xdist process and the test processes themselves (most tests build their own
+    store, which would otherwise start with an empty cache and compile everything)."""
+    if not os.environ.get(CACHE):
+        os.environ[CACHE] = tempfile.mkdtemp(prefix="lambda-hat-test-jax-cache-")
+        config._lambda_hat_cache = os.environ[CACHE]  # made here: removed at the end
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ[CACHE])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_lambda_hat_cache", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``) the tests of the one-node SLURM run one
+    after another in one process: its node runs one job at a time, and a test waiting
+    for its own job must not wait behind another test's."""
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
+@pytest.fixture
+def own_cache(monkeypatch):
+    """Stores keep their compilation cache in ``.jax-cache`` again (the default), for
+    the tests of that cache."""
+    monkeypatch.delenv(CACHE)
+
 
 TINY_TOML = """
 [store]

@@ -14,7 +14,12 @@ HELP = "build missing targets and run missing samplers of an experiments file"
 def add_arguments(p) -> None:
     p.add_argument("experiments", help="experiments TOML file")
     p.add_argument("--root", help="store root (overrides [store].root)")
-    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel workers (default: the cores, at most the tasks that can run at once)",
+    )
     p.add_argument("--only-targets", action="store_true", help="build targets, run no samplers")
     p.add_argument("--retry-failed", action="store_true", help="also rerun recorded failures")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
@@ -79,7 +84,7 @@ def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
     from lambda_hat.scheduler import housekeeping
-    from lambda_hat.scheduler.local import LocalExecutor, selected, usable_cpus
+    from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store.root import writable_store
     from lambda_hat.targets.probe import check_python_models
@@ -144,7 +149,7 @@ def run(args) -> int:
                 }
             )
             return _report_held_back(held_back, console)
-        workers = args.workers or len(usable_cpus())
+        workers = args.workers or default_workers(targets, runs)
         counts = plan.counts()
         console.print(
             f"{len(targets)} target(s) and {len(runs)} run(s) to do, "

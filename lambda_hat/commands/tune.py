@@ -66,14 +66,16 @@ def _block(table: dict) -> str:
 
 
 def _execute(experiment, root: Path, workers: int | None, console) -> None:
-    from lambda_hat.scheduler.local import LocalExecutor, usable_cpus
+    from lambda_hat.scheduler.local import LocalExecutor, default_workers
     from lambda_hat.scheduler.plan import make_plan
 
     plan = make_plan(experiment, root)
     todo = [t for t in plan.targets + plan.runs if t.status != "done"]
     if todo:
         console.print(f"{len(todo)} task(s) to run in {root} ({len(plan.runs)} run(s) in all)")
-    summary = LocalExecutor(root, workers or len(usable_cpus())).execute(plan)
+    targets = [t for t in plan.targets if t.status != "done"]
+    runs = [r for r in plan.runs if r.status != "done"]
+    summary = LocalExecutor(root, workers or default_workers(targets, runs)).execute(plan)
     for f in summary.failed:
         console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}")
     if summary.stopped:

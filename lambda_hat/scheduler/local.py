@@ -44,6 +44,15 @@ def usable_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
+def default_workers(targets, runs) -> int:
+    """Workers when none are asked for: the cores, but no more than the tasks that can
+    run at once (the targets to build with the runs of built targets, or the runs), since
+    each worker is pinned to its share of the cores: a lone run gets them all."""
+    building = {t.target_id for t in targets}
+    ready = sum(r.target_id not in building for r in runs)
+    return max(1, min(len(usable_cpus()), max(len(targets) + ready, len(runs))))
+
+
 def cpu_slots(workers: int) -> list[list[int]]:
     """Split the usable CPUs into ``workers`` disjoint groups (shared if too few)."""
     cpus = usable_cpus()

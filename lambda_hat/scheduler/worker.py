@@ -15,6 +15,8 @@ import time
 import warnings
 from pathlib import Path
 
+from lambda_hat.store.layout import Layout
+
 _QUEUE = None
 
 
@@ -52,7 +54,7 @@ def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None)
     warnings.filterwarnings(
         "ignore", message=r"Error writing persistent compilation cache entry.*No space left"
     )
-    cache = Path(root) / ".jax-cache"
+    cache = Layout(root).cache_dir
     try:
         cache.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(cache))

@@ -1,7 +1,9 @@
-"""Paths of the store (see ``shared/seed/output-layout.md``); pure path arithmetic."""
+"""Paths of the store (see ``shared/seed/output-layout.md``); pure path arithmetic (one
+environment variable moves the compilation cache out of it)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 TARGETS = "targets"
@@ -53,7 +55,11 @@ class Layout:
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / ".jax-cache"
+        """JAX's compilation cache: ``.jax-cache`` in the store, or the folder that
+        ``$LAMBDA_HAT_JAX_CACHE`` names (one cache for many stores: a test session's, or
+        a cluster's scratch shared by its users)."""
+        shared = os.environ.get("LAMBDA_HAT_JAX_CACHE", "")
+        return Path(shared) if shared else self.root / ".jax-cache"
 
     @property
     def slurm_dir(self) -> Path:

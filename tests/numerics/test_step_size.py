@@ -15,11 +15,13 @@ from lambda_hat.cli import main
 from lambda_hat.config import load
 from lambda_hat.config.specs import SGLDParams
 from lambda_hat.errors import ConfigError
+from lambda_hat.numerics import step_size
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.posterior import make_posterior
 from lambda_hat.numerics.step_size import (
     BIASED_ABOVE,
     DRAW_TIME,
+    ITERATIONS,
     PILOT_STEPS,
     THIN_MAX,
     TOLERANCE,
@@ -64,6 +66,25 @@ def test_power_iteration_finds_the_top_curvature_of_linear_regression(x64):
     plain = examine(posterior, SGLDParams())
     assert plain["hessian_top_eigenvalue"] == pytest.approx(exact, rel=1e-8)
     assert auto_step(plain) == pytest.approx(4 * TOLERANCE / (n_beta * exact + gamma))
+
+
+def test_a_written_steps_bias_bound_costs_a_subsample_of_the_rows(x64):
+    """A written step's h_max (its bias bound only) comes from BOUND_ROWS rows: the top
+    curvature of their Hessian, near the full data's, for that fraction of the work."""
+    posterior, hessian = _regression([3.0, 1.0, 0.5, 0.1], n=4000)
+    full = examine(posterior, SGLDParams())
+    part = examine(posterior, SGLDParams(step_size=1e-3), seed=3, rows=1000)
+    assert "rows" not in full and part["rows"] == 1000
+    assert part["fges"] == pytest.approx(full["fges"] * 1000 / 4000)
+    idx = np.sort(np.random.default_rng(3).choice(4000, 1000, replace=False))
+    x = np.asarray(posterior.data[0])[idx]
+    exact = float(np.linalg.eigvalsh(x.T @ x / 1000)[-1])
+    assert part["hessian_top_eigenvalue"] == pytest.approx(exact, rel=1e-8)
+    # the top direction's x² averaged over 1000 rows: relative spread √(2/1000) ≈ 4.5%
+    assert part["h_max"] == pytest.approx(full["h_max"], rel=0.2)
+    # a preconditioner's metric still comes from all rows; so does a sample of all rows
+    assert "rows" not in examine(posterior, SGLDParams(precond="rmsprop"), rows=1000)
+    assert "rows" not in examine(posterior, SGLDParams(), rows=4000)
 
 
 def test_the_batched_power_iteration_finds_each_positions_curvature(x64):
@@ -143,7 +164,7 @@ def test_trust_says_step_size_biased_only_for_a_converged_run():
     assert trust(good, fine) == {"verdict": CONVERGED, "reasons": []}
 
 
-def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32):
+def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32, monkeypatch):
     from lambda_hat.config.specs import SamplerSpec, resolve_run
     from lambda_hat.sampling import sample_llc
 
@@ -168,6 +189,12 @@ def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32):
     assert big.sgld_step["bias"]["bias_bound"] == pytest.approx(0.5, rel=1e-5)
     assert any("stiffest direction at w*" in w for w in big.warnings)
     assert "auto" not in big.sgld_step
+    assert "rows" not in big.sgld_step["curvature"]  # n = 400 is under BOUND_ROWS
+    monkeypatch.setattr(step_size, "BOUND_ROWS", 100)
+    cheap = run(step_size=2.0 / h_max)
+    assert cheap.sgld_step["curvature"]["rows"] == 100
+    assert cheap.sgld_step["fges"] == pytest.approx(2 * ITERATIONS * 100 / 400)
+    assert cheap.sgld_step["bias"]["bias_bound"] == pytest.approx(0.5, rel=0.3)
 
 
 def test_rmsprop_auto_steps_in_its_preconditioners_metric(x32):
@@ -198,7 +225,6 @@ def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_g
     x32, monkeypatch
 ):
     from lambda_hat.config.specs import AUTO_THIN_BURNIN, SamplerSpec, resolve_run
-    from lambda_hat.numerics import step_size
     from lambda_hat.sampling import sample_llc
 
     assert AUTO_THIN_BURNIN * DRAW_TIME == step_size.BURNIN_TIME  # 100 draws = 1/γ

@@ -90,7 +90,7 @@ def test_deleted_folders_are_rebuilt_exactly(tmp_path):
     plan = _plan(exp, root)
     tid = plan.targets[0].target_id
     first, second, bad = plan.runs
-    cache = root / ".jax-cache"
+    cache = layout.cache_dir  # the session's shared cache (tests/conftest.py)
     cached = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert cached
     kept = json.loads((layout.run_dir(tid, second.dirname) / "analysis.json").read_text())

@@ -76,3 +76,22 @@ def test_run_command_does_not_import_jax_when_nothing_to_do(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "nothing to do" in proc.stderr
+
+
+def test_the_default_workers_are_the_tasks_that_can_run_at_once(tmp_path, monkeypatch):
+    """One core per worker would leave a lone run on one of the cores: the default is
+    no more workers than tasks that can run together."""
+    from lambda_hat.scheduler import local
+
+    monkeypatch.setattr(local, "usable_cpus", lambda: [0, 1, 2, 3])
+    exp = write_experiments(tmp_path / "e.toml", samplers=[{"seed": 0}])
+    plan = make_plan(load(exp, tmp_path / "store"))
+    [target], [run] = plan.targets, plan.runs
+    assert local.default_workers([target], [run]) == 1  # the run waits for its target
+    assert local.default_workers([], [run]) == 1
+    assert local.default_workers([target], []) == 1
+    assert local.default_workers([target], [run, run, run]) == 3
+    other = type(run)(**{**run.__dict__, "target_id": "tgt_built"})
+    assert local.default_workers([target], [run, other]) == 2  # both can start at once
+    assert local.default_workers([target], [run] * 9) == 4  # at most the cores
+    assert local.default_workers([], []) == 1

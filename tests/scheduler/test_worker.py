@@ -31,7 +31,7 @@ def test_cpu_slots_are_disjoint_and_cover_workers():
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux affinity")
-def test_worker_pins_every_thread_including_xla_pool(tmp_path):
+def test_worker_pins_every_thread_including_xla_pool(tmp_path, own_cache):
     cpu = usable_cpus()[-1]
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(

@@ -239,6 +239,18 @@ draws = 3000000
 """
 
 
+def _start_now(task: str) -> None:
+    """SLURM holds a requeued job about two minutes (pending, reason ``BeginTime``);
+    make it eligible at once, so the test waits for lambda-hat, not for that policy."""
+    _wait_for(lambda: "Reason=BeginTime" in _show(task), 60, f"{task} pending after requeue")
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], timeout=30)
+
+
+def _show(task: str) -> str:
+    proc = subprocess.run(["scontrol", "show", "job", task], capture_output=True, text=True)
+    return proc.stdout
+
+
 def _wait_for(predicate, timeout: float, what: str):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -333,6 +345,7 @@ def test_a_run_stopped_twice_finishes_over_three_attempts(slurm, tmp_path, monke
             120,
             f"requeue {restarts}",
         )
+        _start_now(f"{job}_0")
 
     try:
         stop_once_past(0, 1)
