@@ -14,7 +14,9 @@ with the most kept draws, at least REFERENCE_DRAWS; the ``nuts`` column is its n
 other NUTS run. SGLD runs are labelled by preconditioner, by scheme (``-euler``; the
 default Leimkuhler–Matthews has no suffix) and by whether they ran at the defaults
 (``-default``: no step, draws or thin written). ``--write`` puts the tables in
-a Markdown file (between its markers), ``--summary`` the two summaries (the README's).
+a Markdown file (between its markers; docs/truth.md), ``--summary`` the two summaries
+alone (between ``dln-summary`` markers; no page has them now: docs/truth.md shows them
+with the tables, and the README links there).
 """
 
 from __future__ import annotations

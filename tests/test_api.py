@@ -372,18 +372,18 @@ def test_load_target_gives_a_python_factorys_own_pytree(tmp_path):
     assert nll == pytest.approx(t.L0, abs=1e-6, rel=1e-6)
 
 
-# --- the README's notebook path -------------------------------------------------------------
+# --- the documented notebook path -----------------------------------------------------------
 
 
-def test_the_readmes_python_example_runs(capsys):
-    """The first block of README's "From Python, without a store": trains a small
-    network with optax and prints its λ̂ with the verdict."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### From Python, without a store") :]
+def test_the_docs_python_example_runs(capsys):
+    """The first block of docs/own-model.md's "From Python, without a store": trains a
+    small network with optax and prints its λ̂ with the verdict."""
+    text = (ROOT / "docs" / "own-model.md").read_text()
+    section = text[text.index("## From Python, without a store") :]
     code = section[section.index("```python\n") + len("```python\n") :]
     code = code[: code.index("```")]
     with _x64(False):  # a fresh session's default, whatever tests ran before
-        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+        exec(compile(code, "docs/own-model.md", "exec"), {"__name__": "docs"})
     out, err = capsys.readouterr()
     first = out.splitlines()[0]
     assert re.fullmatch(r"λ̂ = \d+\.\d+ ± \d\.\d+ \(ESS \d+, R-hat \d\.\d{3}\): \S.*", first), out
