@@ -91,7 +91,8 @@ def run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    console = Console(stderr=True)
+    # to a log or a pipe, lines are not folded: a path stays whole, to copy or grep
+    console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))

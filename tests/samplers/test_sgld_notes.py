@@ -53,9 +53,12 @@ def test_a_written_step_says_how_many_steps_a_draw_of_auto_thin_takes():
 
 
 def test_run_and_its_dry_run_print_the_note_with_the_entry(tmp_path, capsys):
-    path = tmp_path / "exp.toml"
+    """To a pipe or a log, the note is one line: a long path is not folded."""
+    (tmp_path / ("deep" * 25)).mkdir()
+    path = tmp_path / ("deep" * 25) / "exp.toml"
     path.write_text(FILE.replace("ROOT", str(tmp_path / "runs")))
     assert main(["run", str(path), "--dry-run"]) == 0
-    err = " ".join(capsys.readouterr().err.split())
+    err = capsys.readouterr().err
     assert f"note {path}: samplers[0] (sgld): step_size = 1.5e-06 with thin = 'auto'" in err
+    err = " ".join(err.split())
     assert "samplers[1]" not in err
