@@ -80,8 +80,9 @@ def hash_view(spec: Any) -> Any:
 
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
-    if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is tuple:  # "an integer" -> "a list of integers"
+        item = _type_name(typing.get_args(tp)[0]).removeprefix("an ").removeprefix("a ")
+        return f"a list of {item}s"
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return " or ".join(_type_name(a) for a in args)

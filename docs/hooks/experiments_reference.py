@@ -15,7 +15,6 @@ and ``lambda_hat.samplers`` registries): they do not import JAX, and the hook ch
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 
 MARKER = "<!-- experiments-reference -->"
@@ -93,13 +92,8 @@ def _old_ids(meta, default) -> str:
 HEADER = "| key | type | default | allowed | help | old IDs keep |\n|---|---|---|---|---|---|"
 
 
-def _type(type_name: str) -> str:
-    """``fields.describe``'s type name, with its plural mended ("a list of an integers")."""
-    return re.sub(r"a list of an? (\w+)", r"a list of \1", type_name)
-
-
 def _row(key, type_name, default, allowed, help_text, old) -> str:
-    cells = [_code(key), _text(_type(type_name)), default, allowed, _text(help_text), old]
+    cells = [_code(key), _text(type_name), default, allowed, _text(help_text), old]
     return "| " + " | ".join(cells) + " |"
 
 

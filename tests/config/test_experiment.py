@@ -81,6 +81,10 @@ BAD = [
         r"models\.x\.widths\[1\]: expected an integer",
     ),
     (
+        "\n[models.x]\nkind='mlp'\nin_dim=2\nwidths=3\nout_dim=1\n",
+        r"models\.x\.widths: expected a list of integers, got 3",
+    ),
+    (
         "\n[models.x]\nkind='dln'\nin_dim=2\nwidths=[3]\nout_dim=2\n",
         r"models\.x: kind = 'dln' needs 'rank'",
     ),
