@@ -25,6 +25,12 @@ run that can lose any part without losing the rest. Sections, one after the othe
   lambda-hat's path, and the device's peak memory
   (``memory_stats()['peak_bytes_in_use']``), each size in its own process so each peak
   is its own.
+* ``workers``: ``lambda-hat run`` of four SGLD runs (a seed sweep on the tiny DLN) with
+  the default ``--workers`` (one per run here), as a user on a GPU node runs a sweep:
+  first with JAX's memory preallocation forced on (``XLA_PYTHON_CLIENT_PREALLOCATE=true``:
+  each worker would take 75% of the GPU, lambda-hat's behaviour before workers sharing a
+  machine allocated as they go), then as it is, then with ``--workers 1``; exit status,
+  wall time and failures of each.
 * ``default_run`` (last, so that it takes what the budget leaves): ``lambda-hat run`` of
   the 9k benchmark with ``[[samplers]] name = "sgld"`` and nothing else (auto step, thin
   and draws), capped: lambda-hat has no time budget key, so the command is stopped
@@ -78,7 +84,13 @@ FULL = {
     "quick_draws": 200,
     "default_cap": 150.0,
     "budget": 420.0,
-    "limits": {"device": 60, "quickstart": 120, "bench_f32": 120, "bench_f64": 100},
+    "limits": {
+        "device": 60,
+        "quickstart": 120,
+        "workers": 240,
+        "bench_f32": 120,
+        "bench_f64": 100,
+    },
     "scale_limits": (60, 60, 90),
 }
 SMOKE = {
@@ -98,7 +110,7 @@ SMOKE = {
     "quick_draws": 200,
     "default_cap": 20.0,
     "budget": 170.0,
-    "limits": {"device": 30, "quickstart": 60, "bench_f32": 45, "bench_f64": 45},
+    "limits": {"device": 30, "quickstart": 60, "workers": 90, "bench_f32": 45, "bench_f64": 45},
     "scale_limits": (25, 25, 25),
 }
 CHAINS = 4
@@ -629,6 +641,67 @@ def section_quickstart(cfg: dict, work: Path, limit: float) -> dict:
     return out
 
 
+WORKERS_FILE = (
+    QUICK.split("[[samplers]]")[0]
+    + """
+[[samplers]]
+name = "sgld"
+step_size = 1e-3
+thin = 1
+burnin = 200
+draws = {draws}
+seed = {{ sweep = [0, 1, 2, 3] }}
+"""
+)
+
+
+def workers_once(folder: Path, cfg: dict, limit: float, env: dict, workers=None) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sweep.toml"
+    path.write_text(WORKERS_FILE.format(draws=cfg["quick_draws"] * 10))
+    root, events = folder / "runs", folder / "events.jsonl"
+    extra = ["--workers", workers] if workers else []
+    run = run_limited(
+        cli("run", path, "--root", root, "--quiet", "--events", events, *extra),
+        limit,
+        folder / "run.log",
+        env=env,
+        term_first=True,
+    )
+    summary = [e for e in events_of(events) if e.get("event") == "summary"]
+    failed = summary[-1].get("failed", []) if summary else None
+    errors = [f"{f.get('error_type')}: {str(f.get('message'))[:200]}" for f in failed or []]
+    return {"run": run, "failed": len(failed) if failed is not None else None, "errors": errors}
+
+
+def section_workers(cfg: dict, work: Path, limit: float) -> dict:
+    deadline = time.perf_counter() + limit
+    variants = (
+        ("preallocate (before)", {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}, None),
+        ("default", {}, None),
+        ("--workers 1", {}, 1),
+    )
+    out, rows = {}, []
+    for name, extra, workers in variants:
+        left = deadline - time.perf_counter()
+        if left < 15:
+            break
+        env = {k: v for k, v in os.environ.items() if k != "XLA_PYTHON_CLIENT_PREALLOCATE"}
+        env.update(extra)
+        folder = work / ("workers-" + re.sub(r"[^a-z0-9]+", "-", name))
+        o = out[name] = workers_once(folder, cfg, min(left, limit / 2), env, workers)
+        r = o["run"]
+        rows.append(
+            [
+                name,
+                f"rc {r['rc']}, {r['wall_s']:.1f} s{' TIMED OUT' * r['timed_out']}, "
+                f"{o['failed']} of 5 tasks failed {'; '.join(o['errors'][:1])}",
+            ]
+        )
+    out["rows"] = rows
+    return out
+
+
 DEFAULT_RUN = """
 [models.dln]
 kind = "dln"
@@ -840,7 +913,7 @@ def main() -> None:
     budget = args.budget or cfg["budget"]
     deadline = time.perf_counter() + budget
     limits = dict(cfg["limits"])
-    names = ["device", "quickstart", "bench_f32", "bench_f64"]
+    names = ["device", "quickstart", "workers", "bench_f32", "bench_f64"]
     for i in range(len(cfg["scale"])):
         names.append(f"scale_{i}")
         limits[f"scale_{i}"] = cfg["scale_limits"][i]
@@ -889,6 +962,9 @@ def main() -> None:
                     sec["status"] = (
                         "ok" if ok else "ok without preallocation" if retry_ok else "failed"
                     )
+                elif name == "workers":
+                    sec = section_workers(cfg, work, limit)
+                    sec["status"] = "ok" if sec.get("default", {}).get("failed") == 0 else "failed"
                 elif name == "default_run":
                     cap = min(cfg["default_cap"], limit - GRACE - 5)
                     lh = summary["sections"].get("bench_f32", {}).get("lh_sgld_b500", {})

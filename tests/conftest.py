@@ -33,12 +33,13 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``) the tests of the one-node SLURM run one
-    after another in one process: its node runs one job at a time, and a test waiting
-    for its own job must not wait behind another test's."""
-    for item in items:
-        if item.get_closest_marker("slurm"):
-            item.add_marker(pytest.mark.xdist_group("slurm"))
+    """The longest tests first (the SLURM ones, then the other slow ones): pytest-xdist
+    hands tests out in this order, so no long test is left to run alone at the end."""
+    items.sort(
+        key=lambda item: (
+            0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("slow") else 2
+        )
+    )
 
 
 @pytest.fixture

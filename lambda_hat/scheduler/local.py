@@ -149,7 +149,7 @@ class LocalExecutor:
                 max_workers=1,
                 mp_context=self.ctx,
                 initializer=init_worker,
-                initargs=(precision, str(self.root), self.queue, slot.cpus),
+                initargs=(precision, str(self.root), self.queue, slot.cpus, self.workers),
             )
             slot.precision = precision
         return slot.pool

@@ -39,11 +39,32 @@ def _watch_parent(parent: int) -> None:
             os._exit(128 + signal.SIGTERM)
 
 
-def init_worker(precision: str, root: str, queue, cpus: list[int] | None = None) -> None:
-    """Pool initializer: CPU pinning, signals, one precision, compilation cache."""
+GPU_MEMORY_KEYS = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "XLA_PYTHON_CLIENT_ALLOCATOR",
+)
+
+
+def gpu_memory_env(share: int, environ) -> dict[str, str]:
+    """What a worker adds to its environment when ``share`` workers run on one machine:
+    JAX would have each preallocate 75% of a GPU's memory, so the second one would not
+    start; they allocate as they go instead. A user's own setting of any of
+    GPU_MEMORY_KEYS is left alone."""
+    if share <= 1 or any(key in environ for key in GPU_MEMORY_KEYS):
+        return {}
+    return {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def init_worker(
+    precision: str, root: str, queue, cpus: list[int] | None = None, share: int = 1
+) -> None:
+    """Pool initializer: CPU pinning, signals, one precision, compilation cache, and
+    GPU memory shared by the ``share`` workers of one machine."""
     global _QUEUE
     _QUEUE = queue
     pin_threads(cpus)
+    os.environ.update(gpu_memory_env(share, os.environ))
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()

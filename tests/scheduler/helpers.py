@@ -74,13 +74,13 @@ def start_cli(*args, log: Path) -> subprocess.Popen:
     arrive. (Done in the child, not with ``preexec_fn``, which would fork this process
     that runs JAX threads.)
     """
-    fh = open(log, "w")
-    return subprocess.Popen(
-        [sys.executable, "-c", WITH_CTRL_C, *map(str, args)],
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log, "w") as fh:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-c", WITH_CTRL_C, *map(str, args)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 WITH_CTRL_C = (

@@ -45,3 +45,13 @@ def test_worker_pins_every_thread_including_xla_pool(tmp_path, own_cache):
     assert len(threads) > 1  # XLA started its own threads...
     assert all(aff == [cpu] for aff in threads.values()), threads  # ...all on our CPU
     assert (tmp_path / ".jax-cache").is_dir()
+
+
+def test_workers_sharing_a_machine_do_not_each_preallocate_its_gpu():
+    from lambda_hat.scheduler.worker import gpu_memory_env
+
+    assert gpu_memory_env(1, {}) == {}  # one worker: JAX's own default (preallocate 75%)
+    assert gpu_memory_env(4, {}) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    mine = {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"}
+    assert gpu_memory_env(4, mine) == {}  # the user's own choice stands
+    assert gpu_memory_env(4, {"XLA_PYTHON_CLIENT_ALLOCATOR": "platform"}) == {}

@@ -21,7 +21,7 @@ def dln_given(sizes: list, params_file: str):
     from lambda_hat.numerics.models import Network
 
     net = Network(tuple(sizes), "identity", False)
-    template = net.init(jax.random.PRNGKey(0), jnp.float64)
+    template = net.init(jax.random.PRNGKey(0), jnp.result_type(float))  # the process's
     _, unravel = ravel_pytree(template)
     w_star = np.load(params_file)["w_star"]
     return net.apply, unravel(jnp.asarray(w_star))

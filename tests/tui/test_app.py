@@ -110,7 +110,7 @@ async def test_compare_and_csv_export(workdir):
         assert app.screen.table.samplers == ["hmc", "sgld"]
         await pilot.press("e")
         await pilot.pause()
-    rows = list(csv.DictReader(open(workdir / "llc_compare.csv")))
+    rows = list(csv.DictReader((workdir / "llc_compare.csv").read_text().splitlines()))
     assert len(rows) == 4  # 2 targets × (hmc, sgld); failures are not estimates
     for row in rows:
         analysis = json.loads(
