@@ -73,10 +73,10 @@ def _json(path: Path, problems: list[str]) -> dict | None:
 
 
 def _npz(path: Path, problems: list[str]) -> None:
-    import numpy as np
+    from lambda_hat.store.npz import opened
 
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with opened(path) as data:
             for name in data.files:
                 data[name]
     except FileNotFoundError:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +26,18 @@ def save(path: Path, **arrays) -> None:
             zf.writestr(info, buf.getvalue())
 
 
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
+    """``np.load(path)`` without pickle, its file closed however reading ends: numpy
+    leaves the file open when the zip itself cannot be read (a truncated file)."""
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+        yield data
+
+
 def load(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an npz file; a StoreError naming the file if it is missing or broken."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with opened(path) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise broken_artifact(path) from None

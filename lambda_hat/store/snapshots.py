@@ -112,7 +112,7 @@ def saved_point(path: Path) -> dict | None:
     """The saved progress at ``path`` (``where``: phase, offset, draws done and total;
     ``attempts``; ``saved_at``), or None where there is none or it cannot be read."""
     try:
-        with np.load(path, allow_pickle=False) as saved:  # reads only the one member
+        with npz.opened(path) as saved:  # reads only the one member
             meta = json.loads(saved[META].item())
     except Exception:  # noqa: BLE001 - missing or broken: nothing to resume
         return None

@@ -11,11 +11,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import build as build_spec
 from lambda_hat.fields import check
+from lambda_hat.store.npz import opened
 from lambda_hat.targets.arrays import cast, check_xy
 from lambda_hat.targets.factories import check_unchanged, reject_computed, sha256_file
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
@@ -45,7 +44,7 @@ def read(path: Path, where: str) -> dict:
     if not zipfile.is_zipfile(path):
         raise ConfigError(f"{where}: {path} is not an .npz file (save it with numpy.savez)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with opened(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{where}: cannot read {path} as .npz ({exc})") from None

@@ -70,6 +70,7 @@ def test_status_per_target_and_run(store, capsys):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
     assert "missing" in out and "failed" in out and "diverged" in out
 
@@ -169,7 +170,7 @@ def test_promote_copies_plots_to_stable_paths_with_an_index(store, capsys, tmp_p
         line.split("](")[1].rstrip(")") for line in index.splitlines() if line.startswith("![")
     ]
     assert len(links) >= 3 * len(rows) and all((dest / link).is_file() for link in links)
-    assert len(list(csv.DictReader((dest / "results.csv").open()))) == len(rows)
+    assert len(list(csv.DictReader((dest / "results.csv").read_text().splitlines()))) == len(rows)
     assert main(["promote", "--root", str(root), "--to", str(dest)]) == 0  # idempotent
     assert (dest / "index.md").read_text() == index
 

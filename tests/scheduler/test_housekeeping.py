@@ -78,6 +78,7 @@ def test_stale_temp_removed_live_one_kept(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     assert housekeeping.clean_stale_temps(root) == [live]
 
 

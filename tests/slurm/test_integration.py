@@ -241,9 +241,21 @@ draws = 3000000
 
 def _start_now(task: str) -> None:
     """SLURM holds a requeued job about two minutes (pending, reason ``BeginTime``);
-    make it eligible at once, so the test waits for lambda-hat, not for that policy."""
+    make it eligible sooner, so the test waits for lambda-hat, not for that policy. Not
+    at once: a start while the stopped instance is still completing fails ("Job
+    credential revoked"), so only once no instance of it completes, and two seconds on
+    (a later begin time would wait for the scheduler's next periodic pass)."""
     _wait_for(lambda: "Reason=BeginTime" in _show(task), 60, f"{task} pending after requeue")
+    _wait_for(lambda: not _completing(task), 120, f"{task}'s stopped instance to end")
+    time.sleep(2.0)
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], timeout=30)
+
+
+def _completing(task: str) -> bool:
+    proc = subprocess.run(
+        ["squeue", "-h", "-t", "CG", "-j", task.split("_")[0]], capture_output=True, text=True
+    )
+    return bool(proc.stdout.strip())
 
 
 def _show(task: str) -> str:
