@@ -7,6 +7,7 @@ key for each target family of a file with sweeps.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def run(args) -> int:
             "(e.g. step_size = { sweep = [1e-5, 1e-4] })"
         )
     rows = load_rows(experiment.store_root, args.experiments)
-    console = Console()
+    console = Console(soft_wrap=not sys.stdout.isatty())  # a log keeps paths whole
     for entries in groups.values():
         _plot_training(entries, rows, args, console)
     if keys:

@@ -15,6 +15,7 @@ writes the recommended ``[[samplers]]`` blocks to ``--out`` (default
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 HELP = "find the cheapest SGLD settings that agree with a NUTS reference, per target"
@@ -110,7 +111,7 @@ def run(args) -> int:
     from lambda_hat.store.ids import target_id
     from lambda_hat.store.root import writable_store
 
-    console = Console()
+    console = Console(soft_wrap=not sys.stdout.isatty())  # a log keeps paths whole
     experiment = load(args.experiments, args.root)
     root = writable_store(experiment.store_root)
     where = f"{args.experiments}: (lambda-hat tune)"
