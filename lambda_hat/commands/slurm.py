@@ -15,17 +15,7 @@ def add_arguments(p) -> None:
         help="store root (overrides [store].root); must be on a file "
         "system shared by the login and compute nodes",
     )
-    p.add_argument("--partition", help="sbatch --partition")
-    p.add_argument("--account", help="sbatch --account")
-    p.add_argument("--time", help="wall-clock limit per array task, e.g. 02:00:00")
-    p.add_argument("--mem", help="memory per array task, e.g. 8G")
-    p.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per array task (1)")
-    p.add_argument(
-        "--max-parallel",
-        type=int,
-        default=None,
-        help="at most K array tasks at once (--array=0-N%%K)",
-    )
+    _resource_arguments(p)
     p.add_argument(
         "--extra-sbatch",
         action="append",
@@ -75,6 +65,21 @@ def add_arguments(p) -> None:
         default=None,
         metavar="SECONDS",
         help="with --wait: give up waiting after this long",
+    )
+
+
+def _resource_arguments(p) -> None:
+    """What each array task asks of the cluster (sbatch's own flags)."""
+    p.add_argument("--partition", help="sbatch --partition")
+    p.add_argument("--account", help="sbatch --account")
+    p.add_argument("--time", help="wall-clock limit per array task, e.g. 02:00:00")
+    p.add_argument("--mem", help="memory per array task, e.g. 8G")
+    p.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per array task (1)")
+    p.add_argument(
+        "--max-parallel",
+        type=int,
+        default=None,
+        help="at most K array tasks at once (--array=0-N%%K)",
     )
 
 

@@ -67,16 +67,15 @@ def _block(table: dict) -> str:
 
 
 def _execute(experiment, root: Path, workers: int | None, console) -> None:
-    from lambda_hat.scheduler.local import LocalExecutor, default_workers
+    from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
 
     plan = make_plan(experiment, root)
     todo = [t for t in plan.targets + plan.runs if t.status != "done"]
     if todo:
         console.print(f"{len(todo)} task(s) to run in {root} ({len(plan.runs)} run(s) in all)")
-    targets = [t for t in plan.targets if t.status != "done"]
-    runs = [r for r in plan.runs if r.status != "done"]
-    summary = LocalExecutor(root, workers or default_workers(targets, runs)).execute(plan)
+    width = default_workers(*selected(plan, retry_failed=False))
+    summary = LocalExecutor(root, workers or width).execute(plan)
     for f in summary.failed:
         console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}")
     if summary.stopped:

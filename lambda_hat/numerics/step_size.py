@@ -61,7 +61,7 @@ TOLERANCE = 0.02
 BIASED_ABOVE = 0.05
 ITERATIONS = 40
 # a written step's bias bound: power iteration on this many rows (at n = 100,000 it
-# costs 3.3 FGEs, not 80; docs/truth.md has its accuracy)
+# costs 3.3 FGEs, not 80; its accuracy is in docs/samplers.md)
 BOUND_ROWS = 4096
 PILOT_STEPS = 2000
 PILOT_CHAINS = 4
@@ -154,9 +154,9 @@ def examine(posterior, params, seed: int = 0, rows: int | None = None) -> dict:
 
     ``rows``: without a preconditioner, h_max comes from that many of the n rows, drawn
     without replacement with ``seed``: the top eigenvalue of their mean loss's Hessian,
-    on average at least the full data's and off by a relative ~√(2/rows) at most (a few
-    percent at BOUND_ROWS). A written step needs h_max only for its bias bound, which
-    must cost a small part of the run.
+    on average at least the full data's and typically off by a relative ~√(2/rows) (a
+    few percent at BOUND_ROWS). A written step needs h_max only for its bias bound,
+    which must cost a small part of the run.
     """
     sample = rows is not None and rows < posterior.n and params.precond == "none"
     on = subsample(posterior, rows, seed) if sample else posterior

@@ -109,28 +109,7 @@ def render_script(
     """The sbatch array script for ``n_tasks`` slices of ``plan_path`` (deterministic)."""
     if n_tasks < 1:
         raise SlurmError("nothing to submit: the plan has no missing work")
-    array = f"0-{n_tasks - 1}"
-    if options.max_parallel is not None:
-        array += f"%{options.max_parallel}"
-    flags = [
-        f"--job-name={options.job_name}",
-        f"--array={array}",
-        f"--output={log_dir}/task-%a.out",
-        "--open-mode=append",
-    ]
-    if options.time is not None:
-        flags.append(f"--time={options.time}")
-    flags.append(f"--signal=B:TERM@{options.grace_seconds}")
-    flags.append("--requeue" if options.requeue else "--no-requeue")
-    flags.append(f"--cpus-per-task={options.cpus_per_task}")
-    if options.mem is not None:
-        flags.append(f"--mem={options.mem}")
-    if options.partition is not None:
-        flags.append(f"--partition={options.partition}")
-    if options.account is not None:
-        flags.append(f"--account={options.account}")
-    flags.extend(extra_lines(options.extra_sbatch))
-
+    flags = _sbatch_flags(options, n_tasks, log_dir)
     setup = list(options.setup) or [
         "# module load python/3.11        # e.g. your cluster's modules",
         "# source /path/to/project/.venv/bin/activate",
@@ -159,3 +138,29 @@ def render_script(
         "",
     ]
     return "\n".join(lines)
+
+
+def _sbatch_flags(options: SbatchOptions, n_tasks: int, log_dir: str) -> list[str]:
+    """The ``#SBATCH`` flags of the array script, in their fixed order."""
+    array = f"0-{n_tasks - 1}"
+    if options.max_parallel is not None:
+        array += f"%{options.max_parallel}"
+    flags = [
+        f"--job-name={options.job_name}",
+        f"--array={array}",
+        f"--output={log_dir}/task-%a.out",
+        "--open-mode=append",
+    ]
+    if options.time is not None:
+        flags.append(f"--time={options.time}")
+    flags.append(f"--signal=B:TERM@{options.grace_seconds}")
+    flags.append("--requeue" if options.requeue else "--no-requeue")
+    flags.append(f"--cpus-per-task={options.cpus_per_task}")
+    if options.mem is not None:
+        flags.append(f"--mem={options.mem}")
+    if options.partition is not None:
+        flags.append(f"--partition={options.partition}")
+    if options.account is not None:
+        flags.append(f"--account={options.account}")
+    flags.extend(extra_lines(options.extra_sbatch))
+    return flags
