@@ -76,7 +76,7 @@ class LLCResult:
     def __str__(self) -> str:
         """λ̂ ± MCSE (to the MCSE's two digits), ESS, R-hat and the verdict with its
         reasons; then a line per warning, but the one the verdict's reasons made."""
-        from lambda_hat.analysis.budget import verdict_text
+        from lambda_hat.store.trust import verdict_text
 
         ess = "n/a" if self.ess is None else f"{self.ess:.0f}"
         rhat = "n/a" if self.rhat is None else f"{self.rhat:.3f}"

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambda_hat.store.catalog import Catalog
-from lambda_hat.store.run_names import parse_run_folder
+from lambda_hat.store.records import RunAnalysis, TargetMeta
 
 COLUMNS = (
     "target_id",
@@ -78,48 +78,38 @@ def _siblings(rows: list[dict], key: str) -> dict[tuple, list[dict]]:
     return groups
 
 
-def row(meta: dict, analysis: dict, run_dirname: str, path: Path) -> dict:
-    """The result row of one run from its target's meta.json and its analysis.json."""
-    names = meta.get("names") or {}
-    model_cfg = meta.get("model_cfg") or {}
-    truth = analysis.get("true_llc", meta.get("true_llc"))
-    mean = analysis.get("llc_mean")
-    rel = analysis.get("relative_error")
-    if rel is None and truth and mean is not None:
-        rel = (mean - truth) / truth
-    named = parse_run_folder(run_dirname)
+def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -> dict:
+    """The result row of one run from its target's meta.json and its analysis.json: the
+    one row builder (``lambda-hat results``, the TUI's compare table and CSV, ``tune``)."""
+    truth = analysis.true_llc if analysis.true_llc is not None else meta.true_llc
+    rel = analysis.relative_error
+    if rel is None and truth and analysis.llc_mean is not None:
+        rel = (analysis.llc_mean - truth) / truth
     return {
-        "target_id": meta.get("target_id"),
-        "model": names.get("model") or model_cfg.get("kind"),
-        "n_data": (meta.get("dims") or {}).get("n") or (meta.get("data_cfg") or {}).get("n_data"),
-        "target_params": (meta.get("dims") or {}).get("p"),
-        "L0": (meta.get("metrics") or {}).get("L0"),
-        "seed": meta.get("seed"),
-        "sampler": analysis.get("sampler") or (named.sampler if named else "?"),
-        "llc_mean": mean,
-        "llc_std": analysis.get("llc_std"),
-        "ess": analysis.get("ess"),
-        "rhat": analysis.get("rhat"),
-        "walltime_sec": analysis.get("walltime_sec"),
-        "llc_mcse": analysis.get("llc_mcse"),
+        "target_id": meta.target_id,
+        "model": meta.model,
+        "n_data": meta.n,
+        "target_params": meta.dims.p,
+        "L0": meta.metrics.L0,
+        "seed": meta.seed,
+        "sampler": analysis.sampler or "?",
+        "llc_mean": analysis.llc_mean,
+        "llc_std": analysis.llc_std,
+        "ess": analysis.ess,
+        "rhat": analysis.rhat,
+        "walltime_sec": analysis.walltime_sec,
+        "llc_mcse": analysis.llc_mcse,
         "true_llc": truth,
         "relative_error": rel,
-        "trust": (analysis.get("trust") or _trust(analysis))["verdict"],
+        "trust": analysis.verdict,
         "seed_spread": None,
         "seeds": None,
-        "step": (meta.get("training_cfg") or {}).get("at_step"),
-        "test_loss": (meta.get("metrics") or {}).get("test_loss"),
-        "run_id": analysis.get("run_id") or (named.run_id if named else "?"),
+        "step": meta.step,
+        "test_loss": meta.metrics.test_loss,
+        "run_id": analysis.run_id or "?",
         "run": run_dirname,
         "path": str(path),
     }
-
-
-def _trust(analysis: dict) -> dict:
-    """The trust verdict of a run stored before analysis.json carried one."""
-    from lambda_hat.analysis.budget import trust
-
-    return trust(analysis)
 
 
 SEED = "samplers.seed"
@@ -197,22 +187,21 @@ def load(
     return rows
 
 
-def order(meta: dict, r: dict) -> tuple:
+def order(meta: TargetMeta, r: dict) -> tuple:
     """Where a row sorts: by what its target is (model, data and training presets, seed,
     the target's swept values, then its training run or ID), by checkpoint step (none
     first), by sampler and its swept values, then by run. One training's checkpoints so
     read in step order, and a sweep in the order of its values, not in hash order."""
     from lambda_hat.config.specs import training_run
 
-    names = meta.get("names") or {}
-    seed, step = meta.get("seed"), r["step"]
+    step = r["step"]
     return (
-        str(names.get("model") or r["model"] or ""),
-        str(names.get("data") or ""),
-        str(names.get("training") or ""),
-        _number_first(seed),
+        str(meta.names.get("model") or r["model"] or ""),
+        str(meta.names.get("data") or ""),
+        str(meta.names.get("training") or ""),
+        _number_first(meta.seed),
         _swept_order(r, samplers=False),
-        training_run(meta.get("spec")) or str(r["target_id"]),
+        training_run(meta.spec) or str(r["target_id"]),
         (step is not None, _number_first(step)),
         str(r["sampler"]),
         _swept_order(r, samplers=True),

@@ -30,6 +30,7 @@ from lambda_hat.store.jsonio import read_json, write_json
 from lambda_hat.store.layout import Layout
 from lambda_hat.store.locks import lock_for
 from lambda_hat.store.publish import publish
+from lambda_hat.store.records import Dims, Metrics, TargetMeta
 from lambda_hat.store.run_names import run_folder
 from lambda_hat.store.snapshots import Snapshots
 from lambda_hat.targets.seeds import seed_uses
@@ -167,42 +168,36 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
     if hasattr(spec.model, "depth"):
         model_cfg["depth"] = spec.model.depth
     x = np.asarray(arrays.x)
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "target_id": tid,
-        "created_at": time.time(),
-        "build_walltime_sec": time.time() - start,
-        "code_sha": code_sha(),
-        "jax_enable_x64": spec.precision == "float64",
-        "precision": spec.precision,
-        "pkg_versions": {**pkg_versions(), **imported_versions(*_user_files(spec))},
-        "compute": compute(),
-        "seed": spec.seed,
-        "seed_uses": seed_uses(spec),
-        "names": names,
-        "model_cfg": model_cfg,
-        "data_cfg": to_dict(spec.data),
-        "training_cfg": to_dict(spec.training),
-        "dims": {
-            "n": int(x.shape[0]),
-            "d": int(np.prod(x.shape[1:])),
-            "p": int(arrays.w_star.shape[0]),
-        },
-        "metrics": {
-            "L0": arrays.L0,
-            "train_loss_first": float(history[0]) if history.size else None,
-            "train_loss_final": float(history[-1]) if history.size else None,
-            "test_loss": arrays.test_loss,
-        },
-        "loss": LOSS_DESCRIPTIONS[spec.model.loss],
-        "loss_name": spec.model.loss,
-        "true_llc": float(truth) if truth is not None else None,
-        "true_llc_exact": str(truth) if truth is not None else None,
-        "spec": to_dict(spec),
-    }
-    if arrays.x_test is not None:
-        meta["dims"]["n_test"] = int(np.asarray(arrays.x_test).shape[0])
-    write_json(tmp / "meta.json", meta)
+    n_test = np.asarray(arrays.x_test).shape[0] if arrays.x_test is not None else None
+    meta = TargetMeta(
+        schema_version=SCHEMA_VERSION,
+        target_id=tid,
+        created_at=time.time(),
+        build_walltime_sec=time.time() - start,
+        code_sha=code_sha(),
+        precision=spec.precision,
+        pkg_versions={**pkg_versions(), **imported_versions(*_user_files(spec))},
+        compute=compute(),
+        seed=spec.seed,
+        names=names,
+        model_cfg=model_cfg,
+        data_cfg=to_dict(spec.data),
+        training_cfg=to_dict(spec.training),
+        dims=Dims(int(x.shape[0]), int(np.prod(x.shape[1:])), int(arrays.w_star.shape[0]), n_test),
+        metrics=Metrics(
+            L0=arrays.L0,
+            train_loss_first=float(history[0]) if history.size else None,
+            train_loss_final=float(history[-1]) if history.size else None,
+            test_loss=arrays.test_loss,
+        ),
+        loss=LOSS_DESCRIPTIONS[spec.model.loss],
+        loss_name=spec.model.loss,
+        true_llc=float(truth) if truth is not None else None,
+        true_llc_exact=str(truth) if truth is not None else None,
+        spec=to_dict(spec),
+        extra={"jax_enable_x64": spec.precision == "float64", "seed_uses": seed_uses(spec)},
+    )
+    write_json(tmp / "meta.json", meta.to_json())
 
 
 def _user_files(spec: TargetSpec) -> list[str]:

@@ -128,15 +128,15 @@ def _schedule(spec: RunSpec, progress, auto, snapshots):
 def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     """λ̂, its summary and every warning, from the sampler's result."""
     from lambda_hat.analysis import summary
-    from lambda_hat.analysis.budget import trust
     from lambda_hat.numerics.estimator import llc_trace
+    from lambda_hat.store.trust import judge
 
     llc = llc_trace(result.loss, L0, n_beta)
     summ = summary.summarize(llc)
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
     budget = auto.record() if auto else None
     if budget and budget["verdict"] != "converged":
-        reasons = "; ".join(trust(budget["checks"][-1])["reasons"])
+        reasons = "; ".join(judge(budget["checks"][-1]).reasons)
         warnings.append(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
             f"({reasons}); raise max_draws or thin, or change the sampler's settings."
@@ -144,7 +144,8 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     resumed = snapshots.record() if snapshots is not None else None
     record = prepared.record
     transitions = spec.chains * llc.shape[1] * spec.thin  # the sampling steps of each chain
-    verdict = trust(summ, record, dict(result.stats), transitions)
+    bias = (record or {}).get("bias")
+    verdict = judge(summ, bias, dict(result.stats).get("divergences"), transitions).to_json()
     return Estimate(result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed, verdict)
 
 

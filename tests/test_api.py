@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import lambda_hat as lh
-from lambda_hat.analysis.budget import trust
 from lambda_hat.api import LLCResult
+from lambda_hat.store.trust import judge
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_STORE = ROOT / "tests" / "fixtures" / "store"
@@ -118,7 +118,7 @@ def _constructed(**changes) -> LLCResult:
         stats={},
         llc=np.zeros((2, 3)),
         spec=None,
-        trust=trust(summary),
+        trust=judge(summary).to_json(),
     )
     return LLCResult(**{**fields, **changes})
 
@@ -134,7 +134,7 @@ def test_print_rounds_and_gives_the_verdict():
 def test_print_gives_the_verdicts_reasons_once():
     from lambda_hat.api import _with_verdict
 
-    verdict = trust({"rhat": 1.002, "ess": 900.0, "drift_z": 2.6})
+    verdict = judge({"rhat": 1.002, "ess": 900.0, "drift_z": 2.6}).to_json()
     warnings = ["divergent transitions", *_with_verdict([], verdict)[-1:]]
     r = _constructed(rhat=1.002, ess=900.0, trust=verdict, warnings=warnings)
     assert str(r) == (
@@ -146,7 +146,7 @@ def test_print_gives_the_verdicts_reasons_once():
 def test_print_of_a_converged_result_and_of_missing_figures():
     summary = {"rhat": 1.0021, "ess": 1234.6, "drift_z": 0.3}
     r = _constructed(
-        llc_mean=1234.5678, llc_mcse=23.4, ess=1234.6, rhat=1.0021, trust=trust(summary)
+        llc_mean=1234.5678, llc_mcse=23.4, ess=1234.6, rhat=1.0021, trust=judge(summary).to_json()
     )
     assert str(r) == "λ̂ = 1235 ± 23 (ESS 1235, R-hat 1.002): converged"
     r = _constructed(llc_mean=0.123456, llc_mcse=None, ess=None, rhat=None, trust=None)
@@ -158,16 +158,18 @@ def test_the_verdicts_reasons_join_the_warnings_once():
     verdict's reasons that no warning gives are added, and none is repeated."""
     from lambda_hat.api import _with_verdict
 
-    verdict = trust({"rhat": 1.002, "ess": 900.0, "drift_z": 2.6})
+    verdict = judge({"rhat": 1.002, "ess": 900.0, "drift_z": 2.6}).to_json()
     (added,) = _with_verdict([], verdict)
     assert added.startswith("not converged: drift +2.6 MCSE (> 2)")
-    verdict = trust({"rhat": 1.2, "ess": 900.0, "drift_z": 2.6})
+    verdict = judge({"rhat": 1.2, "ess": 900.0, "drift_z": 2.6}).to_json()
     rhat = "R-hat is 1.200 (> 1.05): chains disagree; the estimate looks unconverged."
     warnings = _with_verdict([rhat], verdict)
     assert len(warnings) == 2 and warnings[0] == rhat
     assert "drift +2.6" in warnings[1] and "R-hat" not in warnings[1]
-    assert _with_verdict([rhat], trust({"rhat": 1.2, "ess": 900.0, "drift_z": 0.0})) == [rhat]
-    assert _with_verdict([], trust({"rhat": 1.0, "ess": 900.0, "drift_z": 0.0})) == []
+    assert _with_verdict([rhat], judge({"rhat": 1.2, "ess": 900.0, "drift_z": 0.0}).to_json()) == [
+        rhat
+    ]
+    assert _with_verdict([], judge({"rhat": 1.0, "ess": 900.0, "drift_z": 0.0}).to_json()) == []
 
 
 # --- lh.estimate: precision, progress, trace_params, sample_stats ---------------------------

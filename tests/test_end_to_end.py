@@ -12,6 +12,7 @@ import pytest
 from lambda_hat.cli import main
 from lambda_hat.scheduler.local import cpu_slots
 from lambda_hat.store import manifest
+from lambda_hat.store.records import RunAnalysis, TargetMeta
 
 SEED_SNIPPET = Path(__file__).parent / "data" / "seed_aggregate.py"
 
@@ -92,6 +93,9 @@ def test_layout_matches_the_seed(store):
         ):
             assert key in analysis, key
         assert len(analysis["llc_per_chain"]) == 2
+        # what the store writes today reads back as typed records and loses nothing
+        assert TargetMeta.from_json(meta).to_json() == meta
+        assert RunAnalysis.from_json(analysis).to_json() == analysis
         assert analysis["compute"] == meta["compute"]
         # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents, and
         # the curvature at w* (40 Hessian-vector products of ~2 gradients each)

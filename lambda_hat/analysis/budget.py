@@ -2,17 +2,9 @@
 
 Convergence is checked after ``AUTO_FIRST_DRAWS`` kept draws per chain and at every
 doubling after it (200, 400, 800, ...), and at the cap ``max_draws``. At a check the
-whole trace so far must pass all three tests:
-
-* rank-normalized split R-hat ≤ 1.01 (chains agree);
-* bulk ESS ≥ 400 (the MCSE itself is estimated well);
-* no drift: the first and last quarters' means within 2 combined MCSE.
-
-``trust`` applies the same tests to any finished run (its analysis.json ``trust``), and
-adds two of the sampler's own: SGLD's step-size bias bound (numerics/step_size.py), and
-HMC/NUTS's divergent transitions, at most ``DIVERGENT_MAX`` of its sampling
-transitions (a divergence marks a region the integrator cannot follow, so the chains
-under-sample it and λ̂ is biased however long they run: Betancourt 2017).
+whole trace so far must pass the three convergence tests of the trust verdict (R-hat,
+ESS and drift: lambda_hat/store/trust.py, whose ``judge`` applies them to any finished
+run together with the sampler's own checks).
 
 The run ends at the first check that passes (verdict ``converged``) or at the cap
 (``budget exhausted``), and every check is recorded with its numbers. The checks sit at
@@ -26,58 +18,9 @@ import numpy as np
 
 from lambda_hat.analysis.summary import convergence, drift
 from lambda_hat.numerics.estimator import llc_trace
+from lambda_hat.store.trust import CONVERGED, DRIFT_Z_MAX, ESS_MIN, RHAT_MAX, judge
 
-RHAT_MAX = 1.01
-ESS_MIN = 400.0
-DRIFT_Z_MAX = 2.0
-CONVERGED, EXHAUSTED = "converged", "budget exhausted"
-STEP_BIASED = "step-size biased"
-DIVERGENT_MAX = 0.001  # of the sampling transitions: 4 of 4 chains × 1000 draws
-
-
-def trust(
-    summary: dict,
-    sgld_step: dict | None = None,
-    stats: dict | None = None,
-    transitions: int | None = None,
-) -> dict:
-    """The trust verdict of any run, from its summary, by the criteria above:
-    ``converged``, ``not converged`` (with HMC/NUTS's ``stats["divergences"]`` over
-    ``DIVERGENT_MAX`` of its ``transitions`` among the reasons) or ``step-size
-    biased`` (an SGLD step whose bias bound, analysis.json ``sgld_step.bias``, is over
-    its threshold), with the reasons."""
-    reasons = []
-    rhat, ess, z = summary.get("rhat"), summary.get("ess"), summary.get("drift_z")
-    if rhat is None or rhat > RHAT_MAX:
-        reasons.append(f"R-hat {rhat:.3f} > {RHAT_MAX}" if rhat is not None else "no R-hat")
-    if ess is None or ess < ESS_MIN:
-        reasons.append(f"ESS {ess:.0f} < {ESS_MIN:.0f}" if ess is not None else "no ESS")
-    if z is not None and abs(z) > DRIFT_Z_MAX:
-        reasons.append(f"drift {z:+.1f} MCSE (> {DRIFT_Z_MAX:g})")
-    divergent = (stats or {}).get("divergences")
-    if divergent and transitions and divergent > DIVERGENT_MAX * transitions:
-        reasons.append(
-            f"{divergent:,} divergent transitions ({divergent / transitions:.1%} > "
-            f"{DIVERGENT_MAX:.1%}; raise target_acceptance)"
-        )
-    verdict = "not converged" if reasons else CONVERGED
-    bias = (sgld_step or {}).get("bias")
-    if bias and bias["biased"]:
-        reasons.append(
-            f"step bias bound {bias['bias_bound']:.0%} > {bias['threshold']:.0%} "
-            "(stiffest direction)"
-        )
-        verdict = verdict if verdict != CONVERGED else STEP_BIASED
-    return {"verdict": verdict, "reasons": reasons}
-
-
-def verdict_text(verdict: dict | None) -> str:
-    """A ``trust`` verdict in words, for log and ``done`` lines: ``converged``, or the
-    verdict with its reasons; empty for a run stored before the verdict existed."""
-    if not verdict:
-        return ""
-    reasons = verdict.get("reasons")
-    return f"{verdict['verdict']} ({'; '.join(reasons)})" if reasons else verdict["verdict"]
+EXHAUSTED = "budget exhausted"
 
 
 def check_points(first: int, cap: int) -> tuple[int, ...]:
@@ -100,7 +43,7 @@ def assess(llc: np.ndarray) -> dict:
         "ess": conv["ess"],
         "drift_z": dr["drift_z"],
     }
-    return {**check, "passed": trust(check)["verdict"] == CONVERGED}
+    return {**check, "passed": judge(check).converged}
 
 
 class Budget:

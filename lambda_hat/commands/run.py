@@ -188,8 +188,7 @@ def _report_held_back(held_back, console: Console) -> int:
         "(rerun with --retry-failed once the cause is fixed):"
     )
     for t in held_back:
-        failure = t.failure or {}
-        console.print(f"  {t.key}: {failure.get('error_type', '?')}: {failure.get('message', '')}")
+        console.print(f"  {t.key}: {t.failure.text if t.failure else '?'}")
     return 1
 
 

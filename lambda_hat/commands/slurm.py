@@ -167,11 +167,11 @@ def memory_hint(plan) -> str | None:
     crashed = [
         t.failure
         for t in (*plan.targets, *plan.runs)
-        if t.failure and t.failure.get("error_type") == "WorkerCrashed"
+        if t.failure and t.failure.error_type == "WorkerCrashed"
     ]
     if not crashed:
         return None
-    seen = [max(f.get("peak_rss_mb") or 0, f.get("mem_limit_mb") or 0) for f in crashed]
+    seen = [max(f.peak_rss_mb or 0, f.mem_limit_mb or 0) for f in crashed]
     if not max(seen):
         return f"  {len(crashed)} task(s) died last time (killed, or out of memory)"
     need = -(-int(1.5 * max(seen)) // 256) * 256

@@ -88,22 +88,23 @@ def _row(kind, target_id, run, status, failure, final, what) -> dict:
         state = RUNNING
     row = {"kind": kind, "target_id": target_id, "run": run, "what": what, "state": state}
     if failure:
-        row["error_type"] = failure.get("error_type")
-        row["message"] = failure.get("message")
-        row["retryable"] = bool(failure.get("retryable"))
+        row["error_type"] = failure.error_type
+        row["message"] = failure.message
+        row["retryable"] = bool(failure.retryable)
     return row
 
 
 def store_rows(root: str) -> list[dict]:
     """Every target and run the store holds, and every recorded failure."""
     from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.records import TargetMeta
     from lambda_hat.store.run_names import parse_run_folder
 
     catalog = Catalog(root)
     rows = []
     for target in catalog.targets():
-        names = (target.meta or {}).get("names") or {}
-        what = f"{names.get('model')}/{names.get('data')} seed {(target.meta or {}).get('seed')}"
+        meta = target.meta or TargetMeta()
+        what = f"{meta.names.get('model')}/{meta.names.get('data')} seed {meta.seed}"
         rows.append(
             {
                 "kind": "target",
@@ -126,18 +127,17 @@ def store_rows(root: str) -> list[dict]:
                 }
             )
     for f in catalog.failures():
-        tid = f.get("target_id") or Path(f["path"]).stem
         rows.append(
             {
-                "kind": "run" if f.get("run") else "target",
-                "target_id": tid,
-                "run": f.get("run"),
-                "what": (f.get("spec") or {}).get("sampler", ""),
+                "kind": "run" if f.run else "target",
+                "target_id": f.target_id or Path(f.path).stem,
+                "run": f.run,
+                "what": f.spec.get("sampler", ""),
                 "state": FAILED,
-                "error_type": f.get("error_type"),
-                "message": f.get("message"),
-                "retryable": bool(f.get("retryable")),
-                "failure_file": f["path"],
+                "error_type": f.error_type,
+                "message": f.message,
+                "retryable": bool(f.retryable),
+                "failure_file": str(f.path),
             }
         )
     return rows

@@ -86,11 +86,13 @@ def _execute(experiment, root: Path, workers: int | None, console) -> None:
 
 def _fges(run_folder: Path) -> float:
     from lambda_hat.store.jsonio import read_json
+    from lambda_hat.store.records import RunAnalysis
 
     try:
-        return float(read_json(run_folder / "analysis.json").get("total_fges", math.inf))
-    except (OSError, ValueError):
+        fges = RunAnalysis.from_json(read_json(run_folder / "analysis.json")).total_fges
+    except (OSError, ValueError, AttributeError):
         return math.inf
+    return math.inf if fges is None else float(fges)
 
 
 def _agrees(row: dict, ref: dict) -> bool:
@@ -122,8 +124,8 @@ def run(args) -> int:
     tunable, blocks = [], []
     for entry in experiment.targets:
         tid = target_id(entry.spec)
-        meta = catalog.target(tid).meta or {}
-        p = (meta.get("dims") or {}).get("p")
+        meta = catalog.target(tid).meta
+        p = meta.dims.p if meta else None
         if p is None or p > args.max_params:
             console.print(
                 f"[yellow]skipped[/] {tid} ({entry.model}/{entry.data}): p = {p} exceeds "

@@ -107,7 +107,7 @@ def selected(plan: Plan, retry_failed: bool, only_targets: bool = False):
         if task.status == TODO:
             return True
         if task.status == FAILED:
-            return retry_failed or bool((task.failure or {}).get("retryable"))
+            return retry_failed or bool(task.failure and task.failure.retryable)
         return False
 
     targets = [t for t in plan.targets if wanted(t)]

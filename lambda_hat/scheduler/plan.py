@@ -9,6 +9,7 @@ from lambda_hat.config.experiment import Experiment
 from lambda_hat.config.specs import RunSpec, TargetSpec, resolve_run
 from lambda_hat.store.catalog import Catalog
 from lambda_hat.store.ids import run_dirname, target_id
+from lambda_hat.store.records import FailureRecord
 
 DONE, TODO, FAILED = "done", "todo", "failed"
 
@@ -19,7 +20,7 @@ class TargetTask:
     spec: TargetSpec
     names: dict
     status: str = TODO
-    failure: dict | None = None
+    failure: FailureRecord | None = None
     swept: dict = field(default_factory=dict)  # what the file's sweeps chose, for display
 
     @property
@@ -41,7 +42,7 @@ class RunTask:
     dirname: str
     spec: RunSpec
     status: str = TODO
-    failure: dict | None = None
+    failure: FailureRecord | None = None
     swept: dict = field(default_factory=dict)  # its target's choices and its sampler's
 
     @property
@@ -128,7 +129,7 @@ def _sampler_where(experiment: Experiment, i: int) -> str:
     return f"{experiment.path}: samplers ({experiment.samplers[i].name} at {point})"
 
 
-def _status(task, exists: bool, failure: dict | None) -> None:
+def _status(task, exists: bool, failure: FailureRecord | None) -> None:
     if exists:
         task.status = DONE
     elif failure is not None:

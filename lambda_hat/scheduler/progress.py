@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Column
 from rich.text import Text
 
-from lambda_hat.analysis.budget import verdict_text
+from lambda_hat.store.trust import verdict_text
 
 # numerics/step_size.py's report of a pilot round
 PILOT = re.compile(r"step size: pilot round (\d+) of at most (\d+), ε = [^,]+, ([\d,]+) steps")

@@ -32,7 +32,6 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from lambda_hat.analysis.budget import verdict_text
 from lambda_hat.errors import SlurmError, StoreFullError
 from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
@@ -40,6 +39,7 @@ from lambda_hat.slurm.planfile import read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import Layout
 from lambda_hat.store.snapshots import describe, progress_rank, saved_progress
+from lambda_hat.store.trust import verdict_text
 
 STOP_EXIT = 143  # 128 + SIGTERM, what SLURM shows for a task stopped by its signal
 

@@ -1,7 +1,8 @@
 """Read-only views of a store: targets, runs and failures, from the folders (no locks).
 
 Folders are the source of truth; a folder under its final name is complete. Readers
-tolerate unreadable files by reporting them rather than crashing.
+tolerate unreadable files by reporting them rather than crashing. What is read comes as
+typed records (``store/records.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from lambda_hat.errors import AmbiguousIdError
 from lambda_hat.store.layout import FAILURES, Layout
+from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 
@@ -20,7 +22,7 @@ class RunRecord:
     target_id: str
     dirname: str
     path: Path
-    analysis: dict | None
+    analysis: RunAnalysis | None
     error: str | None = None
 
     @property
@@ -40,7 +42,7 @@ class RunRecord:
 class TargetRecord:
     target_id: str
     path: Path
-    meta: dict | None
+    meta: TargetMeta | None
     error: str | None = None
     _runs: list[RunRecord] | None = field(default=None, repr=False)
 
@@ -56,13 +58,22 @@ class TargetRecord:
 
 
 def _load(path: Path) -> tuple[dict | None, str | None]:
+    """A JSON object from ``path``, or None and why not."""
     try:
         with open(path) as fh:
-            return json.load(fh), None
+            data = json.load(fh)
     except FileNotFoundError:
         return None, f"{path.name} missing"
     except (OSError, json.JSONDecodeError) as exc:
         return None, f"{path.name} unreadable: {exc}"
+    if not isinstance(data, dict):
+        return None, f"{path.name} unreadable: not a JSON object"
+    return data, None
+
+
+def _failure(path: Path) -> FailureRecord | None:
+    data, _ = _load(path)
+    return FailureRecord.from_json(data, path) if data is not None else None
 
 
 def _hex_id(name: str) -> str:
@@ -73,7 +84,8 @@ def _hex_id(name: str) -> str:
 
 def _read_run(target_id: str, path: Path) -> RunRecord:
     analysis, err = _load(path / "analysis.json")
-    return RunRecord(target_id, path.name, path, analysis, err)
+    record = RunAnalysis.from_json(analysis, path.name) if analysis is not None else None
+    return RunRecord(target_id, path.name, path, record, err)
 
 
 class Catalog:
@@ -94,7 +106,9 @@ class Catalog:
     def target(self, target_id: str) -> TargetRecord:
         path = self.layout.target_dir(target_id)
         meta, err = _load(path / "meta.json")
-        return TargetRecord(target_id, path, meta, err)
+        return TargetRecord(
+            target_id, path, TargetMeta.from_json(meta, target_id) if meta else None, err
+        )
 
     def targets(self) -> list[TargetRecord]:
         return [self.target(t) for t in self.target_ids()]
@@ -105,27 +119,21 @@ class Catalog:
     def has_run(self, target_id: str, dirname: str) -> bool:
         return self.layout.run_dir(target_id, dirname).is_dir()
 
-    def failures(self) -> list[dict]:
+    def failures(self) -> list[FailureRecord]:
         """All recorded failures (targets and runs), newest first."""
         files = list(self.layout.failures_dir().glob("*.json"))
         if self.layout.targets.is_dir():
             files += list(self.layout.targets.glob(f"tgt_*/{FAILURES}/*.json"))
-        out = []
-        for f in files:
-            data, err = _load(f)
-            record = data if isinstance(data, dict) else {"message": err}
-            record["path"] = str(f)
-            out.append(record)
-        return sorted(out, key=lambda r: r.get("time", 0), reverse=True)
+        out = [_failure(f) or FailureRecord(message=_load(f)[1] or "", path=f) for f in files]
+        return sorted(out, key=lambda r: r.time or 0.0, reverse=True)
 
-    def failure_for(self, target_id: str, dirname: str | None = None) -> dict | None:
+    def failure_for(self, target_id: str, dirname: str | None = None) -> FailureRecord | None:
         path = (
             self.layout.target_failure(target_id)
             if dirname is None
             else self.layout.run_failure(target_id, dirname)
         )
-        data, _ = _load(path)
-        return data
+        return _failure(path)
 
     def resolve_prefix(self, prefix: str) -> str:
         """A full target ID or run folder name from any unique prefix of it.

@@ -8,6 +8,7 @@ deferred to :func:`running_llc`, which screens call from a worker thread.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -20,6 +21,7 @@ from lambda_hat.config.specs import training_run
 from lambda_hat.samplers.registry import SAMPLERS
 from lambda_hat.store.catalog import Catalog, RunRecord, TargetRecord
 from lambda_hat.store.layout import FAILURES
+from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 OK, FAILED, BROKEN = "ok", "failed", "unreadable"
@@ -75,6 +77,7 @@ class TargetRow:
     names: dict = field(default_factory=dict)
     error: str | None = None
     step: int | None = None  # the training step, for a checkpoint of a training run
+    meta: TargetMeta | None = field(default=None, repr=False)
 
     @property
     def short_id(self) -> str:
@@ -99,8 +102,7 @@ def describe_model(model_cfg: dict | None) -> str:
 
 
 def target_row(record: TargetRecord) -> TargetRow:
-    meta = record.meta or {}
-    dims = meta.get("dims", {})
+    meta = record.meta or TargetMeta()
     runs = record.run_dirnames()
     fail_dir = record.path / FAILURES
     failed = set()
@@ -108,17 +110,18 @@ def target_row(record: TargetRecord) -> TargetRow:
         failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} - set(runs)
     return TargetRow(
         target_id=record.target_id,
-        model=describe_model(meta.get("model_cfg")),
-        n=dims.get("n"),
-        p=dims.get("p"),
-        L0=(meta.get("metrics") or {}).get("L0"),
-        true_llc=meta.get("true_llc"),
+        model=describe_model(meta.model_cfg),
+        n=meta.dims.n,
+        p=meta.dims.p,
+        L0=meta.metrics.L0,
+        true_llc=meta.true_llc,
         num_runs=len(runs),
         num_failed=len(failed),
-        created_at=meta.get("created_at"),
-        names=meta.get("names") or {},
+        created_at=meta.created_at,
+        names=meta.names,
         error=record.error,
-        step=(meta.get("training_cfg") or {}).get("at_step"),
+        step=meta.step,
+        meta=record.meta,
     )
 
 
@@ -129,10 +132,10 @@ class RunRow:
     target_id: str
     dirname: str
     status: str
-    analysis: dict = field(default_factory=dict)
+    analysis: RunAnalysis = field(default_factory=RunAnalysis)
     message: str = ""
     path: Path | None = None
-    failure: dict | None = None
+    failure: FailureRecord | None = None
     varies: str = ""  # the settings in which this run differs from its siblings
 
     @property
@@ -145,21 +148,21 @@ class RunRow:
         run = parse_run_folder(self.dirname)
         return run.run_id if run else "?"
 
-    def get(self, key: str):
-        return self.analysis.get(key)
+    @property
+    def config(self) -> dict:
+        """The run's RunSpec as written: its analysis's, or its failure record's."""
+        return self.analysis.sampler_config or (self.failure.spec if self.failure else {})
 
     def hyperparams(self) -> str:
         """Key sampler settings, e.g. ``step_size=1e-4 batch=256 4×1000``."""
-        cfg = self.analysis.get("sampler_config") or (self.failure or {}).get("spec") or {}
+        cfg, a = self.config, self.analysis
         params = cfg.get("params") or {}
         parts = []
         definition = SAMPLERS.get(cfg.get("sampler") or self.sampler)
-        keys = definition.settings if definition else ()
-        chosen = self.analysis.get("sgld_step") or {}  # what SGLD's "auto" settled on
-        for key, short in keys:
+        for key, short in definition.settings if definition else ():
             value = params.get(key)
             if key == "step_size" and value == "auto":
-                value = chosen.get("step_size", "auto")
+                value = a.chosen_step_size or value
                 short += "(auto)"
             if value is not None:
                 parts.append(f"{short}={fmt_num(value, 3)}")
@@ -168,11 +171,11 @@ class RunRow:
         if cfg.get("chains") is not None:
             draws = cfg.get("draws")
             if draws == "auto":
-                draws = f"{self.analysis['draws']}(auto)" if "draws" in self.analysis else "auto"
+                draws = f"{a.draws}(auto)" if a.draws is not None else "auto"
             parts.append(f"{cfg['chains']}×{draws}")
         thin = cfg.get("thin") or 1
         if thin == "auto":
-            thin = f"{self.analysis['thin']}(auto)" if "thin" in self.analysis else "auto"
+            thin = f"{a.thin}(auto)" if a.thin is not None else "auto"
         if thin != 1:
             parts.append(f"thin={thin}")
         if cfg.get("trace_params"):
@@ -182,7 +185,7 @@ class RunRow:
 
 def _settings(row: RunRow) -> dict:
     """A run's sampler settings, flat: ``step_size``, ``localization``, ``seed``, ..."""
-    cfg = row.analysis.get("sampler_config") or (row.failure or {}).get("spec") or {}
+    cfg = row.config
     flat = {k: v for k, v in cfg.items() if k not in ("params", "target_id", "sampler")}
     return {**flat, **(cfg.get("params") or {})}
 
@@ -217,63 +220,54 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
     for path in sorted(fail_dir.glob(f"{RUN_GLOB}.json")) if fail_dir.is_dir() else []:
         if path.stem in published:
             continue
-        failure = {**(catalog.failure_for(target_id, path.stem) or {}), "path": str(path)}
+        failure = catalog.failure_for(target_id, path.stem) or FailureRecord(path=path)
         rows.append(
-            RunRow(
-                target_id,
-                path.stem,
-                FAILED,
-                message=f"{failure.get('error_type', 'Error')}: {failure.get('message', '')}",
-                path=path,
-                failure=failure,
-            )
+            RunRow(target_id, path.stem, FAILED, message=failure.text, path=path, failure=failure)
         )
     return mark_varying(rows)
 
 
-def training_curve(catalog: Catalog, meta: dict | None) -> dict[str, list[tuple[int, float]]]:
+def training_curve(catalog: Catalog, meta: TargetMeta | None) -> dict[str, list]:
     """{sampler: [(step, λ̂), ...]} over the checkpoints of ``meta``'s training run: its
     sibling targets in the store. Empty for a target that is not a checkpoint."""
-    if _training_run(meta) is None:
+    mine = training_run(meta.spec) if meta else None
+    if mine is None:
         return {}
-    mine = _training_run(meta)
     curve: dict[str, list[tuple[int, float]]] = {}
     for target in catalog.targets():
-        if target.meta is None or _training_run(target.meta) != mine:
+        if target.meta is None or training_run(target.meta.spec) != mine:
             continue
-        step = target.meta["spec"]["training"]["at_step"]
         for run in target.runs():
-            mean = (run.analysis or {}).get("llc_mean")
+            mean = run.analysis.llc_mean if run.analysis else None
             if mean is not None:
-                curve.setdefault(run.sampler, []).append((step, float(mean)))
+                curve.setdefault(run.sampler, []).append((target.meta.step, float(mean)))
     return {sampler: sorted(points) for sampler, points in sorted(curve.items())}
-
-
-def _training_run(meta: dict | None) -> str | None:
-    return training_run((meta or {}).get("spec"))
 
 
 def _published_row(run: RunRecord) -> RunRow:
     if run.analysis is None:
         return RunRow(run.target_id, run.dirname, BROKEN, message=run.error or "", path=run.path)
-    warnings = run.analysis.get("warnings") or []
+    warnings = run.analysis.warnings
     message = f"{len(warnings)} warning(s)" if warnings else ""
     return RunRow(run.target_id, run.dirname, OK, run.analysis, message, run.path)
 
 
-def target_failures(catalog: Catalog) -> list[dict]:
+def target_failures(catalog: Catalog) -> list[FailureRecord]:
     """Targets that failed to build (not present as folders)."""
     fail_dir = catalog.layout.failures_dir()
     out = []
     for path in sorted(fail_dir.glob("tgt_*.json")) if fail_dir.is_dir() else []:
         if catalog.has_target(path.stem):
             continue
-        record = catalog.failure_for(path.stem) or {}
-        out.append({"target_id": path.stem, **record, "path": str(path)})
+        record = catalog.failure_for(path.stem) or FailureRecord(path=path)
+        out.append(dataclasses.replace(record, target_id=record.target_id or path.stem))
     return out
 
 
 # -- compare ---------------------------------------------------------------------------
+
+
+ESTIMATE_COLUMNS = ("llc_mean", "llc_mcse", "llc_std", "true_llc", "relative_error", "ess", "rhat")
 
 
 @dataclass
@@ -285,31 +279,20 @@ class CompareTable:
     cells: dict[tuple[str, str], list[RunRow]]
 
     def rows(self) -> list[dict]:
-        """Long form: one dict per run (what the CSV export writes)."""
+        """Long form: one dict per run (what the CSV export writes): the result row of
+        ``lambda_hat.results``, with the run's FGEs and number of warnings."""
+        from lambda_hat.results import row as result_row
+
         out = []
         for t in self.targets:
             for s in self.samplers:
                 for r in self.cells.get((t.target_id, s), []):
-                    out.append(
-                        {
-                            "target_id": t.target_id,
-                            "model": t.model,
-                            "n": t.n,
-                            "p": t.p,
-                            "sampler": s,
-                            "run": r.dirname,
-                            "llc_mean": r.get("llc_mean"),
-                            "llc_mcse": r.get("llc_mcse"),
-                            "llc_std": r.get("llc_std"),
-                            "true_llc": t.true_llc,
-                            "relative_error": r.get("relative_error"),
-                            "ess": r.get("ess"),
-                            "rhat": r.get("rhat"),
-                            "total_fges": r.get("total_fges"),
-                            "walltime_sec": r.get("walltime_sec"),
-                            "warnings": len(r.get("warnings") or []),
-                        }
-                    )
+                    full = result_row(t.meta or TargetMeta(), r.analysis, r.dirname, r.path)
+                    line = {"target_id": t.target_id, "model": t.model, "n": t.n, "p": t.p}
+                    line.update(sampler=s, run=r.dirname)
+                    line.update({k: full[k] for k in ESTIMATE_COLUMNS})
+                    line.update(total_fges=r.analysis.total_fges, walltime_sec=full["walltime_sec"])
+                    out.append({**line, "warnings": len(r.analysis.warnings)})
         return out
 
     def to_csv(self) -> str:

@@ -100,12 +100,12 @@ def test_progress_counts_toward_the_next_check(x64):
 
 
 def test_the_trust_verdict_names_each_failed_criterion():
-    from lambda_hat.analysis.budget import trust
+    from lambda_hat.store.trust import judge
 
-    assert trust({"rhat": 1.005, "ess": 900.0, "drift_z": 0.5}) == {
+    assert judge({"rhat": 1.005, "ess": 900.0, "drift_z": 0.5}).to_json() == {
         "verdict": "converged",
         "reasons": [],
     }
-    bad = trust({"rhat": 1.2, "ess": 50.0, "drift_z": -3.0})
-    assert bad["verdict"] == "not converged"
-    assert bad["reasons"] == ["R-hat 1.200 > 1.01", "ESS 50 < 400", "drift -3.0 MCSE (> 2)"]
+    bad = judge({"rhat": 1.2, "ess": 50.0, "drift_z": -3.0})
+    assert bad.verdict == "not converged"
+    assert bad.reasons == ("R-hat 1.200 > 1.01", "ESS 50 < 400", "drift -3.0 MCSE (> 2)")

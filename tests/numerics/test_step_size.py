@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lambda_hat.analysis.budget import CONVERGED, STEP_BIASED, trust
 from lambda_hat.cli import main
 from lambda_hat.config import load
 from lambda_hat.config.specs import SGLDParams
@@ -35,6 +34,7 @@ from lambda_hat.numerics.step_size import (
 )
 from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.trust import CONVERGED, STEP_BIASED, judge
 from tests.numerics.helpers import dln_problem
 
 
@@ -155,13 +155,13 @@ def test_a_flat_posterior_has_no_auto_step():
 
 def test_trust_says_step_size_biased_only_for_a_converged_run():
     good = {"rhat": 1.0, "ess": 1000.0, "drift_z": 0.1}
-    biased = {"bias": {"bias_bound": 0.2, "biased": True, "threshold": BIASED_ABOVE}}
-    assert trust(good, biased)["verdict"] == STEP_BIASED
-    assert "step bias bound 20% > 5%" in trust(good, biased)["reasons"][0]
-    unmixed = trust({**good, "rhat": 1.2}, biased)
-    assert unmixed["verdict"] == "not converged" and len(unmixed["reasons"]) == 2
-    fine = {"bias": {"bias_bound": 0.02, "biased": False, "threshold": BIASED_ABOVE}}
-    assert trust(good, fine) == {"verdict": CONVERGED, "reasons": []}
+    biased = {"bias_bound": 0.2, "biased": True, "threshold": BIASED_ABOVE}
+    assert judge(good, biased).verdict == STEP_BIASED
+    assert "step bias bound 20% > 5%" in judge(good, biased).reasons[0]
+    unmixed = judge({**good, "rhat": 1.2}, biased)
+    assert unmixed.verdict == "not converged" and len(unmixed.reasons) == 2
+    fine = {"bias_bound": 0.02, "biased": False, "threshold": BIASED_ABOVE}
+    assert judge(good, fine).to_json() == {"verdict": CONVERGED, "reasons": []}
 
 
 def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32, monkeypatch):

@@ -30,7 +30,7 @@ def test_plan_status_follows_folders_and_failures(tmp_path):
     plan = make_plan(load(exp, root))
     assert [t.status for t in plan.targets] == [DONE]
     assert [r.status for r in plan.runs] == [DONE, FAILED, FAILED]
-    assert plan.runs[1].failure["message"] == "boom"
+    assert plan.runs[1].failure.message == "boom"
 
     targets, runs = selected(plan, retry_failed=False)
     assert targets == [] and [r.dirname for r in runs] == [c.dirname]  # crash: retryable

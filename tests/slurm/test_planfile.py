@@ -12,6 +12,7 @@ from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.slurm.planfile import read_plan, slices, spec_from_item, write_plan
 from lambda_hat.store.ids import run_dirname, target_id
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.records import FailureRecord
 
 TWO_SAMPLERS = """
 [[samplers]]
@@ -70,7 +71,7 @@ def test_done_targets_and_runs_are_left_out(plan, experiment):
 
 def test_runs_of_a_failed_target_are_skipped_unless_retrying(plan):
     failed = plan.targets[1]
-    failed.status, failed.failure = "failed", {"error_type": "X", "retryable": False}
+    failed.status, failed.failure = "failed", FailureRecord("X", retryable=False)
     cut, skipped = slices(plan, "target")
     assert len(cut) == 1
     assert sorted(s["key"] for s in skipped) == sorted(

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from lambda_hat.store.records import TargetMeta
 from lambda_hat.tui.screens.compare import CompareScreen
 from lambda_hat.tui.screens.help import HelpScreen
 from lambda_hat.tui.screens.launch import LaunchScreen
@@ -80,7 +81,7 @@ async def test_open_target_run_and_failure(workdir):
         await pilot.press(*["down"] * failed, "enter")
         await settle(pilot)
         assert isinstance(app.screen, FailureScreen)
-        assert "diverged" in app.screen.failure["message"]
+        assert "diverged" in app.screen.failure.message
         await pilot.press("escape")
 
         await pilot.press(*["up"] * failed, "enter")
@@ -89,7 +90,7 @@ async def test_open_target_run_and_failure(workdir):
         assert app.screen.row.dirname == runs[0].dirname
         plot = app.screen.query_one(LinePlot)
         assert len(plot.ys) == 100 and plot.reference == 4.5
-        assert abs(plot.ys[-1] - runs[0].get("llc_mean")) < 1e-6
+        assert abs(plot.ys[-1] - runs[0].analysis.llc_mean) < 1e-6
 
         await pilot.press("n")
         await settle(pilot)
@@ -169,6 +170,6 @@ async def test_target_panel_says_what_the_values_were_computed_on():
         ({"compute": {**compute, "backend": "gpu", "device_count": 4}}, "on gpu ×4, 2 threads"),
     ):
         console = Console(width=200, record=True)
-        console.print(meta_panel("tgt_x", {**meta, **extra}, None))
+        console.print(meta_panel("tgt_x", TargetMeta.from_json({**meta, **extra}), None))
         text = "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
         assert said in text, (extra, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from lambda_hat.store.catalog import Catalog
+from lambda_hat.store.records import FailureRecord, RunAnalysis
 from lambda_hat.tui.data import (
     RunRow,
     compare_table,
@@ -40,7 +41,7 @@ def test_rows_of_the_fixture_store():
     assert (row.num_runs, row.num_failed, row.true_llc) == (2, 1, 4.5)
     runs = run_rows(catalog, DLN)
     assert [r.status for r in runs] == ["ok", "ok", "failed"]
-    assert runs[2].failure["path"].endswith(f"{runs[2].dirname}.json")
+    assert runs[2].failure.path.name == f"{runs[2].dirname}.json"
     table = compare_table(catalog, [target_row(t) for t in catalog.targets()])
     assert table.samplers == ["hmc", "sgld"] and len(table.rows()) == 4
     assert table.to_csv().splitlines()[0].startswith("target_id,model,n,p,sampler,run,llc_mean")
@@ -49,8 +50,8 @@ def test_rows_of_the_fixture_store():
 def test_running_llc_ends_at_the_estimate():
     run = next(r for r in run_rows(Catalog(FIXTURE_STORE), DLN) if r.status == "ok")
     steps, values = running_llc(run.path / "trace.nc")
-    assert steps[0] == 1 and steps[-1] == run.get("draws")
-    assert abs(values[-1] - run.get("llc_mean")) < 1e-9
+    assert steps[0] == 1 and steps[-1] == run.analysis.draws
+    assert abs(values[-1] - run.analysis.llc_mean) < 1e-9
 
 
 def test_store_signature_sees_new_runs_and_failures(tmp_path):
@@ -79,18 +80,21 @@ def test_settings_of_an_auto_sgld_run_show_what_it_chose():
         "t",
         "run_sgld_0123abcd",
         "done",
-        analysis={
-            "sampler_config": {**auto, "draws": "auto", "thin": "auto"},
-            "sgld_step": {"step_size": 7.083e-5},
-            "draws": 6400,
-            "thin": 141,
-        },
+        analysis=RunAnalysis.from_json(
+            {
+                "sampler": "sgld",
+                "sampler_config": {**auto, "draws": "auto", "thin": "auto"},
+                "sgld_step": {"step_size": 7.083e-5},
+                "draws": 6400,
+                "thin": 141,
+            }
+        ),
     )
     assert row.hyperparams() == "ε(auto)=7.08e-05 batch=256 4×6400(auto) thin=141(auto)"
     failed = RunRow(
         "t",
         "run_sgld_0123abcd",
         "failed",
-        failure={"spec": {**auto, "draws": 1000, "thin": "auto"}},
+        failure=FailureRecord(spec={**auto, "draws": 1000, "thin": "auto"}),
     )
     assert failed.hyperparams() == "ε(auto)=auto batch=256 4×1000 thin=auto"

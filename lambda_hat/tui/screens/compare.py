@@ -32,12 +32,12 @@ def _cell(runs: list[RunRow]) -> Text:
     for i, r in enumerate(runs):
         if i:
             text.append(" | ", style="dim")
-        text.append(fmt_estimate(r.get("llc_mean"), r.get("llc_mcse")))
-        rel = r.get("relative_error")
+        text.append(fmt_estimate(r.analysis.llc_mean, r.analysis.llc_mcse))
+        rel = r.analysis.relative_error
         if rel is not None:
             style = "green" if abs(rel) <= 0.1 else "yellow" if abs(rel) <= 0.3 else "red"
             text.append(f" ({fmt_relative(rel)})", style=style)
-        if r.get("warnings"):
+        if r.analysis.warnings:
             text.append(" ⚠", style="yellow")
     return text
 
@@ -56,7 +56,7 @@ def compare_columns(table: CompareTable) -> list[Col]:
 
         def sort(t: TargetRow, s=s):
             runs = cells.get((t.target_id, s), [])
-            return runs[0].get("llc_mean") if runs else None
+            return runs[0].analysis.llc_mean if runs else None
 
         cols.append(Col(f"s-{s}", f"{s}  λ̂ ± MCSE (rel. err)", show, sort))
     return cols

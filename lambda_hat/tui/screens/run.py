@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from lambda_hat.store.records import RunAnalysis
 from lambda_hat.tui.data import (
     RunRow,
     fmt_estimate,
@@ -32,43 +33,39 @@ from lambda_hat.tui.data import (
 from lambda_hat.tui.widgets.line_plot import LinePlot
 
 SUMMARY_KEYS = [
-    ("λ̂ ± MCSE", lambda a: fmt_estimate(a.get("llc_mean"), a.get("llc_mcse"))),
-    ("true λ", lambda a: fmt_num(a.get("true_llc")) or "unknown"),
-    ("relative error", lambda a: fmt_relative(a.get("relative_error"))),
-    ("std across chains", lambda a: fmt_num(a.get("llc_std"))),
-    ("per chain", lambda a: "  ".join(fmt_num(v, 4) for v in a.get("llc_per_chain") or [])),
-    ("ESS (bulk)", lambda a: fmt_num(a.get("ess"), 4)),
-    ("R-hat", lambda a: fmt_num(a.get("rhat"), 4)),
-    ("drift z", lambda a: fmt_num(a.get("drift_z"), 3)),
+    ("λ̂ ± MCSE", lambda a: fmt_estimate(a.llc_mean, a.llc_mcse)),
+    ("true λ", lambda a: fmt_num(a.true_llc) or "unknown"),
+    ("relative error", lambda a: fmt_relative(a.relative_error)),
+    ("std across chains", lambda a: fmt_num(a.llc_std)),
+    ("per chain", lambda a: "  ".join(fmt_num(v, 4) for v in a.llc_per_chain)),
+    ("ESS (bulk)", lambda a: fmt_num(a.ess, 4)),
+    ("R-hat", lambda a: fmt_num(a.rhat, 4)),
+    ("drift z", lambda a: fmt_num(a.drift_z, 3)),
     (
         "first/last ¼",
-        lambda a: f"{fmt_num(a.get('first_quarter_mean'))} → {fmt_num(a.get('last_quarter_mean'))}",
+        lambda a: f"{fmt_num(a.first_quarter_mean)} → {fmt_num(a.last_quarter_mean)}",
     ),
 ]
 COST_KEYS = [
-    ("FGEs", lambda a: fmt_num(a.get("total_fges"), 5)),
+    ("FGEs", lambda a: fmt_num(a.total_fges, 5)),
     (
         "wall time",
         lambda a: (
-            f"{fmt_num(a.get('walltime_sec'), 3)} s "
-            f"(sampling {fmt_num(a.get('sampling_walltime_sec'), 3)} s)"
+            f"{fmt_num(a.walltime_sec, 3)} s (sampling {fmt_num(a.sampling_walltime_sec, 3)} s)"
         ),
     ),
     (
         "chains × draws",
-        lambda a: (
-            f"{a.get('chains')} × {a.get('draws')} "
-            f"(burn-in {a.get('burnin')}, thin {a.get('thin')})"
-        ),
+        lambda a: f"{a.chains} × {a.draws} (burn-in {a.burnin}, thin {a.thin})",
     ),
-    ("n, p, nβ", lambda a: f"{a.get('n')}, {a.get('p')}, {fmt_num(a.get('n_beta'), 5)}"),
+    ("n, p, nβ", lambda a: f"{a.n}, {a.p}, {fmt_num(a.n_beta, 5)}"),
     (
         "β, γ",
-        lambda a: f"{fmt_num(a.get('inverse_temperature'))}, {fmt_num(a.get('localization'))}",
+        lambda a: f"{fmt_num(a.inverse_temperature)}, {fmt_num(a.localization)}",
     ),
-    ("L0", lambda a: fmt_num(a.get("L0"), 6)),
-    ("precision", lambda a: str(a.get("precision"))),
-    ("created", lambda a: f"{fmt_time(a.get('created_at'))} UTC"),
+    ("L0", lambda a: fmt_num(a.L0, 6)),
+    ("precision", lambda a: str(a.precision)),
+    ("created", lambda a: f"{fmt_time(a.created_at)} UTC"),
 ]
 
 
@@ -97,10 +94,10 @@ def _grid(title: str, rows) -> Table:
     return table
 
 
-def analysis_view(a: dict) -> Group:
+def analysis_view(a: RunAnalysis) -> Group:
     """Estimate, convergence, cost and settings of a run, with its warnings on top."""
     parts = []
-    warnings = a.get("warnings") or []
+    warnings = a.warnings
     if warnings:
         text = Text()
         for w in warnings:
@@ -111,12 +108,11 @@ def analysis_view(a: dict) -> Group:
         parts.append(Text("✓ no convergence warnings", style="green"))
     parts.append(_grid("estimate", [(k, f(a)) for k, f in SUMMARY_KEYS]))
     parts.append(_grid("cost and setup", [(k, f(a)) for k, f in COST_KEYS]))
-    cfg = a.get("sampler_config") or {}
-    params = cfg.get("params") or {}
-    stats = {k: v for k, v in (a.get("stats") or {}).items() if k not in params}
+    params = a.params
+    stats = {k: v for k, v in a.stats.items() if k not in params}
     settings = [(k, fmt_value(v)) for k, v in sorted(params.items())]
     settings += [(f"stats.{k}", fmt_value(v)) for k, v in sorted(stats.items())]
-    parts.append(_grid(f"{a.get('sampler', '')} settings", settings))
+    parts.append(_grid(f"{a.sampler} settings", settings))
     return Group(*parts)
 
 
@@ -170,7 +166,7 @@ class RunScreen(Screen):
         self.row = row
         self.diagnostics = [
             name
-            for name in (row.analysis.get("diagnostics") or [])
+            for name in row.analysis.diagnostics
             if row.path is not None and (row.path / "diagnostics" / name).is_file()
         ]
 
@@ -221,7 +217,7 @@ class RunScreen(Screen):
             plot.set_message(message.error or "no data")
             return
         steps, values = message.result
-        plot.set_data(steps, values, self.row.analysis.get("true_llc"))
+        plot.set_data(steps, values, self.row.analysis.true_llc)
 
     @on(TabbedContent.TabActivated)
     def _tab(self, event: TabbedContent.TabActivated) -> None:

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static
 
+from lambda_hat.store.records import FailureRecord, TargetMeta
 from lambda_hat.tui.data import (
     FAILED,
     OK,
@@ -33,7 +34,7 @@ from lambda_hat.tui.widgets.record_table import Col, RecordTable
 
 def _status_cell(row: RunRow) -> Text:
     if row.status == OK:
-        warnings = row.get("warnings") or []
+        warnings = row.analysis.warnings
         if warnings:
             return Text(f"⚠ {len(warnings)} warning(s)", style="yellow")
         return Text("ok", style="green")
@@ -48,29 +49,31 @@ RUN_COLUMNS = [
     Col(
         "llc",
         "λ̂ ± MCSE",
-        lambda r: fmt_estimate(r.get("llc_mean"), r.get("llc_mcse")),
-        lambda r: r.get("llc_mean"),
+        lambda r: fmt_estimate(r.analysis.llc_mean, r.analysis.llc_mcse),
+        lambda r: r.analysis.llc_mean,
     ),
     Col(
         "rel",
         "rel. err",
-        lambda r: fmt_relative(r.get("relative_error")),
-        lambda r: r.get("relative_error"),
+        lambda r: fmt_relative(r.analysis.relative_error),
+        lambda r: r.analysis.relative_error,
     ),
-    Col("ess", "ESS", lambda r: fmt_num(r.get("ess"), 3), lambda r: r.get("ess")),
-    Col("rhat", "R-hat", lambda r: fmt_num(r.get("rhat"), 3), lambda r: r.get("rhat")),
-    Col("fges", "FGEs", lambda r: fmt_num(r.get("total_fges"), 3), lambda r: r.get("total_fges")),
+    Col("ess", "ESS", lambda r: fmt_num(r.analysis.ess, 3), lambda r: r.analysis.ess),
+    Col("rhat", "R-hat", lambda r: fmt_num(r.analysis.rhat, 3), lambda r: r.analysis.rhat),
+    Col(
+        "fges", "FGEs", lambda r: fmt_num(r.analysis.total_fges, 3), lambda r: r.analysis.total_fges
+    ),
     Col(
         "wall",
         "wall s",
-        lambda r: fmt_num(r.get("walltime_sec"), 3),
-        lambda r: r.get("walltime_sec"),
+        lambda r: fmt_num(r.analysis.walltime_sec, 3),
+        lambda r: r.analysis.walltime_sec,
     ),
     Col("status", "status", _status_cell, lambda r: (r.status, r.message)),
 ]
 
 
-def meta_panel(target_id: str, meta: dict | None, error: str | None) -> Group | Text:
+def meta_panel(target_id: str, meta: TargetMeta | None, error: str | None) -> Group | Text:
     """The readable meta of a target: what it is, how it was built, with which code."""
     if meta is None:
         return Text(f"{target_id}: {error or 'meta.json missing'}", style="red")
@@ -79,29 +82,26 @@ def meta_panel(target_id: str, meta: dict | None, error: str | None) -> Group | 
     grid.add_column()
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column()
-    dims = meta.get("dims", {})
-    metrics = meta.get("metrics", {})
-    names = meta.get("names") or {}
-    training = dict(meta.get("training_cfg") or {})
-    versions = meta.get("pkg_versions") or {}
+    dims, names = meta.dims, meta.names
+    versions = meta.pkg_versions
     left = [
         ("target", target_id),
         (
             "names",
             " / ".join(f"{k}={names[k]}" for k in ("model", "data", "training") if names.get(k)),
         ),
-        ("model", describe_model(meta.get("model_cfg"))),
-        ("data", _kv(meta.get("data_cfg"))),
-        ("training", _kv(training)),
-        ("seed", str(meta.get("seed"))),
+        ("model", describe_model(meta.model_cfg)),
+        ("data", _kv(meta.data_cfg)),
+        ("training", _kv(meta.training_cfg)),
+        ("seed", str(meta.seed)),
     ]
     right = [
-        ("dims", f"n={dims.get('n')}  d={dims.get('d')}  p={dims.get('p')}"),
-        ("L0", fmt_num(metrics.get("L0"), 6)),
-        ("true λ", meta.get("true_llc_exact") or fmt_num(meta.get("true_llc")) or "unknown"),
-        ("precision", str(meta.get("precision")) + _compute(meta.get("compute"))),
-        ("created", f"{fmt_time(meta.get('created_at'))} UTC"),
-        ("code", f"{meta.get('code_sha')}  " + _kv(versions, ("jax", "blackjax"))),
+        ("dims", f"n={dims.n}  d={dims.d}  p={dims.p}"),
+        ("L0", fmt_num(meta.metrics.L0, 6)),
+        ("true λ", meta.true_llc_exact or fmt_num(meta.true_llc) or "unknown"),
+        ("precision", str(meta.precision) + _compute(meta.compute)),
+        ("created", f"{fmt_time(meta.created_at)} UTC"),
+        ("code", f"{meta.code_sha}  " + _kv(versions, ("jax", "blackjax"))),
     ]
     for (a, b), (c, d) in zip(left, right, strict=True):
         grid.add_row(a, b, c, d)
@@ -205,7 +205,7 @@ class TargetScreen(Screen):
         from lambda_hat.tui.screens.run import RunScreen
 
         if row.status == FAILED:
-            self.app.push_screen(FailureScreen(row.dirname, row.failure or {}))
+            self.app.push_screen(FailureScreen(row.dirname, row.failure or FailureRecord()))
         elif row.status == OK:
             self.app.push_screen(RunScreen(row))
         else:
@@ -223,7 +223,7 @@ class FailureScreen(ModalScreen):
     }
     """
 
-    def __init__(self, what: str, failure: dict):
+    def __init__(self, what: str, failure: FailureRecord):
         super().__init__()
         self.what = what
         self.failure = failure
@@ -231,21 +231,21 @@ class FailureScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         f = self.failure
         body = Text()
-        body.append(f"{f.get('error_type', 'Error')}: ", style="bold red")
-        body.append(f"{f.get('message', '')}\n\n")
-        if f.get("path"):
+        body.append(f"{f.error_type}: ", style="bold red")
+        body.append(f"{f.message}\n\n")
+        if f.path:
             body.append("record: ", style="bold")
-            body.append(f"{f['path']}\n")
-        if f.get("retryable"):
+            body.append(f"{f.path}\n")
+        if f.retryable:
             body.append("retryable: the next `lambda-hat run` retries it\n", style="yellow")
         else:
             body.append(
                 "rerun with `lambda-hat run FILE --retry-failed` to try again\n", style="dim"
             )
         body.append("\ntraceback\n", style="bold")
-        body.append((f.get("traceback") or "").rstrip() + "\n", style="dim")
+        body.append((f.traceback or "").rstrip() + "\n", style="dim")
         body.append("\nspec\n", style="bold")
-        body.append(json.dumps(f.get("spec") or {}, indent=2, sort_keys=True))
+        body.append(json.dumps(f.spec, indent=2, sort_keys=True))
         with VerticalScroll() as scroll:
             scroll.border_title = f"failure of {self.what}"
             scroll.border_subtitle = "Esc to close"

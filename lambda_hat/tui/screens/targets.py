@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from lambda_hat.store.records import FailureRecord
 from lambda_hat.tui.data import TargetRow, fmt_num, fmt_time, target_failures, target_row
 from lambda_hat.tui.widgets.record_table import Col, RecordTable
 
@@ -39,19 +40,18 @@ TARGET_COLUMNS = [
 ]
 
 
-def failed_target_row(record: dict) -> TargetRow:
-    spec = record.get("spec") or {}
+def failed_target_row(record: FailureRecord) -> TargetRow:
     row = TargetRow(
-        target_id=record["target_id"],
+        target_id=record.target_id or "",
         model=BUILD_FAILED,
-        n=(spec.get("data") or {}).get("n_data"),
+        n=(record.spec.get("data") or {}).get("n_data"),
         p=None,
         L0=None,
         true_llc=None,
         num_runs=0,
         num_failed=0,
-        created_at=record.get("time"),
-        error=f"{record.get('error_type', 'Error')}: {record.get('message', '')}",
+        created_at=record.time,
+        error=record.text,
     )
     row.failure = record  # type: ignore[attr-defined]
     return row
