@@ -35,8 +35,154 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
+
+EVENTS: dict[str, type[Event]] = {}  # the ``event`` name -> its class
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of the stream; ``extra`` keeps the keys a class does not name."""
+
+    NAME: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        EVENTS[cls.NAME] = cls
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {"event": self.NAME, **out, **self.extra}
+
+
+@dataclass(frozen=True)
+class Plan(Event):
+    NAME: ClassVar[str] = "plan"
+    targets: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted(Event):
+    NAME: ClassVar[str] = "submitted"
+    key: str = ""
+    kind: str = ""
+    label: str = ""
+    slot: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    NAME: ClassVar[str] = "started"
+    key: str = ""
+    kind: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage(Event):
+    NAME: ClassVar[str] = "stage"
+    key: str = ""
+    stage: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    NAME: ClassVar[str] = "progress"
+    key: str = ""
+    done: int = 0
+    total: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """A task's result: ``extra`` holds the rest of what the runner returned."""
+
+    NAME: ClassVar[str] = "finished"
+    key: str = ""
+    kind: str = ""
+    built: bool = True
+    walltime_sec: float = 0.0
+    llc_mean: float | None = None
+    llc_mcse: float | None = None
+    true_llc: float | None = None
+    trust: dict | None = None
+    warnings: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def built_with(self) -> str | None:
+        """The key of the task whose training published this checkpoint."""
+        return self.extra.get("with")
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    NAME: ClassVar[str] = "failed"
+    key: str = ""
+    kind: str = ""
+    error_type: str = "Error"
+    message: str = ""
+    failure_file: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Retry(Event):
+    NAME: ClassVar[str] = "retry"
+    key: str = ""
+    kind: str = ""
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped(Event):
+    NAME: ClassVar[str] = "skipped"
+    key: str = ""
+    kind: str = ""
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Interrupted(Event):
+    NAME: ClassVar[str] = "interrupted"
+    pending: int = 0
+    running: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stopped(Event):
+    NAME: ClassVar[str] = "stopped"
+    reason: str = ""
+    unfinished: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Summary(Event):
+    NAME: ClassVar[str] = "summary"
+    failed: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+def parse(d: dict) -> Event | None:
+    """The typed event of a JSON object (None for an event this version does not know;
+    ``time`` is dropped: it says when it was written)."""
+    cls = EVENTS.get(d.get("event", ""))
+    if cls is None:
+        return None
+    own = {f.name for f in fields(cls)} - {"extra"}
+    rest = {k: v for k, v in d.items() if k not in own and k not in ("event", "time")}
+    return cls(**{k: v for k, v in d.items() if k in own}, extra=rest)
 
 
 class JsonlSink:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lambda_hat.config.specs import to_dict
 from lambda_hat.errors import StoreFullError
-from lambda_hat.scheduler import crash, housekeeping
+from lambda_hat.scheduler import crash, events, housekeeping
 from lambda_hat.scheduler.crash import WorkerCrashed
 from lambda_hat.scheduler.plan import DONE, FAILED, TODO, Plan, RunTask, TargetTask
 from lambda_hat.scheduler.worker import execute, init_worker, warm_up
@@ -229,15 +229,7 @@ class LocalExecutor:
                     task = ready.pop(0)
                     slot = self._pick(free, task)
                     inflight[self._submit(task, slot)] = (task, slot)
-                    self.sink(
-                        {
-                            "event": "submitted",
-                            "key": task.key,
-                            "kind": _kind(task),
-                            "label": task.label,
-                            "slot": slot.index,
-                        }
-                    )
+                    self._emit(events.Submitted(task.key, _kind(task), task.label, slot.index))
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain()
                 for fut in sorted(done, key=_trainings_first):
@@ -249,13 +241,8 @@ class LocalExecutor:
             summary.interrupted = True
             pending = [t.key for t in ready] + [t.key for t, _ in inflight.values()]
             pending += [r.key for rs in waiting.values() for r in rs]
-            self.sink(
-                {
-                    "event": "interrupted",
-                    "pending": len(pending),
-                    "running": [t.key for t, _ in inflight.values()],
-                }
-            )
+            running = [t.key for t, _ in inflight.values()]
+            self._emit(events.Interrupted(len(pending), running))
             self._stop_now()
             touched = sorted({t.target_id for t, _ in inflight.values()})
             housekeeping.clean_stale_temps(self.root, touched)
@@ -370,7 +357,7 @@ class LocalExecutor:
         summary.unfinished += [t.key for t in left]
         if summary.stopped is None:
             summary.stopped = reason
-            self.sink({"event": "stopped", "reason": reason, "unfinished": len(left)})
+            self._emit(events.Stopped(reason, len(left)))
 
     def _crashed(self, task, reason, summary, attempts, ready, waiting, target_state) -> None:
         """Record a retryable failure; retry once in this run, then give up on it."""
@@ -381,7 +368,7 @@ class LocalExecutor:
         )
         self._record_crash(task, message)
         if attempts[task.key] < MAX_CRASH_ATTEMPTS:
-            self.sink({"event": "retry", "key": task.key, "kind": _kind(task), "reason": reason})
+            self._emit(events.Retry(task.key, _kind(task), reason))
             ready.insert(0, task)
             return
         self._failed(summary, task, "WorkerCrashed", message, waiting, target_state)
@@ -401,7 +388,7 @@ class LocalExecutor:
             "failure_file": str(where),
         }
         summary.failed.append(record)
-        self.sink({"event": "failed", **record})
+        self._emit(events.Failed(**record))
         if isinstance(task, TargetTask):
             target_state[task.target_id] = FAILED
             for run in waiting.pop(task.target_id, []):
@@ -410,7 +397,10 @@ class LocalExecutor:
     def _skip(self, summary, task, reason: str) -> None:
         record = {"key": task.key, "kind": _kind(task), "reason": reason}
         summary.skipped.append(record)
-        self.sink({"event": "skipped", **record})
+        self._emit(events.Skipped(**record))
+
+    def _emit(self, event: events.Event) -> None:
+        self.sink(event.to_json())
 
     def _extra(self, task) -> dict:
         if isinstance(task, TargetTask):

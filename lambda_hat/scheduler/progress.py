@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Column
 from rich.text import Text
 
+from lambda_hat.scheduler import events
 from lambda_hat.store.trust import verdict_text
 
 # numerics/step_size.py's report of a pilot round
@@ -113,24 +114,24 @@ class RichProgress:
         self.progress.stop()
 
     def __call__(self, event: dict) -> None:
-        kind, key = event.get("event"), event.get("key")
-        if kind == "started" and key not in self.tasks:
-            self.labels[key] = key.split("/")[-1].removeprefix("run_")
-            self.tasks[key] = self.progress.add_task(f"  {self.labels[key]}", total=None)
-        elif kind == "stage" and key in self.tasks:
-            self._stage(key, event["stage"])
-        elif kind == "progress" and key in self.tasks:
-            self._count(key, int(event["done"]), int(event["total"]))
-        elif kind in ("finished", "failed"):
-            self._remove(key)
-            self.progress.advance(self.overall)
-            self._report(event)
-        elif kind == "retry":
-            self._remove(key)
-            self.console.print(f"[yellow]retrying[/] {key}: {event.get('reason')}")
-        elif kind == "skipped":
-            self.progress.advance(self.overall)
-            self.console.print(f"[yellow]skipped[/] {key}: {event.get('reason')}")
+        match events.parse(event):
+            case events.Started(key=key) if key not in self.tasks:
+                self.labels[key] = key.split("/")[-1].removeprefix("run_")
+                self.tasks[key] = self.progress.add_task(f"  {self.labels[key]}", total=None)
+            case events.Stage(key=key, stage=stage) if key in self.tasks:
+                self._stage(key, stage)
+            case events.Progress(key=key, done=done, total=total) if key in self.tasks:
+                self._count(key, int(done), int(total))
+            case events.Finished() | events.Failed() as ended:
+                self._remove(ended.key)
+                self.progress.advance(self.overall)
+                self._report(ended)
+            case events.Retry(key=key, reason=reason):
+                self._remove(key)
+                self.console.print(f"[yellow]retrying[/] {key}: {reason}")
+            case events.Skipped(key=key, reason=reason):
+                self.progress.advance(self.overall)
+                self.console.print(f"[yellow]skipped[/] {key}: {reason}")
 
     def _stage(self, key: str, stage: str) -> None:
         """A new stage: its brief text; its count starts over (with the total it names)."""
@@ -165,37 +166,34 @@ class RichProgress:
             self.progress.remove_task(task)
         self.paces.pop(key, None)
 
-    def _report(self, event: dict) -> None:
-        key = event.get("key", "")
-        if event["event"] == "failed":
-            self.console.print(
-                f"[red]failed[/] {key}: {event.get('error_type')}: {event.get('message')}"
-            )
-            return
-        secs = event.get("walltime_sec", 0.0)
-        if event.get("built") is False:
+    def _report(self, event: events.Finished | events.Failed) -> None:
+        key = event.key
+        if isinstance(event, events.Failed):
+            self.console.print(f"[red]failed[/] {key}: {event.error_type}: {event.message}")
+        elif not event.built:
             self.console.print(f"[green]found[/] {key}: published meanwhile by another process")
-            return
-        if event.get("with"):
+        elif event.built_with:
             self.console.print(
-                f"[green]built[/] {key} with {event['with']} (a checkpoint of the same training)"
+                f"[green]built[/] {key} with {event.built_with} (a checkpoint of the same training)"
             )
-            return
-        if "llc_mean" in event:
-            mcse = event.get("llc_mcse")
-            est = f"λ̂ = {event['llc_mean']:.3f}" + (f" ± {mcse:.3f}" if mcse else "")
-            truth = event.get("true_llc")
-            if truth:
-                rel = 100 * (event["llc_mean"] - truth) / truth
-                est += f"  (true λ = {truth:g}, rel. err {rel:+.1f}%)"
-            verdict = _verdict(event.get("trust"))
+        elif event.llc_mean is not None:
             self.console.print(
-                f"[green]done[/] {key.split('/')[-1]}  {est}{verdict}  [{secs:.1f}s]"
+                f"[green]done[/] {key.split('/')[-1]}  {_estimate(event)}{_verdict(event.trust)}"
+                f"  [{event.walltime_sec:.1f}s]"
             )
-            for warning in event.get("warnings") or []:
+            for warning in event.warnings or []:
                 self.console.print(f"    [yellow]warning:[/] {warning}")
         else:
-            self.console.print(f"[green]built[/] {key}  [{secs:.1f}s]")
+            self.console.print(f"[green]built[/] {key}  [{event.walltime_sec:.1f}s]")
+
+
+def _estimate(event: events.Finished) -> str:
+    """``λ̂ = 11.782 ± 0.048  (true λ = 12, rel. err -1.8%)``."""
+    mcse, truth = event.llc_mcse, event.true_llc
+    est = f"λ̂ = {event.llc_mean:.3f}" + (f" ± {mcse:.3f}" if mcse else "")
+    if truth:
+        est += f"  (true λ = {truth:g}, rel. err {100 * (event.llc_mean - truth) / truth:+.1f}%)"
+    return est
 
 
 def _verdict(trust: dict | None) -> str:

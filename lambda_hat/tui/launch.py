@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambda_hat.scheduler import events
 from lambda_hat.scheduler.events import EventTail
 
 TODO, WAITING, RUNNING, DONE, FAILED, SKIPPED, ALREADY = (
@@ -136,51 +137,48 @@ class Launch:
     def poll(self) -> bool:
         """Apply new events; True when anything changed (including the process ending)."""
         was_running = self.returncode is None
-        events = self._tail.read()
-        for event in events:
+        new = self._tail.read()
+        for event in new:
             self.apply(event)
         ended = was_running and not self.running
-        return bool(events) or ended
+        return bool(new) or ended
 
     def apply(self, event: dict) -> None:
-        kind = event.get("event")
-        key = event.get("key", "")
-        if kind == "plan":
-            for key, task in tasks_from_plan(event).items():
-                self.tasks.setdefault(key, task)
-        elif kind == "submitted":
-            task = self._task(key, event.get("kind", ""), event.get("label", key))
-            task.status, task.message = WAITING, ""
-        elif kind == "started":
-            self._task(key, event.get("kind", "")).status = RUNNING
-        elif kind == "stage":
-            task = self._task(key, "run")
-            task.status, task.message = RUNNING, event.get("stage", "")
-        elif kind == "progress":
-            task = self._task(key, "run")
-            task.status = RUNNING
-            task.done, task.total = int(event.get("done", 0)), int(event.get("total", 0))
-        elif kind == "finished":
-            task = self._task(key, event.get("kind", ""))
-            task.status, task.result, task.message = DONE, event, ""
-            if task.total:
-                task.done = task.total
-        elif kind == "failed":
-            task = self._task(key, event.get("kind", ""))
-            task.status = FAILED
-            task.message = f"{event.get('error_type', 'Error')}: {event.get('message', '')}"
-        elif kind == "skipped":
-            task = self._task(key, event.get("kind", ""))
-            task.status, task.message = SKIPPED, event.get("reason", "")
-        elif kind == "retry":
-            task = self._task(key, event.get("kind", ""))
-            task.status, task.message = WAITING, f"retrying: {event.get('reason', '')}"
-        elif kind == "interrupted":
-            self.interrupted = True
-        elif kind == "stopped":
-            self.stopped = event.get("reason", "")
-        elif kind == "summary":
-            self.summary = event
+        """Fold one event of the stream into the task states."""
+        match events.parse(event):
+            case events.Plan():
+                for key, task in tasks_from_plan(event).items():
+                    self.tasks.setdefault(key, task)
+            case events.Submitted(key=key, kind=kind, label=label):
+                task = self._task(key, kind, label or key)
+                task.status, task.message = WAITING, ""
+            case events.Started(key=key, kind=kind):
+                self._task(key, kind).status = RUNNING
+            case events.Stage(key=key, stage=stage):
+                task = self._task(key, "run")
+                task.status, task.message = RUNNING, stage
+            case events.Progress(key=key, done=done, total=total):
+                task = self._task(key, "run")
+                task.status, task.done, task.total = RUNNING, int(done), int(total)
+            case events.Finished(key=key, kind=kind):
+                task = self._task(key, kind)
+                task.status, task.result, task.message = DONE, event, ""
+                task.done = task.total or task.done
+            case events.Failed(key=key, kind=kind, error_type=error_type, message=message):
+                task = self._task(key, kind)
+                task.status, task.message = FAILED, f"{error_type}: {message}"
+            case events.Skipped(key=key, kind=kind, reason=reason):
+                task = self._task(key, kind)
+                task.status, task.message = SKIPPED, reason
+            case events.Retry(key=key, kind=kind, reason=reason):
+                task = self._task(key, kind)
+                task.status, task.message = WAITING, f"retrying: {reason}"
+            case events.Interrupted():
+                self.interrupted = True
+            case events.Stopped(reason=reason):
+                self.stopped = reason
+            case events.Summary():
+                self.summary = event
 
     def _task(self, key: str, kind: str, label: str | None = None) -> TaskState:
         task = self.tasks.get(key)
