@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,39 +65,102 @@ def part_path(path: Path, name: str) -> Path:
     return Path(path).with_name(f"{Path(path).stem}.{name}.npz")
 
 
+@dataclass(frozen=True)
+class SamplingPoint:
+    """Saved progress of the sampling itself: ``draws_done`` of ``draws_total``."""
+
+    draws_done: int = 0
+    draws_total: int = 0
+
+    def describe(self) -> str:
+        return f"draw {self.draws_done:,} of {self.draws_total:,}"
+
+    def rank(self) -> tuple:
+        return (2, self.draws_done)
+
+    def resumed(self, attempts: int, earlier_sec: float) -> dict:
+        return {
+            "draws_done": self.draws_done,
+            "attempts": attempts,
+            "earlier_sampling_sec": round(earlier_sec, 3),
+        }
+
+
+@dataclass(frozen=True)
+class PilotPoint:
+    """Saved progress of SGLD's step-size pilot: in ``round`` (from 0), or ``done``."""
+
+    round: int = 0
+    steps_done: int = 0
+    steps_total: int = 0
+    step_size: float = math.nan
+    done: bool = False
+    rounds: tuple = ()  # the finished rounds' records
+
+    def describe(self) -> str:
+        if self.done:
+            n = len(self.rounds)
+            return (
+                f"the end of the step-size pilot ({n} round{'s' if n != 1 else ''}, "
+                f"ε = {self.step_size:.3g})"
+            )
+        if not self.steps_done:
+            return f"the start of step-size pilot round {self.round + 1} (ε = {self.step_size:.3g})"
+        return (
+            f"step-size pilot round {self.round + 1}, step {self.steps_done:,} of "
+            f"{self.steps_total:,}"
+        )
+
+    def rank(self) -> tuple:
+        return (1, len(self.rounds) + self.done, self.steps_done)
+
+    def resumed(self, attempts: int, earlier_sec: float) -> dict:
+        steps = 0 if self.done else self.steps_done
+        return {"rounds_done": len(self.rounds), "steps_done": steps, "attempts": attempts}
+
+
+@dataclass(frozen=True)
+class WarmupPoint:
+    """A sampler's finished warm-up (HMC/NUTS adaptation, MCLMC tuning)."""
+
+    def describe(self) -> str:
+        return "the end of the sampler's warm-up (adaptation or tuning)"
+
+    def rank(self) -> tuple:
+        return (1, 1, 0)
+
+    def resumed(self, attempts: int, earlier_sec: float) -> dict:
+        return {"done": True, "attempts": attempts}
+
+
+Point = SamplingPoint | PilotPoint | WarmupPoint
+
+
+def point_of(where: dict) -> Point:
+    """The typed saved point of a ``where`` the numerics reported: tagged by ``phase``
+    (``"pilot"``, ``"warmup"``, or the sampling loop's own phase number)."""
+    match where.get("phase"):
+        case "warmup":
+            return WarmupPoint()
+        case "pilot":
+            names = {f.name for f in fields(PilotPoint)}
+            known = {k: v for k, v in where.items() if k in names and v is not None}
+            return PilotPoint(**{**known, "rounds": tuple(where.get("rounds") or ())})
+        case _:
+            return SamplingPoint(int(where["draws_done"]), int(where["draws_total"]))
+
+
 def describe(where: dict) -> str:
     """Where saved progress stands, to follow "at": "draw 25 of 60", "step-size pilot
     round 2, step 1,000 of 9,000", "the end of the step-size pilot (2 rounds, ε = …)",
     "the end of the sampler's warm-up"."""
-    if where.get("phase") == "warmup":
-        return "the end of the sampler's warm-up (adaptation or tuning)"
-    if where.get("phase") != "pilot":
-        return f"draw {where['draws_done']:,} of {where['draws_total']:,}"
-    if where.get("done"):
-        rounds = len(where.get("rounds", []))
-        return (
-            f"the end of the step-size pilot ({rounds} round{'s' if rounds != 1 else ''}, "
-            f"ε = {where['step_size']:.3g})"
-        )
-    if not where.get("steps_done"):
-        number = where["round"] + 1
-        return f"the start of step-size pilot round {number} (ε = {where['step_size']:.3g})"
-    return (
-        f"step-size pilot round {where['round'] + 1}, step {where['steps_done']:,} of "
-        f"{where['steps_total']:,}"
-    )
+    return point_of(where).describe()
 
 
 def progress_rank(where: dict | None) -> tuple:
     """An order on saved progress (none < pilot rounds or a finished warm-up < sampling
     draws), so a SLURM task can tell whether its attempt moved its run forward."""
-    if not where:
-        return (0,)
-    if where.get("phase") == "warmup":
-        return (1, 1, 0)
-    if where.get("phase") == "pilot":
-        return (1, len(where.get("rounds", [])) + bool(where.get("done")), where["steps_done"])
-    return (2, where["draws_done"])
+    return point_of(where).rank() if where else (0,)
 
 
 def saved_progress(path: Path) -> dict | None:
@@ -220,21 +285,7 @@ class Snapshots:
         self.earlier_sec = float(meta.get("sampling_sec", 0.0))
         self.earlier = list(meta.get("notes", []))
         attempts = int(meta.get("attempts", 1)) + 1
-        if where.get("phase") == "warmup":
-            self.resumed = {"done": True, "attempts": attempts}
-        elif where.get("phase") == "pilot":
-            done = where.get("done", False)
-            self.resumed = {
-                "rounds_done": len(where["rounds"]),
-                "steps_done": 0 if done else where["steps_done"],
-                "attempts": attempts,
-            }
-        else:
-            self.resumed = {
-                "draws_done": where["draws_done"],
-                "attempts": attempts,
-                "earlier_sampling_sec": round(self.earlier_sec, 3),
-            }
+        self.resumed = point_of(where).resumed(attempts, self.earlier_sec)
         if self.note is not None:
             self.resumed["earlier_attempts"] = self.earlier
         if self.name is not None:

@@ -96,7 +96,7 @@ def test_own_checkpoints_are_targets_with_a_curve(project, tmp_path):
     from lambda_hat.store.catalog import Catalog
     from lambda_hat.tui.data import training_curve
 
-    meta = json.loads((layout.target_dir(targets[1].target_id) / "meta.json").read_text())
+    meta = Catalog(project.root / "runs").target(targets[1].target_id).meta
     curve = training_curve(Catalog(project.root / "runs"), meta)
     by_step = {r["step"]: r["llc_mean"] for r in rows}
     assert curve == {"hmc": sorted(by_step.items())}
