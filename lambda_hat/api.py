@@ -207,8 +207,8 @@ def load_target(target, root="runs") -> Target:
         params=params,
         data=(data["X"], data["Y"]),
         loss=spec.model.loss,
-        L0=float(meta["metrics"]["L0"]),
-        meta=meta,
+        L0=float(meta.metrics.L0),
+        meta=meta.to_json(),
     )
 
 

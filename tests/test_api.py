@@ -361,7 +361,7 @@ def test_load_target_gives_a_python_factorys_own_pytree(tmp_path):
     path.write_text(LOGISTIC)
     (target,) = make_plan(load(path)).targets
     with _x64():  # the runner sets the process's precision for the build
-        tid = runner.build_target(target.spec, tmp_path / "runs")
+        tid = runner.build_target(target.spec, tmp_path / "runs").key
     t = lh.load_target(tmp_path / "runs" / "targets" / tid)  # by folder
     assert t.target_id == tid and t.loss == "cross_entropy"
     assert set(t.params) == {"W", "b"}

@@ -141,27 +141,9 @@ def _emit(event: dict) -> None:
             pass
 
 
-def _final(kind: str, spec, root: str) -> Path:
-    from lambda_hat.store.ids import run_dirname, target_id
-    from lambda_hat.store.layout import Layout
-
-    layout = Layout(root)
-    if kind == "target":
-        return layout.target_dir(target_id(spec))
-    return layout.run_dir(spec.target_id, run_dirname(spec))
-
-
-def _checkpoint_ids(spec) -> list[str]:
-    """Target IDs of every checkpoint of ``spec``'s training run (none for a target that
-    is not a checkpoint): the siblings one training builds together (``runner``)."""
-    from lambda_hat.config.experiment import training_checkpoints
-    from lambda_hat.store.ids import target_id
-
-    return [target_id(s) for s in training_checkpoints(spec).values()]
-
-
 def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list[int] | None):
-    """Build one target or run one sampler; returns a small JSON-able summary.
+    """Build one target or run one sampler; returns a small JSON-able summary (the
+    ``finished`` event's fields: ``events.Finished``).
 
     ``built`` is False when the artifact was already published (possibly by another
     process while this one waited for its lock): the summary then does not claim it. A
@@ -171,52 +153,58 @@ def execute(kind: str, key: str, spec, root: str, names: dict | None, cpus: list
     pin_threads(cpus)
     _emit({"event": "started", "key": key, "kind": kind})
     from lambda_hat import runner
-    from lambda_hat.store.layout import lock_path
-    from lambda_hat.store.locks import lock_for
 
     start = time.time()
-    final = _final(kind, spec, root)
-    # The runner takes this same (re-entrant) lock to publish; holding it here first
-    # tells us whether this process is the one that builds the artifact. A checkpoint
-    # target's training lock comes first, in the order the runner takes them.
-    with runner.training_lock(spec, Path(root)), lock_for(lock_path(final)):
-        built = not final.is_dir()
-        if kind == "target":
-            missing = [s for s in _checkpoint_ids(spec) if not final.with_name(s).is_dir()]
-            tid = runner.build_target(spec, Path(root), names)
-            return {
-                "key": key,
-                "target_id": tid,
-                "built": built,
-                "siblings": [s for s in missing if s != tid and final.with_name(s).is_dir()],
-                "walltime_sec": time.time() - start,
-            }
-
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.time()
-            if done >= total or now - last[0] > 0.2:
-                last[0] = now
-                _emit({"event": "progress", "key": key, "done": done, "total": total})
-
-        def stage(text: str) -> None:
-            if _QUEUE is None:  # a SLURM task: its log is this process's stdout
-                print(f"[lambda-hat {time.strftime('%H:%M:%S')}] {key}: {text}", flush=True)
-            _emit({"event": "stage", "key": key, "stage": text})
-
-        name = runner.run_sampler(spec, Path(root), progress, stage)
-    from lambda_hat.store.jsonio import read_json
-
-    analysis = read_json(Path(root) / "targets" / spec.target_id / name / "analysis.json")
+    if kind == "target":
+        done = runner.build_target(spec, Path(root), names)
+        return {
+            "key": key,
+            "target_id": done.key,
+            "built": done.built,
+            "siblings": list(done.siblings),
+            "walltime_sec": time.time() - start,
+        }
+    done = runner.run_sampler(spec, Path(root), _progress(key), _stage(key))
+    out = {"key": key, "run": done.key, "built": done.built}
+    analysis = done.record or _stored_analysis(done.path)
     return {
-        "key": key,
-        "run": name,
-        "built": built,
-        "llc_mean": analysis["llc_mean"],
-        "llc_mcse": analysis.get("llc_mcse"),
-        "true_llc": analysis.get("true_llc"),
-        "walltime_sec": analysis["walltime_sec"] if built else time.time() - start,
-        "warnings": analysis.get("warnings", []),
-        "trust": analysis.get("trust"),
+        **out,
+        "llc_mean": analysis.llc_mean,
+        "llc_mcse": analysis.llc_mcse,
+        "true_llc": analysis.true_llc,
+        "walltime_sec": analysis.walltime_sec if done.built else time.time() - start,
+        "warnings": analysis.warnings,
+        "trust": analysis.trust.to_json() if analysis.trust else None,
     }
+
+
+def _stored_analysis(path: Path):
+    """The analysis of a run this task found published (the ``found`` line's numbers)."""
+    from lambda_hat.store.jsonio import read_json
+    from lambda_hat.store.records import RunAnalysis
+
+    return RunAnalysis.from_json(read_json(path / "analysis.json"), path.name)
+
+
+def _progress(key: str):
+    """``progress(done, total)`` of a run: an event at most every 0.2 s, and the last."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.time()
+        if done >= total or now - last[0] > 0.2:
+            last[0] = now
+            _emit({"event": "progress", "key": key, "done": done, "total": total})
+
+    return progress
+
+
+def _stage(key: str):
+    """``stage(text)`` of a run: an event, and a log line in a SLURM task."""
+
+    def stage(text: str) -> None:
+        if _QUEUE is None:  # a SLURM task: its log is this process's stdout
+            print(f"[lambda-hat {time.strftime('%H:%M:%S')}] {key}: {text}", flush=True)
+        _emit({"event": "stage", "key": key, "stage": text})
+
+    return stage

@@ -25,7 +25,7 @@ def test_diverging_sgld_is_recorded_as_failure(tmp_path, x32):
     target = TargetSpec(
         model, DataSpec(n_data=50), TrainingSpec(init="teacher", steps=0), 0, "float32"
     )
-    tid = runner.build_target(target, tmp_path)
+    tid = runner.build_target(target, tmp_path).key
     spec = RunSpec(
         target_id=tid,
         sampler="sgld",

@@ -76,8 +76,8 @@ def _stop_after(draws: int):
 
 def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path):
     whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root)
-    assert runner.build_target(TARGET, root) == tid
+    tid = runner.build_target(TARGET, whole_root).key
+    assert runner.build_target(TARGET, root).key == tid
     spec, name = _spec(tid), run_dirname(_spec(tid))
     runner.run_sampler(spec, whole_root)
     layout = Layout(root)
@@ -113,8 +113,8 @@ def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatc
     import blackjax
 
     whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root)
-    assert runner.build_target(TARGET, root) == tid
+    tid = runner.build_target(TARGET, whole_root).key
+    assert runner.build_target(TARGET, root).key == tid
     spec = dataclasses.replace(
         _spec(tid),
         sampler="hmc",
@@ -149,7 +149,7 @@ def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatc
 
 
 def test_a_failed_run_leaves_no_saved_progress(tmp_path):
-    tid = runner.build_target(TARGET, tmp_path)
+    tid = runner.build_target(TARGET, tmp_path).key
     spec = _spec(tid)
     layout = Layout(tmp_path)
     saved = layout.run_resume(tid, run_dirname(spec))
@@ -173,8 +173,8 @@ def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_pat
 
     monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)  # all three rounds (else one settles it)
     whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root)
-    assert runner.build_target(TARGET, root) == tid
+    tid = runner.build_target(TARGET, whole_root).key
+    assert runner.build_target(TARGET, root).key == tid
     spec = dataclasses.replace(
         _spec(tid), params=SGLDParams(step_size="auto", batch_size=20), max_draws=200
     )

@@ -91,10 +91,10 @@ def test_an_old_target_runs_from_its_copy_after_the_module_changed(project):
     path = project.write(LOGISTIC)
     exp = load(path)
     (entry,) = exp.targets
-    tid = runner.build_target(entry.spec, exp.store_root)
+    tid = runner.build_target(entry.spec, exp.store_root).key
     (project.root / "user_models.py").write_text("raise ImportError('gone')\n")
     spec = resolve_run(exp.samplers[0], tid, 300)
-    name = runner.run_sampler(spec, exp.store_root)
+    name = runner.run_sampler(spec, exp.store_root).key
     assert (Layout(exp.store_root).run_dir(tid, name) / "analysis.json").is_file()
 
 

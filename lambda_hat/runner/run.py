@@ -1,0 +1,258 @@
+"""Run one sampler on a published target and publish the run: λ̂, trace and plots.
+
+Called inside worker processes. A run publishes atomically under its lock, appends its
+manifest line, keeps its progress while it samples (``store/snapshots.py``) and records
+a failure (never a partial result) when anything goes wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lambda_hat.config.experiment import checkpoint_at
+from lambda_hat.config.specs import RunSpec, TargetSpec, to_dict
+from lambda_hat.provenance import code_digest, code_sha, compute, pkg_versions
+from lambda_hat.runner.common import Progress, Published, Stage, recordable, set_precision
+from lambda_hat.runner.target import load_target, target_spec
+from lambda_hat.samplers.registry import sampler
+from lambda_hat.store import failures, manifest, npz
+from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
+from lambda_hat.store.jsonio import write_json
+from lambda_hat.store.layout import Layout
+from lambda_hat.store.publish import publish
+from lambda_hat.store.records import RunAnalysis, TargetMeta
+from lambda_hat.store.run_names import run_folder
+from lambda_hat.store.snapshots import Snapshots
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one run's build needs, gathered once: its spec and ID, its target (folder,
+    meta, spec, data, w*), whom to tell (``progress``, ``stage``), when it was picked up, and
+    its saved progress."""
+
+    spec: RunSpec
+    run_id: str
+    folder: Path
+    meta: TargetMeta
+    target: TargetSpec  # the target's spec, its python model read from its own copy
+    data: dict
+    params: dict
+    progress: Progress | None
+    stage: Stage | None
+    start: float
+    snapshots: Snapshots
+
+
+def run_sampler(
+    spec: RunSpec, root: Path, progress: Progress | None = None, stage: Stage | None = None
+) -> Published:
+    """Sample, estimate and publish one run unless it exists.
+
+    ``progress(done, total)`` follows the sampler's draws; ``stage(text)`` is told each
+    phase (step pilots, sampling, writing) as it starts."""
+    start = time.time()
+    layout = Layout(root)
+    name, rid = run_dirname(spec), run_id(spec)
+    final = layout.run_dir(spec.target_id, name)
+    if final.is_dir():
+        return Published(name, final, False)
+    fail_path = layout.run_failure(spec.target_id, name)
+    snapshots = Snapshots(
+        layout.run_resume(spec.target_id, name),
+        {"run_id": rid, "code": code_digest(), "packages": pkg_versions()},
+        tell=stage,
+        note={"compute": compute()},
+    )
+    written: list[RunAnalysis] = []
+    try:
+        meta, data, params = load_target(root, spec.target_id)
+        folder = layout.target_dir(spec.target_id)
+        tspec = target_spec(meta, folder)
+        job = _Job(spec, rid, folder, meta, tspec, data, params, progress, stage, start, snapshots)
+        built = publish(final, lambda tmp: written.append(_write_run(tmp, job)))
+    except BaseException as exc:
+        if recordable(exc) and layout.target_dir(spec.target_id).is_dir():
+            failures.record(fail_path, exc, to_dict(spec), target_id=spec.target_id, run=name)
+            snapshots.clear()  # its next attempt (--retry-failed) starts afresh
+        raise
+    snapshots.clear()
+    if built:
+        _add_to_manifest(layout, spec, final, written[0])
+    failures.clear(fail_path)
+    return Published(name, final, built, written[0] if built else None)
+
+
+def _add_to_manifest(layout: Layout, spec: RunSpec, final: Path, analysis: RunAnalysis) -> None:
+    entry = {
+        "target_id": spec.target_id,
+        "run_id": analysis.run_id,
+        "sampler": spec.sampler,
+        "hyperparams": to_dict(spec.params),
+        "walltime_sec": analysis.walltime_sec,
+        "artifact_path": str(final),
+        "created_at": analysis.created_at,
+    }
+    manifest.record(
+        layout.runs_manifest(spec.target_id),
+        entry,
+        "run_id",
+        lambda e: layout.run_dir(e["target_id"], run_folder(e["sampler"], e["run_id"])).is_dir(),
+    )
+
+
+def _last_checkpoint_w(spec: TargetSpec, targets: Path):
+    """w* of the last checkpoint of ``spec``'s training run (None for a target that is
+    not a checkpoint, or is the last): ``step_size = "auto"`` is chosen there for every
+    checkpoint, one step for the whole training run. Its siblings are published
+    together, by one training."""
+    training = spec.training
+    if training.at_step is None:
+        return None
+    last = max((*training.checkpoints, training.at_step))
+    if last == training.at_step:
+        return None
+    path = targets / target_id(checkpoint_at(spec, last)) / "params.npz"
+    return npz.load(path)["w_star"] if path.is_file() else None
+
+
+def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
+    """Sample and write the run's files into ``tmp``; its analysis.json's record.
+
+    ``analysis.json`` records where the time went (``timings_sec``: load, sample (with
+    compilation), summary, trace, plots) and ``walltime_sec`` from the pick-up; a run
+    that took up an earlier attempt's saved progress says so (``resumed``).
+    """
+    from lambda_hat.analysis import inference_data, plots
+
+    clock = _Clock(job.start)
+    posterior, tune_on = _posteriors(job)
+    clock.lap("load")
+    from lambda_hat.sampling import sample_llc
+
+    with job.snapshots.kept_on_stop():  # a stop (Ctrl-C, SIGTERM) first saves each stage
+        est = sample_llc(posterior, job.spec, job.progress, tune_on, job.stage, job.snapshots)
+    sampling_sec = clock.lap("sample")
+    if job.stage is not None:
+        job.stage("writing: summary, trace and plots")
+    analysis = _analysis(job, est, posterior, sampling_sec)
+    clock.lap("summary")
+    spec, result, truth = job.spec, est.result, job.meta.true_llc
+    about = {"run_id": job.run_id, "target_id": spec.target_id, "L0": est.L0}
+    inference_data.write_trace(
+        tmp / "trace.nc",
+        est.llc,
+        result.loss,
+        result.sample_stats,
+        {**about, "n_beta": posterior.n_beta},
+        positions=result.positions,
+    )
+    clock.lap("trace")
+    plot_meta = {"sampler": spec.sampler, "target_id": spec.target_id, "run_id": job.run_id}
+    analysis["diagnostics"] = plots.write_all(
+        tmp / "diagnostics",
+        est.llc,
+        result.sample_stats,
+        {**plot_meta, "true_llc": truth},
+        est.summary["llc_mcse"],
+    )
+    clock.lap("plots")
+    analysis["timings_sec"] = clock.laps
+    analysis["created_at"] = time.time()
+    analysis["walltime_sec"] = analysis["created_at"] - job.start
+    analysis["peak_rss_mb"] = _peak_rss_mb()
+    record = RunAnalysis.from_json(analysis)
+    write_json(tmp / "analysis.json", record.to_json())
+    return record
+
+
+def _posteriors(job: _Job):
+    """The run's posterior at the target's w*, and the one its sampler tunes on (SGLD's
+    step on a training's last checkpoint; None: tune on the run's own)."""
+    from lambda_hat.sampling import posterior_of
+    from lambda_hat.targets.build import dtype_of, flat_apply
+
+    spec, model = job.spec, job.target.model
+    set_precision(spec.precision)
+    origin = job.target.origin(check_content=False)  # a run needs apply; w* is the stored one
+    apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
+    x, y = job.data["X"], job.data["Y"]
+    posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec)
+    if not sampler(spec.sampler).tunes_on_last_checkpoint(spec.params):
+        return posterior, None
+    w_last = _last_checkpoint_w(job.target, job.folder.parent)
+    if w_last is None:
+        return posterior, None
+    return posterior, posterior_of(apply_flat, model.loss, x, y, w_last, spec)
+
+
+def _analysis(job: _Job, est, posterior, sampling_sec: float) -> dict:
+    """analysis.json's estimate, diagnostics and provenance (before its files' part)."""
+    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
+
+    spec, result, summ, truth = job.spec, est.result, est.summary, job.meta.true_llc
+    prepared = sampler(spec.sampler).record_key
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": job.run_id,
+        "target_id": spec.target_id,
+        "sampler": spec.sampler,
+        **summ,
+        "true_llc": truth,
+        "relative_error": (summ["llc_mean"] - truth) / truth if truth else None,
+        "total_fges": result.total_fges,
+        "fges_per_chain": [float(v) for v in result.fges_per_chain],
+        "warmup_fges": float(np.sum(result.warmup_fges_per_chain)),
+        "recording_loss_evals": int(result.loss_evals_per_chain) * spec.chains,
+        "sampling_walltime_sec": sampling_sec,  # compilation included
+        "L0": est.L0,
+        "n": int(posterior.n),
+        "p": int(posterior.num_params),
+        "n_beta": posterior.n_beta,
+        "inverse_temperature": spec.inverse_temperature,
+        "localization": spec.localization,
+        "precision": spec.precision,
+        "chains": spec.chains,
+        "draws": int(est.llc.shape[1]),  # kept draws per chain (draws = "auto": where it stopped)
+        "burnin": est.spec.burnin,  # thin = "auto" at its cap: lengthened to 1/γ
+        "thin": est.spec.thin,  # thin = "auto": the steps per draw it chose
+        "llc_trace": spec.llc_trace,
+        "sampler_config": to_dict(spec),
+        "stats": dict(result.stats),
+        **({"budget": est.budget} if est.budget else {}),
+        **({prepared: est.sgld_step} if est.sgld_step else {}),
+        **({"resumed": est.resumed} if est.resumed else {}),
+        "trust": est.trust,
+        "warnings": est.warnings,
+        "loss": LOSS_DESCRIPTIONS[job.target.model.loss],
+        "loss_name": job.target.model.loss,
+        "code_sha": code_sha(),
+        "pkg_versions": pkg_versions(),
+        "compute": compute(),
+        "spec": to_dict(spec),
+    }
+
+
+class _Clock:
+    """Named laps since ``start`` (seconds), for analysis.json's ``timings_sec``."""
+
+    def __init__(self, start: float):
+        self.last = start
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> float:
+        now = time.time()
+        self.laps[name] = round(now - self.last, 4)
+        self.last = now
+        return self.laps[name]
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB): an upper bound for this run's."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
