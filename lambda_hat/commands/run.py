@@ -83,9 +83,9 @@ def _status(status: str) -> str:
 def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
-    from lambda_hat.scheduler import housekeeping
     from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
+    from lambda_hat.store import housekeeping
     from lambda_hat.store.root import writable_store
     from lambda_hat.targets.probe import check_python_models
 

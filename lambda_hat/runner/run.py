@@ -88,18 +88,9 @@ def run_sampler(
 
 
 def _add_to_manifest(layout: Layout, spec: RunSpec, final: Path, analysis: RunAnalysis) -> None:
-    entry = {
-        "target_id": spec.target_id,
-        "run_id": analysis.run_id,
-        "sampler": spec.sampler,
-        "hyperparams": to_dict(spec.params),
-        "walltime_sec": analysis.walltime_sec,
-        "artifact_path": str(final),
-        "created_at": analysis.created_at,
-    }
     manifest.record(
         layout.runs_manifest(spec.target_id),
-        entry,
+        manifest.run_entry(analysis, final),
         "run_id",
         lambda e: layout.run_dir(e["target_id"], run_folder(e["sampler"], e["run_id"])).is_dir(),
     )

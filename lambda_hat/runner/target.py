@@ -111,13 +111,11 @@ def _publish_target(spec, tid: str, layout: Layout, names: dict, arrays) -> Targ
             failures.record(layout.target_failure(tid), exc, to_dict(spec), target_id=tid)
         raise
     if built:
-        entry = {"target_id": tid, "created_at": written[0].created_at}
-        entry.update({"model": None, "data": None, "training": None, **names})
-        entry["seed"] = spec.seed
-        if spec.training.at_step is not None:
-            entry["step"] = spec.training.at_step
         manifest.record(
-            layout.catalog, entry, "target_id", lambda e: layout.target_dir(e["target_id"]).is_dir()
+            layout.catalog,
+            manifest.catalog_entry(written[0]),
+            "target_id",
+            lambda e: layout.target_dir(e["target_id"]).is_dir(),
         )
     failures.clear(layout.target_failure(tid))
     return written[0] if built else None

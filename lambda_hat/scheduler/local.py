@@ -26,11 +26,11 @@ from pathlib import Path
 
 from lambda_hat.config.specs import to_dict
 from lambda_hat.errors import StoreFullError
-from lambda_hat.scheduler import crash, events, housekeeping
+from lambda_hat.scheduler import crash, events
 from lambda_hat.scheduler.crash import WorkerCrashed
 from lambda_hat.scheduler.plan import DONE, FAILED, TODO, Plan, RunTask, TargetTask
 from lambda_hat.scheduler.worker import execute, init_worker, warm_up
-from lambda_hat.store import failures
+from lambda_hat.store import failures, housekeeping
 from lambda_hat.store.layout import Layout
 
 Sink = Callable[[dict], None]

@@ -18,6 +18,30 @@ from pathlib import Path
 from lambda_hat.store import space
 from lambda_hat.store.layout import lock_path
 from lambda_hat.store.locks import lock_for
+from lambda_hat.store.records import RunAnalysis, TargetMeta
+
+
+def catalog_entry(meta: TargetMeta) -> dict:
+    """The ``_catalog.jsonl`` line of a target (``step``: a training's checkpoint)."""
+    entry = {"target_id": meta.target_id, "created_at": meta.created_at}
+    entry.update({k: meta.names.get(k) for k in ("model", "data", "training")})
+    entry["seed"] = meta.seed
+    if meta.step is not None:
+        entry["step"] = meta.step
+    return entry
+
+
+def run_entry(analysis: RunAnalysis, folder: Path) -> dict:
+    """The ``_runs.jsonl`` line of a run published at ``folder``."""
+    return {
+        "target_id": analysis.target_id,
+        "run_id": analysis.run_id,
+        "sampler": analysis.sampler,
+        "hyperparams": analysis.sampler_config.get("params", {}),
+        "walltime_sec": analysis.walltime_sec,
+        "artifact_path": str(folder),
+        "created_at": analysis.created_at,
+    }
 
 
 def read(path: Path) -> list[dict]:

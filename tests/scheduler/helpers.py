@@ -114,7 +114,7 @@ def temp_folders(root: Path) -> list[Path]:
 
 def assert_consistent(root: Path) -> None:
     """No temp folders, manifests match folders, every published artifact complete."""
-    from lambda_hat.commands.verify import verify
+    from lambda_hat.store.verify import verify
 
     assert temp_folders(root) == []
     report = verify(root)

@@ -16,9 +16,8 @@ import pytest
 from lambda_hat.cli import main
 from lambda_hat.config import load
 from lambda_hat.errors import StoreFullError
-from lambda_hat.scheduler import housekeeping
 from lambda_hat.scheduler.plan import make_plan
-from lambda_hat.store import checksums
+from lambda_hat.store import checksums, housekeeping
 from lambda_hat.store.layout import Layout
 from tests.numerics.conftest import x64  # noqa: F401  (the same all-float64 fixture)
 from tests.store.faults import (

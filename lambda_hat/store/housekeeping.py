@@ -18,6 +18,7 @@ from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
 from lambda_hat.store.publish import clean_stale, is_locked
+from lambda_hat.store.records import RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 
@@ -84,33 +85,6 @@ def clean_stale_temps(root: str | Path, target_ids: list[str] | None = None) -> 
 # -- manifests -----------------------------------------------------------------------
 
 
-def catalog_entry(meta: dict) -> dict:
-    """The ``_catalog.jsonl`` line of a target, from its meta.json (as the runner writes)."""
-    names = meta.get("names") or {}
-    return {
-        "target_id": meta["target_id"],
-        "created_at": meta.get("created_at"),
-        "model": names.get("model"),
-        "data": names.get("data"),
-        "training": names.get("training"),
-        "seed": meta.get("seed"),
-    }
-
-
-def run_entry(analysis: dict, folder: Path) -> dict:
-    """The ``_runs.jsonl`` line of a run, from its analysis.json (as the runner writes)."""
-    spec = analysis.get("spec") or {}
-    return {
-        "target_id": analysis["target_id"],
-        "run_id": analysis["run_id"],
-        "sampler": analysis["sampler"],
-        "hyperparams": spec.get("params", {}),
-        "walltime_sec": analysis.get("walltime_sec"),
-        "artifact_path": str(folder),
-        "created_at": analysis.get("created_at"),
-    }
-
-
 @dataclass
 class ManifestCheck:
     """What is wrong with one manifest, compared with the folders it indexes."""
@@ -174,11 +148,19 @@ def reconcile_catalog(root: str | Path, fix: bool = True) -> ManifestCheck:
         if layout.targets.is_dir():
             folders = {p.name: p for p in sorted(layout.targets.glob("tgt_*")) if p.is_dir()}
         check, fixed = _check(
-            path, "target_id", folders, lambda f: catalog_entry(read_json(f / "meta.json"))
+            path, "target_id", folders, lambda f: manifest.catalog_entry(_meta(f))
         )
         if fix and fixed is not None and (folders or path.exists()):
             manifest.rebuild(path, fixed)
     return check
+
+
+def _meta(folder: Path) -> TargetMeta:
+    return TargetMeta.from_json(read_json(folder / "meta.json"), folder.name)
+
+
+def _analysis(folder: Path) -> RunAnalysis:
+    return RunAnalysis.from_json(read_json(folder / "analysis.json"), folder.name)
 
 
 def _run_key(name: str) -> str:
@@ -198,7 +180,7 @@ def reconcile_runs(root: str | Path, tid: str, fix: bool = True) -> ManifestChec
             path,
             "run_id",
             folders,
-            lambda f: run_entry(read_json(f / "analysis.json"), layout.run_dir(tid, f.name)),
+            lambda f: manifest.run_entry(_analysis(f), layout.run_dir(tid, f.name)),
         )
         if fix and fixed is not None and target.is_dir():
             manifest.rebuild(path, fixed)

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import time
 
-from lambda_hat.scheduler import housekeeping
-from lambda_hat.store import manifest
+from lambda_hat.store import housekeeping, manifest
 from lambda_hat.store.layout import Layout, lock_path
+from lambda_hat.store.records import RunAnalysis
 
 TID = "tgt_0123456789ab"
 
@@ -89,7 +89,8 @@ def test_reconcile_fixes_duplicate_dangling_torn_and_missing_lines(tmp_path):
     _run(root, "bbbbbbbb", created=20.0)
     layout = Layout(root)
     path = layout.runs_manifest(TID)
-    entry_a = housekeeping.run_entry(json.loads((a / "analysis.json").read_text()), a)
+    analysis_a = RunAnalysis.from_json(json.loads((a / "analysis.json").read_text()))
+    entry_a = manifest.run_entry(analysis_a, a)
     gone = dict(entry_a, run_id="cccccccc")
     path.write_text(
         json.dumps(entry_a)
