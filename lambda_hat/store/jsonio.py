@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
+
+from lambda_hat.store.atomic import replacing
 
 
 def write_json(path: Path, obj, indent: int | None = 2) -> None:
@@ -18,15 +19,9 @@ def write_json(path: Path, obj, indent: int | None = 2) -> None:
 
 
 def write_json_atomic(path: Path, obj, indent: int | None = 2) -> None:
-    """Replace a small JSON file atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}")
-    try:
+    """Replace a small JSON file atomically (``atomic.replacing``)."""
+    with replacing(path) as tmp:
         write_json(tmp, obj, indent)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lambda_hat.store import space
+from lambda_hat.store.atomic import replacing
 from lambda_hat.store.layout import lock_path
 from lambda_hat.store.locks import lock_for
 from lambda_hat.store.records import RunAnalysis, TargetMeta
@@ -66,16 +67,8 @@ def _dump(entry: dict) -> str:
 
 
 def _rewrite(path: Path, entries: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.rewrite-{os.getpid()}")
-    try:
-        with open(tmp, "w") as fh:
-            fh.writelines(_dump(e) for e in entries)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp, open(tmp, "w") as fh:
+        fh.writelines(_dump(e) for e in entries)
 
 
 def _append(path: Path, line: str) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 
 from lambda_hat.errors import ConfigError
 from lambda_hat.store import npz
+from lambda_hat.store.atomic import replacing
 
 SAVE_EVERY_SEC = 60.0  # at most this much sampling is lost to a kill -9
 SAVE_EVERY_ENV = "LAMBDA_HAT_SAVE_EVERY_SEC"  # overrides it (0: at every chunk)
@@ -306,23 +307,13 @@ class Snapshots:
             "notes": [*self.earlier, *([self.note] if self.note is not None else [])],
             "saved_at": time.time(),
         }
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            npz.save(tmp, **arrays, **{META: np.asarray(json.dumps(meta))})
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+        try:  # a second stop during the save leaves no half-written sibling either
+            with replacing(self.path) as tmp:
+                npz.save(tmp, **arrays, **{META: np.asarray(json.dumps(meta))})
             self.pending.pop(self.path, None)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             self.failed_write = True
             self.tell(f"could not save progress to {self.path} ({exc}); sampling goes on")
-        except BaseException:  # a second stop during the save: no half-written sibling
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise
 
     def clear(self) -> None:
         """Remove the saved point (the run is published or has failed) with its parts

@@ -76,7 +76,8 @@ def _arm(point: str) -> None:
             _die()
 
         jsonio.write_json = write_json
-        sys.modules["lambda_hat.runner"].write_json = write_json
+        for writer in ("lambda_hat.runner.target", "lambda_hat.runner.run"):
+            sys.modules[writer].write_json = write_json
     elif point == "before_rename":
         real = publish._fsync_tree
 
