@@ -214,8 +214,10 @@ def load_target(target, root="runs") -> Target:
 
 def _target_folder(target, root) -> Path:
     """The folder of ``target``: given as a target folder, or an ID prefix in ``root``."""
+    from lambda_hat.store.layout import META
+
     path = Path(target)
-    if (path / "meta.json").is_file():
+    if (path / META).is_file():
         return path
     from lambda_hat.store.catalog import Catalog
 

@@ -39,6 +39,7 @@ def promote(rows: list[dict], dest: Path) -> list[Path]:
     """Copy plots and write ``index.md`` and ``results.csv``; returns the files written."""
     from lambda_hat.commands.results import TABLE_COLUMNS, fmt
     from lambda_hat.results import COLUMNS
+    from lambda_hat.store.layout import DIAGNOSTICS
 
     dest.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -47,7 +48,7 @@ def promote(rows: list[dict], dest: Path) -> list[Path]:
         rel = run_folder(row)
         (dest / rel).mkdir(parents=True, exist_ok=True)
         copied = []
-        for png in sorted((Path(row["path"]) / "diagnostics").glob("*.png"), key=_plot_order):
+        for png in sorted((Path(row["path"]) / DIAGNOSTICS).glob("*.png"), key=_plot_order):
             shutil.copy2(png, dest / rel / png.name)
             copied.append(rel / png.name)
         plots[row["run"] + row["target_id"]] = copied

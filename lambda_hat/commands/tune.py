@@ -86,10 +86,11 @@ def _execute(experiment, root: Path, workers: int | None, console) -> None:
 
 def _fges(run_folder: Path) -> float:
     from lambda_hat.store.jsonio import read_json
+    from lambda_hat.store.layout import ANALYSIS
     from lambda_hat.store.records import RunAnalysis
 
     try:
-        fges = RunAnalysis.from_json(read_json(run_folder / "analysis.json")).total_fges
+        fges = RunAnalysis.from_json(read_json(run_folder / ANALYSIS)).total_fges
     except (OSError, ValueError, AttributeError):
         return math.inf
     return math.inf if fges is None else float(fges)

@@ -8,10 +8,9 @@ wrong, and return what they did (``Published``).
 
 from lambda_hat.runner.common import Published, set_precision, training_lock
 from lambda_hat.runner.run import run_sampler
-from lambda_hat.runner.target import SOURCE_DIR, build_target, load_target, target_spec, true_llc
+from lambda_hat.runner.target import build_target, load_target, target_spec, true_llc
 
 __all__ = [
-    "SOURCE_DIR",
     "Published",
     "build_target",
     "load_target",

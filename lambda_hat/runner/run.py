@@ -22,7 +22,7 @@ from lambda_hat.samplers.registry import sampler
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
 from lambda_hat.store.jsonio import write_json
-from lambda_hat.store.layout import Layout
+from lambda_hat.store.layout import ANALYSIS, DIAGNOSTICS, PARAMS, TRACE, Layout
 from lambda_hat.store.publish import publish
 from lambda_hat.store.records import RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import run_folder
@@ -107,7 +107,7 @@ def _last_checkpoint_w(spec: TargetSpec, targets: Path):
     last = max((*training.checkpoints, training.at_step))
     if last == training.at_step:
         return None
-    path = targets / target_id(checkpoint_at(spec, last)) / "params.npz"
+    path = targets / target_id(checkpoint_at(spec, last)) / PARAMS
     return npz.load(path)["w_star"] if path.is_file() else None
 
 
@@ -135,7 +135,7 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     spec, result, truth = job.spec, est.result, job.meta.true_llc
     about = {"run_id": job.run_id, "target_id": spec.target_id, "L0": est.L0}
     inference_data.write_trace(
-        tmp / "trace.nc",
+        tmp / TRACE,
         est.llc,
         result.loss,
         result.sample_stats,
@@ -145,7 +145,7 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     clock.lap("trace")
     plot_meta = {"sampler": spec.sampler, "target_id": spec.target_id, "run_id": job.run_id}
     analysis["diagnostics"] = plots.write_all(
-        tmp / "diagnostics",
+        tmp / DIAGNOSTICS,
         est.llc,
         result.sample_stats,
         {**plot_meta, "true_llc": truth},
@@ -157,7 +157,7 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     analysis["walltime_sec"] = analysis["created_at"] - job.start
     analysis["peak_rss_mb"] = _peak_rss_mb()
     record = RunAnalysis.from_json(analysis)
-    write_json(tmp / "analysis.json", record.to_json())
+    write_json(tmp / ANALYSIS, record.to_json())
     return record
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -26,19 +25,16 @@ from lambda_hat.runner.common import Published, recordable, set_precision, train
 from lambda_hat.store import failures, manifest, npz
 from lambda_hat.store.ids import SCHEMA_VERSION, target_id
 from lambda_hat.store.jsonio import read_json, write_json
-from lambda_hat.store.layout import Layout
+from lambda_hat.store.layout import DATA, META, PARAMS, Layout
 from lambda_hat.store.publish import publish
 from lambda_hat.store.records import Dims, Metrics, TargetMeta
+from lambda_hat.targets.registry import model_of
 from lambda_hat.targets.seeds import seed_uses
-
-SOURCE_DIR = "source"  # a python model's module file, as the target was built with it
 
 
 def true_llc(spec: TargetSpec) -> Fraction | None:
     """λ where it is known: in closed form (DLNs, models with no hidden layer on their own
     teacher's data) or given by the user (a python model's ``true_llc``)."""
-    from lambda_hat.targets.registry import model_of
-
     return model_of(spec.model).true_llc(spec.model, spec.data)
 
 
@@ -133,16 +129,14 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
     data = {"X": np.asarray(arrays.x), "Y": np.asarray(arrays.y)}
     if arrays.x_test is not None:
         data.update(X_test=np.asarray(arrays.x_test), Y_test=np.asarray(arrays.y_test))
-    npz.save(tmp / "data.npz", **data)
+    npz.save(tmp / DATA, **data)
     params = {"w_star": np.asarray(arrays.w_star), "train_loss": np.asarray(arrays.loss_history)}
     if arrays.teacher is not None:
         params["teacher"] = np.asarray(arrays.teacher)
-    npz.save(tmp / "params.npz", **params)
-    if spec.model.kind == "python":  # runs import this copy: the code w* was trained with
-        (tmp / SOURCE_DIR).mkdir()
-        shutil.copy2(spec.model.source_path, tmp / SOURCE_DIR / Path(spec.model.source_path).name)
+    npz.save(tmp / PARAMS, **params)
+    model_of(spec.model).save_files(spec.model, tmp)
     meta = _meta(spec, tid, names, arrays, start)
-    write_json(tmp / "meta.json", meta.to_json())
+    write_json(tmp / META, meta.to_json())
     return meta
 
 
@@ -196,14 +190,11 @@ def _user_files(spec: TargetSpec) -> list[str]:
 
 
 def target_spec(meta: TargetMeta, folder: Path) -> TargetSpec:
-    """The spec of a published target, its python model read from the target's own copy."""
-    from lambda_hat.targets.python_model import with_source
-
-    spec = target_from_dict(meta.spec, f"{folder / 'meta.json'}: spec")
-    if spec.model.kind == "python":
-        copy = folder / SOURCE_DIR / Path(spec.model.source_path).name
-        spec = dataclasses.replace(spec, model=with_source(spec.model, copy))
-    return spec
+    """The spec of a published target as its runs read it (a python model's module from
+    the target's own copy: its kind's ``from_folder``)."""
+    spec = target_from_dict(meta.spec, f"{folder / META}: spec")
+    model = model_of(spec.model).from_folder(spec.model, folder)
+    return dataclasses.replace(spec, model=model)
 
 
 def load_target(root: Path, tid: str) -> tuple[TargetMeta, dict, dict]:
@@ -212,7 +203,7 @@ def load_target(root: Path, tid: str) -> tuple[TargetMeta, dict, dict]:
     if not folder.is_dir():
         raise StoreError(f"target {tid} is not in the store {root}; build it first")
     try:
-        meta = TargetMeta.from_json(read_json(folder / "meta.json"), tid)
+        meta = TargetMeta.from_json(read_json(folder / META), tid)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise broken_artifact(folder / "meta.json", exc) from exc
-    return meta, npz.load(folder / "data.npz"), npz.load(folder / "params.npz")
+        raise broken_artifact(folder / META, exc) from exc
+    return meta, npz.load(folder / DATA), npz.load(folder / PARAMS)

@@ -15,7 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lambda_hat.store.layout import Layout
+from lambda_hat.store.layout import ANALYSIS, Layout
 
 _QUEUE = None
 
@@ -183,7 +183,7 @@ def _stored_analysis(path: Path):
     from lambda_hat.store.jsonio import read_json
     from lambda_hat.store.records import RunAnalysis
 
-    return RunAnalysis.from_json(read_json(path / "analysis.json"), path.name)
+    return RunAnalysis.from_json(read_json(path / ANALYSIS), path.name)
 
 
 def _progress(key: str):

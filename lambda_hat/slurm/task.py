@@ -37,7 +37,7 @@ from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
 from lambda_hat.slurm.planfile import read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
-from lambda_hat.store.layout import Layout
+from lambda_hat.store.layout import ANALYSIS, META, Layout
 from lambda_hat.store.snapshots import describe, progress_rank, saved_progress
 from lambda_hat.store.trust import verdict_text
 
@@ -195,9 +195,9 @@ def _published(root: str, item: dict) -> float | None:
     """``created_at`` of the item's artifact if it is in the store, else None."""
     layout = Layout(root)
     if item["kind"] == "target":
-        path = layout.target_dir(item["target_id"]) / "meta.json"
+        path = layout.target_dir(item["target_id"]) / META
     else:
-        path = layout.run_dir(item["target_id"], item["run"]) / "analysis.json"
+        path = layout.run_dir(item["target_id"], item["run"]) / ANALYSIS
     if not path.parent.is_dir():
         return None
     try:

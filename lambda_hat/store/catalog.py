@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.errors import AmbiguousIdError
-from lambda_hat.store.layout import FAILURES, Layout
+from lambda_hat.store.layout import ANALYSIS, FAILURES, META, Layout
 from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
@@ -83,7 +83,7 @@ def _hex_id(name: str) -> str:
 
 
 def _read_run(target_id: str, path: Path) -> RunRecord:
-    analysis, err = _load(path / "analysis.json")
+    analysis, err = _load(path / ANALYSIS)
     record = RunAnalysis.from_json(analysis, path.name) if analysis is not None else None
     return RunRecord(target_id, path.name, path, record, err)
 
@@ -105,7 +105,7 @@ class Catalog:
 
     def target(self, target_id: str) -> TargetRecord:
         path = self.layout.target_dir(target_id)
-        meta, err = _load(path / "meta.json")
+        meta, err = _load(path / META)
         return TargetRecord(
             target_id, path, TargetMeta.from_json(meta, target_id) if meta else None, err
         )

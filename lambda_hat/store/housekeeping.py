@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lambda_hat.store import manifest
 from lambda_hat.store.jsonio import read_json
-from lambda_hat.store.layout import TMP_PREFIX, Layout, lock_path
+from lambda_hat.store.layout import ANALYSIS, META, TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
 from lambda_hat.store.publish import clean_stale, is_locked
 from lambda_hat.store.records import RunAnalysis, TargetMeta
@@ -156,11 +156,11 @@ def reconcile_catalog(root: str | Path, fix: bool = True) -> ManifestCheck:
 
 
 def _meta(folder: Path) -> TargetMeta:
-    return TargetMeta.from_json(read_json(folder / "meta.json"), folder.name)
+    return TargetMeta.from_json(read_json(folder / META), folder.name)
 
 
 def _analysis(folder: Path) -> RunAnalysis:
-    return RunAnalysis.from_json(read_json(folder / "analysis.json"), folder.name)
+    return RunAnalysis.from_json(read_json(folder / ANALYSIS), folder.name)
 
 
 def _run_key(name: str) -> str:

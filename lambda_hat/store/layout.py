@@ -12,6 +12,14 @@ RUNS_MANIFEST = "_runs.jsonl"
 FAILURES = "_failures"
 RESUME = "_resume"
 TMP_PREFIX = ".tmp-"
+# a target's files
+META = "meta.json"
+DATA = "data.npz"
+PARAMS = "params.npz"
+# a run's files
+ANALYSIS = "analysis.json"
+TRACE = "trace.nc"
+DIAGNOSTICS = "diagnostics"  # its plots
 
 
 class Layout:

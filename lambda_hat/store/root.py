@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from lambda_hat.errors import StoreError
+from lambda_hat.store.layout import Layout
 
 
 def existing_store(root: str | Path, hint: str = "pass --root DIR") -> Path:
@@ -19,7 +20,7 @@ def existing_store(root: str | Path, hint: str = "pass --root DIR") -> Path:
 def writable_store(root: str | Path) -> Path:
     """``root``, created if needed and checked writable (commands that build into it)."""
     root = Path(root)
-    probe = root / "targets" / f".write-probe-{os.getpid()}"
+    probe = Layout(root).targets / f".write-probe-{os.getpid()}"
     try:
         probe.parent.mkdir(parents=True, exist_ok=True)
         probe.touch()

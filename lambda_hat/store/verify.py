@@ -21,14 +21,24 @@ from pathlib import Path
 
 from lambda_hat.store import checksums, housekeeping
 from lambda_hat.store.ids import run_dirname, target_id
-from lambda_hat.store.layout import FAILURES, Layout, lock_path
+from lambda_hat.store.layout import (
+    ANALYSIS,
+    DATA,
+    DIAGNOSTICS,
+    FAILURES,
+    META,
+    PARAMS,
+    TRACE,
+    Layout,
+    lock_path,
+)
 from lambda_hat.store.locks import Timeout, lock_for, soft_locks
 from lambda_hat.store.npz import opened
 from lambda_hat.store.quarantine import quarantine, quarantine_dir
 from lambda_hat.store.run_names import RUN_GLOB
 
-TARGET_FILES = ("meta.json", "data.npz", "params.npz")
-RUN_FILES = ("analysis.json", "trace.nc")
+TARGET_FILES = (META, DATA, PARAMS)
+RUN_FILES = (ANALYSIS, TRACE)
 
 
 @dataclass
@@ -91,9 +101,9 @@ def _netcdf(path: Path, problems: list[str]) -> None:
 
 def check_target(folder: Path, problems: list[str]) -> None:
 
-    meta = _json(folder / "meta.json", problems)
-    _npz(folder / "data.npz", problems)
-    _npz(folder / "params.npz", problems)
+    meta = _json(folder / META, problems)
+    _npz(folder / DATA, problems)
+    _npz(folder / PARAMS, problems)
     if meta is None:
         return
     if meta.get("target_id") != folder.name:
@@ -107,12 +117,12 @@ def check_target(folder: Path, problems: list[str]) -> None:
 
 def check_run(folder: Path, problems: list[str]) -> None:
 
-    analysis = _json(folder / "analysis.json", problems)
-    _netcdf(folder / "trace.nc", problems)
+    analysis = _json(folder / ANALYSIS, problems)
+    _netcdf(folder / TRACE, problems)
     if analysis is None:
         return
     for name in analysis.get("diagnostics") or []:
-        if not (folder / "diagnostics" / name).is_file():
+        if not (folder / DIAGNOSTICS / name).is_file():
             problems.append(f"{folder}/diagnostics/{name}: missing")
     spec = analysis.get("spec")
     if not isinstance(spec, dict):

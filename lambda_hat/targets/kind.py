@@ -62,6 +62,10 @@ class ModelKind:
     content: Callable[[Any, Origin, str], str] | None = None
     # (spec, seed) -> what the target's seed does to the model, or None (nothing)
     seed_use: Callable[[Any, int], str | None] = lambda spec, seed: "initial parameters"
+    # (spec, folder): write the kind's own files into a target folder being built
+    save_files: Callable[[Any, Path], None] = lambda spec, folder: None
+    # (spec, folder) -> the spec as a run reads it from its published target's folder
+    from_folder: Callable[[Any, Path], Any] = lambda spec, folder: spec
 
 
 @dataclass(frozen=True)

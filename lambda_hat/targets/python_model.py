@@ -18,6 +18,7 @@ from a file are covered too.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -141,6 +142,21 @@ def with_source(spec: PythonModelSpec, path: Path) -> PythonModelSpec:
     return dataclasses.replace(spec, source_path=str(path))
 
 
+SOURCE_DIR = "source"  # in a target's folder: the model's module, as w* was trained with it
+
+
+def save_source(spec: PythonModelSpec, folder: Path) -> None:
+    """Keep the module file in the target: its runs import this copy, the code w* was
+    trained with, whatever becomes of the user's file."""
+    (folder / SOURCE_DIR).mkdir()
+    shutil.copy2(spec.source_path, folder / SOURCE_DIR / Path(spec.source_path).name)
+
+
+def from_folder(spec: PythonModelSpec, folder: Path) -> PythonModelSpec:
+    """The spec reading its module from the target's own copy (``save_source``)."""
+    return with_source(spec, folder / SOURCE_DIR / Path(spec.source_path).name)
+
+
 KIND = ModelKind(
     name="python",
     spec=PythonModelSpec,
@@ -151,4 +167,6 @@ KIND = ModelKind(
     true_llc=true_llc,
     content=content,
     seed_use=seed_use,
+    save_files=save_source,
+    from_folder=from_folder,
 )

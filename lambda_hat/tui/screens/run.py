@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from lambda_hat.store.layout import DIAGNOSTICS, TRACE
 from lambda_hat.store.records import RunAnalysis
 from lambda_hat.tui.data import (
     RunRow,
@@ -167,12 +168,12 @@ class RunScreen(Screen):
         self.diagnostics = [
             name
             for name in row.analysis.diagnostics
-            if row.path is not None and (row.path / "diagnostics" / name).is_file()
+            if row.path is not None and (row.path / DIAGNOSTICS / name).is_file()
         ]
 
     @property
     def folder(self):
-        return self.row.path / "diagnostics" if self.row.path is not None else None
+        return self.row.path / DIAGNOSTICS if self.row.path is not None else None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -205,7 +206,7 @@ class RunScreen(Screen):
     @work(thread=True, exclusive=True, group="trace")
     def load_trace(self) -> None:
         try:
-            result = running_llc(self.row.path / "trace.nc") if self.row.path else None
+            result = running_llc(self.row.path / TRACE) if self.row.path else None
         except Exception as exc:  # noqa: BLE001 - an unreadable trace is shown, not raised
             self.post_message(self.TraceLoaded(None, f"trace.nc unreadable: {exc}"))
             return
