@@ -15,22 +15,13 @@ replacing an existing one. IDs are not affected: they hash specs, not files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from pathlib import Path
 
+from lambda_hat.fileio import sha256_file as digest
+
 NAME = "checksums.sha256"
-CHUNK = 1 << 20
-
-
-def digest(path: Path) -> str:
-    """sha256 of a file, as hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def files_of(folder: Path) -> list[str]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from lambda_hat.errors import broken_artifact
+from lambda_hat.fileio import npz_opened as opened
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -24,14 +23,6 @@ def save(path: Path, **arrays) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
-
-
-@contextlib.contextmanager
-def opened(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
-    """``np.load(path)`` without pickle, its file closed however reading ends: numpy
-    leaves the file open when the zip itself cannot be read (a truncated file)."""
-    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
-        yield data
 
 
 def load(path: Path) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 from lambda_hat.errors import ConfigError
-from lambda_hat.store.checksums import digest as sha256_file
+from lambda_hat.fileio import sha256_file
 
 
 class FactoryError(ConfigError):

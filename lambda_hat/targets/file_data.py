@@ -14,7 +14,7 @@ from pathlib import Path
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import build as build_spec
 from lambda_hat.fields import check
-from lambda_hat.store.npz import opened
+from lambda_hat.fileio import npz_opened as opened
 from lambda_hat.targets.arrays import cast, check_xy
 from lambda_hat.targets.factories import check_unchanged, reject_computed, sha256_file
 from lambda_hat.targets.kind import DataKind, Dataset, ParseContext
