@@ -136,7 +136,6 @@ class LocalExecutor:
         self.slots = [_Slot(i, cpus) for i, cpus in enumerate(cpu_slots(self.workers))]
         self.pids: dict[str, int] = {}  # task key -> pid of the worker running it
         self._procs: dict[int, list] = {}  # slot index -> its pool's processes
-        self._submitted: dict[str, float] = {}  # task key -> when it was last submitted
         self._trained_by: dict[str, str] = {}  # checkpoint target ID -> task whose training
         # published it (see ``_attribute``)
 
@@ -278,7 +277,6 @@ class LocalExecutor:
         names = task.names if isinstance(task, TargetTask) else None
         args = (execute, _kind(task), task.key, task.spec, str(self.root), names, slot.cpus)
         pool = self._pool_for(slot, task.precision)
-        self._submitted[task.key] = time.time()
         try:
             fut = pool.submit(*args)
         except BrokenProcessPool:
@@ -417,14 +415,10 @@ class LocalExecutor:
         )
 
     def _ensure_failure_record(self, task, exc: BaseException) -> None:
-        """The runner records task errors; record those raised outside it too."""
-        path = self._failure_path(task)
-        try:
-            fresh = path.stat().st_mtime >= self._submitted.get(task.key, 0.0) - 1.0
-        except FileNotFoundError:
-            fresh = False
-        if not fresh:
-            failures.record(path, exc, to_dict(task.spec), **self._extra(task))
+        """The runner records task errors (the exception says so); record those raised
+        outside it too."""
+        if not failures.recorded(exc):
+            failures.record(self._failure_path(task), exc, to_dict(task.spec), **self._extra(task))
 
 
 def _trainings_first(fut: Future) -> bool:

@@ -6,6 +6,7 @@ that stopped the build is the one to report, not a second one about its record.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from pathlib import Path
@@ -32,7 +33,14 @@ def record(path: Path, exc: BaseException, spec: dict, **extra) -> bool:
         if space.is_full(err):
             return False
         raise
+    with contextlib.suppress(AttributeError, TypeError):  # travels with it when pickled
+        exc.failure_record = str(path)
     return True
+
+
+def recorded(exc: BaseException) -> str | None:
+    """Where ``record`` wrote ``exc``'s failure (also in another process), else None."""
+    return getattr(exc, "failure_record", None)
 
 
 def clear(path: Path) -> None:

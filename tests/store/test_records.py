@@ -117,3 +117,21 @@ def test_the_catalog_reads_records_and_reports_an_unreadable_file(tmp_path):
     (runs[0].path / "analysis.json").write_text("[1, 2]")
     broken = next(r for t in Catalog(store).targets() for r in t.runs() if r.path == runs[0].path)
     assert broken.analysis is None and broken.error == "analysis.json unreadable: not a JSON object"
+
+
+def test_a_recorded_failure_says_so_across_processes(tmp_path):
+    """The executor records what the runner did not: the exception a worker raises
+    carries where its failure was recorded through the pool's pickling."""
+    import pickle
+
+    from lambda_hat.errors import SamplerDivergedError
+    from lambda_hat.store import failures
+
+    exc = SamplerDivergedError("diverged at step 4")
+    assert failures.recorded(exc) is None
+    path = tmp_path / "_failures" / "run_sgld_0123abcd.json"
+    assert failures.record(path, exc, {"sampler": "sgld"}, run="run_sgld_0123abcd")
+    back = pickle.loads(pickle.dumps(exc))
+    assert failures.recorded(back) == str(path) and str(back) == "diverged at step 4"
+    record = FailureRecord.from_json(json.loads(path.read_text()), path)
+    assert (record.error_type, record.run) == ("SamplerDivergedError", "run_sgld_0123abcd")
