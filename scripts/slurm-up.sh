@@ -98,8 +98,11 @@ SlurmdPidFile=$RUN/slurmd.pid
 SlurmctldLogFile=$LOGS/slurmctld.log
 SlurmdLogFile=$LOGS/slurmd.log
 $NODE State=UNKNOWN
-PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
+# OverSubscribe: up to 4 jobs share a core, so a test's job starts at once instead of
+# queueing behind another test's array on this small node (tests check lambda-hat, not
+# SLURM's queue; the cost is CPU contention, which the tests' timeouts allow for).
 
 # --- daemons -----------------------------------------------------------------------
 pgrep -x slurmctld >/dev/null || slurmctld -c || die "slurmctld failed to start (see $LOGS/slurmctld.log)"
