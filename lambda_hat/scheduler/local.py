@@ -126,8 +126,21 @@ class _Slot:
 
 
 class LocalExecutor:
-    def __init__(self, root: Path, workers: int, sink: Sink | None = None):
+    """Runs a plan's tasks on ``workers`` worker processes, each pinned to its share of
+    the cores. ``task`` and ``initializer`` are what a worker runs (a target build or a
+    sampler run, and its start-up: ``scheduler.worker``); a test may give stand-ins with
+    the same signatures, to follow the dispatch without sampling."""
+
+    def __init__(
+        self,
+        root: Path,
+        workers: int,
+        sink: Sink | None = None,
+        task: Callable = execute,
+        initializer: Callable = init_worker,
+    ):
         self.root = Path(root)
+        self.task, self.initializer = task, initializer
         self.layout = Layout(root)
         self.workers = max(1, int(workers))
         self.sink = sink or (lambda event: None)
@@ -147,7 +160,7 @@ class LocalExecutor:
             slot.pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=self.ctx,
-                initializer=init_worker,
+                initializer=self.initializer,
                 initargs=(precision, str(self.root), self.queue, slot.cpus, self.workers),
             )
             slot.precision = precision
@@ -275,7 +288,7 @@ class LocalExecutor:
 
     def _submit(self, task, slot: _Slot) -> Future:
         names = task.names if isinstance(task, TargetTask) else None
-        args = (execute, _kind(task), task.key, task.spec, str(self.root), names, slot.cpus)
+        args = (self.task, _kind(task), task.key, task.spec, str(self.root), names, slot.cpus)
         pool = self._pool_for(slot, task.precision)
         try:
             fut = pool.submit(*args)

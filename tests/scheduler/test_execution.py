@@ -202,60 +202,6 @@ def test_sigint_stops_promptly_and_leaves_store_consistent(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_of_a_worker_is_retried_then_recorded_then_rerun(tmp_path):
-    exp = write_experiments(tmp_path / "e.toml", samplers=[{**LONG, "seed": 0}, {"seed": 1}])
-    root = tmp_path / "store"
-    ev = tmp_path / "events.jsonl"
-    proc = start_cli(
-        "run",
-        exp,
-        "--root",
-        root,
-        "--workers",
-        "2",
-        "--quiet",
-        "--events",
-        ev,
-        log=tmp_path / "log",
-    )
-    plan = _plan(exp, root)
-    long_key = plan.runs[0].key
-    pids = []
-    try:
-        for _ in range(2):  # kill it, and kill its one in-run retry as well
-            e = wait_for_event(
-                ev,
-                lambda e: (
-                    e["event"] == "progress"
-                    and e["key"] == long_key
-                    and e["pid"] not in pids
-                    and 0 < e["done"] < e["total"]
-                ),
-                proc=proc,
-            )
-            pids.append(e["pid"])
-            import os
-
-            os.kill(e["pid"], signal.SIGKILL)
-        assert proc.wait(timeout=300) == 1, (tmp_path / "log").read_text()
-    finally:
-        if proc.poll() is None:
-            kill_group(proc)
-    evs = events(ev)
-    assert [e["key"] for e in evs if e["event"] == "retry"] == [long_key]
-    assert _finished(ev) == [plan.targets[0].key, plan.runs[1].key]  # the other went on
-    failure = Layout(root).run_failure(plan.runs[0].target_id, plan.runs[0].dirname)
-    record = json.loads(failure.read_text())
-    assert record["retryable"] is True and "SIGKILL" in record["message"]
-    assert not Layout(root).run_dir(plan.runs[0].target_id, plan.runs[0].dirname).exists()
-
-    rerun = run_cli("run", exp, "--root", root, "--quiet", "--events", tmp_path / "e2.jsonl")
-    assert rerun.returncode == 0, rerun.stderr  # retried without --retry-failed
-    assert _finished(tmp_path / "e2.jsonl") == [long_key]
-    assert not failure.exists()
-    assert_consistent(root)
-
-
 def _start_long_run(tmp_path):
     """One long SGLD run on one worker, started in the background with an event stream."""
     exp = write_experiments(tmp_path / "e.toml", samplers=[{**LONG, "seed": 0}])
