@@ -20,7 +20,7 @@ from lambda_hat.runner.common import Progress, Published, Stage, recordable, set
 from lambda_hat.runner.target import load_target, target_spec
 from lambda_hat.samplers.registry import sampler
 from lambda_hat.store import failures, manifest, npz
-from lambda_hat.store.ids import SCHEMA_VERSION, run_dirname, run_id, target_id
+from lambda_hat.store.ids import SCHEMA_VERSION, run_id, target_id
 from lambda_hat.store.jsonio import write_json
 from lambda_hat.store.layout import ANALYSIS, DIAGNOSTICS, PARAMS, TRACE, Layout
 from lambda_hat.store.publish import publish
@@ -57,7 +57,8 @@ def run_sampler(
     phase (step pilots, sampling, writing) as it starts."""
     start = time.time()
     layout = Layout(root)
-    name, rid = run_dirname(spec), run_id(spec)
+    rid = run_id(spec)  # hashed once: its folder name is made from it
+    name = run_folder(spec.sampler, rid)
     final = layout.run_dir(spec.target_id, name)
     if final.is_dir():
         return Published(name, final, False)

@@ -16,7 +16,9 @@ Specs are stored resolved, as plain dicts (``config.specs.to_dict``), and rebuil
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.config.specs import (
@@ -31,31 +33,66 @@ from lambda_hat.scheduler.local import selected
 from lambda_hat.scheduler.plan import DONE, Plan
 from lambda_hat.store.ids import run_dirname, target_id
 from lambda_hat.store.jsonio import write_json_atomic
+from lambda_hat.store.layout import Layout
 
 PLAN_SCHEMA = 1
 PER_CHOICES = ("target", "run")
 
 
-def target_item(task) -> dict:
-    return {
-        "kind": "target",
-        "key": task.target_id,
-        "target_id": task.target_id,
-        "names": dict(task.names),
-        "precision": task.spec.precision,
-        "spec": to_dict(task.spec),
-    }
+@dataclass(frozen=True)
+class PlanItem:
+    """One task of a slice: a target to build or a run to sample, with its IDs and folder
+    name computed once when planning, and its resolved spec (``to_dict``). ``names``: a
+    target's preset names; ``run``: a run's folder name."""
+
+    kind: str  # "target" | "run"
+    key: str  # the target ID, or "<target_id>/<run folder>"
+    target_id: str
+    precision: str = ""
+    spec: dict = field(default_factory=dict)
+    run: str | None = None
+    names: dict | None = None
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, d: dict) -> PlanItem:
+        own = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in own})
+
+    def final(self, layout: Layout) -> Path:
+        """The folder it publishes."""
+        if self.run is None:
+            return layout.target_dir(self.target_id)
+        return layout.run_dir(self.target_id, self.run)
+
+    def failure(self, layout: Layout) -> Path:
+        """Where its failure is recorded."""
+        if self.run is None:
+            return layout.target_failure(self.target_id)
+        return layout.run_failure(self.target_id, self.run)
+
+    def resume(self, layout: Layout) -> Path | None:
+        """Where a run keeps its saved progress (None for a target)."""
+        return None if self.run is None else layout.run_resume(self.target_id, self.run)
 
 
-def run_item(task) -> dict:
-    return {
-        "kind": "run",
-        "key": f"{task.target_id}/{task.dirname}",
-        "target_id": task.target_id,
-        "run": task.dirname,
-        "precision": task.spec.precision,
-        "spec": to_dict(task.spec),
-    }
+def target_item(task) -> PlanItem:
+    return PlanItem(
+        "target",
+        task.target_id,
+        task.target_id,
+        task.spec.precision,
+        to_dict(task.spec),
+        names=dict(task.names),
+    )
+
+
+def run_item(task) -> PlanItem:
+    key = f"{task.target_id}/{task.dirname}"
+    spec = to_dict(task.spec)
+    return PlanItem("run", key, task.target_id, task.spec.precision, spec, run=task.dirname)
 
 
 def slices(plan: Plan, per: str = "target", retry_failed: bool = False):
@@ -75,7 +112,7 @@ def slices(plan: Plan, per: str = "target", retry_failed: bool = False):
             runnable.append(r)
         else:
             skipped.append({"key": r.key, "reason": f"its target {r.target_id} failed"})
-    out: list[list[dict]] = []
+    out: list[list[PlanItem]] = []
     if per == "target":
         for t in plan.targets:
             group = [run_item(r) for r in runnable if r.target_id == t.target_id]
@@ -93,8 +130,9 @@ def slices(plan: Plan, per: str = "target", retry_failed: bool = False):
 
 
 def write_plan(path: Path, document: dict) -> None:
-    """Write the plan file (atomically: temp + rename)."""
-    write_json_atomic(path, {"schema_version": PLAN_SCHEMA, **document}, indent=1)
+    """Write the plan file (atomically: temp + rename); its ``tasks``: the slices."""
+    tasks = [[item.to_json() for item in s] for s in document["tasks"]]
+    write_json_atomic(path, {"schema_version": PLAN_SCHEMA, **document, "tasks": tasks}, indent=1)
 
 
 def read_plan(path: str | Path) -> dict:
@@ -109,19 +147,20 @@ def read_plan(path: str | Path) -> dict:
         ) from None
     if doc.get("schema_version") != PLAN_SCHEMA or not isinstance(doc.get("tasks"), list):
         raise SlurmError(f"plan file {path} has an unknown format; rerun `lambda-hat slurm`")
+    doc["tasks"] = [[PlanItem.from_json(item) for item in s] for s in doc["tasks"]]
     return doc
 
 
-def spec_from_item(item: dict) -> TargetSpec | RunSpec:
+def spec_from_item(item: PlanItem) -> TargetSpec | RunSpec:
     """Rebuild the frozen spec of a plan item and check that it hashes to the item's ID."""
-    where = f"plan item {item.get('key')}"
+    where = f"plan item {item.key}"
     try:
-        if item["kind"] == "target":
-            spec = target_from_dict(item["spec"], where)
-            ok = target_id(spec) == item["target_id"]
+        if item.kind == "target":
+            spec = target_from_dict(item.spec, where)
+            ok = target_id(spec) == item.target_id
         else:
-            spec = run_from_dict(item["spec"], where)
-            ok = run_dirname(spec) == item["run"] and spec.target_id == item["target_id"]
+            spec = run_from_dict(item.spec, where)
+            ok = run_dirname(spec) == item.run and spec.target_id == item.target_id
     except ConfigError as exc:
         raise SlurmError(
             f"{exc} (was the plan written by another lambda-hat version?); rerun `lambda-hat slurm`"

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from lambda_hat.slurm.planfile import PlanItem
 from lambda_hat.store.layout import Layout
 
 SUBMISSION_FILE = "submission.json"
@@ -116,12 +117,8 @@ def store_progress(root: Path, artifacts: list[dict]) -> dict:
     """How many of a submission's artifacts are published / recorded as failed."""
     layout = Layout(root)
     done = failed = 0
-    for a in artifacts:
-        if a["kind"] == "target":
-            path, fail = layout.target_dir(a["target_id"]), layout.target_failure(a["target_id"])
-        else:
-            path = layout.run_dir(a["target_id"], a["run"])
-            fail = layout.run_failure(a["target_id"], a["run"])
+    for a in map(PlanItem.from_json, artifacts):
+        path, fail = a.final(layout), a.failure(layout)
         if path.is_dir():
             done += 1
         elif fail.is_file():

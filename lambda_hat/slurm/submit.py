@@ -70,7 +70,7 @@ def prepare(
         return None
     root = Path(plan.root).resolve()
     workdir = Path(workdir or Path.cwd()).resolve()
-    digest = hashlib.sha1(json.dumps([[i["key"] for i in s] for s in slices]).encode())
+    digest = hashlib.sha1(json.dumps([[i.key for i in s] for s in slices]).encode())
     submission_id = time.strftime("%Y%m%d-%H%M%S") + "-" + digest.hexdigest()[:6]
     folder = Layout(root).slurm_dir / submission_id
     logs = folder / "logs"
@@ -100,11 +100,10 @@ def prepare(
     seen = set()
     for s in slices:
         for item in s:
-            if item["key"] not in seen:
-                seen.add(item["key"])
-                artifacts.append(
-                    {k: item[k] for k in ("kind", "key", "target_id", "run") if k in item}
-                )
+            if item.key not in seen:
+                seen.add(item.key)
+                keys = ("kind", "key", "target_id", "run")
+                artifacts.append({k: v for k, v in item.to_json().items() if k in keys})
     prepared = Prepared(
         submission_id, folder, plan_path, script_path, len(slices), artifacts, skipped
     )

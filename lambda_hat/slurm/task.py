@@ -35,7 +35,7 @@ from pathlib import Path
 from lambda_hat.errors import SlurmError, StoreFullError
 from lambda_hat.scheduler import crash
 from lambda_hat.scheduler.worker import execute, init_worker
-from lambda_hat.slurm.planfile import read_plan, spec_from_item
+from lambda_hat.slurm.planfile import PlanItem, read_plan, spec_from_item
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import ANALYSIS, META, Layout
 from lambda_hat.store.snapshots import describe, progress_rank, saved_progress
@@ -93,22 +93,20 @@ def run_task(plan_path: str | Path, index: int) -> int:
     log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
     try:
         for item, spec in zip(items, specs, strict=True):
-            if item["kind"] == "run" and item["target_id"] in failed_targets:
-                log(f"skipped {item['key']}: its target failed")
-                failed.append(item["key"])
+            if item.kind == "run" and item.target_id in failed_targets:
+                log(f"skipped {item.key}: its target failed")
+                failed.append(item.key)
                 continue
             if _published(root, item) is not None:
-                log(f"already in the store: {item['key']}")
+                log(f"already in the store: {item.key}")
                 continue
-            if pool is None or pool_precision != item["precision"]:
+            if pool is None or pool_precision != item.precision:
                 _close(pool)
-                pool = _new_pool(item["precision"], root)
-                pool_precision = item["precision"]
-            log(f"start {item['kind']} {item['key']}")
+                pool = _new_pool(item.precision, root)
+                pool_precision = item.precision
+            log(f"start {item.kind} {item.key}")
             start, saved_before = time.time(), _saved(root, item)
-            current = pool.submit(
-                execute, item["kind"], item["key"], spec, root, item.get("names"), None
-            )
+            current = pool.submit(execute, item.kind, item.key, spec, root, item.names, None)
             procs = list(getattr(pool, "_processes", {}).values())  # a broken pool forgets
             try:
                 result = current.result()
@@ -118,28 +116,28 @@ def run_task(plan_path: str | Path, index: int) -> int:
                 raise Stopped(signal.SIGTERM) from exc
             except StoreFullError as exc:
                 left = len(items) - items.index(item)
-                log(f"STOPPED at {item['key']}: {exc}; {left} item(s) of this slice left undone")
-                failed.append(item["key"])
+                log(f"STOPPED at {item.key}: {exc}; {left} item(s) of this slice left undone")
+                failed.append(item.key)
                 break
             except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
                 if isinstance(exc, BrokenProcessPool):  # died: nothing was recorded yet
                     exc = _record_crash(root, item, spec, procs)
-                log(f"FAILED {item['key']}: {type(exc).__name__}: {exc}")
-                failed.append(item["key"])
-                if item["kind"] == "target":
-                    failed_targets.add(item["target_id"])
+                log(f"FAILED {item.key}: {type(exc).__name__}: {exc}")
+                failed.append(item.key)
+                if item.kind == "target":
+                    failed_targets.add(item.target_id)
                 if isinstance(exc, BrokenProcessPool):
                     pool = None
                 continue
             created = _published(root, item)
             if created is not None and created < start:
-                log(f"found {item['key']}: published meanwhile by another task")
+                log(f"found {item.key}: published meanwhile by another task")
                 continue
             published += 1
             extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
             if result.get("trust"):
                 extra += f", {verdict_text(result['trust'])}"
-            log(f"done {item['key']} in {time.time() - start:.1f}s{extra}")
+            log(f"done {item.key} in {time.time() - start:.1f}s{extra}")
     except Stopped as stop:
         log(f"signal {stop.signum}: stopping; the build in progress is discarded")
         _terminate(pool, current)
@@ -148,7 +146,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
         moved = progress_rank(saved) > progress_rank(saved_before)  # kept for the next attempt
         if moved:
             where = describe(saved)
-            log(f"{item['key']}: its progress is saved at {where}; the next attempt resumes")
+            log(f"{item.key}: its progress is saved at {where}; the next attempt resumes")
         if doc.get("requeue") and (published > 0 or moved):
             _requeue()
         elif doc.get("requeue"):
@@ -162,7 +160,7 @@ def run_task(plan_path: str | Path, index: int) -> int:
     return 1 if failed else 0
 
 
-def _record_crash(root: str, item: dict, spec, procs) -> crash.WorkerCrashed:
+def _record_crash(root: str, item: PlanItem, spec, procs) -> crash.WorkerCrashed:
     """Record a dead child's item as a retryable failure: how it died, its peak memory."""
     from lambda_hat.config.specs import to_dict
     from lambda_hat.store import failures
@@ -179,25 +177,19 @@ def _record_crash(root: str, item: dict, spec, procs) -> crash.WorkerCrashed:
         "Resubmitting retries it; if it ran out of memory, give it more with --mem"
     )
     layout = Layout(root)
-    extra = {"target_id": item["target_id"], "peak_rss_mb": round(peak, 1)}
+    extra = {"target_id": item.target_id, "peak_rss_mb": round(peak, 1)}
     if limit:
         extra["mem_limit_mb"] = int(limit)
-    if item["kind"] == "target":
-        path = layout.target_failure(item["target_id"])
-    else:
-        path = layout.run_failure(item["target_id"], item["run"])
-        extra["run"] = item["run"]
-    failures.record(path, exc, to_dict(spec), retryable=True, **extra)
+    if item.run is not None:
+        extra["run"] = item.run
+    failures.record(item.failure(layout), exc, to_dict(spec), retryable=True, **extra)
     return exc
 
 
-def _published(root: str, item: dict) -> float | None:
+def _published(root: str, item: PlanItem) -> float | None:
     """``created_at`` of the item's artifact if it is in the store, else None."""
     layout = Layout(root)
-    if item["kind"] == "target":
-        path = layout.target_dir(item["target_id"]) / META
-    else:
-        path = layout.run_dir(item["target_id"], item["run"]) / ANALYSIS
+    path = item.final(layout) / (META if item.run is None else ANALYSIS)
     if not path.parent.is_dir():
         return None
     try:
@@ -240,12 +232,12 @@ def _terminate(
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _saved(root: Path, item: dict) -> dict | None:
+def _saved(root: Path, item: PlanItem) -> dict | None:
     """Where a run's saved progress stands (``store/snapshots.py``: its sampling, else its
     step-size pilot); None for none."""
-    if item.get("kind") != "run":
+    if item.run is None:
         return None
-    point = saved_progress(Layout(root).run_resume(item["target_id"], item["run"]))
+    point = saved_progress(item.resume(Layout(root)))
     return point["where"] if point else None
 
 

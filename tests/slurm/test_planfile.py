@@ -9,7 +9,7 @@ import pytest
 from lambda_hat.config import load
 from lambda_hat.errors import SlurmError
 from lambda_hat.scheduler.plan import make_plan
-from lambda_hat.slurm.planfile import read_plan, slices, spec_from_item, write_plan
+from lambda_hat.slurm.planfile import PlanItem, read_plan, slices, spec_from_item, write_plan
 from lambda_hat.store.ids import run_dirname, target_id
 from lambda_hat.store.layout import Layout
 from lambda_hat.store.records import FailureRecord
@@ -37,7 +37,7 @@ def plan(experiment):
 
 
 def _keys(cut):
-    return [[item["key"] for item in s] for s in cut]
+    return [[item.key for item in s] for s in cut]
 
 
 def test_per_target_puts_each_target_before_its_runs(plan):
@@ -45,16 +45,16 @@ def test_per_target_puts_each_target_before_its_runs(plan):
     assert skipped == []
     assert len(cut) == 2
     for t, s in zip(plan.targets, cut, strict=True):
-        assert s[0] == {**s[0], "kind": "target", "key": t.target_id}
-        assert [i["kind"] for i in s] == ["target", "run", "run"]
-        assert {i["target_id"] for i in s} == {t.target_id}
+        assert (s[0].kind, s[0].key) == ("target", t.target_id)
+        assert [i.kind for i in s] == ["target", "run", "run"]
+        assert {i.target_id for i in s} == {t.target_id}
 
 
 def test_per_run_gives_each_run_its_own_task_with_its_target(plan):
     cut, _ = slices(plan, "run")
     assert len(cut) == 4
-    assert all([i["kind"] for i in s] == ["target", "run"] for s in cut)
-    assert sorted(s[1]["key"] for s in cut) == sorted(r.key for r in plan.runs)
+    assert all([i.kind for i in s] == ["target", "run"] for s in cut)
+    assert sorted(s[1].key for s in cut) == sorted(r.key for r in plan.runs)
 
 
 def test_done_targets_and_runs_are_left_out(plan, experiment):
@@ -98,27 +98,28 @@ def test_plan_file_round_trip_rebuilds_specs_with_the_same_ids(plan, tmp_path):
     write_plan(path, {"root": str(plan.root), "tasks": cut})
     doc = read_plan(path)
     items = [item for s in doc["tasks"] for item in s]
+    assert items == [item for s in cut for item in s]  # the items it wrote, read back
     for item in items:
         spec = spec_from_item(item)
-        if item["kind"] == "target":
-            assert target_id(spec) == item["target_id"]
+        if item.kind == "target":
+            assert target_id(spec) == item.target_id and item.run is None
             assert isinstance(spec.model.widths, tuple)
         else:
-            assert run_dirname(spec) == item["run"]
+            assert run_dirname(spec) == item.run
     specs = {t.target_id: t.spec for t in plan.targets}
-    assert spec_from_item(items[0]) == specs[items[0]["target_id"]]
+    assert spec_from_item(items[0]) == specs[items[0].target_id]
 
 
 def test_a_tampered_spec_is_refused(plan, tmp_path):
     cut, _ = slices(plan, "target")
-    item = json.loads(json.dumps(cut[0][1]))
+    item = json.loads(json.dumps(cut[0][1].to_json()))
     item["spec"]["draws"] += 1
     with pytest.raises(SlurmError, match="no longer hashes"):
-        spec_from_item(item)
-    item = json.loads(json.dumps(cut[0][0]))
+        spec_from_item(PlanItem.from_json(item))
+    item = json.loads(json.dumps(cut[0][0].to_json()))
     item["spec"]["model"]["colour"] = "red"
     with pytest.raises(SlurmError, match="unknown key 'colour'"):
-        spec_from_item(item)
+        spec_from_item(PlanItem.from_json(item))
 
 
 def test_unreadable_plan_file_says_what_to_do(tmp_path):
