@@ -6,6 +6,10 @@
 i.e. negative log-likelihoods per row: Gaussian with unit noise variance (up to a
 constant) and categorical with logits f_w(x). The tempered posterior uses exp(−nβ L_n(w)).
 A loss is a function of the flat parameters and a batch ``(x, y)`` of rows.
+
+For sequences, a row is a sequence: labels y_i of shape (T,) and logits f_w(x_i) of
+shape (T, classes). A row's loss is then the mean over its T positions, so n counts
+sequences (in nβ as in L_n) and L_n is the mean loss per token.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import jax.numpy as jnp
 
 LOSS_DESCRIPTIONS = {
     "mse": "L_n(w) = (1/n) sum_i 0.5 * ||y_i - f_w(x_i)||^2",
-    "cross_entropy": "L_n(w) = -(1/n) sum_i log softmax(f_w(x_i))[y_i]",
+    "cross_entropy": "L_n(w) = -(1/n) sum_i mean_t log softmax(f_w(x_i))[t, y_i[t]] "
+    "(one position when y_i is a single label)",
 }
 
 
@@ -36,7 +41,9 @@ def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
         def cross_entropy(w, batch):
             x, y = batch
             logp = jax.nn.log_softmax(apply_flat(w, x), axis=-1)
-            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=-1))
+            # one label per row (n,) or per position (n, T): every row has T positions,
+            # so the mean over all of them is the mean over rows of each row's mean
+            return -jnp.mean(jnp.take_along_axis(logp, y[..., None], axis=-1))
 
         return cross_entropy
     raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_DESCRIPTIONS)}")

@@ -19,7 +19,8 @@ class ArraysInfo(NamedTuple):
 
 
 def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
-    """Validate one (X, Y) pair: same rows, finite floats, integer labels >= 0 or real Y."""
+    """Validate one (X, Y) pair: same rows, finite numbers, integer labels >= 0 (one per
+    row, or one per position of a sequence: (n, T)) or real Y."""
     x, y = np.asarray(x), np.asarray(y)
     xname, yname = what.split("/")
     if x.ndim < 2 or x.shape[0] < 2:
@@ -37,10 +38,8 @@ def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
         raise ConfigError(f"{where}: {xname} holds NaN or inf values; clean the data first")
     in_dim = int(np.prod(x.shape[1:]))
     if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
-        if y.ndim != 1:
-            raise ConfigError(
-                f"{where}: integer labels {yname} must have shape (n,), got {y.shape}"
-            )
+        if y.size == 0:
+            raise ConfigError(f"{where}: labels {yname} are empty, shape {y.shape}")
         if y.min() < 0:
             raise ConfigError(f"{where}: labels {yname} must be >= 0, found {int(y.min())}")
         return ArraysInfo(x.shape[0], in_dim, int(y.max()) + 1, "classes")
@@ -52,11 +51,17 @@ def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
 
 
 def cast(x, y, dtype):
-    """X (and real Y) in the target's float dtype; labels as int32."""
+    """Real X and Y in the target's float dtype; integer X (token IDs, indices) and
+    labels as int32, so that a model may index with them (``emb[tokens]``)."""
     dtype = np.dtype(dtype)
-    y = np.asarray(y)
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
-        return np.asarray(x, dtype), y.astype(np.int32)
+    x, y = np.asarray(x), np.asarray(y)
+    x = x.astype(np.int32) if _integer(x) else x.astype(dtype)
+    if _integer(y):
+        return x, y.astype(np.int32)
     if y.ndim == 1:  # a (n,) Y of real targets is one output column
         y = y[:, None]
-    return np.asarray(x, dtype), y.astype(dtype)
+    return x, y.astype(dtype)
+
+
+def _integer(a: np.ndarray) -> bool:
+    return np.issubdtype(a.dtype, np.integer) or a.dtype == bool

@@ -65,15 +65,18 @@ def check_outputs(out_shape, y_shape, loss: str, where: str, max_label: int | No
     """apply(params, X)'s shape against Y's for some rows (``max_label``: over all rows)."""
     out_shape, y_shape = tuple(out_shape), tuple(y_shape)
     if loss == "cross_entropy":
-        if len(out_shape) != 2 or out_shape[0] != y_shape[0]:
+        if out_shape[:-1] != y_shape or len(out_shape) < 2:
+            want = "(rows, classes)" if len(y_shape) == 1 else "(rows, positions, classes)"
             raise ConfigError(
                 f"{where}: for cross_entropy apply(params, X) must return logits of shape "
-                f"(rows, classes); it returned {out_shape} for {y_shape[0]} rows"
+                f"{want}, labels' shape and the classes: Y has shape {y_shape} for these "
+                f"rows, and it returned {out_shape}"
             )
-        if max_label is not None and max_label >= out_shape[1]:
+        classes = out_shape[-1]
+        if max_label is not None and max_label >= classes:
             raise ConfigError(
-                f"{where}: a label is {max_label}, outside the model's {out_shape[1]} classes "
-                f"(labels must lie in 0..{out_shape[1] - 1})"
+                f"{where}: a label is {max_label}, outside the model's {classes} classes "
+                f"(labels must lie in 0..{classes - 1})"
             )
         return
     if out_shape != y_shape:

@@ -1,0 +1,178 @@
+"""Sequence models: integer token inputs stay integers, labels per position, and the
+cross-entropy of a sequence is the mean over its positions (n counts sequences)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lambda_hat as lh
+from lambda_hat.errors import ConfigError
+from lambda_hat.targets.arrays import cast, check_xy
+
+VOCAB, T, N = 5, 4, 64
+
+
+def _tokens(n=N, seed=0):
+    """Tokens x and labels y = (x + 1) mod VOCAB with some noise, both (n, T) integers."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, VOCAB, size=(n, T))
+    y = np.where(rng.random((n, T)) < 0.8, (x + 1) % VOCAB, rng.integers(0, VOCAB, (n, T)))
+    return x, y
+
+
+def _lookup(params, x):
+    """Per-position logits from a table indexed by the token: (rows, T, VOCAB)."""
+    return params["table"][x]
+
+
+def _table(x, y):
+    """The table at the maximum of the likelihood: log frequencies of the next token."""
+    counts = np.ones((VOCAB, VOCAB))
+    np.add.at(counts, (x.ravel(), y.ravel()), 1.0)
+    return {"table": np.log(counts / counts.sum(axis=1, keepdims=True))}
+
+
+def test_integer_inputs_and_sequence_labels_are_kept_as_integers():
+    x, y = _tokens()
+    info = check_xy(x, y, "data")
+    assert (info.n_data, info.labels, info.out_dim) == (N, "classes", VOCAB)
+    cx, cy = cast(x, y, "float32")
+    assert cx.dtype == np.int32 and cy.dtype == np.int32 and cy.shape == (N, T)
+    fx, _ = cast(x.astype(np.float64), y, "float32")
+    assert fx.dtype == np.float32  # real inputs are the target's floats, as before
+
+
+def test_a_sequences_loss_is_the_mean_over_its_positions():
+    import jax.numpy as jnp
+
+    from lambda_hat.numerics.loss import make_loss
+
+    x, y = _tokens()
+    table = _table(x, y)["table"]
+    loss = make_loss(lambda w, xb: jnp.asarray(w).reshape(VOCAB, VOCAB)[xb], "cross_entropy")
+    logits = table[x]
+    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    per_token = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+    value = float(loss(jnp.asarray(table.ravel()), (jnp.asarray(x), jnp.asarray(y))))
+    assert value == pytest.approx(per_token.mean(axis=1).mean(), rel=1e-6)  # float32
+
+
+def test_one_position_per_sequence_is_the_single_label_model():
+    """Labels (n, 1) with logits (n, 1, V) give the same posterior, hence the same λ̂,
+    as labels (n,) with logits (n, V)."""
+    x, y = _tokens(seed=1)
+    x1, y1 = x[:, :1], y[:, :1]
+    params = _table(x1, y1)
+    kw = dict(loss="cross_entropy", sampler="sgld", step_size=1e-3, draws=40, chains=2, seed=3)
+    kw.update(burnin=10, thin=1, precision="float64")
+    seq = lh.estimate(_lookup, params, (x1, y1), **kw)
+    flat = lh.estimate(lambda p, xb: p["table"][xb[:, 0]], params, (x1, y1[:, 0]), **kw)
+    assert seq.n_beta == flat.n_beta == pytest.approx(N * seq.spec.inverse_temperature)
+    assert seq.llc_mean == pytest.approx(flat.llc_mean, rel=1e-9)
+    assert np.isfinite(seq.llc_mean)
+
+
+def test_a_token_model_samples_with_its_integer_inputs():
+    x, y = _tokens(seed=2)
+    r = lh.estimate(
+        _lookup,
+        _table(x, y),
+        (x, y),
+        loss="cross_entropy",
+        sampler="sgld",
+        step_size=1e-3,
+        draws=40,
+        chains=2,
+        burnin=10,
+        thin=1,
+    )
+    assert r.n_beta == pytest.approx(N * r.spec.inverse_temperature)  # n counts sequences
+    assert np.isfinite(r.llc_mean) and r.llc.shape == (2, 40)
+
+
+@pytest.mark.parametrize(
+    "apply, labels, said",
+    [
+        (lambda p, x: p["table"][x][:, 0], None, "logits of shape (rows, positions, classes)"),
+        (_lookup, lambda y: y + VOCAB, "outside the model's 5 classes"),
+        (_lookup, lambda y: y[:, :2], "logits of shape (rows, positions, classes)"),
+    ],
+    ids=["one-logit-row-per-sequence", "labels-out-of-range", "positions-differ"],
+)
+def test_a_sequence_model_that_does_not_fit_its_labels_is_refused(apply, labels, said):
+    x, y = _tokens()
+    y = labels(y) if labels else y
+    with pytest.raises(ConfigError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        lh.estimate(apply, _table(*_tokens()), (x, y), loss="cross_entropy", draws=10)
+
+
+SEQUENCE_FILE = """
+[store]
+root = "runs"
+[models.tok]
+kind = "python"
+factory = "seqmod:model"
+loss = "cross_entropy"
+[data.tok]
+kind = "python"
+factory = "seqmod:tokens"
+[training.fit]
+steps = 100
+learning_rate = 0.05
+[[targets]]
+model = "tok"
+data = "tok"
+training = "fit"
+[[samplers]]
+name = "sgld"
+step_size = 1e-4
+draws = 50
+thin = 1
+"""
+
+SEQUENCE_MODULE = """
+import numpy as np
+
+V, T = 6, 5
+
+
+def tokens(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, V, size=(n, T))
+    y = np.where(rng.random((n, T)) < 0.8, (x + 1) % V, rng.integers(0, V, (n, T)))
+    return x, y
+
+
+def model(dim=4):
+    rng = np.random.default_rng(1)
+    params = {"emb": rng.normal(size=(V, dim)) * 0.1, "out": rng.normal(size=(dim, V)) * 0.1}
+
+    def apply(p, x):
+        return p["emb"][x] @ p["out"]  # an embedding indexed by the tokens: (rows, T, V)
+
+    return apply, params
+"""
+
+
+def test_a_token_model_runs_through_the_store(tmp_path, monkeypatch):
+    """Integer tokens reach the user's model as integers in every process: the target's
+    training, the probe, the run's sampler; n counts the 200 sequences."""
+    import json
+
+    from lambda_hat.cli import main
+    from lambda_hat.store.catalog import Catalog
+
+    (tmp_path / "seqmod.py").write_text(SEQUENCE_MODULE)
+    (tmp_path / "seq.toml").write_text(SEQUENCE_FILE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "seq.toml", "--quiet"]) == 0
+    [target] = Catalog(tmp_path / "runs").targets()
+    [run] = target.runs()
+    with np.load(target.path / "data.npz") as data:
+        assert (data["X"].dtype, data["X"].shape, data["Y"].shape) == (np.int32, (200, 5), (200, 5))
+    assert target.meta.dims.n == 200 and run.analysis.n_beta == pytest.approx(
+        200 * run.analysis.inverse_temperature
+    )
+    assert np.isfinite(run.analysis.llc_mean)
+    assert "mean_t" in json.loads((target.path / "meta.json").read_text())["loss"]
