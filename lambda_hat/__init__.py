@@ -5,6 +5,8 @@
 >>> print(r)                  # λ̂ ± MCSE, ESS, R-hat and the verdict
 >>> t = lh.load_target("tgt_10bf", root="runs")   # a stored w* as a pytree
 >>> df = lh.results("runs")   # a store's runs, one row each (pandas)
+>>> r = lh.estimate(apply, params, (X, Y), observe={"probe": (Xp, Yp)})
+>>> lh.bif(r, "probe").value  # −Cov(ℓ_i, ℓ_j) between the probe rows
 
 ``estimate``, ``load_target`` and the classes they return load on first use, so the
 command line starts without JAX.
@@ -12,8 +14,16 @@ command line starts without JAX.
 
 import lambda_hat.results as _results_module  # no JAX; see _Results for why it is eager
 
-__all__ = ["estimate", "results", "load_target", "LLCResult", "Target"]
-_LAZY = ("estimate", "load_target", "LLCResult", "Target")
+__all__ = [
+    "estimate",
+    "results",
+    "load_target",
+    "bif",
+    "susceptibility",
+    "LLCResult",
+    "Target",
+]
+_LAZY = ("estimate", "load_target", "bif", "susceptibility", "LLCResult", "Target")
 
 
 class _Results:

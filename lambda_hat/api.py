@@ -54,6 +54,7 @@ class LLCResult:
     L: Any = None  # (chains, draws) numpy array: each draw's loss; its λ is nβ (L − L0)
     positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
     params_draws: Any = None  # trace_params=True: params' pytree, leaves (chains, draws, ...)
+    observed: dict | None = None  # observe=: name -> (chains, draws, rows) per-row losses
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
@@ -124,6 +125,7 @@ def estimate(
     precision: str | None = None,
     llc_trace: str | None = None,
     trace_params: bool = False,
+    observe: dict | None = None,
     progress: bool | Callable[[int, int], None] | None = True,
     **sampler_params,
 ) -> LLCResult:
@@ -137,7 +139,10 @@ def estimate(
     converged or ``max_draws`` (the verdict is ``result.budget``). ``draws`` and
     ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``).
     ``trace_params=True`` also returns every kept draw's parameters
-    (``result.params_draws``, ``result.positions``).
+    (``result.params_draws``, ``result.positions``). ``observe={"name": (X, Y), ...}``
+    records the loss of every row of those datasets at every kept draw
+    (``result.observed["name"]``: (chains, draws, rows)), for ``bif`` and
+    ``susceptibility``.
 
     ``precision`` (default: the sampler's, float32 for sgld, float64 otherwise) is the
     precision of this call only: JAX's ``jax_enable_x64`` is set for its duration and
@@ -165,9 +170,57 @@ def estimate(
 
     with _x64(spec.precision), _reporter(progress) as (on_draws, on_stage):
         posterior, unravel = _posterior(apply, params, data, loss, spec)
-        est = sample_llc(posterior, spec, on_draws, stage=on_stage)
+        probes = _observe(observe, apply, unravel, posterior, loss, spec)
+        est = sample_llc(posterior, spec, on_draws, stage=on_stage, observe=probes)
         params_draws = _unravel_draws(est.result.positions, unravel)
     return _result(est, params_draws)
+
+
+def _observe(observe: dict | None, apply, unravel, posterior, loss: str, spec) -> tuple:
+    """((name, (x, y)), ...): each observed dataset checked against the model and cast
+    as the posterior's data are."""
+    from lambda_hat.targets.arrays import cast, check_xy
+    from lambda_hat.targets.checks import check_labels, check_model_fits
+
+    out = []
+    for name, data in (observe or {}).items():
+        where = f"{WHERE}: observe[{name!r}]"
+        check_labels(loss, check_xy(data[0], data[1], where).labels, where, "Y")
+        x, y = cast(data[0], data[1], spec.precision)
+        check_model_fits(lambda w, xb: apply(unravel(w), xb), posterior.w_star, x, y, loss, where)
+        out.append((str(name), (x, y)))
+    return tuple(out)
+
+
+def bif(result: LLCResult, a: str, b: str | None = None, normalized: bool = False):
+    """The Bayesian influence between the rows of observed datasets ``a`` and ``b``
+    (``b`` None: ``a`` with itself): −Cov(ℓ_i, ℓ_j) over the posterior's draws, or the
+    correlation Corr(ℓ_i, ℓ_j) when ``normalized``; ``.value`` and ``.mcse`` are
+    (rows of a, rows of b) arrays (``analysis/influence.py``)."""
+    from lambda_hat.analysis.influence import bif as influence
+
+    first = _observed(result, a)
+    return influence(first, None if b is None else _observed(result, b), normalized)
+
+
+def susceptibility(result: LLCResult, name: str, phi=None):
+    """χ_z = −Cov(φ, ℓ_z − L) for every row z of the observed dataset ``name``: how the
+    posterior mean of ``phi`` (a (chains, draws) array; default the loss L itself)
+    responds as the data shift toward z. ``.value`` and ``.mcse`` are (rows,) arrays."""
+    from lambda_hat.analysis.influence import susceptibility as chi
+
+    probe = _observed(result, name)
+    return chi(result.L if phi is None else phi, probe, result.L)
+
+
+def _observed(result: LLCResult, name: str):
+    if not result.observed or name not in result.observed:
+        have = ", ".join(result.observed or {}) or "none"
+        raise ConfigError(
+            f"no observed dataset {name!r} in this result (observed: {have}); pass "
+            f"observe={{{name!r}: (X, Y)}} to lh.estimate"
+        )
+    return result.observed[name]
 
 
 def results(root="runs", experiment=None):
@@ -348,6 +401,7 @@ def _result(est, params_draws) -> LLCResult:
         L=np.asarray(est.result.loss),
         positions=est.result.positions,
         params_draws=params_draws,
+        observed=est.result.observed,
         _sample_stats=dict(est.result.sample_stats),
     )
 

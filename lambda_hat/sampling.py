@@ -52,6 +52,7 @@ def sample_llc(
     tune_on=None,
     stage: Callable[[str], None] | None = None,
     snapshots=None,
+    observe: tuple = (),
 ) -> Estimate:
     """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``).
 
@@ -63,7 +64,8 @@ def sample_llc(
     ``progress`` also counts each pilot round's steps (the stage says which count it
     is). ``snapshots`` (``store/snapshots.py``), if given, keeps the preparation's and
     the sampling's progress so a stopped run resumes; it is bound to the spec as
-    resolved.
+    resolved. ``observe``: ((name, (x, y)), ...) datasets, cast like the posterior's,
+    whose per-row losses are recorded at every kept draw (``result.observed``).
     """
     import jax
 
@@ -85,7 +87,7 @@ def sample_llc(
         jax.random.PRNGKey(spec.seed),
         posterior,
         spec.params,
-        _schedule(spec, progress, auto, snapshots),
+        _schedule(spec, progress, auto, snapshots)._replace(observe=tuple(observe)),
         **prepared.starts,
     )
     check_finite(spec, result)

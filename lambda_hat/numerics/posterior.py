@@ -75,16 +75,14 @@ class Posterior(NamedTuple):
         state carries the full-data log density."""
         return (self.prior_logdensity(w) - logdensity) / self.n_beta
 
+    def per_row(self, w, data):
+        """The loss of each row of ``data`` at ``w``: (rows,)."""
+        one = jax.tree_util.tree_map(lambda a: a[:, None], data)  # rows of one
+        return jax.vmap(lambda batch: self.loss_fn(w, batch))(one)
+
     def with_anchor(self):
         """This posterior with ``anchor`` = the per-row losses at w* (one pass over the data)."""
-        loss_fn = self.loss_fn
-
-        @jax.jit
-        def per_row(data, w):
-            one = jax.tree_util.tree_map(lambda a: a[:, None], data)  # rows of one
-            return jax.vmap(lambda batch: loss_fn(w, batch))(one)
-
-        return self._replace(anchor=per_row(self.data, self.w_star))
+        return self._replace(anchor=jax.jit(self.per_row)(self.w_star, self.data))
 
 
 def make_posterior(loss_fn, data, w_star, inverse_temperature, localization) -> Posterior:

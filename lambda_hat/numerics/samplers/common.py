@@ -18,6 +18,7 @@ class SampleResult(NamedTuple):
     stats: dict  # JSON-able sampler statistics (acceptance, step size, ...)
     first_nonfinite_step: int | None  # 1-based step index, None when all finite
     positions: np.ndarray | None = None  # (chains, draws, p) when positions were kept
+    observed: dict | None = None  # name -> (chains, draws, rows): observed datasets' losses
 
     @property
     def total_fges(self) -> float:

@@ -73,9 +73,11 @@ class ChainTrace(NamedTuple):
     final_states: object
     positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
     thin: int = 1  # steps per kept draw
+    observed: dict | None = None  # name -> (chains, draws, rows): Schedule.observe's losses
 
 
 POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
+OBSERVE_BUFFER_BYTES = 64 * 2**20  # device buffer for the observed losses of one chunk
 
 
 class Schedule(NamedTuple):
@@ -96,6 +98,8 @@ class Schedule(NamedTuple):
     checks: tuple[int, ...] = ()  # kept-draw counts at which ``stop`` is asked
     stop: Callable[[np.ndarray], bool] | None = None  # stop(loss (chains, kept)) -> done?
     snapshots: object | None = None  # due(), load(fingerprint), save(fingerprint, arrays, where)
+    # ((name, data), ...): datasets whose per-row losses are recorded at every kept draw
+    observe: tuple = ()
 
 
 def _position(state):
@@ -132,6 +136,14 @@ def run_chains(
         w = posterior.w_star
         per_draw = num_chains * w.shape[0] * w.dtype.itemsize
         capacity = int(max(1, min(capacity, POSITION_BUFFER_BYTES // per_draw)))
+    names = tuple(name for name, _ in schedule.observe)
+    if names:
+        if schedule.snapshots is not None:
+            raise ValueError("observed losses are not kept in saved progress yet")
+        itemsize = posterior.w_star.dtype.itemsize
+        rows = sum(jax.tree_util.tree_leaves(d)[0].shape[0] for _, d in schedule.observe)
+        per_draw = num_chains * rows * itemsize
+        capacity = int(max(1, min(capacity, OBSERVE_BUFFER_BYTES // per_draw)))
 
     def block(post, carry, key):
         """One draw: ``thin`` steps of every chain."""
@@ -158,8 +170,9 @@ def run_chains(
         return carry, (last, sums, loss)
 
     @jax.jit
-    def advance(data, carry, base_key, first_block, count, keep):
-        """Run ``count`` draws from draw index ``first_block``; record them if ``keep``."""
+    def advance(data, observed, carry, base_key, first_block, count, keep):
+        """Run ``count`` draws from draw index ``first_block``; record them if ``keep``
+        (with the per-row losses of each ``observed`` dataset)."""
         post = posterior.rebind(data)
         _, (*info_shape, _) = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
         w = post.w_star
@@ -167,6 +180,10 @@ def run_chains(
             jnp.zeros((capacity, num_chains), w.dtype),
             jax.tree_util.tree_map(lambda s: jnp.zeros((capacity, *s.shape), s.dtype), info_shape),
             jnp.zeros((capacity, num_chains, w.shape[0]) if keep_positions else (0,), w.dtype),
+            tuple(
+                jnp.zeros((capacity, num_chains, jax.tree_util.tree_leaves(d)[0].shape[0]), w.dtype)
+                for d in observed
+            ),
         )
 
         def body(i, state):
@@ -176,13 +193,19 @@ def run_chains(
             )
 
             def write(bufs):
-                loss_buf, info_buf, pos_buf = bufs
+                loss_buf, info_buf, pos_buf, obs_bufs = bufs
                 positions = _position(carry[0])
                 loss = jax.vmap(post.full_loss)(positions) if record == "full" else step_loss
                 info_buf = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), info_buf, info)
                 if keep_positions:
                     pos_buf = pos_buf.at[i].set(positions)
-                return loss_buf.at[i].set(loss.astype(w.dtype)), info_buf, pos_buf
+                obs_bufs = tuple(
+                    b.at[i].set(
+                        jax.vmap(lambda p, d=d: post.per_row(p, d))(positions).astype(b.dtype)
+                    )
+                    for b, d in zip(obs_bufs, observed, strict=True)
+                )
+                return loss_buf.at[i].set(loss.astype(w.dtype)), info_buf, pos_buf, obs_bufs
 
             return carry, jax.lax.cond(keep, write, lambda bufs: bufs, bufs)
 
@@ -192,6 +215,8 @@ def run_chains(
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []
+    observed_data = tuple(d for _, d in schedule.observe)
+    observed: list[tuple] = []
     phases = ((0, burnin, False), (burnin, draws, True))
     total, stopped = burnin + draws, False
     snaps = schedule.snapshots
@@ -214,8 +239,9 @@ def run_chains(
             ahead = [c - offset for c in checks if c > offset] if kept else []
             count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
             start = time.perf_counter()
-            carry, (loss, info, pos) = advance(
+            carry, (loss, info, pos, obs) = advance(
                 data,
+                observed_data,
                 carry,
                 rng_key,
                 jnp.int32(phase_start + offset),
@@ -230,6 +256,8 @@ def run_chains(
                 sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
                 if keep_positions:
                     positions.append(np.asarray(pos)[:count])
+                if names:
+                    observed.append(tuple(np.asarray(o)[:count] for o in obs))
             elapsed = time.perf_counter() - start
             offset += count
             done += count
@@ -269,7 +297,20 @@ def run_chains(
         final_states=states,
         positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,
         thin=thin,
+        observed=_observed(names, observed),
     )
+
+
+def _observed(names: tuple, chunks: list[tuple]) -> dict | None:
+    """{name: (chains, draws, rows)} from the chunks' (draws, chains, rows) buffers."""
+    if not names:
+        return None
+    if not chunks:
+        return {name: np.zeros((0, 0, 0)) for name in names}
+    return {
+        name: np.concatenate([c[k] for c in chunks], axis=0).swapaxes(0, 1)
+        for k, name in enumerate(names)
+    }
 
 
 def _fingerprint(schedule: Schedule, record: str, states) -> dict:

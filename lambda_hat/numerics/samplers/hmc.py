@@ -113,6 +113,7 @@ def adapted_result(trace, adaptation, states, sampler_name, extra_stats) -> Samp
         stats=stats,
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
+        observed=trace.observed,
     )
 
 

@@ -173,4 +173,5 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         stats=stats,
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
+        observed=trace.observed,
     )

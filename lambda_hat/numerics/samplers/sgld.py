@@ -222,6 +222,7 @@ def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> Sample
         },
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
+        observed=trace.observed,
     )
 
 

@@ -1,0 +1,107 @@
+"""``lh.estimate(observe=...)``: per-row losses of other datasets at every kept draw, and
+``lh.bif`` / ``lh.susceptibility`` on them, checked against the draws themselves and
+against Bayesian linear regression's exact posterior covariances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lambda_hat as lh
+from lambda_hat.errors import ConfigError
+
+D = 3
+
+
+def _linear(params, x):
+    return x @ params["w"]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, D))
+    y = (x @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=200))[:, None]
+    w_star = np.linalg.lstsq(x, y, rcond=None)[0]
+    xp = rng.normal(size=(4, D))
+    yp = xp @ w_star + rng.normal(size=(4, 1))
+    return {"data": (x, y), "probe": (xp, yp), "params": {"w": w_star}}
+
+
+def test_observed_losses_are_each_draws_row_losses(problem):
+    xp, yp = problem["probe"]
+    r = lh.estimate(
+        _linear,
+        problem["params"],
+        problem["data"],
+        sampler="sgld",
+        step_size=1e-4,
+        draws=30,
+        chains=2,
+        burnin=5,
+        thin=2,
+        trace_params=True,
+        observe={"probe": problem["probe"], "first": (xp[:2], yp[:2])},
+        progress=False,
+    )
+    probe = r.observed["probe"]
+    assert probe.shape == (2, 30, 4) and r.observed["first"].shape == (2, 30, 2)
+    w = r.params_draws["w"]  # (chains, draws, D, 1)
+    expected = 0.5 * (yp[:, 0] - np.einsum("cdk,ik->cdi", w[..., 0], xp)) ** 2
+    assert np.allclose(probe, expected, rtol=1e-4, atol=1e-6)  # float32
+    assert np.array_equal(r.observed["first"], probe[..., :2])
+    chi = lh.susceptibility(r, "probe")
+    assert chi.value.shape == chi.mcse.shape == (4,)
+
+
+def test_bif_of_an_exact_sampler_matches_the_exact_covariance(problem):
+    """HMC on the Gaussian posterior of linear regression: Cov(ℓ_i, ℓ_j) = r_i r_j C_ij
+    + ½ C_ij², C = A Σ Aᵀ, Σ = (nβ H + γ I)⁻¹ (tests/analysis/test_influence.py)."""
+    (x, y), (xp, yp), params = problem["data"], problem["probe"], problem["params"]
+    r = lh.estimate(
+        _linear,
+        params,
+        (x, y),
+        sampler="hmc",
+        draws=2000,
+        chains=4,
+        observe={"probe": (xp, yp)},
+        progress=False,
+    )
+    sigma = np.linalg.inv(r.n_beta * x.T @ x / len(x) + 1.0 * np.eye(D))
+    c = xp @ sigma @ xp.T
+    res = (yp - xp @ params["w"])[:, 0]
+    exact = np.outer(res, res) * c + 0.5 * c**2
+    result = lh.bif(r, "probe")
+    z = (result.value + exact) / result.mcse
+    assert np.max(np.abs(z)) < 5, z
+    corr = lh.bif(r, "probe", normalized=True)
+    assert np.allclose(np.diag(corr.value), 1.0, atol=0.05)
+
+
+def test_asking_for_what_was_not_observed_says_how(problem):
+    r = lh.estimate(
+        _linear,
+        problem["params"],
+        problem["data"],
+        step_size=1e-4,
+        draws=10,
+        chains=2,
+        thin=1,
+        progress=False,
+    )
+    with pytest.raises(ConfigError, match=r"observe=\{'probe': \(X, Y\)\}"):
+        lh.bif(r, "probe")
+
+
+def test_an_observed_dataset_that_does_not_fit_the_model_is_refused(problem):
+    xp, _ = problem["probe"]
+    with pytest.raises(ConfigError, match=r"observe\['bad'\]"):
+        lh.estimate(
+            _linear,
+            problem["params"],
+            problem["data"],
+            draws=10,
+            observe={"bad": (xp, np.zeros((4, 2)))},
+            progress=False,
+        )
