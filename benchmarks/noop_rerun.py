@@ -58,8 +58,8 @@ def cli(*args) -> list[str]:
 def synthesise(work: Path, runs: int) -> tuple[Path, Path]:
     """(experiments file with ``runs`` sampler entries, store where all are done)."""
     from lambda_hat.config import load, to_dict
-    from lambda_hat.store import housekeeping
     from lambda_hat.scheduler.plan import make_plan
+    from lambda_hat.store import housekeeping
     from lambda_hat.store.ids import run_id
     from lambda_hat.store.layout import Layout
 

@@ -47,10 +47,12 @@ class Event:
     """One event of the stream; ``extra`` keeps the keys a class does not name."""
 
     NAME: ClassVar[str] = ""
+    extra: dict = field(default_factory=dict, kw_only=True)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        EVENTS[cls.NAME] = cls
+        if cls.NAME:
+            EVENTS[cls.NAME] = cls
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
@@ -58,29 +60,30 @@ class Event:
 
 
 @dataclass(frozen=True)
+class TaskEvent(Event):
+    """An event of one task: ``key`` (its target ID or ``<target_id>/<run>``), ``kind``."""
+
+    key: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True)
 class Plan(Event):
     NAME: ClassVar[str] = "plan"
     targets: list = field(default_factory=list)
     runs: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Submitted(Event):
+class Submitted(TaskEvent):
     NAME: ClassVar[str] = "submitted"
-    key: str = ""
-    kind: str = ""
     label: str = ""
     slot: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Started(Event):
+class Started(TaskEvent):
     NAME: ClassVar[str] = "started"
-    key: str = ""
-    kind: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,6 @@ class Stage(Event):
     NAME: ClassVar[str] = "stage"
     key: str = ""
     stage: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,13 @@ class Progress(Event):
     key: str = ""
     done: int = 0
     total: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Finished(Event):
-    """A task's result: ``extra`` holds the rest of what the runner returned."""
+class Finished(TaskEvent):
+    """A task's result: ``extra`` holds the rest of what the worker returned."""
 
     NAME: ClassVar[str] = "finished"
-    key: str = ""
-    kind: str = ""
     built: bool = True
     walltime_sec: float = 0.0
     llc_mean: float | None = None
@@ -114,7 +113,6 @@ class Finished(Event):
     true_llc: float | None = None
     trust: dict | None = None
     warnings: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
 
     @property
     def built_with(self) -> str | None:
@@ -123,32 +121,23 @@ class Finished(Event):
 
 
 @dataclass(frozen=True)
-class Failed(Event):
+class Failed(TaskEvent):
     NAME: ClassVar[str] = "failed"
-    key: str = ""
-    kind: str = ""
     error_type: str = "Error"
     message: str = ""
     failure_file: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Retry(Event):
+class Retry(TaskEvent):
     NAME: ClassVar[str] = "retry"
-    key: str = ""
-    kind: str = ""
     reason: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Skipped(Event):
+class Skipped(TaskEvent):
     NAME: ClassVar[str] = "skipped"
-    key: str = ""
-    kind: str = ""
     reason: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,7 +145,6 @@ class Interrupted(Event):
     NAME: ClassVar[str] = "interrupted"
     pending: int = 0
     running: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,14 +152,12 @@ class Stopped(Event):
     NAME: ClassVar[str] = "stopped"
     reason: str = ""
     unfinished: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Summary(Event):
     NAME: ClassVar[str] = "summary"
     failed: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
 
 
 def parse(d: dict) -> Event | None:
