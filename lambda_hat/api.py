@@ -206,9 +206,19 @@ def bif(result: LLCResult, a: str, b: str | None = None, normalized: bool = Fals
 def susceptibility(result: LLCResult, name: str, phi=None):
     """χ_z = −Cov(φ, ℓ_z − L) for every row z of the observed dataset ``name``: how the
     posterior mean of ``phi`` (a (chains, draws) array; default the loss L itself)
-    responds as the data shift toward z. ``.value`` and ``.mcse`` are (rows,) arrays."""
+    responds as the data shift toward z. ``.value`` and ``.mcse`` are (rows,) arrays.
+
+    L must be the exact loss of each draw: an SGLD trace of minibatch estimates
+    (``llc_trace="minibatch"``, its default) carries their noise into L, which would
+    bias χ by the noise's variance; such a result is refused."""
     from lambda_hat.analysis.influence import susceptibility as chi
 
+    if result.spec.llc_trace != "full":
+        raise ConfigError(
+            f"{WHERE}: susceptibility needs each draw's exact loss, but this run recorded "
+            f"llc_trace = {result.spec.llc_trace!r} (minibatch estimates, whose noise "
+            "would bias it); rerun lh.estimate with llc_trace='full'"
+        )
     probe = _observed(result, name)
     return chi(result.L if phi is None else phi, probe, result.L)
 

@@ -41,6 +41,7 @@ def test_observed_losses_are_each_draws_row_losses(problem):
         burnin=5,
         thin=2,
         trace_params=True,
+        llc_trace="full",  # each draw's exact L, which susceptibility needs
         observe={"probe": problem["probe"], "first": (xp[:2], yp[:2])},
         progress=False,
     )
@@ -92,6 +93,8 @@ def test_asking_for_what_was_not_observed_says_how(problem):
     )
     with pytest.raises(ConfigError, match=r"observe=\{'probe': \(X, Y\)\}"):
         lh.bif(r, "probe")
+    with pytest.raises(ConfigError, match="llc_trace='full'"):  # minibatch L: biased χ
+        lh.susceptibility(r, "probe")
 
 
 def test_an_observed_dataset_that_does_not_fit_the_model_is_refused(problem):
