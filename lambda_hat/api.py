@@ -54,7 +54,7 @@ class LLCResult:
     L: Any = None  # (chains, draws) numpy array: each draw's loss; its λ is nβ (L − L0)
     positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
     params_draws: Any = None  # trace_params=True: params' pytree, leaves (chains, draws, ...)
-    observed: dict | None = None  # observe=: name -> (chains, draws, rows) per-row losses
+    observed: dict | None = None  # observe=: name -> (chains, draws, rows[, T]) losses
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
@@ -141,8 +141,8 @@ def estimate(
     ``trace_params=True`` also returns every kept draw's parameters
     (``result.params_draws``, ``result.positions``). ``observe={"name": (X, Y), ...}``
     records the loss of every row of those datasets at every kept draw
-    (``result.observed["name"]``: (chains, draws, rows)), for ``bif`` and
-    ``susceptibility``.
+    (``result.observed["name"]``: (chains, draws, rows), or (chains, draws, rows, T) for
+    labels per position: each token's loss), for ``bif`` and ``susceptibility``.
 
     ``precision`` (default: the sampler's, float32 for sgld, float64 otherwise) is the
     precision of this call only: JAX's ``jax_enable_x64`` is set for its duration and
@@ -224,13 +224,16 @@ def susceptibility(result: LLCResult, name: str, phi=None):
 
 
 def _observed(result: LLCResult, name: str):
+    """(chains, draws, values): a sequence dataset's (rows, T) losses flattened row-major,
+    so its entries are tokens (row i's position t is entry i·T + t)."""
     if not result.observed or name not in result.observed:
         have = ", ".join(result.observed or {}) or "none"
         raise ConfigError(
             f"no observed dataset {name!r} in this result (observed: {have}); pass "
             f"observe={{{name!r}: (X, Y)}} to lh.estimate"
         )
-    return result.observed[name]
+    losses = result.observed[name]
+    return losses.reshape(*losses.shape[:2], -1)
 
 
 def results(root="runs", experiment=None):

@@ -34,7 +34,7 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
     device-side cast compiles a program per array shape)."""
     import jax.numpy as jnp
 
-    from lambda_hat.numerics.loss import make_loss
+    from lambda_hat.numerics.loss import make_loss, make_row_loss
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.targets.arrays import cast
 
@@ -42,7 +42,8 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
     x, y = (jnp.asarray(a) for a in cast(x, y, host))
     w = jnp.asarray(np.asarray(w_star, host))
     loss_fn = make_loss(apply_flat, loss)
-    return make_posterior(loss_fn, (x, y), w, spec.inverse_temperature, spec.localization)
+    rows = make_row_loss(apply_flat, loss)
+    return make_posterior(loss_fn, (x, y), w, spec.inverse_temperature, spec.localization, rows)
 
 
 def sample_llc(

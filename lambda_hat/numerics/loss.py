@@ -26,6 +26,22 @@ LOSS_DESCRIPTIONS = {
 }
 
 
+def make_row_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
+    """``row_loss(w, batch)``: each row's loss, unreduced over a sequence's positions:
+    (rows,) for one output or label per row, (rows, T) for labels per position."""
+    if loss == "mse":
+        return lambda w, batch: 0.5 * jnp.sum((batch[1] - apply_flat(w, batch[0])) ** 2, axis=-1)
+    if loss == "cross_entropy":
+
+        def cross_entropy(w, batch):
+            x, y = batch
+            logp = jax.nn.log_softmax(apply_flat(w, x), axis=-1)
+            return -jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+
+        return cross_entropy
+    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_DESCRIPTIONS)}")
+
+
 def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
     """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss."""
     if loss == "mse":

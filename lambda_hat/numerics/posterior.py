@@ -34,6 +34,7 @@ class Posterior(NamedTuple):
     n_beta: float
     localization: float
     anchor: jax.Array | None = None  # (n,) per-row losses at w*, see with_anchor
+    row_loss_fn: Callable | None = None  # row_loss_fn(w, batch) -> unreduced (rows[, T])
 
     @property
     def n(self) -> int:
@@ -75,6 +76,13 @@ class Posterior(NamedTuple):
         state carries the full-data log density."""
         return (self.prior_logdensity(w) - logdensity) / self.n_beta
 
+    def observed(self, w, data):
+        """What an observed dataset records at ``w``: each row's loss, per position for
+        sequences (``row_loss_fn``), else ``per_row``."""
+        if self.row_loss_fn is not None:
+            return self.row_loss_fn(w, data)
+        return self.per_row(w, data)
+
     def per_row(self, w, data):
         """The loss of each row of ``data`` at ``w``: (rows,)."""
         one = jax.tree_util.tree_map(lambda a: a[:, None], data)  # rows of one
@@ -85,7 +93,11 @@ class Posterior(NamedTuple):
         return self._replace(anchor=jax.jit(self.per_row)(self.w_star, self.data))
 
 
-def make_posterior(loss_fn, data, w_star, inverse_temperature, localization) -> Posterior:
-    """The posterior of ``loss_fn`` on ``data`` (a pytree of n-row arrays, e.g. (x, y))."""
+def make_posterior(
+    loss_fn, data, w_star, inverse_temperature, localization, row_loss_fn=None
+) -> Posterior:
+    """The posterior of ``loss_fn`` on ``data`` (a pytree of n-row arrays, e.g. (x, y));
+    ``row_loss_fn``: the same loss unreduced, for observed datasets."""
     n = jax.tree_util.tree_leaves(data)[0].shape[0]
-    return Posterior(loss_fn, data, w_star, float(n * inverse_temperature), float(localization))
+    n_beta = float(n * inverse_temperature)
+    return Posterior(loss_fn, data, w_star, n_beta, float(localization), None, row_loss_fn)

@@ -176,3 +176,33 @@ def test_a_token_model_runs_through_the_store(tmp_path, monkeypatch):
     )
     assert np.isfinite(run.analysis.llc_mean)
     assert "mean_t" in json.loads((target.path / "meta.json").read_text())["loss"]
+
+
+def test_observed_sequences_record_each_tokens_loss():
+    """observe= on a token model: (chains, draws, rows, T), each token's loss at each
+    kept draw; lh.bif's entries are the tokens, row-major."""
+    x, y = _tokens(seed=4)
+    xp, yp = _tokens(n=3, seed=5)
+    r = lh.estimate(
+        _lookup,
+        _table(x, y),
+        (x, y),
+        loss="cross_entropy",
+        sampler="sgld",
+        step_size=1e-3,
+        draws=20,
+        chains=2,
+        burnin=5,
+        thin=1,
+        trace_params=True,
+        observe={"probe": (xp, yp)},
+        progress=False,
+    )
+    tokens = r.observed["probe"]
+    assert tokens.shape == (2, 20, 3, T)
+    table = r.params_draws["table"]  # (chains, draws, VOCAB, VOCAB)
+    logits = table[:, :, xp]  # (chains, draws, 3, T, VOCAB)
+    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    expected = -np.take_along_axis(logp, yp[None, None, ..., None], axis=-1)[..., 0]
+    assert np.allclose(tokens, expected, rtol=1e-4, atol=1e-5)
+    assert lh.bif(r, "probe").value.shape == (3 * T, 3 * T)

@@ -73,7 +73,7 @@ class ChainTrace(NamedTuple):
     final_states: object
     positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
     thin: int = 1  # steps per kept draw
-    observed: dict | None = None  # name -> (chains, draws, rows): Schedule.observe's losses
+    observed: dict | None = None  # name -> (chains, draws, rows[, T]): Schedule.observe's
 
 
 POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
@@ -141,8 +141,11 @@ def run_chains(
         if schedule.snapshots is not None:
             raise ValueError("observed losses are not kept in saved progress yet")
         itemsize = posterior.w_star.dtype.itemsize
-        rows = sum(jax.tree_util.tree_leaves(d)[0].shape[0] for _, d in schedule.observe)
-        per_draw = num_chains * rows * itemsize
+        values = sum(
+            int(np.prod(jax.eval_shape(posterior.observed, posterior.w_star, d).shape))
+            for _, d in schedule.observe
+        )
+        per_draw = num_chains * values * itemsize
         capacity = int(max(1, min(capacity, OBSERVE_BUFFER_BYTES // per_draw)))
 
     def block(post, carry, key):
@@ -181,7 +184,9 @@ def run_chains(
             jax.tree_util.tree_map(lambda s: jnp.zeros((capacity, *s.shape), s.dtype), info_shape),
             jnp.zeros((capacity, num_chains, w.shape[0]) if keep_positions else (0,), w.dtype),
             tuple(
-                jnp.zeros((capacity, num_chains, jax.tree_util.tree_leaves(d)[0].shape[0]), w.dtype)
+                jnp.zeros(
+                    (capacity, num_chains, *jax.eval_shape(post.observed, w, d).shape), w.dtype
+                )
                 for d in observed
             ),
         )
@@ -201,7 +206,7 @@ def run_chains(
                     pos_buf = pos_buf.at[i].set(positions)
                 obs_bufs = tuple(
                     b.at[i].set(
-                        jax.vmap(lambda p, d=d: post.per_row(p, d))(positions).astype(b.dtype)
+                        jax.vmap(lambda p, d=d: post.observed(p, d))(positions).astype(b.dtype)
                     )
                     for b, d in zip(obs_bufs, observed, strict=True)
                 )
