@@ -73,20 +73,16 @@ def test_one_position_per_sequence_is_the_single_label_model():
     assert np.isfinite(seq.llc_mean)
 
 
+def _sgld(x, y, **extra):
+    """A short SGLD run of the lookup model at its maximum-likelihood table."""
+    kw = dict(loss="cross_entropy", sampler="sgld", step_size=1e-3, chains=2, thin=1)
+    kw.update({"draws": 40, "burnin": 10, "progress": False, **extra})
+    return lh.estimate(_lookup, _table(x, y), (x, y), **kw)
+
+
 def test_a_token_model_samples_with_its_integer_inputs():
     x, y = _tokens(seed=2)
-    r = lh.estimate(
-        _lookup,
-        _table(x, y),
-        (x, y),
-        loss="cross_entropy",
-        sampler="sgld",
-        step_size=1e-3,
-        draws=40,
-        chains=2,
-        burnin=10,
-        thin=1,
-    )
+    r = _sgld(x, y)
     assert r.n_beta == pytest.approx(N * r.spec.inverse_temperature)  # n counts sequences
     assert np.isfinite(r.llc_mean) and r.llc.shape == (2, 40)
 
@@ -183,21 +179,7 @@ def test_observed_sequences_record_each_tokens_loss():
     kept draw; lh.bif's entries are the tokens, row-major."""
     x, y = _tokens(seed=4)
     xp, yp = _tokens(n=3, seed=5)
-    r = lh.estimate(
-        _lookup,
-        _table(x, y),
-        (x, y),
-        loss="cross_entropy",
-        sampler="sgld",
-        step_size=1e-3,
-        draws=20,
-        chains=2,
-        burnin=5,
-        thin=1,
-        trace_params=True,
-        observe={"probe": (xp, yp)},
-        progress=False,
-    )
+    r = _sgld(x, y, draws=20, trace_params=True, observe={"probe": (xp, yp)})
     tokens = r.observed["probe"]
     assert tokens.shape == (2, 20, 3, T)
     table = r.params_draws["table"]  # (chains, draws, VOCAB, VOCAB)
