@@ -43,7 +43,10 @@ def make_row_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
 
 
 def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
-    """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss."""
+    """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss.
+
+    Written out rather than as the mean of ``make_row_loss``: XLA fuses that form
+    differently, and the stored runs' values would change in their last bits."""
     if loss == "mse":
 
         def mse(w, batch):

@@ -131,22 +131,10 @@ def run_chains(
         raise ValueError(f"record must be one of {RECORD_MODES}, got {record!r}")
     num_chains, burnin, draws, thin, keep_positions, progress = schedule[:6]
     checks = sorted({c for c in schedule.checks if 0 < c <= draws}) if schedule.stop else []
-    capacity = int(max(1, min(draws, max_chunk)))
-    if keep_positions:  # bound the chunk's device buffer of (draws, chains, p) positions
-        w = posterior.w_star
-        per_draw = num_chains * w.shape[0] * w.dtype.itemsize
-        capacity = int(max(1, min(capacity, POSITION_BUFFER_BYTES // per_draw)))
+    capacity = _capacity(posterior, schedule, max_chunk)
     names = tuple(name for name, _ in schedule.observe)
-    if names:
-        if schedule.snapshots is not None:
-            raise ValueError("observed losses are not kept in saved progress yet")
-        itemsize = posterior.w_star.dtype.itemsize
-        values = sum(
-            int(np.prod(jax.eval_shape(posterior.observed, posterior.w_star, d).shape))
-            for _, d in schedule.observe
-        )
-        per_draw = num_chains * values * itemsize
-        capacity = int(max(1, min(capacity, OBSERVE_BUFFER_BYTES // per_draw)))
+    if names and schedule.snapshots is not None:
+        raise ValueError("observed losses are not kept in saved progress yet")
 
     def block(post, carry, key):
         """One draw: ``thin`` steps of every chain."""
@@ -183,12 +171,7 @@ def run_chains(
             jnp.zeros((capacity, num_chains), w.dtype),
             jax.tree_util.tree_map(lambda s: jnp.zeros((capacity, *s.shape), s.dtype), info_shape),
             jnp.zeros((capacity, num_chains, w.shape[0]) if keep_positions else (0,), w.dtype),
-            tuple(
-                jnp.zeros(
-                    (capacity, num_chains, *jax.eval_shape(post.observed, w, d).shape), w.dtype
-                )
-                for d in observed
-            ),
+            tuple(jnp.zeros((capacity, num_chains, *_shape(post, d)), w.dtype) for d in observed),
         )
 
         def body(i, state):
@@ -304,6 +287,26 @@ def run_chains(
         thin=thin,
         observed=_observed(names, observed),
     )
+
+
+def _shape(posterior, data) -> tuple:
+    """What an observed dataset records at one draw: (rows[, T])."""
+    return tuple(jax.eval_shape(posterior.observed, posterior.w_star, data).shape)
+
+
+def _capacity(posterior, schedule: Schedule, max_chunk: int) -> int:
+    """Draws per chunk: at most ``max_chunk``, and few enough that the chunk's device
+    buffers of kept positions and observed losses stay within their bounds."""
+    capacity = int(max(1, min(schedule.draws, max_chunk)))
+    w, chains = posterior.w_star, schedule.num_chains
+    if schedule.keep_positions:  # (draws, chains, p) positions
+        per_draw = chains * w.shape[0] * w.dtype.itemsize
+        capacity = int(max(1, min(capacity, POSITION_BUFFER_BYTES // per_draw)))
+    if schedule.observe:  # (draws, chains, rows[, T]) per observed dataset
+        values = sum(int(np.prod(_shape(posterior, d))) for _, d in schedule.observe)
+        per_draw = chains * values * w.dtype.itemsize
+        capacity = int(max(1, min(capacity, OBSERVE_BUFFER_BYTES // per_draw)))
+    return capacity
 
 
 def _observed(names: tuple, chunks: list[tuple]) -> dict | None:
