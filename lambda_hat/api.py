@@ -50,6 +50,7 @@ class LLCResult:
     spec: Any  # the RunSpec as run (every default filled in, SGLD's auto step and thin)
     trust: dict | None = None  # converged / not converged / step-size biased, with reasons
     budget: dict | None = None  # draws="auto": the verdict and every convergence check
+    time_budget: dict | None = None  # max_time: the budget and what it ended early
     sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
     L: Any = None  # (chains, draws) numpy array: each draw's loss; its λ is nβ (L − L0)
     positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
@@ -117,6 +118,7 @@ def estimate(
     chains: int = 4,
     draws: int | str | None = None,
     max_draws: int | None = None,
+    max_time: float | str | None = None,
     burnin: int | None = None,
     thin: int | str | None = None,
     seed: int = 0,
@@ -136,7 +138,9 @@ def estimate(
     ``"cross_entropy"`` (Y integer labels, outputs logits). ``sampler`` and the keyword
     arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
     ``step_size=1e-5, batch_size=512`` for sgld); ``draws="auto"`` samples until
-    converged or ``max_draws`` (the verdict is ``result.budget``). ``draws`` and
+    converged or ``max_draws`` (the verdict is ``result.budget``); ``max_time``
+    (seconds or ``"10m"``) bounds the call's wall time (``result.time_budget`` says what
+    it cut). ``draws`` and
     ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``).
     ``trace_params=True`` also returns every kept draw's parameters
     (``result.params_draws``, ``result.positions``). ``observe={"name": (X, Y), ...}``
@@ -157,6 +161,7 @@ def estimate(
         chains=chains,
         draws=draws,
         max_draws=max_draws,
+        max_time=max_time,
         burnin=burnin,
         thin=thin,
         seed=seed,
@@ -410,6 +415,7 @@ def _result(est, params_draws) -> LLCResult:
         spec=est.spec,
         trust=verdict,
         budget=est.budget,
+        time_budget=est.time_budget,
         sgld_step=est.sgld_step,
         L=np.asarray(est.result.loss),
         positions=est.result.positions,

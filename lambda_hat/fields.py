@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from typing import Any
@@ -230,3 +231,41 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
         default = f.default if f.default is not dataclasses.MISSING else "(required)"
         rows.append((f.name, _type_name(hints[f.name]), default, f.metadata.get("help", "")))
     return rows
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd])", re.IGNORECASE)
+_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration_seconds(value: Any, where: str) -> float:
+    """A time budget in seconds: a number of seconds, or a string of ``<number><unit>``
+    parts with units s, m, h, d (``"90s"``, ``"10m"``, ``"1h30m"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if _DURATION_PART.sub("", text).strip() or not parts:
+            raise ConfigError(
+                f"{where}: {value!r} is not a duration; give seconds (600) or a string such "
+                "as '90s', '10m', '1h30m'"
+            )
+        seconds = sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+    else:
+        raise ConfigError(f"{where}: expected seconds or a duration such as '10m', got {value!r}")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{where}: a time budget must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
+def duration_text(seconds: float) -> str:
+    """``duration_seconds``' inverse for messages: 600 -> "10m", 5400 -> "1h30m"."""
+    whole = round(seconds)
+    if abs(seconds - whole) > 1e-9 or whole < 1:
+        return f"{seconds:g}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(parts)

@@ -27,6 +27,7 @@ class Estimate(NamedTuple):
     # its default burn-in lengthened where thin = "auto" hit its cap)
     resumed: dict | None = None  # where an earlier attempt's saved progress was taken up
     trust: dict | None = None  # the verdict (analysis/budget.py ``trust``) and its reasons
+    time_budget: dict | None = None  # max_time: the budget and what it ended early
 
 
 def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
@@ -74,11 +75,13 @@ def sample_llc(
     from lambda_hat.samplers.registry import sampler
 
     definition = sampler(spec.sampler)
+    time_left = _clock(spec.max_time)
     L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
     pilot_steps = progress if stage is not None else None  # a count needs its stage named
     stage = stage or (lambda text: None)
     saved = snapshots.part("pilot") if snapshots is not None else None
-    prepared = definition.prepare(Context(posterior, spec, tune_on, stage, saved, pilot_steps))
+    context = Context(posterior, spec, tune_on, stage, saved, pilot_steps, time_left)
+    prepared = definition.prepare(context)
     spec = prepared.spec
     stage(definition.stage(spec))
     if snapshots is not None:
@@ -88,7 +91,9 @@ def sample_llc(
         jax.random.PRNGKey(spec.seed),
         posterior,
         spec.params,
-        _schedule(spec, progress, auto, snapshots)._replace(observe=tuple(observe)),
+        _schedule(spec, progress, auto, snapshots)._replace(
+            observe=tuple(observe), time_left=time_left
+        ),
         **prepared.starts,
     )
     check_finite(spec, result)
@@ -99,6 +104,43 @@ def sample_llc(
             warmup_fges_per_chain=result.warmup_fges_per_chain + share,
         )
     return _estimate(result, spec, prepared, auto, L0, posterior.n_beta, snapshots)
+
+
+def _clock(max_time: float | None):
+    """``time_left()``: seconds left of ``max_time`` from now, or None (no budget)."""
+    if max_time is None:
+        return None
+    import time
+
+    end = time.monotonic() + max_time
+    return lambda: end - time.monotonic()
+
+
+def _time_budget(spec: RunSpec, result, prepared) -> tuple[dict | None, list, list]:
+    """``max_time``'s record (analysis.json ``time_budget``), what it cut that makes the
+    verdict ``not converged`` (the preparation or the burn-in), and a warning where it
+    ended the kept draws only."""
+    if spec.max_time is None:
+        return None, [], []
+    from lambda_hat.fields import duration_text
+
+    budget = f"max_time = {duration_text(spec.max_time)}"
+    cut, record = result.cut or {}, {"max_time": spec.max_time, **(result.cut or {})}
+    reasons = []
+    if prepared.cut:
+        record["preparation"] = prepared.cut
+        reasons.append(f"{budget} ended {prepared.cut}")
+    if "burnin" in cut:
+        done, planned = cut["burnin"]
+        reasons.append(f"{budget} ended burn-in at {done:,} of {planned:,} draws")
+    warnings = []
+    if "draws" in cut:
+        upto = "up to " if spec.draws == "auto" else ""
+        warnings.append(
+            f"{budget} ended sampling at {cut['draws'][0]:,} of {upto}{cut['draws'][1]:,} "
+            "draws; λ̂ and its verdict are those of the draws it kept."
+        )
+    return record, reasons, warnings
 
 
 def _budget(spec: RunSpec, L0: float, n_beta: float):
@@ -137,8 +179,9 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     llc = llc_trace(result.loss, L0, n_beta)
     summ = summary.summarize(llc)
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
-    budget = auto.record() if auto else None
-    if budget and budget["verdict"] != "converged":
+    timed_out = "draws" in (result.cut or {})  # max_time ended sampling: its own warning
+    budget = auto.record(llc.shape[1] if timed_out else None) if auto else None
+    if budget and budget["verdict"] != "converged" and not timed_out:
         reasons = "; ".join(judge(budget["checks"][-1]).reasons)
         warnings.append(
             f"draws = 'auto' reached its cap, max_draws = {spec.max_draws}, unconverged "
@@ -146,10 +189,15 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
         )
     resumed = snapshots.record() if snapshots is not None else None
     record = prepared.record
+    timed, cut, said = _time_budget(spec, result, prepared)
+    warnings += said
     transitions = spec.chains * llc.shape[1] * spec.thin  # the sampling steps of each chain
     bias = (record or {}).get("bias")
-    verdict = judge(summ, bias, dict(result.stats).get("divergences"), transitions).to_json()
-    return Estimate(result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed, verdict)
+    divergences = dict(result.stats).get("divergences")
+    verdict = judge(summ, bias, divergences, transitions, tuple(cut)).to_json()
+    return Estimate(
+        result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed, verdict, timed
+    )
 
 
 def check_finite(spec: RunSpec, result) -> None:

@@ -21,6 +21,7 @@ from lambda_hat.numerics.estimator import llc_trace
 from lambda_hat.store.trust import CONVERGED, DRIFT_Z_MAX, ESS_MIN, RHAT_MAX, judge
 
 EXHAUSTED = "budget exhausted"
+OUT_OF_TIME = "out of time"  # max_time ended sampling before a check passed
 
 
 def check_points(first: int, cap: int) -> tuple[int, ...]:
@@ -58,14 +59,21 @@ class Budget:
         self.checks.append(assess(llc_trace(loss, self.L0, self.n_beta)))
         return self.checks[-1]["passed"]
 
-    def record(self) -> dict:
-        """The ``budget`` block of analysis.json."""
+    def record(self, kept: int | None = None) -> dict:
+        """The ``budget`` block of analysis.json; ``kept``: the draws kept when a time
+        budget ended sampling between two checks."""
         done = bool(self.checks) and self.checks[-1]["passed"]
+        last = self.checks[-1]["draws"] if self.checks else 0
+        timed_out = kept is not None and kept > last
         return {
             "draws": "auto",
             "max_draws": self.cap,
-            "verdict": CONVERGED if done else EXHAUSTED,
-            "draws_done": self.checks[-1]["draws"] if self.checks else 0,
+            "verdict": CONVERGED
+            if done and not timed_out
+            else OUT_OF_TIME
+            if timed_out
+            else EXHAUSTED,
+            "draws_done": kept if timed_out else last,
             "criteria": {"rhat_max": RHAT_MAX, "ess_min": ESS_MIN, "drift_z_max": DRIFT_Z_MAX},
             "checks": self.checks,
         }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lambda_hat.errors import ConfigError
-from lambda_hat.fields import build, check
+from lambda_hat.fields import build, check, duration_seconds
 from lambda_hat.samplers.hmc import HMCParams  # noqa: F401  (re-exported)
 from lambda_hat.samplers.kind import AUTO_FIRST_DRAWS, AUTO_MAX_DRAWS
 from lambda_hat.samplers.mclmc import MCLMCParams  # noqa: F401
@@ -126,6 +126,15 @@ class SamplerSpec:
         default=None,
         metadata=check(ge=1, help=f"the cap of draws = 'auto' (default {AUTO_MAX_DRAWS})"),
     )
+    max_time: float | str | None = field(
+        default=None,
+        metadata=check(
+            help="a wall-time budget for the run: seconds, or '90s', '10m', '1h30m'. Its "
+            "preparation (sgld's step pilot) gets at most half, burn-in its share of the "
+            "rest, and sampling ends when it runs out (keeping at least 4 draws); the "
+            "verdict says what it cut. Part of the run's ID"
+        ),
+    )
     burnin: int | None = field(default=None, metadata=check(ge=0, help="discarded draws"))
     thin: int | Literal["auto"] | None = field(
         default=None,
@@ -189,6 +198,7 @@ class RunSpec:
     trace_params: bool = field(default=False, metadata=check(omit_default=True))
     llc_trace: str = field(default="full", metadata=check(omit_default=True))
     max_draws: int | None = field(default=None, metadata=check(omit_default=True))
+    max_time: float | None = field(default=None, metadata=check(omit_default=True))  # seconds
 
 
 def check_budget(spec: SamplerSpec, where: str) -> None:
@@ -196,6 +206,8 @@ def check_budget(spec: SamplerSpec, where: str) -> None:
     ``llc_trace``, its keys together), and ``max_draws``, the cap of ``draws = "auto"``,
     which must allow one check."""
     sampler(spec.name, where).check_entry(spec, where)
+    if spec.max_time is not None:
+        duration_seconds(spec.max_time, f"{where}.max_time")
     if spec.max_draws is not None and spec.draws != "auto":
         raise ConfigError(
             f"{where}.max_draws: the cap of draws = 'auto'; set draws = 'auto' or remove it"
@@ -242,6 +254,9 @@ def resolve_run(
         max_draws=(sampler_spec.max_draws or AUTO_MAX_DRAWS)
         if sampler_spec.draws == "auto"
         else None,
+        max_time=None
+        if sampler_spec.max_time is None
+        else duration_seconds(sampler_spec.max_time, f"{where}.max_time"),
     )
 
 

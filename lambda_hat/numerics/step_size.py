@@ -264,6 +264,7 @@ def typical_step(
     saved=None,
     continued: bool = False,
     progress=None,
+    stop=None,
 ):
     """Leimkuhler–Matthews' auto step, shrunk to the curvature where the chains go.
 
@@ -285,6 +286,10 @@ def typical_step(
     it reaches (saved when due, and when the caller stops the run), so the next attempt
     goes on from there (a round at the plain step of a stiff network is an hour here)
     with the same numbers.
+
+    ``stop()``, if given, is asked after each chunk (a time budget): a round it ends is
+    measured where its chains got to (``cut_by_time``, its ``steps`` those run) and is
+    the last; no round starts once it says so.
     """
     rule = CONTINUED_RULE if continued else TYPICAL_RULE
     fingerprint = {
@@ -306,6 +311,8 @@ def typical_step(
     if loaded and continued:  # the last round's chains go on (none after a divergence)
         ends = loaded["arrays"].get("ends")
     for r in range(where["round"], TYPICAL_ROUNDS):
+        if rounds and stop is not None and stop():  # the time budget allows no more rounds
+            break
         resuming = loaded and r == where["round"] and where["steps_done"] > 0
         go_on = where.get("goes_on", False) if resuming else continued and ends is not None
         time = CONTINUED_TIME if go_on else TYPICAL_TIME
@@ -319,7 +326,7 @@ def typical_step(
         now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
         now = {**now, "goes_on": go_on, "rounds": list(rounds)}  # goes_on: from the last
         # round's chains, which are in the state
-        states = _pilot_round(
+        states, ran = _pilot_round(
             posterior,
             params,
             step,
@@ -330,14 +337,15 @@ def typical_step(
             resume,
             _on_chunk(saved, fingerprint, now, progress, steps),
             ends if go_on else None,
+            stop,
         )
-        found, distance = _where_chains_are(posterior, params, states, steps)
+        found, distance = _where_chains_are(posterior, params, states, ran)
         ends = np.asarray(states.position)
         h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
         rounds.append(
             {
                 "step_size": step,
-                "steps": steps,
+                "steps": ran,
                 "from": "last round" if go_on else "w_star",
                 "h_max": h,
                 "h_max_per_chain": found,
@@ -352,6 +360,9 @@ def typical_step(
         lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
         rounds[-1]["next_step"] = min(step, lower)
         settled = lower > SHRINK_STOP * step
+        if ran < steps:  # the time budget ended the round: it is the last
+            rounds[-1].update(cut_by_time=True, steps_planned=steps)
+            break
         if settled:
             break
         step = lower
@@ -409,11 +420,22 @@ def _where_chains_are(posterior, params, states, steps: int):
 
 
 def _pilot_round(
-    posterior, params, step, steps, num_chains, seed, r, resume, on_chunk=None, positions=None
+    posterior,
+    params,
+    step,
+    steps,
+    num_chains,
+    seed,
+    r,
+    resume,
+    on_chunk=None,
+    positions=None,
+    stop=None,
 ):
     """Round ``r``'s chains after ``steps`` steps (``sgld.final_states``) from w* (or the
     rows of ``positions``), or from ``resume`` = (steps done, saved state arrays) if
-    given; ``on_chunk(t, states)`` hears of each point reached."""
+    given, and the steps they ran (fewer when ``stop()`` ended the round); ``on_chunk(t,
+    states)`` hears of each point reached."""
     from lambda_hat.numerics.samplers import sgld
     from lambda_hat.numerics.samplers.driver import states_from
 
@@ -421,6 +443,23 @@ def _pilot_round(
     if resume is not None:
         template = sgld.initial_states(rng, posterior, params, num_chains)
         resume = (resume[0], states_from(resume[1], template))
-    return sgld.final_states(
-        rng, posterior, params, step, steps, num_chains, resume, on_chunk, positions=positions
+    ran = [resume[0] if resume is not None else 0]
+
+    def reached(t: int, states) -> None:
+        ran[0] = t
+        if on_chunk is not None:
+            on_chunk(t, states)
+
+    states = sgld.final_states(
+        rng,
+        posterior,
+        params,
+        step,
+        steps,
+        num_chains,
+        resume,
+        reached,
+        positions=positions,
+        stop=stop,
     )
+    return states, ran[0]

@@ -218,6 +218,7 @@ def _analysis(job: _Job, est, posterior, sampling_sec: float) -> dict:
         **({"budget": est.budget} if est.budget else {}),
         **({prepared: est.sgld_step} if est.sgld_step else {}),
         **({"resumed": est.resumed} if est.resumed else {}),
+        **({"time_budget": est.time_budget} if est.time_budget else {}),
         "trust": est.trust,
         "warnings": est.warnings,
         "loss": LOSS_DESCRIPTIONS[job.target.model.loss],

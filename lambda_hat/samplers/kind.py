@@ -41,6 +41,7 @@ class Context:
     stage: Callable[[str], None] = lambda text: None  # told what the run does next
     saved: Any = None  # store/snapshots.py: where the preparation keeps its progress
     progress: Callable[[int, int], None] | None = None  # counts a long preparation's steps
+    time_left: Callable[[], float] | None = None  # seconds left of the run's max_time
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Prepared:
     starts: dict = field(default_factory=dict)  # keyword arguments of sample: the starts
     fges: float = 0.0  # gradient work it spent, shared by the chains (in FGEs)
     warnings: list[str] = field(default_factory=list)  # what the user should know
+    cut: str | None = None  # what a time budget (max_time) ended early, in words
 
 
 def _no_check(spec, where: str) -> None:

@@ -174,7 +174,9 @@ def prepare(ctx: Context) -> Prepared:
 
     spec, record, ends = sgld_step.resolve(ctx)
     starts = {"start": ends} if ends is not None else {}
-    return Prepared(spec, record, starts, record["fges"], sgld_step.warnings(spec, record))
+    cut = sgld_step.pilot_cut(record)
+    said = cut and f"the step pilot at {cut['steps']:,} of {cut['steps_planned']:,} steps"
+    return Prepared(spec, record, starts, record["fges"], sgld_step.warnings(spec, record), said)
 
 
 SAMPLER = Sampler(

@@ -9,6 +9,8 @@ import numpy as np
 
 from lambda_hat.samplers.kind import Context
 
+PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its step pilot may use
+
 
 def resolve(ctx: Context):
     """``(spec, record, ends)``: the spec with SGLD's step and thin resolved, the record
@@ -70,12 +72,28 @@ def _auto(ctx: Context, rule, here: dict, record: dict):
             saved=ctx.saved,
             progress=ctx.progress,
             continued=spec.params.start == "pilot",
+            stop=_pilot_stop(ctx.time_left),
         )
         record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
         record["auto"]["typical"] = typical
         record["fges"] += typical["fges"]
     spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=step))
     return spec, step, basis, ends
+
+
+def _pilot_stop(time_left):
+    """When the step pilot must end: once it has used PILOT_SHARE of the time left, or
+    never (no time budget)."""
+    if time_left is None:
+        return None
+    floor = time_left() * (1.0 - PILOT_SHARE)
+    return lambda: time_left() <= floor
+
+
+def pilot_cut(record: dict | None) -> dict | None:
+    """The pilot round a time budget ended (its steps run and planned), or None."""
+    rounds = ((record or {}).get("auto") or {}).get("typical", {}).get("rounds") or []
+    return rounds[-1] if rounds and rounds[-1].get("cut_by_time") else None
 
 
 def _pilot_start(posterior, ends, elsewhere: bool):
@@ -99,7 +117,15 @@ def warnings(spec, record: dict) -> list[str]:
     out = []
     if record["bias"]["biased"]:
         out.append(_bias_warning(spec, record["bias"]))
-    if not record.get("auto", {}).get("typical", {}).get("settled", True):
+    cut = pilot_cut(record)
+    if cut is not None:
+        out.append(
+            f"max_time ended the step pilot after {cut['steps']:,} of round "
+            f"{len(record['auto']['typical']['rounds'])}'s {cut['steps_planned']:,} steps: "
+            f"the step ({spec.params.step_size:.3g}) was not checked where the chains go, "
+            "so λ̂ may be biased; give the run more time."
+        )
+    elif not record.get("auto", {}).get("typical", {}).get("settled", True):
         out.append(
             f"step_size = 'auto' was still being lowered after its last pilot round (to "
             f"{spec.params.step_size:.3g}): the chains meet ever stiffer curvature away "

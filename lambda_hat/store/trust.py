@@ -55,11 +55,13 @@ def judge(
     bias: dict | None = None,
     divergences: int | None = None,
     transitions: int | None = None,
+    cut: tuple[str, ...] = (),
 ) -> Trust:
     """The verdict of a run from its ``summary`` (``rhat``, ``ess``, ``drift_z``), its
-    step's ``bias`` record (SGLD: ``biased``, ``bias_bound``, ``threshold``) and its
-    ``divergences`` among ``transitions`` sampling steps (HMC/NUTS)."""
-    reasons = _convergence_reasons(summary)
+    step's ``bias`` record (SGLD: ``biased``, ``bias_bound``, ``threshold``), its
+    ``divergences`` among ``transitions`` sampling steps (HMC/NUTS), and what a time
+    budget ``cut`` short in words (a preparation or burn-in it ended: never converged)."""
+    reasons = _convergence_reasons(summary) + list(cut)
     if divergences and transitions and divergences > DIVERGENT_MAX * transitions:
         reasons.append(
             f"{divergences:,} divergent transitions ({divergences / transitions:.1%} > "

@@ -19,6 +19,7 @@ class SampleResult(NamedTuple):
     first_nonfinite_step: int | None  # 1-based step index, None when all finite
     positions: np.ndarray | None = None  # (chains, draws, p) when positions were kept
     observed: dict | None = None  # name -> (chains, draws, rows): observed datasets' losses
+    cut: dict | None = None  # phases a time budget ended early (driver.TimeBudget)
 
     @property
     def total_fges(self) -> float:

@@ -74,6 +74,7 @@ class ChainTrace(NamedTuple):
     positions: np.ndarray | None = None  # (chains, draws, p) when keep_positions
     thin: int = 1  # steps per kept draw
     observed: dict | None = None  # name -> (chains, draws, rows[, T]): Schedule.observe's
+    cut: dict | None = None  # the phases Schedule.time_left ended early: done and planned
 
 
 POSITION_BUFFER_BYTES = 64 * 2**20  # device buffer for positions of one chunk
@@ -100,6 +101,45 @@ class Schedule(NamedTuple):
     snapshots: object | None = None  # due(), load(fingerprint), save(fingerprint, arrays, where)
     # ((name, data), ...): datasets whose per-row losses are recorded at every kept draw
     observe: tuple = ()
+    # seconds left of the run's time budget, or None: see ``TimeBudget``
+    time_left: Callable[[], float] | None = None
+
+
+MIN_KEPT = 4  # kept draws a time budget always leaves (split R-hat needs them)
+BURNIN_SHARE = 0.5  # of the time left when sampling begins, the most burn-in may use
+
+
+class TimeBudget:
+    """Where ``Schedule.time_left`` ends the phases: burn-in may use BURNIN_SHARE of the
+    time left when sampling begins, the kept draws the rest, and at least MIN_KEPT of
+    them are kept whatever the clock says. Chunks are cut to the draws the time left
+    allows at the last chunk's pace (after the first, which compiles), so a phase ends
+    within about one draw of its time.
+    ``cut`` records each phase it ended early: ``{"burnin": [done, planned], "draws":
+    [done, planned]}``."""
+
+    def __init__(self, time_left: Callable[[], float] | None):
+        self.time_left, self.per_draw, self.cut, self.chunks = time_left, None, {}, 0
+        self.floor = time_left() * (1.0 - BURNIN_SHARE) if time_left else 0.0
+
+    def allowed(self, kept: bool, offset: int, count: int) -> int:
+        """``count`` cut to the draws the budget leaves this phase: 0 ends the phase."""
+        if self.time_left is None:
+            return count
+        left = self.time_left() - (0.0 if kept else self.floor)
+        fits = count if self.per_draw is None else int(left // self.per_draw)
+        allowed = min(count, fits) if left > 0 else 0
+        if kept and offset < MIN_KEPT:
+            allowed = max(allowed, min(count, MIN_KEPT - offset))
+        return max(allowed, 0)
+
+    def measured(self, count: int, seconds: float) -> None:
+        """A chunk's pace; the first chunk's is not taken (it includes compilation)."""
+        self.per_draw = seconds / count if self.chunks else None
+        self.chunks += 1
+
+    def end(self, kept: bool, offset: int, planned: int) -> None:
+        self.cut["draws" if kept else "burnin"] = [offset, planned]
 
 
 def _position(state):
@@ -219,6 +259,7 @@ def run_chains(
                 for c in (c for c in checks if c <= first[1]):
                     schedule.stop(kept[:, :c])
     done = phases[first[0]][0] + first[1]
+    timer = TimeBudget(schedule.time_left)
     size = 1  # the first chunk also compiles; later chunks are sized from measured speed
     for index in range(first[0], len(phases)):
         phase_start, phase_len, kept = phases[index]
@@ -226,6 +267,10 @@ def run_chains(
         while offset < phase_len and not stopped:
             ahead = [c - offset for c in checks if c > offset] if kept else []
             count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
+            count = timer.allowed(kept, offset, count)
+            if count == 0:  # the time budget ends this phase
+                timer.end(kept, offset, phase_len)
+                break
             start = time.perf_counter()
             carry, (loss, info, pos, obs) = advance(
                 data,
@@ -247,6 +292,7 @@ def run_chains(
                 if names:
                     observed.append(tuple(np.asarray(o)[:count] for o in obs))
             elapsed = time.perf_counter() - start
+            timer.measured(count, elapsed)
             offset += count
             done += count
             failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
@@ -286,6 +332,7 @@ def run_chains(
         positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,
         thin=thin,
         observed=_observed(names, observed),
+        cut=timer.cut or None,
     )
 
 

@@ -114,6 +114,7 @@ def adapted_result(trace, adaptation, states, sampler_name, extra_stats) -> Samp
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
         observed=trace.observed,
+        cut=trace.cut,
     )
 
 

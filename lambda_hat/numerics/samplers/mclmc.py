@@ -174,4 +174,5 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
         observed=trace.observed,
+        cut=trace.cut,
     )

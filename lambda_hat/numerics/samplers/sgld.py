@@ -223,6 +223,7 @@ def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> Sample
         first_nonfinite_step=trace.first_nonfinite_step,
         positions=trace.positions,
         observed=trace.observed,
+        cut=trace.cut,
     )
 
 
@@ -237,10 +238,12 @@ def final_states(
     on_chunk=None,
     chunk_seconds: float = 2.0,
     positions=None,
+    stop=None,
 ):
     """The chains' states after ``steps`` SGLD steps from w* (or the rows of
     ``positions``) at ``step_size``, nothing recorded: the pilot that
-    ``step_size = "auto"`` measures the curvature after.
+    ``step_size = "auto"`` measures the curvature after. ``stop()``, if given, is asked
+    after each chunk and ends the run there when it says so (a time budget).
 
     The steps run in chunks of about ``chunk_seconds`` (one compiled program for every
     chunk; step t's randomness is ``fold_in(key, t)``, so the cut does not change the
@@ -274,5 +277,7 @@ def final_states(
         done += count
         if on_chunk is not None:
             on_chunk(done, states)
+        if stop is not None and stop():
+            break
         size = next_chunk(count, per_step, chunk_seconds, steps)
     return states

@@ -1,0 +1,132 @@
+"""``max_time``: the step pilot, burn-in and sampling end when the time budget says, the
+verdict says what it cut, and a budget that is not reached changes no number."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lambda_hat as lh
+from lambda_hat import sampling
+from lambda_hat.config.specs import SGLDParams
+from lambda_hat.numerics import step_size as rule
+from lambda_hat.numerics.samplers.driver import MIN_KEPT, TimeBudget
+from tests.numerics.helpers import dln_problem
+
+PARAMS = SGLDParams(step_size="auto", batch_size=16)
+
+
+def _regression(n=200):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
+    return (lambda p, xb: (xb @ p["w"])[:, None]), {"w": jnp.array([1.0, -2.0, 0.5])}, (x, y)
+
+
+class Script:
+    """A time budget's clock: ``full`` seconds left for its first ``calls`` readings,
+    then none (a budget that runs out at a known point of the run)."""
+
+    def __init__(self, calls: int, full: float = 1000.0):
+        self.calls, self.full, self.read = calls, full, 0
+
+    def __call__(self) -> float:
+        self.read += 1
+        return self.full if self.read <= self.calls else -1.0
+
+
+def test_burn_in_gets_half_the_time_and_sampling_keeps_a_few_draws():
+    clock = iter([100.0, 60.0, 49.0, 10.0, -5.0])
+    budget = TimeBudget(lambda: next(clock))  # 100 s left: burn-in until 50 are
+    assert budget.allowed(False, 0, 7) == 7  # no pace yet: the chunk as sized
+    budget.measured(7, 99.0)  # the first chunk compiles: its pace is not taken
+    budget.measured(7, 3.5)  # 0.5 s a draw
+    assert budget.allowed(False, 7, 100) == 0  # 49 s left: burn-in's half is spent
+    assert budget.allowed(True, 0, 100) == 20  # 10 s left: 20 draws
+    assert budget.allowed(True, 2, 100) == MIN_KEPT - 2  # out of time: the last of 4
+    budget.end(True, 4, 1000)
+    assert budget.cut == {"draws": [4, 1000]}
+
+
+def test_a_pilot_round_ended_by_time_is_measured_and_is_the_last(x32, monkeypatch):
+    monkeypatch.setattr(rule, "TYPICAL_MARGIN", 0.05)  # three rounds when not stopped
+    monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    curvature = rule.examine(posterior, PARAMS)
+    step = rule.auto_step(curvature)
+    seen = []
+    stops = iter([False, True])
+    chosen, record, ends = rule.typical_step(
+        posterior,
+        PARAMS,
+        step,
+        curvature,
+        3,
+        progress=lambda t, total: seen.append((t, total)),
+        stop=lambda: next(stops),
+    )
+    (cut,) = record["rounds"]
+    assert cut["cut_by_time"] and cut["steps"] == seen[-1][0] < cut["steps_planned"] == seen[-1][1]
+    assert len(seen) == 2 and ends.shape == (3, posterior.num_params)
+    assert chosen == cut["next_step"] == min(step, 4 * 0.05 / cut["h_max"])
+    assert record["fges"] == pytest.approx(3 * (cut["steps"] * 16 / 64 + 2 * rule.ITERATIONS))
+
+
+def test_what_the_budget_cut_is_in_the_verdict(monkeypatch):
+    """The pilot's share runs out after its first chunk, and the clock then reads
+    nothing left: burn-in is cut at once and sampling keeps its last few draws."""
+    monkeypatch.setattr(sampling, "_clock", lambda max_time: Script(calls=2))
+    apply, params, data = _regression()
+    r = lh.estimate(apply, params, data, sampler="sgld", max_time="1h", progress=False)
+    rounds = r.sgld_step["auto"]["typical"]["rounds"]
+    assert len(rounds) == 1 and rounds[0]["cut_by_time"]
+    done, planned = rounds[0]["steps"], rounds[0]["steps_planned"]
+    assert r.llc.shape[1] == MIN_KEPT
+    assert r.time_budget == {
+        "max_time": 3600.0,
+        "preparation": f"the step pilot at {done:,} of {planned:,} steps",
+        "burnin": [0, r.spec.burnin],
+        "draws": [MIN_KEPT, r.spec.max_draws],
+    }
+    assert r.budget["verdict"] == "out of time" and r.budget["draws_done"] == MIN_KEPT
+    assert not any("reached its cap" in w for w in r.warnings)
+    assert r.trust["verdict"] == "not converged"
+    assert (
+        f"max_time = 1h ended the step pilot at {done:,} of {planned:,} steps" in r.trust["reasons"]
+    )
+    assert f"max_time = 1h ended burn-in at 0 of {r.spec.burnin:,} draws" in r.trust["reasons"]
+    assert any(w.startswith("max_time ended the step pilot after") for w in r.warnings)
+    assert any(
+        w.startswith(f"max_time = 1h ended sampling at 4 of up to {r.spec.max_draws:,} draws")
+        for w in r.warnings
+    )
+
+
+def test_a_budget_not_reached_changes_no_number():
+    apply, params, data = _regression()
+    common = dict(sampler="sgld", step_size=1e-4, thin=5, draws=300, burnin=50, progress=False)
+    free = lh.estimate(apply, params, data, **common)
+    bounded = lh.estimate(apply, params, data, max_time="1h", **common)
+    np.testing.assert_array_equal(free.llc, bounded.llc)
+    assert bounded.time_budget == {"max_time": 3600.0} and free.time_budget is None
+    assert bounded.trust == free.trust
+
+
+def test_a_budget_on_the_real_clock_ends_a_long_run():
+    apply, params, data = _regression()
+    r = lh.estimate(
+        apply,
+        params,
+        data,
+        sampler="sgld",
+        step_size=1e-4,
+        thin=20,
+        draws=10**7,
+        burnin=100,
+        max_time=3,
+        progress=False,
+    )
+    done, planned = r.time_budget["draws"]
+    assert planned == 10**7 and MIN_KEPT <= done == r.llc.shape[1] < planned
+    assert "burnin" not in r.time_budget  # 100 draws fit in half of it
