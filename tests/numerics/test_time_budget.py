@@ -37,10 +37,11 @@ class Script:
 
 
 def test_burn_in_gets_half_the_time_and_sampling_keeps_a_few_draws():
-    clock = iter([100.0, 60.0, 49.0, 10.0, -5.0])
-    budget = TimeBudget(lambda: next(clock))  # 100 s left: burn-in until 50 are
+    clock = iter([120.0, 100.0, 49.0, 10.0, -5.0])
+    budget = TimeBudget(lambda: next(clock))
     assert budget.allowed(False, 0, 7) == 7  # no pace yet: the chunk as sized
-    budget.measured(7, 99.0)  # the first chunk compiles: its pace is not taken
+    budget.measured(7, 19.0)  # it compiled: its pace is not taken; 100 s left, burn-in's
+    # half ends when 50 are
     budget.measured(7, 3.5)  # 0.5 s a draw
     assert budget.allowed(False, 7, 100) == 0  # 49 s left: burn-in's half is spent
     assert budget.allowed(True, 0, 100) == 20  # 10 s left: 20 draws

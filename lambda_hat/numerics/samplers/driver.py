@@ -111,7 +111,7 @@ BURNIN_SHARE = 0.5  # of the time left when sampling begins, the most burn-in ma
 
 class TimeBudget:
     """Where ``Schedule.time_left`` ends the phases: burn-in may use BURNIN_SHARE of the
-    time left when sampling begins, the kept draws the rest, and at least MIN_KEPT of
+    time left once the program is compiled (after the first chunk), the kept draws the rest, and at least MIN_KEPT of
     them are kept whatever the clock says. Chunks are cut to the draws the time left
     allows at the last chunk's pace (after the first, which compiles), so a phase ends
     within about one draw of its time.
@@ -120,7 +120,7 @@ class TimeBudget:
 
     def __init__(self, time_left: Callable[[], float] | None):
         self.time_left, self.per_draw, self.cut, self.chunks = time_left, None, {}, 0
-        self.floor = time_left() * (1.0 - BURNIN_SHARE) if time_left else 0.0
+        self.floor = 0.0  # burn-in ends when no more than this is left
 
     def allowed(self, kept: bool, offset: int, count: int) -> int:
         """``count`` cut to the draws the budget leaves this phase: 0 ends the phase."""
@@ -134,8 +134,11 @@ class TimeBudget:
         return max(allowed, 0)
 
     def measured(self, count: int, seconds: float) -> None:
-        """A chunk's pace; the first chunk's is not taken (it includes compilation)."""
+        """A chunk's pace; the first chunk's is not taken (it includes compilation), and
+        burn-in's share is of the time left after it."""
         self.per_draw = seconds / count if self.chunks else None
+        if not self.chunks and self.time_left is not None:
+            self.floor = self.time_left() * (1.0 - BURNIN_SHARE)
         self.chunks += 1
 
     def end(self, kept: bool, offset: int, planned: int) -> None:
