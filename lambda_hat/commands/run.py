@@ -164,7 +164,8 @@ def run(args) -> int:
         else:
             from lambda_hat.scheduler.progress import RichProgress
 
-            with RichProgress(total, console) as display:
+            bounded = frozenset(r.key for r in runs if r.spec.max_time is not None)
+            with RichProgress(total, console, bounded=bounded) as display:
                 executor.sink = _fanout([*sinks, display])
                 summary = executor.execute(plan, args.retry_failed, args.only_targets)
         emit({"event": "summary", **summary.to_dict(), "not_retried": [t.key for t in held_back]})

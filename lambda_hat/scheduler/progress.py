@@ -21,6 +21,8 @@ from rich.text import Text
 from lambda_hat.scheduler import events
 from lambda_hat.store.trust import verdict_text
 
+# a stage whose ETA is over this is said once, with how to bound the run (max_time)
+LONG_STAGE_SEC = 30 * 60
 # numerics/step_size.py's report of a pilot round
 PILOT = re.compile(r"step size: pilot round (\d+) of at most (\d+), ε = [^,]+, ([\d,]+) steps")
 
@@ -82,13 +84,16 @@ class _Pace:
 
 class RichProgress:
     """Consumes scheduler events (a sink); use as a context manager. ``clock``: seconds,
-    for the ETA (tests pass their own)."""
+    for the ETA (tests pass their own). A stage of a run that ``bounded`` (the keys of
+    runs with ``max_time``) does not name, whose ETA is over LONG_STAGE_SEC, is said
+    once in a line of its own, with how to bound it."""
 
     def __init__(
         self,
         total: int,
         console: Console | None = None,
         clock: Callable[[], float] = time.monotonic,
+        bounded: frozenset[str] = frozenset(),
     ):
         self.console = console or Console(stderr=True)
         self.clock = clock
@@ -105,6 +110,8 @@ class RichProgress:
         self.labels: dict[str, str] = {}
         self.units: dict[str, str] = {}
         self.paces: dict[str, _Pace] = {}
+        self.briefs: dict[str, str] = {}
+        self.bounded, self.flagged = bounded, set()
 
     def __enter__(self):
         self.progress.start()
@@ -136,6 +143,7 @@ class RichProgress:
     def _stage(self, key: str, stage: str) -> None:
         """A new stage: its brief text; its count starts over (with the total it names)."""
         brief, self.units[key], total = brief_stage(stage)
+        self.briefs[key] = brief
         self.paces[key] = _Pace(self.clock())
         count = f"0/{total:,} {self.units[key]}" if total else ""
         self.progress.update(
@@ -158,6 +166,21 @@ class RichProgress:
             completed=done,
             count=f"{done:,}/{total:,} {self.units.get(key, 'draws')}",
             eta="" if left is None else f"ETA {clock_text(left)}",
+        )
+        if left is not None and left > LONG_STAGE_SEC:
+            self._long(key, left)
+
+    def _long(self, key: str, left: float) -> None:
+        """Say once that a run's stage will take long, and how to bound the run."""
+        if key in self.flagged or key in self.bounded:
+            return
+        self.flagged.add(key)
+        self.console.print(
+            f"[yellow]slow[/] {self.labels[key]}: {self.briefs.get(key, 'this stage')} "
+            f"alone will take about {clock_text(left)} at its pace. To bound the run, give "
+            "its [[samplers]] entry max_time (e.g. '30m': it ends with the best estimate "
+            "that time allows and says what was cut); what a default run costs at your "
+            "size: docs/samplers.md#what-a-run-costs"
         )
 
     def _remove(self, key: str) -> None:

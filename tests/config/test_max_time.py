@@ -69,3 +69,27 @@ def test_a_budget_is_part_of_the_run_id_in_seconds(write_toml):
 def test_bad_budgets_are_named(write_toml, value, match):
     with pytest.raises(ConfigError, match=match):
         load(write_toml(BASE + f"max_time = {value}\n"))
+
+
+def test_a_run_with_a_budget_stores_what_it_cut(write_toml, tmp_path, capsys):
+    """Through the store: ``lambda-hat run`` publishes the run the budget ended, its
+    analysis.json says what was cut, and the run's line warns of it."""
+    import json
+
+    from lambda_hat.cli import main
+    from lambda_hat.store.records import RunAnalysis
+
+    text = BASE.replace('name = "hmc"', 'name = "sgld"') + (
+        "step_size = 1e-4\nthin = 20\ndraws = 10000000\nburnin = 10\nmax_time = 4\n"
+    )
+    path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
+    assert main(["run", str(path), "--workers", "1"]) == 0
+    (analysis,) = (tmp_path / "store").rglob("analysis.json")
+    data = json.loads(analysis.read_text())
+    done, planned = data["time_budget"]["draws"]
+    assert data["time_budget"]["max_time"] == 4.0 and planned == 10_000_000
+    assert data["draws"] == done < planned and data["sampler_config"]["max_time"] == 4.0
+    assert RunAnalysis.from_json(data).to_json() == data
+    assert (
+        f"max_time = 4s ended sampling at {done:,} of 10,000,000 draws" in capsys.readouterr().err
+    )

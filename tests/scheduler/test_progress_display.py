@@ -92,3 +92,26 @@ def test_the_done_line_says_the_runs_verdict_and_why_it_is_not_converged():
     )
     _, line = _done_line({"verdict": "converged", "reasons": []})
     assert line == "done run_sgld_1  λ̂ = 12.612 ± 0.284  converged  [8.2s]"
+
+
+def _flags(bounded: frozenset[str] = frozenset()) -> list[str]:
+    """The ``slow`` lines of a pilot round whose pace says 10 hours."""
+    console = Console(file=io.StringIO(), width=400, force_terminal=False)
+    now = [0.0]
+    with RichProgress(1, console, clock=lambda: now[0], bounded=bounded) as display:
+        display({"event": "started", "key": KEY, "kind": "run"})
+        pilot = "step size: pilot round 1 of at most 3, ε = 8.7e-08, 11,506,607 steps"
+        display({"event": "stage", "key": KEY, "stage": pilot})
+        display({"event": "progress", "key": KEY, "done": 1, "total": 11_506_607})
+        for _ in range(3):  # 320 steps a second: 10 hours left
+            now[0] += 10.0
+            done = 1 + int(320 * now[0])
+            display({"event": "progress", "key": KEY, "done": done, "total": 11_506_607})
+    return [line for line in console.file.getvalue().splitlines() if line.startswith("slow")]
+
+
+def test_a_stage_that_will_take_hours_is_said_once_with_how_to_bound_it():
+    (line,) = _flags()
+    assert line.startswith("slow sgld_1: pilot round 1/3 alone will take about 9:59:")
+    assert "max_time (e.g. '30m'" in line and "docs/samplers.md#what-a-run-costs" in line
+    assert _flags(frozenset({KEY})) == []  # a run with a budget is bounded already
