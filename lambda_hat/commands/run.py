@@ -31,17 +31,22 @@ def print_plan(plan, console: Console) -> None:
     from rich.table import Table
 
     from lambda_hat.config.sweeps import label
+    from lambda_hat.fields import duration_text
 
     swept = any(t.swept for t in plan.targets) or any(r.swept for r in plan.runs)
     table = Table(title=f"plan for store {plan.root}", show_lines=False)
-    for col in ("kind", "artifact", "target", "status", *(["swept"] if swept else [])):
+    columns = ("kind", "artifact", "target", "status", "work per chain")
+    for col in (*columns, *(["swept"] if swept else [])):
         table.add_column(col)
     for t in plan.targets:
         extra = [label(t.swept)] if swept else []
-        table.add_row("target", t.target_id, target_label(t), _status(t.status), *extra)
+        table.add_row("target", t.target_id, target_label(t), _status(t.status), "", *extra)
     for r in plan.runs:
         extra = [label(r.swept)] if swept else []
-        table.add_row("run", r.dirname, r.target_id, _status(r.status), *extra)
+        work = r.work() + (
+            f" (max_time {duration_text(r.spec.max_time)})" if r.spec.max_time else ""
+        )
+        table.add_row("run", r.dirname, r.target_id, _status(r.status), work, *extra)
     console.print(table)
     c = plan.counts()
     console.print(

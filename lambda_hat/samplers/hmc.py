@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lambda_hat.fields import check
-from lambda_hat.samplers.kind import Defaults, Sampler
+from lambda_hat.samplers.kind import Defaults, Sampler, Work, transitions
 
 START_CHOICES = ("w_star", "dispersed")
 # start sampling from the adapted state: no burn-in; 1000 draws, which their
@@ -60,6 +60,12 @@ def adapted_stage(spec) -> str:
     return ("SGLD pilot for the dispersed start, " if pilot else "") + "warm-up and sampling"
 
 
+def work(spec, n_data: int) -> Work:
+    """Warm-up and sampling transitions, each ``num_integration_steps`` gradients."""
+    steps = transitions(spec, before=spec.params.warmup)
+    return Work(steps, tuple(float(t * spec.params.num_integration_steps) for t in steps))
+
+
 SAMPLER = Sampler(
     name="hmc",
     params=HMCParams,
@@ -69,4 +75,5 @@ SAMPLER = Sampler(
     stage=adapted_stage,
     exact=True,
     settings=(("step_size", "ε"), ("num_integration_steps", "steps")),
+    work=work,
 )

@@ -56,6 +56,55 @@ class Prepared:
     cut: str | None = None  # what a time budget (max_time) ended early, in words
 
 
+@dataclass(frozen=True)
+class Work:
+    """What a run does per chain, as far as its spec says before it runs (``--dry-run``):
+    sampler steps and gradient work in full-gradient equivalents (FGEs), each from the
+    least (``draws = "auto"`` converged at its first check) to the most; ``upto``: the
+    most is a bound (NUTS's trees may be shallower); ``why``: what sets the work when
+    the spec does not."""
+
+    steps: tuple[int, int] | None = None
+    fges: tuple[float, float] | None = None
+    upto: bool = False
+    why: str = ""
+
+    def text(self) -> str:
+        if self.steps is None:
+            return self.why
+        out = f"{_span(self.steps)} steps"
+        if self.fges is not None:
+            out += f" · {'up to ' if self.upto else ''}{_span(self.fges)} FGEs"
+        return out
+
+
+def _span(values: tuple[float, float]) -> str:
+    least, most = values
+    return _short(most) if least == most else f"{_short(least)}–{_short(most)}"
+
+
+def _short(value: float) -> str:
+    """12,345,678 -> 12.3M; 4,500 -> 4,500."""
+    for size, unit in ((1e9, "G"), (1e6, "M")):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:,.0f}"
+
+
+def transitions(spec, before: int = 0, thin: int | None = None) -> tuple[int, int]:
+    """Transitions per chain, (least, most): ``before`` (a warm-up's) plus (burn-in +
+    kept draws) × thin, where ``draws = "auto"`` keeps from its first check's draws to
+    ``max_draws``; ``thin`` for a ``thin = "auto"`` (the sampler's), else the spec's."""
+    thin = thin or (spec.thin if isinstance(spec.thin, int) else 1)
+    most = spec.max_draws if spec.draws == "auto" else spec.draws
+    least = min(AUTO_FIRST_DRAWS, most) if spec.draws == "auto" else most
+    return tuple(before + (spec.burnin + kept) * thin for kept in (least, most))
+
+
+def _no_work(spec, n_data: int) -> Work:
+    return Work(transitions(spec))
+
+
 def _no_check(spec, where: str) -> None:
     return None
 
@@ -101,6 +150,8 @@ class Sampler:
     settings: tuple[tuple[str, str], ...] = ()
     # SamplerSpec -> what its cost will be that the entry does not say: shown before a run
     notes: Callable[[Any], list[str]] = _no_notes
+    # (RunSpec, n_data) -> the work per chain its spec sets (``--dry-run``)
+    work: Callable[[Any, int], Work] = _no_work
 
     def sample(self, rng_key, posterior, params, schedule, **starts):
         """Run the chains (``numerics/samplers``): a ``SampleResult``."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
 from lambda_hat.samplers.hmc import ADAPTED
-from lambda_hat.samplers.kind import Sampler
+from lambda_hat.samplers.kind import Sampler, Work, transitions
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ def stage(spec) -> str:
     return "warm-up and sampling"
 
 
+def work(spec, n_data: int) -> Work:
+    """The tuner's steps (when it runs) and the sampling steps, a gradient each."""
+    steps = transitions(spec, before=spec.params.tune_steps if spec.params.tune else 0)
+    return Work(steps, tuple(float(t) for t in steps))
+
+
 SAMPLER = Sampler(
     name="mclmc",
     params=MCLMCParams,
@@ -52,4 +58,5 @@ SAMPLER = Sampler(
     stage=stage,
     check=check_entry,
     settings=(("step_size", "ε"), ("L", "L")),
+    work=work,
 )

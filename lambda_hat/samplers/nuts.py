@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from lambda_hat.fields import check
 from lambda_hat.samplers.hmc import ADAPTED, adapted_stage, initial_step_field, start_field
-from lambda_hat.samplers.kind import Sampler
+from lambda_hat.samplers.kind import Sampler, Work, transitions
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,14 @@ class NUTSParams:
     start: str = start_field()
 
 
+def work(spec, n_data: int) -> Work:
+    """Warm-up and sampling transitions, each a tree of at most 2^max_num_doublings
+    gradients."""
+    steps = transitions(spec, before=spec.params.warmup)
+    tree = 2**spec.params.max_num_doublings
+    return Work(steps, tuple(float(t * tree) for t in steps), upto=True)
+
+
 SAMPLER = Sampler(
     name="nuts",
     params=NUTSParams,
@@ -35,4 +43,5 @@ SAMPLER = Sampler(
     stage=adapted_stage,
     exact=True,
     settings=(("step_size", "ε"),),
+    work=work,
 )

@@ -14,7 +14,15 @@ from typing import Literal
 
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
-from lambda_hat.samplers.kind import AUTO_MAX_DRAWS, Context, Defaults, Prepared, Sampler
+from lambda_hat.samplers.kind import (
+    AUTO_MAX_DRAWS,
+    Context,
+    Defaults,
+    Prepared,
+    Sampler,
+    Work,
+    transitions,
+)
 
 SCHEMES = ("leimkuhler-matthews", "euler")
 STARTS = ("auto", "pilot", "w_star")
@@ -162,6 +170,24 @@ def notes(spec) -> list[str]:
     ]
 
 
+def work(spec, n_data: int) -> Work:
+    """Steps of a written step (a ``thin = "auto"`` turned into steps as ``notes`` says),
+    each a minibatch of ``batch_size`` rows; an automatic step's pilot sets them when it
+    runs."""
+    params = spec.params
+    if params.step_size == "auto":
+        return Work(why="set when it runs, by its step pilot (≥ 1/γ of Langevin time)")
+    thin = None
+    if spec.thin == "auto":
+        if params.precond != "none":
+            return Work(why="set when it runs, from its preconditioner (thin = 'auto')")
+        from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
+
+        thin = min(THIN_MAX, steps_per_draw(params.step_size, spec.localization))
+    steps = transitions(spec, thin=thin)
+    return Work(steps, tuple(t * min(params.batch_size, n_data) / n_data for t in steps))
+
+
 def tunes_on_last_checkpoint(params: SGLDParams) -> bool:
     """An automatic step is chosen once per training run, at its last checkpoint."""
     return params.step_size == "auto"
@@ -204,4 +230,5 @@ SAMPLER = Sampler(
     tunes_on_last_checkpoint=tunes_on_last_checkpoint,
     settings=(("step_size", "ε"), ("batch_size", "batch")),
     notes=notes,
+    work=work,
 )

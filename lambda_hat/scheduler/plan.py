@@ -44,10 +44,17 @@ class RunTask:
     status: str = TODO
     failure: FailureRecord | None = None
     swept: dict = field(default_factory=dict)  # its target's choices and its sampler's
+    n_data: int | None = None  # its target's rows
 
     @property
     def key(self) -> str:
         return f"{self.target_id}/{self.dirname}"
+
+    def work(self) -> str:
+        """What the run does per chain, as far as its spec says (``--dry-run``)."""
+        from lambda_hat.samplers.registry import SAMPLERS
+
+        return SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1).text()
 
     @property
     def precision(self) -> str:
@@ -113,6 +120,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
                 continue
             seen_runs.add((tid, name))
             task = RunTask(tid, name, spec, swept={**entry.swept, **chosen})
+            task.n_data = entry.spec.data.n_data
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan

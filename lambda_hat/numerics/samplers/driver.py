@@ -111,12 +111,11 @@ BURNIN_SHARE = 0.5  # of the time left when sampling begins, the most burn-in ma
 
 class TimeBudget:
     """Where ``Schedule.time_left`` ends the phases: burn-in may use BURNIN_SHARE of the
-    time left once the program is compiled (after the first chunk), the kept draws the rest, and at least MIN_KEPT of
-    them are kept whatever the clock says. Chunks are cut to the draws the time left
-    allows at the last chunk's pace (after the first, which compiles), so a phase ends
-    within about one draw of its time.
-    ``cut`` records each phase it ended early: ``{"burnin": [done, planned], "draws":
-    [done, planned]}``."""
+    time left once the program has compiled (after the first chunk), the kept draws the
+    rest, and at least MIN_KEPT of them are kept whatever the clock says. Chunks are cut
+    to the draws the time left allows at the last chunk's pace (the first's is not
+    taken), so a phase ends within about one draw of its time. ``cut`` records each
+    phase it ended early: ``{"burnin": [done, planned], "draws": [done, planned]}``."""
 
     def __init__(self, time_left: Callable[[], float] | None):
         self.time_left, self.per_draw, self.cut, self.chunks = time_left, None, {}, 0
