@@ -62,7 +62,11 @@ class LLCResult:
         """The trace as an ArviZ InferenceData, with the groups and names of a store's
         ``trace.nc``: ``posterior`` (``llc``, ``L``, and ``w`` over ``param`` with
         ``trace_params=True``) and ``sample_stats``."""
-        import arviz as az
+        import warnings
+
+        with warnings.catch_warnings():  # arviz 0.23's daily notice of its 1.x refactor
+            warnings.simplefilter("ignore", FutureWarning)
+            import arviz as az
 
         posterior = {"llc": self.llc}
         if self.L is not None:

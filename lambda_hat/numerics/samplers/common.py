@@ -27,9 +27,13 @@ class SampleResult(NamedTuple):
 
 
 def chain_keys(rng_key, num_chains: int):
+    """One key per chain, spread over the local devices (``numerics/devices.py``), so
+    what is vmapped over them (adaptation, tuning, starts) runs where its chains do."""
     import jax
 
-    return jax.random.split(rng_key, num_chains)
+    from lambda_hat.numerics.devices import spread
+
+    return spread(jax.random.split(rng_key, num_chains), num_chains)
 
 
 def summarize_stats(sums: dict, thin: int) -> dict:

@@ -241,7 +241,10 @@ def run_chains(
 
         return jax.lax.fori_loop(0, count, body, (carry, buffers))
 
+    from lambda_hat.numerics.devices import spread
+
     data = posterior.arrays
+    states = spread(states, num_chains)  # over the local devices, where there are several
     carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
     grad_calls = np.zeros((num_chains,), np.int64)
     losses, infos, sums, positions = [], [], [], []
