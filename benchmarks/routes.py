@@ -15,9 +15,10 @@ chains drift along. Measured here, on this machine:
 3. the condition number left where chains go when the metric is the posterior's own
    Hessian at w* (a mass matrix or preconditioner fixed at w*): the spectrum of
    P^½ (nβ·G(w) + γ) P^½ with P = (nβ·G(w*) + γ)⁻¹;
-4. the minibatch gradient noise at a point of the typical set's loss
-   (nβ·(L − L0) = λ along a random direction), per coordinate of the stiff subspace, with
-   and without a control variate anchored at w*.
+4. the minibatch gradient noise per coordinate of the stiff subspace, with and without a
+   control variate anchored at w*: at a point of the typical set's loss (nβ·(L − L0) = λ
+   along a random direction) and at the orbit points (where the chains of
+   ``underdamped_probe.py`` go, and where the noise is several times larger).
 
 From these it prints, per route, the gradient work and this machine's seconds per unit
 of Langevin time (1/γ: one relaxation of the slowest directions), for 4 chains. A
@@ -202,8 +203,10 @@ def main() -> None:
         f"stiff dimensions {int(np.sum(evals > 2 * GAMMA)):,}"
     )
     print("\nalong the symmetry orbit (the map M unchanged), metric fixed at w*:")
-    print("| |w − w*| | h there | × w*'s | κ plain | preconditioned λ_max | λ_min | κ |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| |w − w*| | h there | × w*'s | κ plain | preconditioned λ_max | λ_min | κ | V | V, CV |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     worst = {}
     for d in DISTANCES:
         w_d = orbit_point(unravel, w, d)
@@ -211,9 +214,10 @@ def main() -> None:
         h_d = nbeta * float(np.linalg.eigvalsh(g_d)[-1]) + GAMMA
         pre = np.linalg.eigvalsh(root @ (nbeta * g_d + GAMMA * np.eye(g_d.shape[0])) @ root)
         worst[d] = (h_d, pre[-1] / pre[0])
+        v_d, v_d_cv = noise(loss, w_d, w, x, y, nbeta)
         print(
             f"| {d:g} | {h_d:.4g} | {h_d / h_star:.1f} | {h_d / GAMMA:.3g} | {pre[-1]:.4g} | "
-            f"{pre[0]:.3g} | {pre[-1] / pre[0]:.3g} |"
+            f"{pre[0]:.3g} | {pre[-1] / pre[0]:.3g} | {v_d:.3g} | {v_d_cv:.3g} |"
         )
     v_plain, v_cv = noise(loss, typical(loss, w, x, y, nbeta), w, x, y, nbeta)
     print(

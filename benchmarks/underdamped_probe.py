@@ -23,8 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 from routes import BATCH, CHAINS, GAMMA, N, build  # benchmarks/routes.py, beside this file
 
+GROUPS = 10  # sub-batches whose spread estimates the minibatch's gradient noise
 
-def probe(step: float, total_time: float, friction: float, control: bool) -> None:
+
+def probe(step: float, total_time: float, friction: float, control: bool, correct: bool) -> None:
     loss, w_star, x, y, _, _ = build()
     nbeta = N / math.log(N)
     grad = jax.grad(loss)
@@ -34,22 +36,33 @@ def probe(step: float, total_time: float, friction: float, control: bool) -> Non
     decay = math.exp(-friction * step)
     kick = math.sqrt(1.0 - decay**2)
 
+    per_group = jax.vmap(grad, in_axes=(None, 0, 0))
+
     def force(w, rows):
-        g = grad(w, x[rows], y[rows])
+        """(force, the variance of its minibatch noise per coordinate, estimated from
+        the spread of GROUPS sub-batches' mean gradients)."""
+        xs, ys = x[rows].reshape(GROUPS, -1, x.shape[1]), y[rows].reshape(GROUPS, -1, y.shape[1])
+        g = per_group(w, xs, ys)
         if control:
-            g = g - grad(w_star, x[rows], y[rows]) + full_grad_star
-        return -(nbeta * g + GAMMA * (w - w_star))
+            g = g - per_group(w_star, xs, ys)
+        noise = nbeta**2 * jnp.var(g, axis=0, ddof=1) / GROUPS
+        mean = jnp.mean(g, axis=0) + (full_grad_star if control else 0.0)
+        return -(nbeta * mean + GAMMA * (w - w_star)), noise
 
     def one(state, key):
-        w, v, f = state
+        w, v, f, noise = state
         k_rows, k_noise = jax.random.split(key)
         v = v + 0.5 * step * f
         w = w + 0.5 * step * v
-        v = decay * v + kick * jax.random.normal(k_noise, v.shape, v.dtype)
+        # the minibatch already put about step²·noise of variance into v: inject the rest
+        inject = kick**2 - (step**2 * noise if correct else 0.0)
+        v = decay * v + jnp.sqrt(jnp.maximum(inject, 0.0)) * jax.random.normal(
+            k_noise, v.shape, v.dtype
+        )
         w = w + 0.5 * step * v
-        f = force(w, jax.random.randint(k_rows, (BATCH,), 0, N))
+        f, noise = force(w, jax.random.randint(k_rows, (BATCH,), 0, N))
         v = v + 0.5 * step * f
-        return (w, v, f), None
+        return (w, v, f, noise), None
 
     @jax.jit
     def advance(states, key, count):
@@ -63,11 +76,12 @@ def probe(step: float, total_time: float, friction: float, control: bool) -> Non
     ws = jnp.broadcast_to(w_star, (CHAINS, w_star.shape[0]))
     vs = jax.random.normal(jax.random.fold_in(key, 10**9), ws.shape, ws.dtype)
     rows = jax.random.randint(jax.random.fold_in(key, 10**9 + 1), (CHAINS, BATCH), 0, N)
-    states = (ws, vs, jax.vmap(force)(ws, rows))
+    states = (ws, vs, *jax.vmap(force)(ws, rows))
     steps = int(round(total_time / step))
     chunk, record = 2000, max(1, steps // 10)
     print(
-        f"BAOAB, ε = {step:g}, ξ = {friction:g}, control variate {control}: {steps:,} steps "
+        f"BAOAB, ε = {step:g}, ξ = {friction:g}, control variate {control}, noise "
+        f"correction {correct}: {steps:,} steps "
         f"({total_time:g}/γ of Langevin time), {CHAINS} chains, batch {BATCH}"
     )
     print("| steps | Langevin time | λ̂ (mean of the tenth) | |w − w*| | kinetic energy |")
@@ -95,8 +109,11 @@ def main() -> None:
     parser.add_argument("--time", type=float, default=2.0, help="Langevin time, in 1/γ")
     parser.add_argument("--friction", type=float, default=2.0)
     parser.add_argument("--no-control", action="store_true")
+    parser.add_argument(
+        "--correct", action="store_true", help="inject less noise by the minibatch's own"
+    )
     args = parser.parse_args()
-    probe(args.step, args.time, args.friction, not args.no_control)
+    probe(args.step, args.time, args.friction, not args.no_control, args.correct)
 
 
 if __name__ == "__main__":
