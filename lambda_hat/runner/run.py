@@ -210,7 +210,8 @@ def _analysis(job: _Job, est, posterior, sampling_sec: float) -> dict:
         "precision": spec.precision,
         "chains": spec.chains,
         "draws": int(est.llc.shape[1]),  # kept draws per chain (draws = "auto": where it stopped)
-        "burnin": est.spec.burnin,  # thin = "auto" at its cap: lengthened to 1/γ
+        # thin = "auto" at its cap: lengthened to 1/γ; max_time: the draws it allowed
+        "burnin": (est.time_budget or {}).get("burnin", [est.spec.burnin])[0],
         "thin": est.spec.thin,  # thin = "auto": the steps per draw it chose
         "llc_trace": spec.llc_trace,
         "sampler_config": to_dict(spec),

@@ -80,7 +80,7 @@ def test_a_run_with_a_budget_stores_what_it_cut(write_toml, tmp_path, capsys):
     from lambda_hat.store.records import RunAnalysis
 
     text = BASE.replace('name = "hmc"', 'name = "sgld"') + (
-        "step_size = 1e-4\nthin = 20\ndraws = 10000000\nburnin = 10\nmax_time = 4\n"
+        "step_size = 1e-4\nthin = 20\ndraws = 10000000\nburnin = 100000\nmax_time = 4\n"
     )
     path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
     assert main(["run", str(path), "--workers", "1"]) == 0
@@ -89,6 +89,10 @@ def test_a_run_with_a_budget_stores_what_it_cut(write_toml, tmp_path, capsys):
     done, planned = data["time_budget"]["draws"]
     assert data["time_budget"]["max_time"] == 4.0 and planned == 10_000_000
     assert data["draws"] == done < planned and data["sampler_config"]["max_time"] == 4.0
+    burned, asked = data["time_budget"]["burnin"]  # 100,000 draws do not fit in 2 s
+    assert data["burnin"] == burned < asked == 100_000
+    assert data["trust"]["verdict"] == "not converged"
+    assert f"max_time = 4s ended burn-in at {burned:,} of 100,000 draws" in data["trust"]["reasons"]
     assert RunAnalysis.from_json(data).to_json() == data
     assert (
         f"max_time = 4s ended sampling at {done:,} of 10,000,000 draws" in capsys.readouterr().err
