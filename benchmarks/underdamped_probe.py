@@ -26,7 +26,9 @@ from routes import BATCH, CHAINS, GAMMA, N, build  # benchmarks/routes.py, besid
 GROUPS = 10  # sub-batches whose spread estimates the minibatch's gradient noise
 
 
-def probe(step: float, total_time: float, friction: float, control: bool, correct: bool) -> None:
+def probe(
+    step: float, total_time: float, friction: float, control: bool, correct: bool, gamma: float
+) -> None:
     loss, w_star, x, y, _, _ = build()
     nbeta = N / math.log(N)
     grad = jax.grad(loss)
@@ -47,7 +49,7 @@ def probe(step: float, total_time: float, friction: float, control: bool, correc
             g = g - per_group(w_star, xs, ys)
         noise = nbeta**2 * jnp.var(g, axis=0, ddof=1) / GROUPS
         mean = jnp.mean(g, axis=0) + (full_grad_star if control else 0.0)
-        return -(nbeta * mean + GAMMA * (w - w_star)), noise
+        return -(nbeta * mean + gamma * (w - w_star)), noise
 
     def one(state, key):
         w, v, f, noise = state
@@ -81,8 +83,8 @@ def probe(step: float, total_time: float, friction: float, control: bool, correc
     chunk, record = 2000, max(1, steps // 10)
     print(
         f"BAOAB, ε = {step:g}, ξ = {friction:g}, control variate {control}, noise "
-        f"correction {correct}: {steps:,} steps "
-        f"({total_time:g}/γ of Langevin time), {CHAINS} chains, batch {BATCH}"
+        f"correction {correct}, γ = {gamma:g}: {steps:,} steps "
+        f"(Langevin time {total_time:g}: {total_time * gamma:g}/γ), {CHAINS} chains, batch {BATCH}"
     )
     print("| steps | Langevin time | λ̂ (mean of the tenth) | |w − w*| | kinetic energy |")
     print("|---|---|---|---|---|")
@@ -106,14 +108,20 @@ def probe(step: float, total_time: float, friction: float, control: bool, correc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=float, default=5e-6)
-    parser.add_argument("--time", type=float, default=2.0, help="Langevin time, in 1/γ")
+    parser.add_argument(
+        "--time",
+        type=float,
+        default=2.0,
+        help="Langevin time (1/γ is one relaxation of the flat directions)",
+    )
     parser.add_argument("--friction", type=float, default=2.0)
     parser.add_argument("--no-control", action="store_true")
+    parser.add_argument("--gamma", type=float, default=GAMMA, help="the localization γ")
     parser.add_argument(
         "--correct", action="store_true", help="inject less noise by the minibatch's own"
     )
     args = parser.parse_args()
-    probe(args.step, args.time, args.friction, not args.no_control, args.correct)
+    probe(args.step, args.time, args.friction, not args.no_control, args.correct, args.gamma)
 
 
 if __name__ == "__main__":
