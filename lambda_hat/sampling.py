@@ -91,9 +91,7 @@ def sample_llc(
         jax.random.PRNGKey(spec.seed),
         posterior,
         spec.params,
-        _schedule(spec, progress, auto, snapshots)._replace(
-            observe=tuple(observe), time_left=time_left
-        ),
+        _schedule(spec, progress, auto, snapshots, tuple(observe), time_left),
         **prepared.starts,
     )
     check_finite(spec, result)
@@ -153,7 +151,7 @@ def _budget(spec: RunSpec, L0: float, n_beta: float):
     return Budget(AUTO_FIRST_DRAWS, spec.max_draws, L0, n_beta)
 
 
-def _schedule(spec: RunSpec, progress, auto, snapshots):
+def _schedule(spec: RunSpec, progress, auto, snapshots, observe=(), time_left=None):
     from lambda_hat.numerics.samplers.driver import Schedule
 
     return Schedule(
@@ -167,6 +165,8 @@ def _schedule(spec: RunSpec, progress, auto, snapshots):
         checks=auto.points if auto else (),
         stop=auto,
         snapshots=snapshots,
+        observe=observe,
+        time_left=time_left,
     )
 
 

@@ -149,7 +149,7 @@ def notes(spec) -> list[str]:
     params = spec.params
     if params.step_size == "auto" or spec.thin != "auto":
         return []
-    from lambda_hat.numerics.langevin import DRAW_TIME, THIN_MAX, steps_per_draw
+    from lambda_hat.numerics.langevin import DRAW_TIME, THIN_MAX
 
     if params.precond != "none":  # its step's time depends on the preconditioner
         return [
@@ -157,7 +157,7 @@ def notes(spec) -> list[str]:
             f"{DRAW_TIME}/γ of Langevin time, up to {THIN_MAX:,} steps (set when the run "
             "starts, from the preconditioner); give thin = a number to choose"
         ]
-    thin = min(THIN_MAX, steps_per_draw(params.step_size, spec.localization))
+    thin = written_thin(spec)
     if thin < 10:
         return []
     draws = spec.draws if spec.draws != "auto" else spec.max_draws or AUTO_MAX_DRAWS
@@ -168,6 +168,14 @@ def notes(spec) -> list[str]:
         f"{upto}{thin * draws:,} steps per chain; give thin = 1 (one step per draw) or "
         "another number to choose"
     ]
+
+
+def written_thin(spec) -> int:
+    """The steps a kept draw of ``thin = "auto"`` takes at a written step without a
+    preconditioner: DRAW_TIME/γ of Langevin time, at most THIN_MAX."""
+    from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
+
+    return min(THIN_MAX, steps_per_draw(spec.params.step_size, spec.localization))
 
 
 def work(spec, n_data: int) -> Work:
@@ -181,9 +189,7 @@ def work(spec, n_data: int) -> Work:
     if spec.thin == "auto":
         if params.precond != "none":
             return Work(why="set when it runs, from its preconditioner (thin = 'auto')")
-        from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
-
-        thin = min(THIN_MAX, steps_per_draw(params.step_size, spec.localization))
+        thin = written_thin(spec)
     steps = transitions(spec, thin=thin)
     return Work(steps, tuple(t * min(params.batch_size, n_data) / n_data for t in steps))
 
