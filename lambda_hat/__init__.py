@@ -7,6 +7,7 @@
 >>> df = lh.results("runs")   # a store's runs, one row each (pandas)
 >>> r = lh.estimate(apply, params, (X, Y), observe={"probe": (Xp, Yp)})
 >>> lh.bif(r, "probe").value  # −Cov(ℓ_i, ℓ_j) between the probe rows
+>>> r = lh.load_run("run_hmc_9552", root="runs")   # a stored run, its observed losses too
 
 ``estimate``, ``load_target`` and the classes they return load on first use, so the
 command line starts without JAX.
@@ -18,12 +19,13 @@ __all__ = [
     "estimate",
     "results",
     "load_target",
+    "load_run",
     "bif",
     "susceptibility",
     "LLCResult",
     "Target",
 ]
-_LAZY = ("estimate", "load_target", "bif", "susceptibility", "LLCResult", "Target")
+_LAZY = ("estimate", "load_target", "load_run", "bif", "susceptibility", "LLCResult", "Target")
 
 
 class _Results:

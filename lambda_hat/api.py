@@ -287,6 +287,74 @@ def load_target(target, root="runs") -> Target:
     )
 
 
+def load_run(run, root="runs") -> LLCResult:
+    """A stored run as the ``LLCResult`` ``estimate`` returns: its λ̂ and verdict from
+    analysis.json, its traces (``llc``, ``L``, ``positions``, sample statistics) and
+    observed losses from trace.nc, so ``lh.bif`` and ``lh.susceptibility`` read a run
+    of ``lambda-hat run`` as they read a call's result.
+
+    ``run``: a run's folder, its folder name (``run_hmc_9552613f``) or any unique
+    prefix of its ID in the store at ``root``."""
+    from lambda_hat.analysis.inference_data import read_arrays
+    from lambda_hat.config.specs import run_from_dict
+    from lambda_hat.store.jsonio import read_json
+    from lambda_hat.store.layout import ANALYSIS, TRACE
+    from lambda_hat.store.records import RunAnalysis
+
+    folder = _run_folder(run, root)
+    record = RunAnalysis.from_json(read_json(folder / ANALYSIS), folder.name)
+    groups = read_arrays(folder / TRACE)
+    posterior, stats = groups.get("posterior", {}), groups.get("sample_stats", {})
+    verdict = record.trust.to_json() if record.trust else None
+    summary = {k: getattr(record, k) for k in _SUMMARY}
+    return LLCResult(
+        **{k: summary[k] for k in ("llc_mean", "llc_mcse", "llc_std", "ess", "rhat")},
+        warnings=_with_verdict(list(record.warnings), verdict) if verdict else record.warnings,
+        L0=record.L0,
+        n_beta=record.n_beta,
+        summary=summary,
+        stats=dict(record.stats),
+        llc=posterior["llc"],
+        spec=run_from_dict(record.sampler_config, f"{folder / ANALYSIS}: sampler_config"),
+        trust=verdict,
+        budget=record.budget.to_json() if record.budget else None,
+        time_budget=record.time_budget,
+        sgld_step=record.extra.get(f"{record.sampler}_step"),
+        L=posterior.get("L"),
+        positions=posterior.get("w"),
+        observed=groups.get("observed") or None,
+        _sample_stats=stats,
+    )
+
+
+_SUMMARY = ("llc_mean", "llc_mcse", "llc_std", "ess", "rhat", "drift_z", "llc_per_chain")
+
+
+def _run_folder(run, root) -> Path:
+    """The folder of ``run``: given as a run folder, or a name or ID prefix in ``root``."""
+    from lambda_hat.store.layout import ANALYSIS
+
+    path = Path(run)
+    if (path / ANALYSIS).is_file():
+        return path
+    from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.run_names import parse_run_folder
+
+    catalog = Catalog(root)
+    name = catalog.resolve_prefix(str(run))
+    named = parse_run_folder(name)
+    if named is None:
+        raise StoreError(
+            f"{run!r} names the target {name}, not a run; give a run's ID "
+            "(`lambda-hat results` lists them) or the run's folder"
+        )
+    for tid in catalog.target_ids():
+        folder = catalog.layout.run_dir(tid, name)
+        if folder.is_dir():
+            return folder
+    raise StoreError(f"run {name} has no folder in {root}")
+
+
 def _target_folder(target, root) -> Path:
     """The folder of ``target``: given as a target folder, or an ID prefix in ``root``."""
     from lambda_hat.store.layout import META

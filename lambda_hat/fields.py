@@ -55,6 +55,8 @@ def check(
 def _before(f: dataclasses.Field) -> Any:
     """The value a field is not hashed at (see :func:`check`), or MISSING."""
     if f.metadata.get("omit_default"):
+        if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()  # an empty table or list
         return f.default
     return f.metadata.get("before", dataclasses.MISSING)
 

@@ -17,15 +17,19 @@ def write_trace(
     sample_stats: dict,
     attrs: dict,
     positions: np.ndarray | None = None,
+    observed: dict | None = None,
 ):
-    """Write posterior (llc, L, and w when ``positions`` are given) and sample_stats groups.
+    """Write posterior (llc, L, and w when ``positions`` are given) and sample_stats groups,
+    and an ``observed`` group when the run observed datasets.
 
     The file is what ArviZ's ``InferenceData.to_netcdf`` writes (NetCDF-4 groups
     ``posterior`` and ``sample_stats`` over dims ``chain, draw`` with coordinate
     variables, booleans as int8 flagged ``dtype = "bool"`` as xarray does), written with
     h5netcdf directly: importing ArviZ to write it cost a worker ~2 s. ``positions``
     (chains, draws, p) become the posterior variable ``w`` over the dimension ``param``;
-    only runs asked for with ``trace_params = true`` carry them.
+    only runs asked for with ``trace_params = true`` carry them. ``observed``: {name:
+    (chains, draws, rows[, T]) losses}, each a variable ``name`` of the ``observed``
+    group over ``chain, draw, name_row`` (and ``name_position`` for sequences).
 
     The file is built in memory and written with one plain write: HDF5 crashes the
     process (a segfault) when the disk fills up under it, where a plain write raises
@@ -41,6 +45,7 @@ def write_trace(
         posterior["w"] = np.asarray(positions)
         attrs = {**attrs, "w_layout": W_LAYOUT}
     groups = {"posterior": posterior, "sample_stats": dict(sample_stats)}
+    groups["observed"] = dict(observed or {})
     created = datetime.datetime.now(datetime.UTC).isoformat()
     image = io.BytesIO()
     with h5netcdf.File(image, "w") as fh:
@@ -53,17 +58,24 @@ def write_trace(
             group.attrs["created_at"] = created
             group.attrs["creation_library"] = "lambda-hat"
             arrays = {name: np.asarray(v) for name, v in variables.items()}
-            chains, draws = next(iter(arrays.values())).shape[:2]
-            sizes = {"chain": chains, "draw": draws}
-            if "w" in arrays:
-                sizes["param"] = arrays["w"].shape[2]
+            dims = {name: _dims(group_name, name, a) for name, a in arrays.items()}
+            sizes = {
+                d: n for name, a in arrays.items() for d, n in zip(dims[name], a.shape, strict=True)
+            }
             group.dimensions = sizes
             for dim, size in sizes.items():
                 group.create_variable(dim, (dim,), data=np.arange(size, dtype=np.int64))
             for name, array in arrays.items():
-                dims = ("chain", "draw", "param") if name == "w" else ("chain", "draw")
-                _write_variable(group, name, dims, array)
+                _write_variable(group, name, dims[name], array)
     Path(path).write_bytes(image.getbuffer())
+
+
+def _dims(group: str, name: str, array: np.ndarray) -> tuple:
+    """A variable's dimensions: ``chain, draw`` and, for ``w``, ``param``; an observed
+    dataset's ``name_row`` (and ``name_position``)."""
+    if group == "observed":
+        return ("chain", "draw", f"{name}_row", f"{name}_position")[: array.ndim]
+    return ("chain", "draw", "param") if name == "w" else ("chain", "draw")
 
 
 def _write_variable(group, name: str, dims: tuple, array: np.ndarray) -> None:
@@ -82,3 +94,24 @@ def read_trace(path: Path):
         import arviz as az
 
         return az.from_netcdf(str(path))
+
+
+def read_arrays(path: Path) -> dict:
+    """{group: {variable: numpy array}} of a ``trace.nc`` (no ArviZ, no coordinates):
+    what ``write_trace`` wrote, booleans as booleans again."""
+    import h5netcdf
+
+    out = {}
+    with h5netcdf.File(path, "r") as fh:
+        for name, group in fh.groups.items():
+            out[name] = {
+                var: _read_variable(group.variables[var])
+                for var in group.variables
+                if var not in group.dimensions
+            }
+    return out
+
+
+def _read_variable(var) -> np.ndarray:
+    array = np.asarray(var[...])
+    return array.astype(bool) if var.attrs.get("dtype") == "bool" else array

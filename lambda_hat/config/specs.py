@@ -169,6 +169,14 @@ class SamplerSpec:
             "variate) or 'full' (L_n over all n points; free for hmc, nuts and mclmc)",
         ),
     )
+    observe: tuple[str, ...] = field(
+        default=(),
+        metadata=check(
+            help="[data.*] tables whose per-row (per-token) losses are recorded at every "
+            "kept draw, in trace.nc's 'observed' group (for lh.bif and lh.susceptibility); "
+            "the target's own data table gives its training rows"
+        ),
+    )
 
     def __post_init__(self):  # the sampler's defaults, so every reader sees the value
         defaults = SAMPLERS[self.name].defaults if self.name in SAMPLERS else None
@@ -199,6 +207,57 @@ class RunSpec:
     llc_trace: str = field(default="full", metadata=check(omit_default=True))
     max_draws: int | None = field(default=None, metadata=check(omit_default=True))
     max_time: float | None = field(default=None, metadata=check(omit_default=True))  # seconds
+    # {name: the data kind's spec of an observed [data.*] table}: see SamplerSpec.observe
+    observe: dict = field(default_factory=dict, metadata=check(omit_default=True))
+
+
+OBSERVED_LIMIT_MB = 2048.0  # the most observed losses one run may keep, in memory and on disk
+OBSERVED_LIMIT_ENV = "LAMBDA_HAT_MAX_OBSERVED_MB"  # overrides it
+
+
+def observed_limit_mb() -> float:
+    """``$LAMBDA_HAT_MAX_OBSERVED_MB`` if set, else OBSERVED_LIMIT_MB."""
+    import os
+
+    text = os.environ.get(OBSERVED_LIMIT_ENV)
+    if text is None:
+        return OBSERVED_LIMIT_MB
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"${OBSERVED_LIMIT_ENV} = {text!r}: expected megabytes > 0, e.g. 4096")
+    return value
+
+
+def observed_mb(spec: RunSpec, values: dict[str, int]) -> float:
+    """Megabytes the observed losses of run ``spec`` take: chains × kept draws (the cap
+    of draws = "auto") × each dataset's ``values`` per draw (rows, times T for
+    sequences) × the run's bytes per number."""
+    draws = spec.max_draws if spec.draws == "auto" else spec.draws
+    size = 8 if spec.precision == "float64" else 4
+    return spec.chains * draws * sum(values.values()) * size / 2**20
+
+
+def check_observed_size(spec: RunSpec, values: dict[str, int], where: str) -> None:
+    """Refuse a run whose observed losses would pass the limit, saying how to shrink them."""
+    mb, limit = observed_mb(spec, values), observed_limit_mb()
+    if mb <= limit:
+        return
+    draws = spec.max_draws if spec.draws == "auto" else spec.draws
+    parts = " + ".join(f"{name} {count:,}" for name, count in values.items())
+    raise ConfigError(
+        f"{where}.observe: the observed losses would take {_mb(mb)} MB ({spec.chains} "
+        f"chains × {draws:,} draws × ({parts}) values per draw), over the limit of "
+        f"{_mb(limit)} MB; keep fewer draws (draws, or max_draws with draws = 'auto', each "
+        "draw spanning more steps with thin), observe a smaller table, or raise the limit "
+        f"with ${OBSERVED_LIMIT_ENV}"
+    )
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def check_budget(spec: SamplerSpec, where: str) -> None:
@@ -226,10 +285,12 @@ def resolve_run(
     n_data: int,
     where: str = "sampler",
     target: str = "the target",
+    observed: dict | None = None,
 ) -> RunSpec:
     """Fill the n-dependent defaults of a sampler entry for a target with ``n_data`` points
     (the sampler's ``resolve``: SGLD cuts its default batch to n and refuses a written one
-    above n; ``where``/``target`` name the entry and the target in such a message)."""
+    above n; ``where``/``target`` name the entry and the target in such a message).
+    ``observed``: {name: data spec} of the file's data tables its ``observe`` names."""
     definition = SAMPLERS[sampler_spec.name]
     defaults = definition.defaults
     params = definition.resolve(sampler_spec.params, n_data, where, target)
@@ -237,7 +298,7 @@ def resolve_run(
     if beta is None:
         beta = 1.0 / math.log(n_data)
     burnin = sampler_spec.burnin
-    return RunSpec(
+    run = RunSpec(
         target_id=target_id,
         sampler=sampler_spec.name,
         params=params,
@@ -257,7 +318,11 @@ def resolve_run(
         max_time=None
         if sampler_spec.max_time is None
         else duration_seconds(sampler_spec.max_time, f"{where}.max_time"),
+        observe={name: (observed or {})[name] for name in sampler_spec.observe},
     )
+    # rows alone here (a sequence's positions are known once its data are built)
+    check_observed_size(run, {k: v.n_data for k, v in run.observe.items()}, where)
+    return run
 
 
 def to_dict(spec: object) -> dict:
@@ -285,19 +350,18 @@ def target_from_dict(d: dict, where: str = "target spec") -> TargetSpec:
 
     Fields added since the dict was written take their defaults, so old dicts load.
     """
-    from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind, model_kind
+    from lambda_hat.targets.registry import model_kind
 
     if not isinstance(d, dict) or not {"model", "data"} <= set(d):
         raise ConfigError(f"{where}: not a target spec (needs 'model' and 'data')")
     model_cls = model_kind(d["model"].get("kind"), f"{where}.model").spec
-    data_cls = data_kind(d["data"].get("kind", DEFAULT_DATA_KIND), f"{where}.data").spec
     return build(
         TargetSpec,
         {k: v for k, v in d.items() if k not in ("model", "data", "training")},
         where,
         stored=True,
         model=build(model_cls, d["model"], f"{where}.model", stored=True),
-        data=build(data_cls, d["data"], f"{where}.data", stored=True),
+        data=data_from_dict(d["data"], f"{where}.data"),
         training=build(TrainingSpec, d.get("training", {}), f"{where}.training", stored=True),
     )
 
@@ -311,8 +375,22 @@ def run_from_dict(d: dict, where: str = "run spec") -> RunSpec:
     params = build(
         SAMPLER_PARAMS[d["sampler"]], d.get("params", {}), f"{where}.params", stored=True
     )
-    rest = {k: v for k, v in d.items() if k != "params"}
-    return build(RunSpec, rest, where, stored=True, params=params)
+    rest = {k: v for k, v in d.items() if k not in ("params", "observe")}
+    observe = {
+        name: data_from_dict(table, f"{where}.observe.{name}")
+        for name, table in (d.get("observe") or {}).items()
+    }
+    return build(RunSpec, rest, where, stored=True, params=params, observe=observe)
+
+
+def data_from_dict(d: dict, where: str):
+    """The data kind's spec a ``to_dict`` of one came from."""
+    from lambda_hat.targets.registry import DEFAULT_DATA_KIND, data_kind
+
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a data table, got {d!r}")
+    kind = data_kind(d.get("kind", DEFAULT_DATA_KIND), where)
+    return build(kind.spec, d, where, stored=True)
 
 
 def _plain(value):

@@ -122,12 +122,14 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     from lambda_hat.analysis import inference_data, plots
 
     clock = _Clock(job.start)
-    posterior, tune_on = _posteriors(job)
+    posterior, tune_on, observed = _posteriors(job)
     clock.lap("load")
     from lambda_hat.sampling import sample_llc
 
     with job.snapshots.kept_on_stop():  # a stop (Ctrl-C, SIGTERM) first saves each stage
-        est = sample_llc(posterior, job.spec, job.progress, tune_on, job.stage, job.snapshots)
+        est = sample_llc(
+            posterior, job.spec, job.progress, tune_on, job.stage, job.snapshots, observed
+        )
     sampling_sec = clock.lap("sample")
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
@@ -142,6 +144,7 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
         result.sample_stats,
         {**about, "n_beta": posterior.n_beta},
         positions=result.positions,
+        observed=result.observed,
     )
     clock.lap("trace")
     plot_meta = {"sampler": spec.sampler, "target_id": spec.target_id, "run_id": job.run_id}
@@ -163,8 +166,9 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
 
 
 def _posteriors(job: _Job):
-    """The run's posterior at the target's w*, and the one its sampler tunes on (SGLD's
-    step on a training's last checkpoint; None: tune on the run's own)."""
+    """The run's posterior at the target's w*, the one its sampler tunes on (SGLD's
+    step on a training's last checkpoint; None: tune on the run's own), and its
+    observed datasets."""
     from lambda_hat.sampling import posterior_of
     from lambda_hat.targets.build import dtype_of, flat_apply
 
@@ -174,12 +178,37 @@ def _posteriors(job: _Job):
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
     x, y = job.data["X"], job.data["Y"]
     posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec)
+    observed = _observed(job, apply_flat, posterior)
     if not sampler(spec.sampler).tunes_on_last_checkpoint(spec.params):
-        return posterior, None
+        return posterior, None, observed
     w_last = _last_checkpoint_w(job.target, job.folder.parent)
     if w_last is None:
-        return posterior, None
-    return posterior, posterior_of(apply_flat, model.loss, x, y, w_last, spec)
+        return posterior, None, observed
+    return posterior, posterior_of(apply_flat, model.loss, x, y, w_last, spec), observed
+
+
+def _observed(job: _Job, apply_flat, posterior) -> tuple:
+    """((name, (x, y)), ...): the run's observed data tables built for its target, each
+    checked against the model, and all against the size limit, before any sampling."""
+    import jax
+
+    from lambda_hat.config.specs import check_observed_size
+    from lambda_hat.targets.arrays import cast
+    from lambda_hat.targets.build import observed_data
+    from lambda_hat.targets.checks import check_model_fits
+
+    spec, out, values = job.spec, [], {}
+    where = f"run {job.run_id} on target {spec.target_id}"
+    for name, table in spec.observe.items():
+        rows = observed_data(job.target, table, job.data["X"], job.data["Y"])
+        x, y = cast(*rows, np.dtype(spec.precision))
+        loss = job.target.model.loss
+        check_model_fits(apply_flat, posterior.w_star, x, y, loss, f"{where}: observe {name!r}")
+        shape = jax.eval_shape(posterior.observed, posterior.w_star, (x, y)).shape
+        values[name] = int(np.prod(shape))
+        out.append((name, (x, y)))
+    check_observed_size(spec, values, where)
+    return tuple(out)
 
 
 def _analysis(job: _Job, est, posterior, sampling_sec: float) -> dict:

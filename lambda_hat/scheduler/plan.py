@@ -54,7 +54,13 @@ class RunTask:
         """What the run does per chain, as far as its spec says (``--dry-run``)."""
         from lambda_hat.samplers.registry import SAMPLERS
 
-        return SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1).text()
+        text = SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1).text()
+        if self.spec.observe:  # rows alone: a sequence's positions multiply it
+            from lambda_hat.config.specs import observed_mb
+
+            rows = {name: table.n_data for name, table in self.spec.observe.items()}
+            text += f" · {observed_mb(self.spec, rows):,.2g} MB of observed losses (all chains)"
+        return text
 
     @property
     def precision(self) -> str:
@@ -114,7 +120,8 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
         for i, (sampler, chosen) in enumerate(zip(experiment.samplers, swept, strict=True)):
             where = _sampler_where(experiment, i)
             what = f"target {entry.model}/{entry.data}"
-            spec = resolve_run(sampler, tid, entry.spec.data.n_data, where, what)
+            n = entry.spec.data.n_data
+            spec = resolve_run(sampler, tid, n, where, what, experiment.observed)
             name = run_dirname(spec)
             if (tid, name) in seen_runs:
                 continue

@@ -75,7 +75,7 @@ def build_checkpoints(specs: dict) -> dict:
     dtype = dtype_of(spec.precision)
     model = model_of(spec.model).build(spec.model, dtype, spec.origin())
     data_kind = data_of(spec.data)
-    k_teacher, k_data, k_init, k_train = jax.random.split(jax.random.PRNGKey(spec.seed), 4)
+    k_teacher, k_data, k_init, k_train = _keys(spec.seed)
     teacher_tree = model.teacher(k_teacher) if data_kind.needs_teacher else None
     data = data_kind.build(spec.data, model, teacher_tree, k_data, dtype)
     x, y = jnp.asarray(data.x), jnp.asarray(data.y)
@@ -94,6 +94,35 @@ def build_checkpoints(specs: dict) -> dict:
     else:
         trained = train_checkpoints(loss_fn, w0, (x, y), spec.training, k_train, stops)
     return _arrays_at(stops, trained, loss_fn, data, x, y, teacher)
+
+
+def _keys(seed: int):
+    """(teacher, data, init, training) keys of a target's seed."""
+    return jax.random.split(jax.random.PRNGKey(seed), 4)
+
+
+OBSERVED_DRAW = 1  # folded into a target's data key for the rows of another data table
+
+
+def observed_data(spec, data_spec, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """The rows an observed data table ``data_spec`` holds for target ``spec``: the
+    target's own training rows ``(x, y)`` where it is the target's data table, else the
+    kind's build with the target's model and teacher in the target's precision, drawn
+    with a key of their own (the target's data key folded with OBSERVED_DRAW), so a
+    probe set of the same distribution is fresh rows, the same for every run."""
+    from lambda_hat.fields import hash_view
+
+    if hash_view(data_spec) == hash_view(spec.data):
+        return np.asarray(x), np.asarray(y)
+    dtype = dtype_of(spec.precision)
+    with jax.enable_x64(spec.precision == "float64"):
+        model = model_of(spec.model).build(spec.model, dtype, spec.origin(check_content=False))
+        kind = data_of(data_spec)
+        k_teacher, k_data, _, _ = _keys(spec.seed)
+        teacher = model.teacher(k_teacher) if kind.needs_teacher else None
+        key = jax.random.fold_in(k_data, OBSERVED_DRAW)
+        data = kind.build(data_spec, model, teacher, key, dtype)
+        return np.asarray(data.x), np.asarray(data.y)
 
 
 def _given(spec, dtype):

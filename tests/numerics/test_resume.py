@@ -40,7 +40,8 @@ def _sample(name, params, schedule, snapshots=None, stop_at=None):
             raise KeyboardInterrupt
 
     posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
-    schedule = schedule._replace(progress=progress, snapshots=snapshots)
+    rows = jax.tree_util.tree_map(lambda a: a[:5], posterior.data)  # observed, kept too
+    schedule = schedule._replace(progress=progress, snapshots=snapshots, observe=(("rows", rows),))
     with snapshots.kept_on_stop() if snapshots is not None else contextlib.nullcontext():
         return get(name).sample(jax.random.PRNGKey(3), posterior, params, schedule)
 
@@ -54,6 +55,8 @@ def _same(a, b):
     assert a.stats == b.stats
     if a.positions is not None or b.positions is not None:
         np.testing.assert_array_equal(a.positions, b.positions)
+    assert a.observed["rows"].shape == (*a.loss.shape, 5)
+    np.testing.assert_array_equal(a.observed["rows"], b.observed["rows"])
 
 
 @pytest.mark.parametrize(("name", "params", "precision", "stop_at"), CASES)

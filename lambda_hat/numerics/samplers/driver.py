@@ -175,8 +175,6 @@ def run_chains(
     checks = sorted({c for c in schedule.checks if 0 < c <= draws}) if schedule.stop else []
     capacity = _capacity(posterior, schedule, max_chunk)
     names = tuple(name for name, _ in schedule.observe)
-    if names and schedule.snapshots is not None:
-        raise ValueError("observed losses are not kept in saved progress yet")
 
     def block(post, carry, key):
         """One draw: ``thin`` steps of every chain."""
@@ -258,7 +256,8 @@ def run_chains(
         fingerprint = _fingerprint(schedule, record, states)
         saved = snaps.load(fingerprint)
         if saved is not None:
-            first, carry, grad_calls, (losses, infos, sums, positions) = _restore(saved, carry)
+            first, carry, grad_calls, lists = _restore(saved, carry, names)
+            losses, infos, sums, positions, observed = lists
             if first[0] == 1:  # the checks already passed: asked again, so stop's record is whole
                 kept = np.concatenate(losses, axis=0).T
                 for c in (c for c in checks if c <= first[1]):
@@ -305,7 +304,7 @@ def run_chains(
                 stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
             if snaps is not None and not stopped and not failed:
                 mark = (index, offset, done, carry, grad_calls, len(losses))
-                point = (mark, losses, infos, sums, positions, total)
+                point = (mark, losses, infos, sums, positions, (names, observed), total)
                 snaps.reached(fingerprint, functools.partial(_pack, *point))
             if progress:  # with checks, the total is the next point the run may stop at
                 ahead = [c for c in checks if c > (offset if kept else 0)]
@@ -384,6 +383,7 @@ def _fingerprint(schedule: Schedule, record: str, states) -> dict:
         "thin": schedule.thin,
         "checks": sorted(schedule.checks) if schedule.stop else [],
         "keep_positions": bool(schedule.keep_positions),
+        "observe": [name for name, _ in schedule.observe],
         "record": record,
         "states": digest(states),
         "leaves": len(jax.tree_util.tree_leaves(states)),
@@ -419,8 +419,9 @@ def states_from(arrays: dict, template):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _pack(mark, losses, infos, sums, positions, total) -> tuple[dict, dict]:
-    """The arrays and the position (``where``) of a consistent point ``mark``."""
+def _pack(mark, losses, infos, sums, positions, observed, total) -> tuple[dict, dict]:
+    """The arrays and the position (``where``) of a consistent point ``mark``
+    (``observed``: the observed datasets' names and their chunks)."""
     phase, offset, done, carry, grad_calls, kept = mark
     arrays = state_arrays(carry[0])
     arrays["step"] = np.asarray(carry[1])
@@ -432,17 +433,21 @@ def _pack(mark, losses, infos, sums, positions, total) -> tuple[dict, dict]:
                 arrays[f"{name}.{k}"] = np.concatenate([p[k] for p in parts[:kept]], axis=0)
         if positions:
             arrays["positions"] = np.concatenate(positions[:kept], axis=0)
+        names, chunks = observed
+        for k, name in enumerate(names):
+            arrays[f"observed.{name}"] = np.concatenate([c[k] for c in chunks[:kept]], axis=0)
     where = {"phase": phase, "offset": offset, "draws_done": done, "draws_total": total}
     return arrays, where
 
 
-def _restore(saved: dict, carry):
+def _restore(saved: dict, carry, names: tuple):
     """``_pack``'s output back as the loop's state: (phase, offset), carry, gradient
-    calls and the kept-draw lists (one chunk each)."""
+    calls and the kept-draw lists (one chunk each): losses, infos, sums, positions and
+    the observed datasets' losses (``names``)."""
     arrays, where = saved["arrays"], saved["where"]
     states = states_from(arrays, carry[0])
     carry = (states, jnp.int32(arrays["step"].reshape(-1)[0]), carry[2], carry[3])
-    lists = ([], [], [], [])
+    lists = ([], [], [], [], [])
     if "loss" in arrays:
         lists[0].append(arrays["loss"])
         for name, target in (("info", lists[1]), ("sums", lists[2])):
@@ -451,4 +456,6 @@ def _restore(saved: dict, carry):
             )
         if "positions" in arrays:
             lists[3].append(arrays["positions"])
+        if names:
+            lists[4].append(tuple(arrays[f"observed.{name}"] for name in names))
     return (int(where["phase"]), int(where["offset"])), carry, arrays["grad_calls"], lists

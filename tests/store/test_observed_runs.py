@@ -1,0 +1,171 @@
+"""``observe = [...]`` on a sampler entry: the observed losses through the store, the
+run ID, and the inputs refused before any work."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lambda_hat.config import load
+from lambda_hat.config.specs import resolve_run
+from lambda_hat.errors import ConfigError
+from lambda_hat.store.ids import run_dirname
+
+EXPERIMENT = """
+[store]
+root = "{root}"
+[models.dln]
+kind = "dln"
+in_dim = 3
+widths = [3]
+out_dim = 2
+rank = 1
+[data.train]
+n_data = 200
+[data.probe]
+n_data = 12
+[training.teacher]
+init = "teacher"
+steps = 0
+[[targets]]
+model = "dln"
+data = "train"
+training = "teacher"
+seed = 1
+[[samplers]]
+name = "hmc"
+warmup = 100
+num_integration_steps = 8
+chains = 2
+draws = 100
+"""
+
+
+def _file(write_toml, tmp_path, extra: str):
+    return write_toml(EXPERIMENT.replace("{root}", str(tmp_path / "store")) + extra)
+
+
+def _spec(write_toml, tmp_path, extra: str):
+    experiment = load(_file(write_toml, tmp_path, extra))
+    (sampler,) = experiment.samplers
+    where = "exp.toml: samplers[0]"
+    return resolve_run(sampler, "tgt_0123456789ab", 200, where, observed=experiment.observed)
+
+
+def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml, tmp_path):
+    """``lambda-hat run`` writes each observed table's losses to trace.nc's ``observed``
+    group: the target's own table is its training rows (their mean is each draw's L),
+    another table is rows of its own; ``lh.load_run`` reads them back, and
+    ``lh.estimate`` with the same rows and settings records the same numbers."""
+    import arviz as az
+
+    import lambda_hat as lh
+    from lambda_hat.cli import main
+    from lambda_hat.config.specs import target_from_dict
+    from lambda_hat.targets.build import observed_data
+
+    path = _file(write_toml, tmp_path, 'observe = ["probe", "train"]\n')
+    assert main(["run", str(path), "--workers", "1"]) == 0
+    (trace,) = (tmp_path / "store").rglob("trace.nc")
+    idata = az.from_netcdf(str(trace))
+    probe, train = idata.observed["probe"], idata.observed["train"]
+    assert probe.dims == ("chain", "draw", "probe_row") and probe.shape == (2, 100, 12)
+    assert train.shape == (2, 100, 200)
+    np.testing.assert_allclose(train.values.mean(-1), idata.posterior["L"].values, rtol=1e-12)
+
+    run = lh.load_run(trace.parent.name, root=tmp_path / "store")
+    np.testing.assert_array_equal(run.observed["probe"], probe.values)
+    assert set(run.spec.observe) == {"probe", "train"}
+    target = lh.load_target(trace.parent.parent.name, root=tmp_path / "store")
+    spec = target_from_dict(target.meta["spec"])
+    rows = observed_data(spec, run.spec.observe["probe"], *target.data)
+    assert rows[0].shape == (12, 3) and not np.isin(rows[0], target.data[0]).any()
+    again = lh.estimate(
+        target.apply,
+        target.params,
+        target.data,
+        sampler="hmc",
+        warmup=100,
+        num_integration_steps=8,
+        chains=2,
+        draws=100,
+        observe={"probe": rows},
+        progress=False,
+    )
+    np.testing.assert_allclose(again.observed["probe"], run.observed["probe"], rtol=1e-9)
+    np.testing.assert_allclose(lh.bif(again, "probe").value, lh.bif(run, "probe").value)
+    chi = lh.susceptibility(run, "probe")
+    assert chi.value.shape == (12,) and np.all(np.isfinite(chi.mcse))
+    data = json.loads((trace.parent / "analysis.json").read_text())
+    assert data["sampler_config"]["observe"]["probe"]["n_data"] == 12
+
+
+def test_what_is_observed_is_part_of_the_run_id(write_toml, tmp_path):
+    bare = _spec(write_toml, tmp_path, "")
+    assert bare.observe == {} and "observe" not in json.dumps(_hashed(bare))
+    observed = _spec(write_toml, tmp_path, 'observe = ["probe"]\n')
+    assert run_dirname(observed) != run_dirname(bare)
+    bigger = EXPERIMENT.replace("n_data = 12", "n_data = 13")
+    experiment = load(write_toml(bigger.replace("{root}", str(tmp_path)) + 'observe = ["probe"]\n'))
+    (sampler,) = experiment.samplers
+    other = resolve_run(sampler, "tgt_0123456789ab", 200, observed=experiment.observed)
+    assert run_dirname(other) not in (run_dirname(observed), run_dirname(bare))
+
+
+def _hashed(spec):
+    from lambda_hat.fields import hash_view
+
+    return hash_view(spec)
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (
+            'observe = ["held_out"]\n',
+            r"samplers\[0\]\.observe\[0\]: no table 'held_out' in \[data\] \(known: base, "
+            r"probe, train\)",
+        ),
+        ('observe = ["probe", "probe"]\n', r"samplers\[0\]\.observe: names a table twice"),
+        ('observe = "probe"\n', r"samplers\[0\]\.observe: expected a list of strings"),
+    ],
+)
+def test_an_observed_table_that_is_not_one_is_refused(write_toml, tmp_path, extra, match):
+    with pytest.raises(ConfigError, match=match):
+        load(_file(write_toml, tmp_path, extra))
+
+
+def test_a_swept_or_misfitting_observed_table_is_refused(write_toml, tmp_path):
+    swept = EXPERIMENT.replace("n_data = 12", "n_data = { sweep = [12, 24] }")
+    with pytest.raises(ConfigError, match=r"observe\[0\]: data.probe has sweeps, so it is 2"):
+        load(write_toml(swept.replace("{root}", str(tmp_path)) + 'observe = ["probe"]\n'))
+    np.savez(tmp_path / "wide.npz", X=np.zeros((10, 4)), Y=np.zeros((10, 2)))
+    table = '[data.wide]\nkind = "file"\npath = "wide.npz"\n[training.teacher]'
+    wide = EXPERIMENT.replace("[training.teacher]", table)
+    with pytest.raises(
+        ConfigError, match=r"data.wide \(observed on target dln/train\): the model's in_dim = 3"
+    ):
+        load(write_toml(wide.replace("{root}", str(tmp_path)) + 'observe = ["wide"]\n'))
+
+
+def test_observed_losses_over_the_limit_are_refused_before_any_work(
+    write_toml, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LAMBDA_HAT_MAX_OBSERVED_MB", "0.1")  # 2 × 100 × 200 × 8 B = 0.31 MB
+    with pytest.raises(
+        ConfigError,
+        match=r"samplers\[0\]\.observe: the observed losses would take 0.31 MB \(2 chains × 100 "
+        r"draws × \(train 200\) values per draw\), over the limit of 0.1 MB; keep fewer draws",
+    ):
+        _spec(write_toml, tmp_path, 'observe = ["train"]\n')
+    assert _spec(write_toml, tmp_path, 'observe = ["probe"]\n').observe  # 0.02 MB fits
+
+
+def test_the_dry_run_shows_the_size_of_the_observed_losses(write_toml, tmp_path):
+    from lambda_hat.scheduler.plan import make_plan
+
+    experiment = load(_file(write_toml, tmp_path, 'observe = ["probe", "train"]\n'))
+    (run,) = make_plan(experiment).runs
+    assert run.work().endswith(" · 0.32 MB of observed losses (all chains)")  # 2·100·212·8 B
