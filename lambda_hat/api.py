@@ -132,6 +132,7 @@ def estimate(
     llc_trace: str | None = None,
     trace_params: bool = False,
     observe: dict | None = None,
+    restrict: list[str] | tuple[str, ...] | None = None,
     progress: bool | Callable[[int, int], None] | None = True,
     **sampler_params,
 ) -> LLCResult:
@@ -151,6 +152,9 @@ def estimate(
     records the loss of every row of those datasets at every kept draw
     (``result.observed["name"]``: (chains, draws, rows), or (chains, draws, rows, T) for
     labels per position: each token's loss), for ``bif`` and ``susceptibility``.
+    ``restrict=["glob", ...]`` gives the weight-restricted LLC: only the leaves of
+    ``params`` whose '/'-joined key path a glob matches (``"layers/1/*"``,
+    ``"params/Dense_0/*"``) move, the rest stay at w*.
 
     ``precision`` (default: the sampler's, float32 for sgld, float64 otherwise) is the
     precision of this call only: JAX's ``jax_enable_x64`` is set for its duration and
@@ -174,20 +178,23 @@ def estimate(
         precision=precision,
         llc_trace=llc_trace,
         trace_params=trace_params,
+        restrict=restrict,
     )
     from lambda_hat.sampling import sample_llc
 
     with _x64(spec.precision), _reporter(progress) as (on_draws, on_stage):
-        posterior, unravel = _posterior(apply, params, data, loss, spec)
-        probes = _observe(observe, apply, unravel, posterior, loss, spec)
-        est = sample_llc(posterior, spec, on_draws, stage=on_stage, observe=probes)
+        posterior, unravel, restriction = _posterior(apply, params, data, loss, spec)
+        probes = _observe(observe, apply, unravel, restriction, posterior, loss, spec)
+        est = sample_llc(
+            posterior, spec, on_draws, stage=on_stage, observe=probes, restriction=restriction
+        )
         params_draws = _unravel_draws(est.result.positions, unravel)
     return _result(est, params_draws)
 
 
-def _observe(observe: dict | None, apply, unravel, posterior, loss: str, spec) -> tuple:
-    """((name, (x, y)), ...): each observed dataset checked against the model and cast
-    as the posterior's data are."""
+def _observe(observe: dict | None, apply, unravel, restriction, posterior, loss: str, spec):
+    """((name, (x, y)), ...): each observed dataset checked against the model (at the
+    full w*) and cast as the posterior's data are."""
     from lambda_hat.targets.arrays import cast, check_xy
     from lambda_hat.targets.checks import check_labels, check_model_fits
 
@@ -196,7 +203,8 @@ def _observe(observe: dict | None, apply, unravel, posterior, loss: str, spec) -
         where = f"{WHERE}: observe[{name!r}]"
         check_labels(loss, check_xy(data[0], data[1], where).labels, where, "Y")
         x, y = cast(data[0], data[1], spec.precision)
-        check_model_fits(lambda w, xb: apply(unravel(w), xb), posterior.w_star, x, y, loss, where)
+        w_star = posterior.w_star if restriction is None else restriction.w_star
+        check_model_fits(lambda w, xb: apply(unravel(w), xb), w_star, x, y, loss, where)
         out.append((str(name), (x, y)))
     return tuple(out)
 
@@ -432,10 +440,29 @@ def _posterior(apply, params, data, loss: str, spec):
     def apply_flat(w, xb):
         return apply(unravel(w), xb)
 
-    posterior = posterior_of(apply_flat, loss, data[0], data[1], w_star, spec)
+    restriction = _restriction(params, spec, np.asarray(w_star))
+    keep = None if restriction is None else restriction.indices
+    posterior = posterior_of(apply_flat, loss, data[0], data[1], w_star, spec, keep)
     x, y = posterior.data
-    check_model_fits(apply_flat, posterior.w_star, x, y, loss, WHERE)
-    return posterior, unravel
+    check_model_fits(apply_flat, w_star, x, y, loss, WHERE)
+    return posterior, unravel, restriction
+
+
+def _restriction(params, spec, w_star):
+    """``restrict=``: the flat coordinates its globs select over ``params``' key paths
+    ('/'-joined), with the full w*; None without it."""
+    if not spec.restrict:
+        return None
+    import jax
+    import numpy as np
+
+    from lambda_hat.sampling import Restriction
+    from lambda_hat.targets.build import path_name
+    from lambda_hat.targets.restrict import select
+
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    leaves = tuple((path_name(path), int(np.size(leaf))) for path, leaf in flat)
+    return Restriction(select(leaves, spec.restrict, WHERE), w_star)
 
 
 def _x64(precision: str):

@@ -7,7 +7,8 @@
 
 Columns follow the seed's aggregation example (target_id, model, n_data, target_params,
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
-relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form),
+relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form: for
+a weight-restricted run, that of the part it moved), part (its ``restrict`` patterns),
 trust (``converged``, ``not converged``: R-hat, ESS and drift, or ``step-size
 biased``: an SGLD step over its bias bound, see ``analysis/budget.py``), seed_spread
 and seeds (the std of λ̂ between the runs of a swept sampler ``seed`` that differ in
@@ -47,6 +48,7 @@ COLUMNS = (
     "seed_spread",
     "seeds",
     "step",
+    "part",
     "test_loss",
     "run_id",
     "run",
@@ -81,7 +83,8 @@ def _siblings(rows: list[dict], key: str) -> dict[tuple, list[dict]]:
 def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -> dict:
     """The result row of one run from its target's meta.json and its analysis.json: the
     one row builder (``lambda-hat results``, the TUI's compare table and CSV, ``tune``)."""
-    truth = analysis.true_llc if analysis.true_llc is not None else meta.true_llc
+    part = analysis.restricted  # a weight-restricted run: its own λ, if known
+    truth = analysis.true_llc if analysis.true_llc is not None or part else meta.true_llc
     rel = analysis.relative_error
     if rel is None and truth and analysis.llc_mean is not None:
         rel = (analysis.llc_mean - truth) / truth
@@ -105,6 +108,7 @@ def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -
         "seed_spread": None,
         "seeds": None,
         "step": meta.step,
+        "part": ", ".join(part["restrict"]) if part else None,
         "test_loss": meta.metrics.test_loss,
         "run_id": analysis.run_id or "?",
         "run": run_dirname,

@@ -30,9 +30,27 @@ class Estimate(NamedTuple):
     time_budget: dict | None = None  # max_time: the budget and what it ended early
 
 
-def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
+class Restriction(NamedTuple):
+    """A weight-restricted run (``restrict``): the flat coordinates it moves (sorted)
+    and the full w* every other coordinate stays at."""
+
+    indices: np.ndarray  # (k,) int64
+    w_star: np.ndarray  # (p,) in the run's precision
+
+    def embed(self, positions):
+        """Draws of the k moved coordinates, (..., k), as full vectors (..., p)."""
+        if positions is None:
+            return None
+        out = np.broadcast_to(self.w_star, (*positions.shape[:-1], self.w_star.size)).copy()
+        out[..., self.indices] = positions
+        return out
+
+
+def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec, keep=None):
     """The run's posterior: X, Y and w* cast on the host to ``spec.precision`` (a
-    device-side cast compiles a program per array shape)."""
+    device-side cast compiles a program per array shape). ``keep``: the flat indices a
+    weight-restricted run moves; its posterior is then over those coordinates alone,
+    the others held at ``w_star`` (so every sampler samples it as it is)."""
     import jax.numpy as jnp
 
     from lambda_hat.numerics.loss import make_loss, make_row_loss
@@ -42,9 +60,20 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec):
     host = np.dtype(spec.precision)  # "float32" | "float64"
     x, y = (jnp.asarray(a) for a in cast(x, y, host))
     w = jnp.asarray(np.asarray(w_star, host))
+    if keep is not None:
+        apply_flat, w = _restricted(apply_flat, w, jnp.asarray(keep))
     loss_fn = make_loss(apply_flat, loss)
     rows = make_row_loss(apply_flat, loss)
     return make_posterior(loss_fn, (x, y), w, spec.inverse_temperature, spec.localization, rows)
+
+
+def _restricted(apply_flat, w_full, keep):
+    """``apply`` of the moved coordinates alone, and their values at w*."""
+
+    def apply_moved(u, xb):
+        return apply_flat(w_full.at[keep].set(u), xb)
+
+    return apply_moved, w_full[keep]
 
 
 def sample_llc(
@@ -55,6 +84,7 @@ def sample_llc(
     stage: Callable[[str], None] | None = None,
     snapshots=None,
     observe: tuple = (),
+    restriction: Restriction | None = None,
 ) -> Estimate:
     """Run ``spec``'s sampler on ``posterior`` (built in ``spec.precision``).
 
@@ -68,6 +98,8 @@ def sample_llc(
     the sampling's progress so a stopped run resumes; it is bound to the spec as
     resolved. ``observe``: ((name, (x, y)), ...) datasets, cast like the posterior's,
     whose per-row losses are recorded at every kept draw (``result.observed``).
+    ``restriction``: a weight-restricted run's (``posterior`` is over its moved
+    coordinates), so kept positions come back as full parameter vectors.
     """
     import jax
 
@@ -95,6 +127,8 @@ def sample_llc(
         **prepared.starts,
     )
     check_finite(spec, result)
+    if restriction is not None:
+        result = result._replace(positions=restriction.embed(result.positions))
     if prepared.fges:  # preparation's work (e.g. Hessian-vector products), shared by chains
         share = prepared.fges / spec.chains
         result = result._replace(

@@ -124,7 +124,7 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
     samplers, sampler_swept = parse_samplers(_array(doc, "samplers", name), name)
     if not targets:
         raise ConfigError(f"{name}: no [[targets]]; add at least one target")
-    return Experiment(
+    experiment = Experiment(
         path=path,
         store_root=store_root,
         targets=targets,
@@ -132,6 +132,37 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         sampler_swept=sampler_swept,
         observed=observed_tables(samplers, data, targets, name),
     )
+    check_restrictions(samplers, targets, name)
+    return experiment
+
+
+def check_restrictions(samplers, targets, name: str) -> None:
+    """Every sampler entry's ``restrict`` selects part of every target's model: a pattern
+    that matches nothing, or a selection of the whole model, is refused here."""
+    from lambda_hat.targets.restrict import select
+
+    leaves = {}
+    for i, spec in enumerate(samplers):
+        if not spec.restrict:
+            continue
+        for entry in targets:
+            key = json.dumps(to_dict(entry.spec.model), sort_keys=True)
+            if key not in leaves:
+                leaves[key] = _leaves(entry.spec)
+            where = f"{name}: samplers[{i}] (on model {entry.model})"
+            select(leaves[key], spec.restrict, where)
+
+
+def _leaves(spec: TargetSpec) -> tuple:
+    """The model's parameter leaves (a kind without readable names is built: JAX)."""
+    from lambda_hat.targets.registry import model_of
+
+    kind = model_of(spec.model)
+    if kind.leaves is not None:
+        return kind.leaves(spec.model)
+    from lambda_hat.targets.build import param_leaves
+
+    return param_leaves(spec.model, spec.origin(check_content=False))
 
 
 def observed_tables(samplers, data: dict, targets, name: str) -> dict:

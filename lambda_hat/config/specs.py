@@ -178,6 +178,15 @@ class SamplerSpec:
         ),
     )
 
+    restrict: tuple[str, ...] = field(
+        default=(),
+        metadata=check(
+            help="the weight-restricted LLC: globs over the parameters' '/'-joined key "
+            "paths ('layer2/*' for the built-in networks); only the matched weights move, "
+            "the others stay at w*"
+        ),
+    )
+
     def __post_init__(self):  # the sampler's defaults, so every reader sees the value
         defaults = SAMPLERS[self.name].defaults if self.name in SAMPLERS else None
         if self.draws is None:
@@ -209,6 +218,7 @@ class RunSpec:
     max_time: float | None = field(default=None, metadata=check(omit_default=True))  # seconds
     # {name: the data kind's spec of an observed [data.*] table}: see SamplerSpec.observe
     observe: dict = field(default_factory=dict, metadata=check(omit_default=True))
+    restrict: tuple[str, ...] = field(default=(), metadata=check(omit_default=True))
 
 
 OBSERVED_LIMIT_MB = 2048.0  # the most observed losses one run may keep, in memory and on disk
@@ -319,6 +329,7 @@ def resolve_run(
         if sampler_spec.max_time is None
         else duration_seconds(sampler_spec.max_time, f"{where}.max_time"),
         observe={name: (observed or {})[name] for name in sampler_spec.observe},
+        restrict=sampler_spec.restrict,
     )
     # rows alone here (a sequence's positions are known once its data are built)
     check_observed_size(run, {k: v.n_data for k, v in run.observe.items()}, where)

@@ -53,5 +53,24 @@ def dln_llc(layer_sizes: list[int] | tuple[int, ...], rank: int) -> Fraction:
     raise ValueError(f"no admissible set for sizes {sizes}, rank {r}")  # pragma: no cover
 
 
+def dln_layer_llc(layer_sizes, rank: int, layer: int) -> Fraction:
+    """λ of a deep linear network at its rank-``rank`` teacher when only layer ``layer``
+    (1-based from the input) moves: the weight-restricted LLC of that layer.
+
+    The model is then linear in the layer's W: f(x) = A W B x, with A the product of
+    the layers above and B of those below. It is regular in the rank(A)·rank(B)
+    directions of W that change f (vec(A W B) = (Bᵀ ⊗ A) vec W) and flat in the rest,
+    so λ = rank(A)·rank(B)/2. The teacher's first layer has rank r and its others are
+    generic (full rank): rank(A) is the narrowest size from W's output on, rank(B) the
+    input size for the first layer, else min(r, the sizes below W).
+    """
+    sizes = [int(h) for h in layer_sizes]
+    if not 1 <= layer < len(sizes):
+        raise ValueError(f"layer {layer} is not one of 1..{len(sizes) - 1}")
+    above = min(sizes[layer:])
+    below = sizes[0] if layer == 1 else min(int(rank), *sizes[:layer])
+    return Fraction(above * below, 2)
+
+
 def dln_num_params(layer_sizes) -> int:
     return sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))

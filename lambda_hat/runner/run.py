@@ -122,20 +122,34 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     from lambda_hat.analysis import inference_data, plots
 
     clock = _Clock(job.start)
-    posterior, tune_on, observed = _posteriors(job)
+    posterior, tune_on, observed, restriction = _posteriors(job)
     clock.lap("load")
     from lambda_hat.sampling import sample_llc
 
     with job.snapshots.kept_on_stop():  # a stop (Ctrl-C, SIGTERM) first saves each stage
         est = sample_llc(
-            posterior, job.spec, job.progress, tune_on, job.stage, job.snapshots, observed
+            posterior,
+            job.spec,
+            job.progress,
+            tune_on,
+            job.stage,
+            job.snapshots,
+            observed,
+            restriction,
         )
     sampling_sec = clock.lap("sample")
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
-    analysis = _analysis(job, est, posterior, sampling_sec)
+    truth = job.meta.true_llc
+    if restriction is not None:
+        record = _restricted_record(job, restriction)
+        truth = _part_llc(job, record["leaves"])
+    analysis = _analysis(job, est, posterior, sampling_sec, truth)
+    if restriction is not None:
+        analysis["p"] = record["of"]
+        analysis["restricted"] = record
     clock.lap("summary")
-    spec, result, truth = job.spec, est.result, job.meta.true_llc
+    spec, result = job.spec, est.result
     about = {"run_id": job.run_id, "target_id": spec.target_id, "L0": est.L0}
     inference_data.write_trace(
         tmp / TRACE,
@@ -177,14 +191,45 @@ def _posteriors(job: _Job):
     origin = job.target.origin(check_content=False)  # a run needs apply; w* is the stored one
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
     x, y = job.data["X"], job.data["Y"]
-    posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec)
+    restriction = _restriction(job)
+    keep = None if restriction is None else restriction.indices
+    posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec, keep)
     observed = _observed(job, apply_flat, posterior)
     if not sampler(spec.sampler).tunes_on_last_checkpoint(spec.params):
-        return posterior, None, observed
+        return posterior, None, observed, restriction
     w_last = _last_checkpoint_w(job.target, job.folder.parent)
     if w_last is None:
-        return posterior, None, observed
-    return posterior, posterior_of(apply_flat, model.loss, x, y, w_last, spec), observed
+        return posterior, None, observed, restriction
+    tune_on = posterior_of(apply_flat, model.loss, x, y, w_last, spec, keep)
+    return posterior, tune_on, observed, restriction
+
+
+def _restriction(job: _Job):
+    """A weight-restricted run's moved coordinates and full w*, or None."""
+    if not job.spec.restrict:
+        return None
+    from lambda_hat.sampling import Restriction
+    from lambda_hat.targets.build import param_leaves
+    from lambda_hat.targets.restrict import select
+
+    leaves = param_leaves(job.target.model, job.target.origin(check_content=False))
+    indices = select(leaves, job.spec.restrict, f"run {job.run_id}")
+    return Restriction(indices, np.asarray(job.params["w_star"], np.dtype(job.spec.precision)))
+
+
+def _restricted_record(job: _Job, restriction) -> dict:
+    """analysis.json ``restricted``: the patterns, the leaves they chose, how many of the
+    model's parameters moved."""
+    from lambda_hat.targets.build import param_leaves
+    from lambda_hat.targets.restrict import selected_names
+
+    leaves = param_leaves(job.target.model, job.target.origin(check_content=False))
+    return {
+        "restrict": list(job.spec.restrict),
+        "leaves": selected_names(leaves, job.spec.restrict),
+        "params": int(restriction.indices.size),
+        "of": int(restriction.w_star.size),
+    }
 
 
 def _observed(job: _Job, apply_flat, posterior) -> tuple:
@@ -203,7 +248,8 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
         rows = observed_data(job.target, table, job.data["X"], job.data["Y"])
         x, y = cast(*rows, np.dtype(spec.precision))
         loss = job.target.model.loss
-        check_model_fits(apply_flat, posterior.w_star, x, y, loss, f"{where}: observe {name!r}")
+        w_star = np.asarray(job.params["w_star"], np.dtype(spec.precision))
+        check_model_fits(apply_flat, w_star, x, y, loss, f"{where}: observe {name!r}")
         shape = jax.eval_shape(posterior.observed, posterior.w_star, (x, y)).shape
         values[name] = int(np.prod(shape))
         out.append((name, (x, y)))
@@ -211,11 +257,21 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
     return tuple(out)
 
 
-def _analysis(job: _Job, est, posterior, sampling_sec: float) -> dict:
-    """analysis.json's estimate, diagnostics and provenance (before its files' part)."""
+def _part_llc(job: _Job, leaves: list[str]) -> float | None:
+    """The closed-form λ of a weight-restricted run where its model kind knows it."""
+    from lambda_hat.targets.registry import model_of
+
+    model = job.target.model
+    value = model_of(model).part_llc(model, job.target.data, tuple(leaves))
+    return None if value is None else float(value)
+
+
+def _analysis(job: _Job, est, posterior, sampling_sec: float, truth) -> dict:
+    """analysis.json's estimate, diagnostics and provenance (before its files' part);
+    ``truth``: the closed-form λ of what was sampled, or None."""
     from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
 
-    spec, result, summ, truth = job.spec, est.result, est.summary, job.meta.true_llc
+    spec, result, summ = job.spec, est.result, est.summary
     prepared = sampler(spec.sampler).record_key
     return {
         "schema_version": SCHEMA_VERSION,

@@ -202,6 +202,7 @@ class RunAnalysis(_Record):
     budget: BudgetRecord | None = None
     resumed: dict | None = None  # what was taken up from an earlier attempt's progress
     time_budget: dict | None = None  # max_time: the budget and what it ended early
+    restricted: dict | None = None  # restrict: the patterns, the leaves moved, how many
     chains: int | None = None
     draws: int | None = None  # kept draws per chain
     thin: int | None = None
@@ -225,7 +226,9 @@ class RunAnalysis(_Record):
     diagnostics: list = field(default_factory=list)  # plot files in diagnostics/
     schema_version: int | None = None
     extra: dict = field(default_factory=dict)
-    OMIT: ClassVar[frozenset[str]] = frozenset({"budget", "resumed", "trust", "time_budget"})
+    OMIT: ClassVar[frozenset[str]] = frozenset(
+        {"budget", "resumed", "trust", "time_budget", "restricted"}
+    )
     NESTED: ClassVar[dict[str, type]] = {"trust": Trust, "budget": BudgetRecord}
 
     @classmethod

@@ -59,6 +59,32 @@ def flat_apply(model_spec, dtype, origin=None):
     return flat_model(model_of(model_spec).build(model_spec, dtype, origin), dtype)
 
 
+def param_leaves(model_spec, origin=None) -> tuple[tuple[str, int], ...]:
+    """((name, size), ...) of the model's parameter leaves in the flat vector's order:
+    its kind's readable names, else each leaf's key path joined by ``/`` (read off the
+    shapes ``init`` gives, without computing it)."""
+    kind = model_of(model_spec)
+    if kind.leaves is not None:
+        return kind.leaves(model_spec)
+    model = kind.build(model_spec, jnp.float32, origin)
+    shapes = jax.eval_shape(model.init, jax.ShapeDtypeStruct((2,), jnp.uint32))
+    flat = jax.tree_util.tree_flatten_with_path(shapes)[0]
+    return tuple((path_name(path), int(np.prod(leaf.shape))) for path, leaf in flat)
+
+
+def path_name(path) -> str:
+    """A key path as ``a/b/0``: dict keys, attribute names and sequence indices."""
+    parts = []
+    for key in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(key, attr):
+                parts.append(str(getattr(key, attr)))
+                break
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
 def build_target(spec) -> TargetArrays:
     """Make the data (from a teacher where the kind has one) and train to w*."""
     (arrays,) = build_checkpoints({spec.training.at_step: spec}).values()

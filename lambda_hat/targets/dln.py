@@ -37,6 +37,18 @@ def true_llc(model: network.NetworkSpec, data) -> Fraction | None:
     return dln_llc(model.layer_sizes, model.rank)
 
 
+def part_llc(model: network.NetworkSpec, data, leaves: tuple) -> Fraction | None:
+    """λ when only one layer's W moves (``restrict = ["layer2/W"]``), at the teacher."""
+    from lambda_hat.numerics.truth import dln_layer_llc
+
+    if getattr(data, "kind", None) != "teacher" or len(leaves) != 1:
+        return None
+    layer = leaves[0].removeprefix("layer").removesuffix("/W")
+    if not layer.isdigit():
+        return None
+    return dln_layer_llc(model.layer_sizes, model.rank, int(layer))
+
+
 KIND = ModelKind(
     name="dln",
     spec=network.NetworkSpec,
@@ -45,4 +57,6 @@ KIND = ModelKind(
     build=network.build,
     describe=network.describe,
     true_llc=true_llc,
+    leaves=network.leaves,
+    part_llc=part_llc,
 )

@@ -66,6 +66,12 @@ class ModelKind:
     save_files: Callable[[Any, Path], None] = lambda spec, folder: None
     # (spec, folder) -> the spec as a run reads it from its published target's folder
     from_folder: Callable[[Any, Path], Any] = lambda spec, folder: spec
+    # (spec) -> ((name, size), ...): the leaves of the flat parameter vector in its
+    # order, named readably (``restrict`` matches them); None: the key paths of the
+    # built model's parameter pytree, '/'-joined (``targets/build.param_leaves``)
+    leaves: Callable[[Any], tuple] | None = None
+    # (spec, data spec, names of the moved leaves) -> λ of a weight-restricted run, or None
+    part_llc: Callable[[Any, Any, tuple], Any] = lambda model, data, leaves: None
 
 
 @dataclass(frozen=True)

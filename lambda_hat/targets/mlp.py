@@ -39,4 +39,5 @@ KIND = ModelKind(
     build=network.build,
     describe=network.describe,
     true_llc=true_llc,
+    leaves=network.leaves,
 )

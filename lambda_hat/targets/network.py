@@ -51,6 +51,16 @@ def build(spec: NetworkSpec, dtype, origin=None) -> Model:
     return Model(net.apply, lambda rng_key: net.init(rng_key, dtype), teacher)
 
 
+def leaves(spec: NetworkSpec) -> tuple[tuple[str, int], ...]:
+    """``layer1/W``, ``layer1/b``, ... (1-based, from the input) with their sizes, in
+    the flat vector's order; a DLN's biases are empty."""
+    sizes = spec.layer_sizes
+    out = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
+        out += [(f"layer{i}/W", fan_out * fan_in), (f"layer{i}/b", fan_out if spec.bias else 0)]
+    return tuple(out)
+
+
 def describe(cfg: dict) -> str:
     """``mlp 4→8×8→2 tanh`` from a stored model dict."""
     hidden = "×".join(str(w) for w in cfg.get("widths", []))
