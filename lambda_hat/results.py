@@ -8,7 +8,8 @@
 Columns follow the seed's aggregation example (target_id, model, n_data, target_params,
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
 relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form: for
-a weight-restricted run, that of the part it moved), part (its ``restrict`` patterns),
+a weight-restricted run, that of the part it moved), part (a weight-restricted run's
+``restrict`` patterns, a data-refined run's ``data=table``),
 trust (``converged``, ``not converged``: R-hat, ESS and drift, or ``step-size
 biased``: an SGLD step over its bias bound, see ``analysis/budget.py``), seed_spread
 and seeds (the std of λ̂ between the runs of a swept sampler ``seed`` that differ in
@@ -83,7 +84,7 @@ def _siblings(rows: list[dict], key: str) -> dict[tuple, list[dict]]:
 def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -> dict:
     """The result row of one run from its target's meta.json and its analysis.json: the
     one row builder (``lambda-hat results``, the TUI's compare table and CSV, ``tune``)."""
-    part = analysis.restricted  # a weight-restricted run: its own λ, if known
+    part = _part(analysis)  # a weight-restricted or data-refined run: its own λ, if known
     truth = analysis.true_llc if analysis.true_llc is not None or part else meta.true_llc
     rel = analysis.relative_error
     if rel is None and truth and analysis.llc_mean is not None:
@@ -108,12 +109,23 @@ def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -
         "seed_spread": None,
         "seeds": None,
         "step": meta.step,
-        "part": ", ".join(part["restrict"]) if part else None,
+        "part": part,
         "test_loss": meta.metrics.test_loss,
         "run_id": analysis.run_id or "?",
         "run": run_dirname,
         "path": str(path),
     }
+
+
+def _part(analysis: RunAnalysis) -> str | None:
+    """What of the model and data a run's λ̂ is of, when not all of both: ``layer2/W``
+    (its ``restrict``), ``data=probe`` (the table a data-refined run sampled), or None."""
+    parts = []
+    if analysis.restricted:
+        parts.append(", ".join(analysis.restricted["restrict"]))
+    if analysis.refined:
+        parts.append(f"data={analysis.refined['data']}")
+    return " · ".join(parts) or None
 
 
 SEED = "samplers.seed"

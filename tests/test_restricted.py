@@ -81,24 +81,24 @@ def _ranks_match(net, teacher, x, sizes, rank):
         assert np.linalg.matrix_rank(np.asarray(jac)) / 2 == dln_layer_llc(sizes, rank, layer)
 
 
-def _exact(x, y, w1, w2, n_beta, gamma) -> float:
-    """E[nβ (L(W2) − L(W2*))] under the localized posterior of W2 alone, which is
-    Gaussian (the model is linear in W2): per output row, precision nβS + γI around
-    the mean of the least-squares fit and W2*."""
-    n = x.shape[0]
-    h = x @ w1.T  # (n, 3): what W2 sees
+def exact_llc(h, y, w, n_beta, gamma) -> float:
+    """E[nβ (L(W) − L(W*))] under the localized posterior of a model linear in W,
+    f(x) = W h(x), with features ``h`` (n, d), targets ``y`` (n, out) and W* = ``w``
+    (out, d): the posterior is Gaussian, per output row of precision nβS + γI (S the
+    features' second moment) around a mix of the least-squares fit and W*."""
+    n, d = h.shape
     s = h.T @ h / n
-    fit = np.linalg.lstsq(h, y, rcond=None)[0].T  # (out, 3): the least-squares W2
-    cov = np.linalg.inv(n_beta * s + gamma * np.eye(3))
+    fit = np.linalg.lstsq(h, y, rcond=None)[0].T  # (out, d): the least-squares W
+    cov = np.linalg.inv(n_beta * s + gamma * np.eye(d))
     total = 0.0
     for j in range(y.shape[1]):
-        mean = cov @ (n_beta * s @ fit[j] + gamma * w2[j])
+        mean = cov @ (n_beta * s @ fit[j] + gamma * w[j])
         total += 0.5 * np.trace(s @ cov) + 0.5 * (mean - fit[j]) @ s @ (mean - fit[j])
 
-    def loss(w):
-        return 0.5 * np.sum((y - h @ w.T) ** 2) / n
+    def loss(v):
+        return 0.5 * np.sum((y - h @ v.T) ** 2) / n
 
-    return float(n_beta * (loss(fit) - loss(w2) + total))
+    return float(n_beta * (loss(fit) - loss(w) + total))
 
 
 def test_hmc_and_sgld_find_one_layers_exact_lambda(write_toml, tmp_path):
@@ -118,7 +118,8 @@ def test_hmc_and_sgld_find_one_layers_exact_lambda(write_toml, tmp_path):
     for analysis in target.glob("run_*/analysis.json"):
         runs[analysis.parent.name.split("_")[1]] = json.loads(analysis.read_text())
     hmc, sgld = runs["hmc"], runs["sgld"]
-    exact = _exact(data["X"], data["Y"], w1, w2, hmc["n_beta"], hmc["localization"])
+    h = data["X"] @ w1.T  # what layer 2 sees
+    exact = exact_llc(h, data["Y"], w2, hmc["n_beta"], hmc["localization"])
     assert abs(exact - 3) < 0.1  # the asymptotic value, rank(I₃)·rank(W1)/2
     assert abs(hmc["llc_mean"] - exact) < 4 * hmc["llc_mcse"], (hmc["llc_mean"], exact)
     assert abs(sgld["llc_mean"] - exact) < 0.05 * exact, (sgld["llc_mean"], exact)

@@ -65,8 +65,8 @@ class Experiment:
     samplers: tuple[SamplerSpec, ...]
     # what each sampler's sweeps chose ({"samplers.step_size": 1e-5, ...}), as samplers
     sampler_swept: tuple[dict, ...] = ()
-    # {name: data spec} of the [data.*] tables the samplers' ``observe`` names
-    observed: dict = field(default_factory=dict)
+    # {name: data spec} of the [data.*] tables sampler entries name (observe, data)
+    tables: dict = field(default_factory=dict)
 
     @property
     def swept_keys(self) -> list[str]:
@@ -130,7 +130,7 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         targets=targets,
         samplers=samplers,
         sampler_swept=sampler_swept,
-        observed=observed_tables(samplers, data, targets, name),
+        tables=named_tables(samplers, data, targets, name),
     )
     check_restrictions(samplers, targets, name)
     return experiment
@@ -165,29 +165,37 @@ def _leaves(spec: TargetSpec) -> tuple:
     return param_leaves(spec.model, spec.origin(check_content=False))
 
 
-def observed_tables(samplers, data: dict, targets, name: str) -> dict:
-    """{name: data spec} of every [data.*] table a sampler entry's ``observe`` names,
-    each checked against every target's model as a target's data would be."""
+def named_tables(samplers, data: dict, targets, name: str) -> dict:
+    """{name: data spec} of every [data.*] table a sampler entry names (``observe``, and
+    ``data``: the data-refined LLC's), each checked against every target's model as a
+    target's data would be."""
     out = {}
     for i, spec in enumerate(samplers):
-        for k, table in enumerate(spec.observe):
-            where = f"{name}: samplers[{i}].observe[{k}]"
-            if table not in data:
-                known = ", ".join(sorted(data)) or "none defined"
-                raise ConfigError(f"{where}: no table {table!r} in [data] (known: {known})")
-            if len(data[table]) != 1:
-                raise ConfigError(
-                    f"{where}: data.{table} has sweeps, so it is {len(data[table])} datasets; "
-                    "an observed dataset must be one: give it a table without sweeps"
-                )
-            out[table] = data[table][0][0]
+        named = [(f"observe[{k}]", table) for k, table in enumerate(spec.observe)]
+        named += [("data", spec.data)] if spec.data is not None else []
+        for key, table in named:
+            out[table] = _one_table(data, table, f"{name}: samplers[{i}].{key}")
         if len(set(spec.observe)) != len(spec.observe):
             raise ConfigError(f"{name}: samplers[{i}].observe: names a table twice")
     for entry in targets:
         for table, dat in out.items():
-            where = f"{name}: data.{table} (observed on target {entry.model}/{entry.data})"
+            on = f"{entry.model}/{entry.data}"
+            where = f"{name}: data.{table} (named by a sampler, on target {on})"
             check_pair(entry.spec.model, dat, TrainingSpec(), where)  # no training to check
     return out
+
+
+def _one_table(data: dict, table: str, where: str):
+    """The data spec of ``[data.<table>]``, which must exist and not sweep."""
+    if table not in data:
+        known = ", ".join(sorted(data)) or "none defined"
+        raise ConfigError(f"{where}: no table {table!r} in [data] (known: {known})")
+    if len(data[table]) != 1:
+        raise ConfigError(
+            f"{where}: data.{table} has sweeps, so it is {len(data[table])} datasets; a "
+            "sampler entry names one: give it a table without sweeps"
+        )
+    return data[table][0][0]
 
 
 def parse_samplers(tables: list[dict], name: str) -> tuple[tuple, tuple]:

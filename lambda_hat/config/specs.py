@@ -178,6 +178,13 @@ class SamplerSpec:
         ),
     )
 
+    data: str | None = field(
+        default=None,
+        metadata=check(
+            help="the data-refined LLC: a [data.*] table whose posterior is sampled around "
+            "the target's w* instead of its training data's (its n and loss throughout)"
+        ),
+    )
     restrict: tuple[str, ...] = field(
         default=(),
         metadata=check(
@@ -219,6 +226,8 @@ class RunSpec:
     # {name: the data kind's spec of an observed [data.*] table}: see SamplerSpec.observe
     observe: dict = field(default_factory=dict, metadata=check(omit_default=True))
     restrict: tuple[str, ...] = field(default=(), metadata=check(omit_default=True))
+    # {name: data spec} of the table a data-refined run samples (SamplerSpec.data), or {}
+    data: dict = field(default_factory=dict, metadata=check(omit_default=True))
 
 
 OBSERVED_LIMIT_MB = 2048.0  # the most observed losses one run may keep, in memory and on disk
@@ -295,12 +304,16 @@ def resolve_run(
     n_data: int,
     where: str = "sampler",
     target: str = "the target",
-    observed: dict | None = None,
+    tables: dict | None = None,
 ) -> RunSpec:
     """Fill the n-dependent defaults of a sampler entry for a target with ``n_data`` points
     (the sampler's ``resolve``: SGLD cuts its default batch to n and refuses a written one
     above n; ``where``/``target`` name the entry and the target in such a message).
-    ``observed``: {name: data spec} of the file's data tables its ``observe`` names."""
+    ``tables``: {name: data spec} of the file's data tables it names (``observe``, and
+    ``data``, whose n then sets the n-dependent defaults)."""
+    tables = tables or {}
+    if sampler_spec.data is not None:
+        n_data = tables[sampler_spec.data].n_data
     definition = SAMPLERS[sampler_spec.name]
     defaults = definition.defaults
     params = definition.resolve(sampler_spec.params, n_data, where, target)
@@ -328,8 +341,9 @@ def resolve_run(
         max_time=None
         if sampler_spec.max_time is None
         else duration_seconds(sampler_spec.max_time, f"{where}.max_time"),
-        observe={name: (observed or {})[name] for name in sampler_spec.observe},
+        observe={name: tables[name] for name in sampler_spec.observe},
         restrict=sampler_spec.restrict,
+        data={} if sampler_spec.data is None else {sampler_spec.data: tables[sampler_spec.data]},
     )
     # rows alone here (a sequence's positions are known once its data are built)
     check_observed_size(run, {k: v.n_data for k, v in run.observe.items()}, where)
@@ -386,12 +400,15 @@ def run_from_dict(d: dict, where: str = "run spec") -> RunSpec:
     params = build(
         SAMPLER_PARAMS[d["sampler"]], d.get("params", {}), f"{where}.params", stored=True
     )
-    rest = {k: v for k, v in d.items() if k not in ("params", "observe")}
-    observe = {
-        name: data_from_dict(table, f"{where}.observe.{name}")
-        for name, table in (d.get("observe") or {}).items()
+    rest = {k: v for k, v in d.items() if k not in ("params", "observe", "data")}
+    tables = {
+        key: {
+            name: data_from_dict(table, f"{where}.{key}.{name}")
+            for name, table in (d.get(key) or {}).items()
+        }
+        for key in ("observe", "data")
     }
-    return build(RunSpec, rest, where, stored=True, params=params, observe=observe)
+    return build(RunSpec, rest, where, stored=True, params=params, **tables)
 
 
 def data_from_dict(d: dict, where: str):

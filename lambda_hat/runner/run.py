@@ -140,14 +140,16 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     sampling_sec = clock.lap("sample")
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
-    truth = job.meta.true_llc
+    truth = None if job.spec.data else job.meta.true_llc  # data-refined: not the target's λ
     if restriction is not None:
         record = _restricted_record(job, restriction)
-        truth = _part_llc(job, record["leaves"])
+        truth = None if job.spec.data else _part_llc(job, record["leaves"])
     analysis = _analysis(job, est, posterior, sampling_sec, truth)
     if restriction is not None:
         analysis["p"] = record["of"]
         analysis["restricted"] = record
+    if job.spec.data:
+        analysis["refined"] = {"data": next(iter(job.spec.data)), "n": int(posterior.n)}
     clock.lap("summary")
     spec, result = job.spec, est.result
     about = {"run_id": job.run_id, "target_id": spec.target_id, "L0": est.L0}
@@ -190,7 +192,7 @@ def _posteriors(job: _Job):
     set_precision(spec.precision)
     origin = job.target.origin(check_content=False)  # a run needs apply; w* is the stored one
     apply_flat, _, _ = flat_apply(model, dtype_of(spec.precision), origin)
-    x, y = job.data["X"], job.data["Y"]
+    x, y = _rows(job)
     restriction = _restriction(job)
     keep = None if restriction is None else restriction.indices
     posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec, keep)
@@ -202,6 +204,17 @@ def _posteriors(job: _Job):
         return posterior, None, observed, restriction
     tune_on = posterior_of(apply_flat, model.loss, x, y, w_last, spec, keep)
     return posterior, tune_on, observed, restriction
+
+
+def _rows(job: _Job):
+    """(X, Y) the run's posterior is built on: the target's training rows, or for a
+    data-refined run (``data``) the rows of the table it names."""
+    if not job.spec.data:
+        return job.data["X"], job.data["Y"]
+    from lambda_hat.targets.build import table_rows
+
+    (table,) = job.spec.data.values()
+    return table_rows(job.target, table, job.data["X"], job.data["Y"])
 
 
 def _restriction(job: _Job):
@@ -239,13 +252,13 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
 
     from lambda_hat.config.specs import check_observed_size
     from lambda_hat.targets.arrays import cast
-    from lambda_hat.targets.build import observed_data
+    from lambda_hat.targets.build import table_rows
     from lambda_hat.targets.checks import check_model_fits
 
     spec, out, values = job.spec, [], {}
     where = f"run {job.run_id} on target {spec.target_id}"
     for name, table in spec.observe.items():
-        rows = observed_data(job.target, table, job.data["X"], job.data["Y"])
+        rows = table_rows(job.target, table, job.data["X"], job.data["Y"])
         x, y = cast(*rows, np.dtype(spec.precision))
         loss = job.target.model.loss
         w_star = np.asarray(job.params["w_star"], np.dtype(spec.precision))

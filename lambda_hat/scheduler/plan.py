@@ -121,7 +121,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             where = _sampler_where(experiment, i)
             what = f"target {entry.model}/{entry.data}"
             n = entry.spec.data.n_data
-            spec = resolve_run(sampler, tid, n, where, what, experiment.observed)
+            spec = resolve_run(sampler, tid, n, where, what, experiment.tables)
             name = run_dirname(spec)
             if (tid, name) in seen_runs:
                 continue

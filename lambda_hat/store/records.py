@@ -203,6 +203,7 @@ class RunAnalysis(_Record):
     resumed: dict | None = None  # what was taken up from an earlier attempt's progress
     time_budget: dict | None = None  # max_time: the budget and what it ended early
     restricted: dict | None = None  # restrict: the patterns, the leaves moved, how many
+    refined: dict | None = None  # data: the table whose posterior was sampled, and its n
     chains: int | None = None
     draws: int | None = None  # kept draws per chain
     thin: int | None = None
@@ -227,7 +228,7 @@ class RunAnalysis(_Record):
     schema_version: int | None = None
     extra: dict = field(default_factory=dict)
     OMIT: ClassVar[frozenset[str]] = frozenset(
-        {"budget", "resumed", "trust", "time_budget", "restricted"}
+        {"budget", "resumed", "trust", "time_budget", "restricted", "refined"}
     )
     NESTED: ClassVar[dict[str, type]] = {"trust": Trust, "budget": BudgetRecord}
 

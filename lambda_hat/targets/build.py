@@ -130,7 +130,7 @@ def _keys(seed: int):
 OBSERVED_DRAW = 1  # folded into a target's data key for the rows of another data table
 
 
-def observed_data(spec, data_spec, x, y) -> tuple[np.ndarray, np.ndarray]:
+def table_rows(spec, data_spec, x, y) -> tuple[np.ndarray, np.ndarray]:
     """The rows an observed data table ``data_spec`` holds for target ``spec``: the
     target's own training rows ``(x, y)`` where it is the target's data table, else the
     kind's build with the target's model and teacher in the target's precision, drawn

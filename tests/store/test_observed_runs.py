@@ -51,7 +51,7 @@ def _spec(write_toml, tmp_path, extra: str):
     experiment = load(_file(write_toml, tmp_path, extra))
     (sampler,) = experiment.samplers
     where = "exp.toml: samplers[0]"
-    return resolve_run(sampler, "tgt_0123456789ab", 200, where, observed=experiment.observed)
+    return resolve_run(sampler, "tgt_0123456789ab", 200, where, tables=experiment.tables)
 
 
 def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml, tmp_path):
@@ -64,7 +64,7 @@ def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml
     import lambda_hat as lh
     from lambda_hat.cli import main
     from lambda_hat.config.specs import target_from_dict
-    from lambda_hat.targets.build import observed_data
+    from lambda_hat.targets.build import table_rows
 
     path = _file(write_toml, tmp_path, 'observe = ["probe", "train"]\n')
     assert main(["run", str(path), "--workers", "1"]) == 0
@@ -80,7 +80,7 @@ def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml
     assert set(run.spec.observe) == {"probe", "train"}
     target = lh.load_target(trace.parent.parent.name, root=tmp_path / "store")
     spec = target_from_dict(target.meta["spec"])
-    rows = observed_data(spec, run.spec.observe["probe"], *target.data)
+    rows = table_rows(spec, run.spec.observe["probe"], *target.data)
     assert rows[0].shape == (12, 3) and not np.isin(rows[0], target.data[0]).any()
     again = lh.estimate(
         target.apply,
@@ -110,7 +110,7 @@ def test_what_is_observed_is_part_of_the_run_id(write_toml, tmp_path):
     bigger = EXPERIMENT.replace("n_data = 12", "n_data = 13")
     experiment = load(write_toml(bigger.replace("{root}", str(tmp_path)) + 'observe = ["probe"]\n'))
     (sampler,) = experiment.samplers
-    other = resolve_run(sampler, "tgt_0123456789ab", 200, observed=experiment.observed)
+    other = resolve_run(sampler, "tgt_0123456789ab", 200, tables=experiment.tables)
     assert run_dirname(other) not in (run_dirname(observed), run_dirname(bare))
 
 
@@ -145,7 +145,8 @@ def test_a_swept_or_misfitting_observed_table_is_refused(write_toml, tmp_path):
     table = '[data.wide]\nkind = "file"\npath = "wide.npz"\n[training.teacher]'
     wide = EXPERIMENT.replace("[training.teacher]", table)
     with pytest.raises(
-        ConfigError, match=r"data.wide \(observed on target dln/train\): the model's in_dim = 3"
+        ConfigError,
+        match=r"data.wide \(named by a sampler, on target dln/train\): the model.s in_dim = 3",
     ):
         load(write_toml(wide.replace("{root}", str(tmp_path)) + 'observe = ["wide"]\n'))
 
