@@ -56,6 +56,7 @@ class LLCResult:
     positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
     params_draws: Any = None  # trace_params=True: params' pytree, leaves (chains, draws, ...)
     observed: dict | None = None  # observe=: name -> (chains, draws, rows[, T]) losses
+    observed_at_w_star: dict | None = None  # observe=: name -> (rows[, T]) losses at w*
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def inference_data(self):
@@ -220,24 +221,59 @@ def bif(result: LLCResult, a: str, b: str | None = None, normalized: bool = Fals
     return influence(first, None if b is None else _observed(result, b), normalized)
 
 
-def susceptibility(result: LLCResult, name: str, phi=None):
+def susceptibility(result: LLCResult, name: str, phi=None, full: LLCResult | None = None):
     """χ_z = −Cov(φ, ℓ_z − L) for every row z of the observed dataset ``name``: how the
     posterior mean of ``phi`` (a (chains, draws) array; default the loss L itself)
-    responds as the data shift toward z. ``.value`` and ``.mcse`` are (rows,) arrays.
+    responds as the data shift toward z. ``.value`` and ``.mcse`` are (rows,) arrays
+    (rows × T, row-major, for a sequence dataset: one per token).
+
+    ``full``: with ``result`` a weight-restricted run (``restrict``) of a component C,
+    and ``full`` a run of the whole model observing the same rows, the per-component
+    susceptibility E_C[g·(L − ℓ_z)] − E_C[g]·E_full[L − ℓ_z], g = L − L(w*): the
+    response of φ_C, the loss change when only C moves, up to a factor of C alone
+    (standardize each component's values over z before comparing components).
 
     L must be the exact loss of each draw: an SGLD trace of minibatch estimates
     (``llc_trace="minibatch"``, its default) carries their noise into L, which would
     bias χ by the noise's variance; such a result is refused."""
+    from lambda_hat.analysis.influence import component_susceptibility
     from lambda_hat.analysis.influence import susceptibility as chi
 
-    if result.spec.llc_trace != "full":
-        raise ConfigError(
-            f"{WHERE}: susceptibility needs each draw's exact loss, but this run recorded "
-            f"llc_trace = {result.spec.llc_trace!r} (minibatch estimates, whose noise "
-            "would bias it); rerun lh.estimate with llc_trace='full'"
-        )
+    for run in (result, full):
+        if run is not None and run.spec.llc_trace != "full":
+            raise ConfigError(
+                f"{WHERE}: susceptibility needs each draw's exact loss, but a run recorded "
+                f"llc_trace = {run.spec.llc_trace!r} (minibatch estimates, whose noise "
+                "would bias it); rerun with llc_trace='full' (llc_trace = 'full' in the "
+                "experiments file)"
+            )
     probe = _observed(result, name)
-    return chi(result.L if phi is None else phi, probe, result.L)
+    if full is None:
+        return chi(result.L if phi is None else phi, probe, result.L)
+    other = _observed(full, name)
+    _same_rows(result, full, name)
+    shift = result.L[..., None] - probe
+    return component_susceptibility(result.L - result.L0, shift, full.L[..., None] - other)
+
+
+def _same_rows(result: LLCResult, full: LLCResult, name: str) -> None:
+    """The two runs observed ``name`` on the same rows at the same w*: their losses at
+    w* agree (a part of the model and the whole model give the same loss there)."""
+    import numpy as np
+
+    if not result.spec.restrict or full.spec.restrict:
+        raise ConfigError(
+            f"{WHERE}: a per-component susceptibility takes a run restricted to the "
+            "component (restrict) and a full run (full=); got "
+            f"restrict = {list(result.spec.restrict)} and full= {list(full.spec.restrict)}"
+        )
+    a = (result.observed_at_w_star or {}).get(name)
+    b = (full.observed_at_w_star or {}).get(name)
+    if a is None or b is None or a.shape != b.shape or not np.allclose(a, b, rtol=1e-5):
+        raise ConfigError(
+            f"{WHERE}: the two runs did not observe {name!r} on the same rows at the same "
+            "w* (their losses at w* differ); observe one dataset in both runs of one target"
+        )
 
 
 def _observed(result: LLCResult, name: str):
@@ -303,7 +339,7 @@ def load_run(run, root="runs") -> LLCResult:
 
     ``run``: a run's folder, its folder name (``run_hmc_9552613f``) or any unique
     prefix of its ID in the store at ``root``."""
-    from lambda_hat.analysis.inference_data import read_arrays
+    from lambda_hat.analysis.inference_data import AT_W_STAR, read_arrays
     from lambda_hat.config.specs import run_from_dict
     from lambda_hat.store.jsonio import read_json
     from lambda_hat.store.layout import ANALYSIS, TRACE
@@ -331,6 +367,7 @@ def load_run(run, root="runs") -> LLCResult:
         L=posterior.get("L"),
         positions=posterior.get("w"),
         observed=groups.get("observed") or None,
+        observed_at_w_star=groups.get(AT_W_STAR) or None,
         _sample_stats=stats,
     )
 
@@ -520,6 +557,7 @@ def _result(est, params_draws) -> LLCResult:
         positions=est.result.positions,
         params_draws=params_draws,
         observed=est.result.observed,
+        observed_at_w_star=est.observed_at_w_star,
         _sample_stats=dict(est.result.sample_stats),
     )
 

@@ -28,6 +28,7 @@ class Estimate(NamedTuple):
     resumed: dict | None = None  # where an earlier attempt's saved progress was taken up
     trust: dict | None = None  # the verdict (analysis/budget.py ``trust``) and its reasons
     time_budget: dict | None = None  # max_time: the budget and what it ended early
+    observed_at_w_star: dict | None = None  # observe: each dataset's losses at w* (rows[, T])
 
 
 class Restriction(NamedTuple):
@@ -135,7 +136,19 @@ def sample_llc(
             fges_per_chain=result.fges_per_chain + share,
             warmup_fges_per_chain=result.warmup_fges_per_chain + share,
         )
-    return _estimate(result, spec, prepared, auto, L0, posterior.n_beta, snapshots)
+    est = _estimate(result, spec, prepared, auto, L0, posterior.n_beta, snapshots)
+    return est._replace(observed_at_w_star=_at_w_star(posterior, observe))
+
+
+def _at_w_star(posterior, observe: tuple) -> dict | None:
+    """{name: losses at w*} of the observed datasets, measured on the same rows as the
+    draws' (the baseline per-component susceptibilities need), or None."""
+    if not observe:
+        return None
+    import jax
+
+    at = jax.jit(posterior.observed)
+    return {name: np.asarray(at(posterior.w_star, data)) for name, data in observe}
 
 
 def _clock(max_time: float | None):

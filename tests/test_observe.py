@@ -108,3 +108,41 @@ def test_an_observed_dataset_that_does_not_fit_the_model_is_refused(problem):
             observe={"bad": (xp, np.zeros((4, 2)))},
             progress=False,
         )
+
+
+def _split(params, x):
+    return x[:, :2] @ params["a"] + x[:, 2:] @ params["b"]
+
+
+def test_a_per_component_susceptibility_takes_a_restricted_and_a_full_run(problem):
+    """A run restricted to the component ``a`` and a full run, both observing the probe:
+    their losses at w* are the probe's own (the baseline, measured on those rows), and
+    ``lh.susceptibility(part, name, full=whole)`` is E_C[g(L − ℓ)] − E_C[g] E_full[L − ℓ]
+    of their draws; a pair on other rows, or two full runs, is refused."""
+    from lambda_hat.analysis.influence import component_susceptibility
+
+    w = problem["params"]["w"]
+    params = {"a": w[:2], "b": w[2:]}
+    common = dict(sampler="hmc", warmup=100, draws=200, progress=False)
+    part = lh.estimate(
+        _split, params, problem["data"], restrict=["a"], observe={"p": problem["probe"]}, **common
+    )
+    whole = lh.estimate(_split, params, problem["data"], observe={"p": problem["probe"]}, **common)
+    xp, yp = problem["probe"]
+    np.testing.assert_allclose(part.observed_at_w_star["p"], 0.5 * (yp - xp @ w)[:, 0] ** 2)
+    np.testing.assert_array_equal(part.observed_at_w_star["p"], whole.observed_at_w_star["p"])
+    chi = lh.susceptibility(part, "p", full=whole)
+    by_hand = component_susceptibility(
+        part.L - part.L0,
+        part.L[..., None] - part.observed["p"],
+        whole.L[..., None] - whole.observed["p"],
+    )
+    np.testing.assert_array_equal(chi.value, by_hand.value)
+    assert chi.value.shape == (4,) and np.all(chi.mcse > 0)
+    with pytest.raises(ConfigError, match="takes a run restricted to the component"):
+        lh.susceptibility(whole, "p", full=whole)
+    other = lh.estimate(
+        _split, params, problem["data"], observe={"p": (xp[::-1], yp[::-1])}, **common
+    )
+    with pytest.raises(ConfigError, match="did not observe 'p' on the same rows"):
+        lh.susceptibility(part, "p", full=other)

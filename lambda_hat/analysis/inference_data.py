@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 W_LAYOUT = "flat parameter vector, in the order of w_star in the target's params.npz"
+AT_W_STAR = "observed_at_w_star"  # the group of the observed datasets' losses at w*
 
 
 def write_trace(
@@ -18,6 +19,7 @@ def write_trace(
     attrs: dict,
     positions: np.ndarray | None = None,
     observed: dict | None = None,
+    observed_at_w_star: dict | None = None,
 ):
     """Write posterior (llc, L, and w when ``positions`` are given) and sample_stats groups,
     and an ``observed`` group when the run observed datasets.
@@ -29,7 +31,9 @@ def write_trace(
     (chains, draws, p) become the posterior variable ``w`` over the dimension ``param``;
     only runs asked for with ``trace_params = true`` carry them. ``observed``: {name:
     (chains, draws, rows[, T]) losses}, each a variable ``name`` of the ``observed``
-    group over ``chain, draw, name_row`` (and ``name_position`` for sequences).
+    group over ``chain, draw, name_row`` (and ``name_position`` for sequences);
+    ``observed_at_w_star``: {name: (rows[, T]) losses at w*}, the ``observed_at_w_star``
+    group over the same row (and position) dimensions.
 
     The file is built in memory and written with one plain write: HDF5 crashes the
     process (a segfault) when the disk fills up under it, where a plain write raises
@@ -46,6 +50,7 @@ def write_trace(
         attrs = {**attrs, "w_layout": W_LAYOUT}
     groups = {"posterior": posterior, "sample_stats": dict(sample_stats)}
     groups["observed"] = dict(observed or {})
+    groups[AT_W_STAR] = dict(observed_at_w_star or {})
     created = datetime.datetime.now(datetime.UTC).isoformat()
     image = io.BytesIO()
     with h5netcdf.File(image, "w") as fh:
@@ -75,6 +80,8 @@ def _dims(group: str, name: str, array: np.ndarray) -> tuple:
     dataset's ``name_row`` (and ``name_position``)."""
     if group == "observed":
         return ("chain", "draw", f"{name}_row", f"{name}_position")[: array.ndim]
+    if group == AT_W_STAR:
+        return (f"{name}_row", f"{name}_position")[: array.ndim]
     return ("chain", "draw", "param") if name == "w" else ("chain", "draw")
 
 

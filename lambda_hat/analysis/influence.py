@@ -17,6 +17,11 @@ Sign conventions (the outputs say which they hold, in ``meaning``):
 * ``susceptibility``: χ_z(φ) = −Cov_π(φ, ℓ_z − L), how the posterior mean of φ responds
   as the data shift toward the probe sample z (arXiv 2504.18274), with L the loss on the
   sampling data at the same draws.
+* ``component_susceptibility``: the per-component form from a chain restricted to a
+  component C and a full chain, χ̃^C_z = E_C[g·(L − ℓ_z)] − E_C[g]·E_full[L − ℓ_z] with
+  g = L − L(w*) on the restricted chain: χ of φ_C, the loss change when only C moves,
+  up to a factor that depends on C but not on z (compare components after
+  standardizing each one's values over z).
 
 numpy only; memory is (batches × N_a × N_b), never (draws × N_a × N_b).
 """
@@ -105,3 +110,27 @@ def susceptibility(phi, probe, base, per_chain: int = BATCHES_PER_CHAIN) -> Infl
         )
     cov = covariance(phi[..., None], probe - base[..., None], per_chain)
     return Influence(-cov.value[0], cov.mcse[0], "chi_z = -Cov(phi, l_z - L)")
+
+
+def component_susceptibility(g, shift, shift_full, per_chain: int = BATCHES_PER_CHAIN) -> Influence:
+    """χ̃^C_z = E_C[g·(L − ℓ_z)] − E_C[g]·E_full[L − ℓ_z] for every probe entry z: ``g``
+    (chains, draws), L − L(w*) on the chain restricted to C; ``shift`` (chains, draws,
+    N), L − ℓ_z on that chain; ``shift_full`` (chains', draws', N), L − ℓ_z on a full
+    chain. The MCSE adds the restricted chain's batch-means error (with the full
+    chain's mean held) and the full chain's mean's, weighted by E_C[g]."""
+    g = np.asarray(g, np.float64)
+    shift, shift_full = _check("shift", shift), _check("shift_full", shift_full)
+    if g.shape != shift.shape[:2] or shift.shape[2:] != shift_full.shape[2:]:
+        raise ValueError(
+            f"g {g.shape}, shift {shift.shape} and shift_full {shift_full.shape} must be "
+            "(chains, draws) and (chains, draws, N) with the same N"
+        )
+    base = shift_full.mean(axis=(0, 1))
+    gb, sb = _batches(g, per_chain), _batches(shift, per_chain)
+    per_batch = np.einsum("kt,kti->ki", gb, sb) / gb.shape[1] - gb.mean(axis=1)[:, None] * base
+    value = per_batch.mean(axis=0)
+    own = per_batch.std(axis=0, ddof=1) / np.sqrt(per_batch.shape[0])
+    fb = _batches(shift_full, per_chain).mean(axis=1)
+    full = fb.std(axis=0, ddof=1) / np.sqrt(fb.shape[0])
+    mcse = np.sqrt(own**2 + (g.mean() * full) ** 2)
+    return Influence(value, mcse, "chi_C,z = E_C[g (L - l_z)] - E_C[g] E_full[L - l_z]")

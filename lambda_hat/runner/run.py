@@ -161,6 +161,7 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
         {**about, "n_beta": posterior.n_beta},
         positions=result.positions,
         observed=result.observed,
+        observed_at_w_star=est.observed_at_w_star,
     )
     clock.lap("trace")
     plot_meta = {"sampler": spec.sampler, "target_id": spec.target_id, "run_id": job.run_id}

@@ -15,7 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lambda_hat.analysis.influence import bif, covariance, susceptibility
+from lambda_hat.analysis.influence import (
+    bif,
+    component_susceptibility,
+    covariance,
+    susceptibility,
+)
 
 CHAINS, DRAWS = 4, 4000
 
@@ -39,7 +44,18 @@ def exact():
     train = 0.5 * np.mean((y - np.einsum("cdk,nk->cdn", w, x)) ** 2, axis=-1)
     cov = np.outer(r, r) * c + 0.5 * c**2
     with_train = 0.5 * np.einsum("ik,kl,lm,im->i", a @ sigma, h, sigma, a)
-    return {"probe": probe, "train": train, "cov": cov, "with_train": with_train}
+    other = w_star + rng.multivariate_normal(np.zeros(d), sigma, size=(CHAINS, DRAWS))
+    return {
+        "probe": probe,
+        "train": train,
+        "cov": cov,
+        "with_train": with_train,
+        "L0": 0.5 * np.mean((y - x @ w_star) ** 2),
+        "var_train": 0.5 * np.trace(h @ sigma @ h @ sigma),  # Var(½ δᵀHδ)
+        # an independent second chain of the same posterior
+        "probe_2": 0.5 * (ya - np.einsum("cdk,ik->cdi", other, a)) ** 2,
+        "train_2": 0.5 * np.mean((y - np.einsum("cdk,nk->cdn", other, x)) ** 2, axis=-1),
+    }
 
 
 def _calibrated(estimate, truth, mcse):
@@ -103,3 +119,27 @@ def test_correlated_draws_widen_the_error_bar():
 def test_bad_inputs_are_named(args, said):
     with pytest.raises(ValueError, match=said):
         bif(*args)
+
+
+def test_a_component_susceptibility_of_the_whole_model_is_exact(exact):
+    """With the "component" the whole model (its chain and the full chain two
+    independent chains of one posterior), χ̃_z = Cov(g, L − ℓ_z) = Var(L) − Cov(ℓ_z, L)
+    exactly; the MCSE, which adds the full chain's error, is calibrated."""
+    train, probe = exact["train"], exact["probe"]
+    result = component_susceptibility(
+        train - exact["L0"],
+        train[..., None] - probe,
+        exact["train_2"][..., None] - exact["probe_2"],
+    )
+    truth = exact["var_train"] - exact["with_train"]
+    assert result.value.shape == (6,)
+    _calibrated(result.value, truth, result.mcse)
+
+
+def test_a_component_susceptibility_on_one_chain_is_the_susceptibility_of_g(exact):
+    """Given its own chain as the full one, the estimator is −Cov(g, ℓ_z − L): the plain
+    susceptibility of φ = g, to rounding."""
+    train, probe = exact["train"], exact["probe"]
+    g, shift = train - exact["L0"], train[..., None] - probe
+    one = component_susceptibility(g, shift, shift)
+    np.testing.assert_allclose(one.value, susceptibility(g, probe, train).value, rtol=1e-9)

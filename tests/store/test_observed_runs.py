@@ -78,6 +78,8 @@ def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml
     run = lh.load_run(trace.parent.name, root=tmp_path / "store")
     np.testing.assert_array_equal(run.observed["probe"], probe.values)
     assert set(run.spec.observe) == {"probe", "train"}
+    assert idata.observed_at_w_star["probe"].dims == ("probe_row",)
+    assert run.observed_at_w_star["train"].mean() == pytest.approx(run.L0, rel=1e-12)
     target = lh.load_target(trace.parent.parent.name, root=tmp_path / "store")
     spec = target_from_dict(target.meta["spec"])
     rows = table_rows(spec, run.spec.observe["probe"], *target.data)
