@@ -16,6 +16,7 @@ COMMANDS = (
     "status",
     "results",
     "plot",
+    "influence",
     "promote",
     "verify",
     "slurm",

@@ -9,7 +9,8 @@ Columns follow the seed's aggregation example (target_id, model, n_data, target_
 L0, seed, sampler, llc_mean, llc_std, ess, rhat, walltime_sec), then llc_mcse, true_llc,
 relative_error ((llc_mean - true_llc) / true_llc where λ is known in closed form: for
 a weight-restricted run, that of the part it moved), part (a weight-restricted run's
-``restrict`` patterns, a data-refined run's ``data=table``),
+``restrict`` patterns, a data-refined run's ``data=table``), observed (the tables whose
+per-row losses it recorded: ``lambda-hat influence``),
 trust (``converged``, ``not converged``: R-hat, ESS and drift, or ``step-size
 biased``: an SGLD step over its bias bound, see ``analysis/budget.py``), seed_spread
 and seeds (the std of λ̂ between the runs of a swept sampler ``seed`` that differ in
@@ -50,6 +51,7 @@ COLUMNS = (
     "seeds",
     "step",
     "part",
+    "observed",
     "test_loss",
     "run_id",
     "run",
@@ -110,6 +112,7 @@ def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -
         "seeds": None,
         "step": meta.step,
         "part": part,
+        "observed": ", ".join(analysis.sampler_config.get("observe") or {}) or None,
         "test_loss": meta.metrics.test_loss,
         "run_id": analysis.run_id or "?",
         "run": run_dirname,

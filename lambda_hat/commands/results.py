@@ -83,6 +83,8 @@ def table_columns(rows: list[dict], swept: list[str]) -> list[tuple[str, str]]:
         columns.insert([k for k, _ in columns].index("sampler"), ("step", "step"))
     if any(r.get("part") is not None for r in rows):  # weight-restricted runs
         columns.insert([k for k, _ in columns].index("sampler") + 1, ("part", "part"))
+    if any(r.get("observed") is not None for r in rows):
+        columns.insert([k for k, _ in columns].index("run_id"), ("observed", "observed"))
     if any(r.get("seed_spread") is not None for r in rows):
         columns.insert([k for k, _ in columns].index("llc_std"), ("seed_spread", "seed std"))
     return columns

@@ -54,7 +54,22 @@ def _spec(write_toml, tmp_path, extra: str):
     return resolve_run(sampler, "tgt_0123456789ab", 200, where, tables=experiment.tables)
 
 
-def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml, tmp_path):
+@pytest.fixture(scope="module")
+def observed_store(tmp_path_factory):
+    """A store with one HMC run observing the probe table and the training table."""
+    from lambda_hat.cli import main
+
+    folder = tmp_path_factory.mktemp("observed")
+    path = folder / "exp.toml"
+    path.write_text(EXPERIMENT.replace("{root}", str(folder / "store")) + OBSERVE)
+    assert main(["run", str(path), "--workers", "1"]) == 0
+    return folder / "store"
+
+
+OBSERVE = 'observe = ["probe", "train"]\n'
+
+
+def test_observed_losses_are_stored_read_back_and_match_a_python_call(observed_store):
     """``lambda-hat run`` writes each observed table's losses to trace.nc's ``observed``
     group: the target's own table is its training rows (their mean is each draw's L),
     another table is rows of its own; ``lh.load_run`` reads them back, and
@@ -62,12 +77,10 @@ def test_observed_losses_are_stored_read_back_and_match_a_python_call(write_toml
     import arviz as az
 
     import lambda_hat as lh
-    from lambda_hat.cli import main
     from lambda_hat.config.specs import target_from_dict
     from lambda_hat.targets.build import table_rows
 
-    path = _file(write_toml, tmp_path, 'observe = ["probe", "train"]\n')
-    assert main(["run", str(path), "--workers", "1"]) == 0
+    tmp_path = observed_store.parent
     (trace,) = (tmp_path / "store").rglob("trace.nc")
     idata = az.from_netcdf(str(trace))
     probe, train = idata.observed["probe"], idata.observed["train"]
@@ -172,3 +185,29 @@ def test_the_dry_run_shows_the_size_of_the_observed_losses(write_toml, tmp_path)
     experiment = load(_file(write_toml, tmp_path, 'observe = ["probe", "train"]\n'))
     (run,) = make_plan(experiment).runs
     assert run.work().endswith(" · 0.32 MB of observed losses (all chains)")  # 2·100·212·8 B
+
+
+def test_lambda_hat_influence_prints_and_saves_what_lh_computes(observed_store, capsys, tmp_path):
+    """``lambda-hat influence RUN probe``: the strongest BIF pairs and susceptibilities
+    in a table, and with ``--save`` and ``--plot`` the arrays lh.bif and
+    lh.susceptibility give, and a PNG; a dataset the run did not observe is refused."""
+    import lambda_hat as lh
+    from lambda_hat.cli import main
+
+    (trace,) = observed_store.rglob("trace.nc")
+    run_id = trace.parent.name.split("_")[-1]
+    out, png = tmp_path / "probe.npz", tmp_path / "probe.png"
+    args = ["influence", run_id, "probe", "--root", str(observed_store), "--top", "3"]
+    assert main([*args, "--save", str(out), "--plot", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert "probe: 12 entries observed at 2 × 100 draws of hmc" in printed
+    assert "the 3 strongest pairs, BIF = −Cov(ℓ_i, ℓ_j)" in printed
+    saved = np.load(out)
+    run = lh.load_run(run_id, root=observed_store)
+    np.testing.assert_array_equal(saved["bif"], lh.bif(run, "probe").value)
+    np.testing.assert_array_equal(saved["chi"], lh.susceptibility(run, "probe").value)
+    strongest = np.abs(np.triu(saved["bif"], 1)).max()
+    assert f"{strongest:.4g}" in printed.replace("-", "")
+    assert png.stat().st_size > 10_000
+    assert main(["influence", run_id, "held_out", "--root", str(observed_store)]) == 2
+    assert "observed no dataset 'held_out' (observed: probe, train)" in capsys.readouterr().err

@@ -95,6 +95,23 @@ def _grid(title: str, rows) -> Table:
     return table
 
 
+def focus_rows(a: RunAnalysis) -> list[tuple[str, str]]:
+    """What a weight-restricted or data-refined run sampled, and the datasets whose
+    losses it observed (with the command that reads them)."""
+    rows = []
+    if a.restricted:
+        moved = f"{a.restricted['params']:,} of {a.restricted['of']:,} weights"
+        rows.append(("restricted to", f"{', '.join(a.restricted['leaves'])} ({moved})"))
+    if a.refined:
+        rows.append(("data", f"{a.refined['data']} (n = {a.refined['n']:,})"))
+    observed = a.sampler_config.get("observe") or {}
+    if observed:
+        tables = ", ".join(f"{k} ({v.get('n_data', '?'):,} rows)" for k, v in observed.items())
+        rows.append(("observed", tables))
+        rows.append(("read with", f"lambda-hat influence {a.run_id} {next(iter(observed))}"))
+    return rows
+
+
 def analysis_view(a: RunAnalysis) -> Group:
     """Estimate, convergence, cost and settings of a run, with its warnings on top."""
     parts = []
@@ -109,6 +126,8 @@ def analysis_view(a: RunAnalysis) -> Group:
         parts.append(Text("✓ no convergence warnings", style="green"))
     parts.append(_grid("estimate", [(k, f(a)) for k, f in SUMMARY_KEYS]))
     parts.append(_grid("cost and setup", [(k, f(a)) for k, f in COST_KEYS]))
+    if focus := focus_rows(a):
+        parts.append(_grid("part, data and observed losses", focus))
     params = a.params
     stats = {k: v for k, v in a.stats.items() if k not in params}
     settings = [(k, fmt_value(v)) for k, v in sorted(params.items())]
