@@ -102,3 +102,75 @@ def blobs_from_file(path: str):
     """(X, Y) saved in ``path``."""
     saved = np.load(path)
     return saved["X"], saved["Y"]
+
+
+def _mlp_weights(in_dim: int, width: int, classes: int, seed: int):
+    """One tanh MLP's weights as numpy arrays (x @ W1 + b1, then @ W2 + b2)."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=(in_dim, width)) / np.sqrt(in_dim),
+        0.1 * rng.normal(size=width),
+        rng.normal(size=(width, classes)) / np.sqrt(width),
+        0.1 * rng.normal(size=classes),
+    )
+
+
+def flax_linen_mlp(in_dim: int, width: int, classes: int, seed: int = 0):
+    """A Flax Linen tanh MLP at ``_mlp_weights`` (params: its variables dict)."""
+    from flax import linen as nn
+
+    class MLP(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            hidden = jnp.tanh(nn.Dense(width)(x))  # Dense_0: modules are named as made
+            return nn.Dense(classes)(hidden)
+
+    w1, b1, w2, b2 = _mlp_weights(in_dim, width, classes, seed)
+    layers = {"Dense_0": {"kernel": w1, "bias": b1}, "Dense_1": {"kernel": w2, "bias": b2}}
+    params = jax.tree_util.tree_map(jnp.asarray, {"params": layers})
+    return MLP().apply, params
+
+
+def flax_nnx_mlp(in_dim: int, width: int, classes: int, seed: int = 0):
+    """A Flax NNX tanh MLP at ``_mlp_weights``: params are its state as a pure dict,
+    merged back into the module to apply it."""
+    from flax import nnx
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs):
+            self.hidden = nnx.Linear(in_dim, width, rngs=rngs)
+            self.out = nnx.Linear(width, classes, rngs=rngs)
+
+        def __call__(self, x):
+            return self.out(jnp.tanh(self.hidden(x)))
+
+    graphdef, state = nnx.split(MLP(nnx.Rngs(0)), nnx.Param)
+    w1, b1, w2, b2 = _mlp_weights(in_dim, width, classes, seed)
+    params = {"hidden": {"kernel": w1, "bias": b1}, "out": {"kernel": w2, "bias": b2}}
+
+    def apply(p, x):
+        nnx.replace_by_pure_dict(state, p)
+        return nnx.merge(graphdef, state)(x)
+
+    return apply, jax.tree_util.tree_map(jnp.asarray, params)
+
+
+def equinox_same_mlp(in_dim: int, width: int, classes: int, seed: int = 0):
+    """An Equinox tanh MLP at ``_mlp_weights`` (its Linear weights are (out, in))."""
+    import equinox as eqx
+
+    model = eqx.nn.MLP(
+        in_dim, classes, width, depth=1, activation=jnp.tanh, key=jax.random.PRNGKey(0)
+    )
+    w1, b1, w2, b2 = (jnp.asarray(a) for a in _mlp_weights(in_dim, width, classes, seed))
+    model = eqx.tree_at(
+        lambda m: (m.layers[0].weight, m.layers[0].bias, m.layers[1].weight, m.layers[1].bias),
+        model,
+        (w1.T, b1, w2.T, b2),
+    )
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def apply(p, x):
+        return jax.vmap(eqx.combine(p, static))(x)
+
+    return apply, params
