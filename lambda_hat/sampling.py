@@ -61,20 +61,12 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec, keep=None):
     host = np.dtype(spec.precision)  # "float32" | "float64"
     x, y = (jnp.asarray(a) for a in cast(x, y, host))
     w = jnp.asarray(np.asarray(w_star, host))
-    if keep is not None:
-        apply_flat, w = _restricted(apply_flat, w, jnp.asarray(keep))
     loss_fn = make_loss(apply_flat, loss)
     rows = make_row_loss(apply_flat, loss)
-    return make_posterior(loss_fn, (x, y), w, spec.inverse_temperature, spec.localization, rows)
-
-
-def _restricted(apply_flat, w_full, keep):
-    """``apply`` of the moved coordinates alone, and their values at w*."""
-
-    def apply_moved(u, xb):
-        return apply_flat(w_full.at[keep].set(u), xb)
-
-    return apply_moved, w_full[keep]
+    posterior = make_posterior(
+        loss_fn, (x, y), w, spec.inverse_temperature, spec.localization, rows
+    )
+    return posterior if keep is None else posterior.restricted(keep)
 
 
 def sample_llc(

@@ -20,6 +20,15 @@ import jax
 import jax.numpy as jnp
 
 
+def embed(frozen, w):
+    """The full parameter vector of a weight-restricted posterior's coordinates ``w``:
+    ``frozen`` = (the full w*, the moved indices); None: ``w`` is the full vector."""
+    if frozen is None:
+        return w
+    base, keep = frozen
+    return base.at[keep].set(w)
+
+
 def rows(data, idx):
     """The batch of ``data`` at rows ``idx``."""
     return jax.tree_util.tree_map(lambda a: a[idx], data)
@@ -35,6 +44,9 @@ class Posterior(NamedTuple):
     localization: float
     anchor: jax.Array | None = None  # (n,) per-row losses at w*, see with_anchor
     row_loss_fn: Callable | None = None  # row_loss_fn(w, batch) -> unreduced (rows[, T])
+    # a weight-restricted posterior's (full w*, moved indices): its w are the moved
+    # coordinates alone (``restricted``); None for the whole model
+    frozen: Any = None
 
     @property
     def n(self) -> int:
@@ -48,15 +60,25 @@ class Posterior(NamedTuple):
     def arrays(self) -> tuple:
         """The posterior's arrays, to pass into a jitted function as arguments (XLA would
         try to constant-fold closed-over data at compile time); see :meth:`rebind`."""
-        return (self.data, self.w_star, self.anchor)
+        return (self.data, self.w_star, self.anchor, self.frozen)
 
     def rebind(self, arrays: tuple) -> Posterior:
-        data, w_star, anchor = arrays
-        return self._replace(data=data, w_star=w_star, anchor=anchor)
+        data, w_star, anchor, frozen = arrays
+        return self._replace(data=data, w_star=w_star, anchor=anchor, frozen=frozen)
+
+    def restricted(self, keep) -> Posterior:
+        """This posterior over the coordinates ``keep`` alone, the others held at w*."""
+        keep = jnp.asarray(keep)
+        return self._replace(w_star=self.w_star[keep], frozen=(self.w_star, keep), anchor=None)
+
+    def loss(self, w, batch):
+        """The mean loss over ``batch``'s rows at ``w`` (the moved coordinates of a
+        weight-restricted posterior)."""
+        return self.loss_fn(embed(self.frozen, w), batch)
 
     def full_loss(self, w):
         """L_n(w) over all n points."""
-        return self.loss_fn(w, self.data)
+        return self.loss(w, self.data)
 
     def prior_logdensity(self, w):
         d = w - self.w_star
@@ -69,7 +91,7 @@ class Posterior(NamedTuple):
     def batch_loss_and_grad(self, w, idx):
         """(L_B(w), ∇L_B(w)) over the rows ``idx`` (unbiased estimates of L_n, ∇L_n):
         one forward and backward pass."""
-        return jax.value_and_grad(self.loss_fn)(w, rows(self.data, idx))
+        return jax.value_and_grad(self.loss)(w, rows(self.data, idx))
 
     def loss_from_logdensity(self, w, logdensity):
         """L_n(w) recovered from log π(w) (no pass over the data): for samplers whose
@@ -80,13 +102,13 @@ class Posterior(NamedTuple):
         """What an observed dataset records at ``w``: each row's loss, per position for
         sequences (``row_loss_fn``), else ``per_row``."""
         if self.row_loss_fn is not None:
-            return self.row_loss_fn(w, data)
+            return self.row_loss_fn(embed(self.frozen, w), data)
         return self.per_row(w, data)
 
     def per_row(self, w, data):
         """The loss of each row of ``data`` at ``w``: (rows,)."""
         one = jax.tree_util.tree_map(lambda a: a[:, None], data)  # rows of one
-        return jax.vmap(lambda batch: self.loss_fn(w, batch))(one)
+        return jax.vmap(lambda batch: self.loss(w, batch))(one)
 
     def with_anchor(self):
         """This posterior with ``anchor`` = the per-row losses at w* (one pass over the data)."""

@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.langevin import BURNIN_TIME, DRAW_TIME, THIN_MAX, steps_per_draw
+from lambda_hat.numerics.posterior import embed
 
 TOLERANCE = 0.02
 BIASED_ABOVE = 0.05
@@ -105,15 +106,18 @@ def top_curvatures(posterior, positions, scales=None, iterations: int = ITERATIO
     coefficients = jnp.asarray([posterior.n_beta, posterior.localization], positions.dtype)
     value = jnp.zeros(positions.shape[0], positions.dtype)
     for _ in range(iterations):
-        v, value = _power_step(posterior.loss_fn, posterior.data, positions, d, v, coefficients)
+        arrays = (posterior.data, posterior.frozen)
+        v, value = _power_step(posterior.loss_fn, arrays, positions, d, v, coefficients)
     return np.abs(np.asarray(value, np.float64))
 
 
 @partial(jax.jit, static_argnums=0)
-def _power_step(loss_fn, data, positions, d, v, coefficients):
-    """One power-iteration step of D(nβ∇²L_n(w) + γ)D at every row of ``positions``."""
+def _power_step(loss_fn, arrays, positions, d, v, coefficients):
+    """One power-iteration step of D(nβ∇²L_n(w) + γ)D at every row of ``positions``
+    (``arrays``: the data and a restricted posterior's frozen weights)."""
     n_beta, gamma = coefficients[0], coefficients[1]
-    grad = jax.grad(lambda w: loss_fn(w, data))
+    data, frozen = arrays
+    grad = jax.grad(lambda w: loss_fn(embed(frozen, w), data))
 
     def one(w, d, v):
         hv = d * (n_beta * jax.jvp(grad, (w,), (d * v,))[1] + gamma * d * v)

@@ -57,3 +57,25 @@ def test_a_run_compiles_each_program_once(x32, compiles, name):
     assert repeated == []
     if name == "sgld":  # the step pilot's rounds share one program; the curvature one
         assert names["run"] == 1 and names["_power_step"] >= 1
+
+
+def test_a_restricted_posterior_takes_its_frozen_weights_as_arguments(x32):
+    """The frozen weights of a weight-restricted posterior enter a compiled program
+    through ``arrays``, as the data do: the program of a second w* (a training's next
+    checkpoint) is the same text, so the persistent compilation cache serves it."""
+    import numpy as np
+
+    posterior, _, _ = dln_problem([3, 4, 3], 1, 400)
+    keep = np.arange(12, 24)  # the second layer's weights
+
+    def program(post):
+        def loss(arrays, w):
+            return post.rebind(arrays).full_loss(w)
+
+        return jax.jit(loss).lower(post.arrays, post.w_star).as_text()
+
+    first = posterior.restricted(keep)
+    second = posterior._replace(w_star=posterior.w_star * 1.01).restricted(keep)
+    assert first.frozen is not None and first.w_star.shape == (12,)
+    assert program(first) == program(second)
+    assert float(first.full_loss(first.w_star)) == float(posterior.full_loss(posterior.w_star))
