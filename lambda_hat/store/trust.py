@@ -78,7 +78,9 @@ def judge(
 
 
 def _convergence_reasons(summary: dict) -> list[str]:
-    """Which of the three convergence tests ``summary`` fails, in words."""
+    """Which of the convergence tests ``summary`` fails, in words: R-hat, ESS, drift,
+    and a λ̂ below 0 by more than DRIFT_Z_MAX MCSE (w* is not a minimum: an early
+    checkpoint, or another dataset's loss; an LLC is not negative)."""
     reasons = []
     rhat, ess, z = summary.get("rhat"), summary.get("ess"), summary.get("drift_z")
     if rhat is None or rhat > RHAT_MAX:
@@ -87,6 +89,9 @@ def _convergence_reasons(summary: dict) -> list[str]:
         reasons.append(f"ESS {ess:.0f} < {ESS_MIN:.0f}" if ess is not None else "no ESS")
     if z is not None and abs(z) > DRIFT_Z_MAX:
         reasons.append(f"drift {z:+.1f} MCSE (> {DRIFT_Z_MAX:g})")
+    mean, mcse = summary.get("llc_mean"), summary.get("llc_mcse")
+    if mean is not None and mcse is not None and mean + DRIFT_Z_MAX * mcse < 0:
+        reasons.append("λ̂ < 0: the chains found lower loss than at w*, not a minimum of it")
     return reasons
 
 

@@ -22,3 +22,13 @@ def test_a_few_divergences_within_the_tolerance_and_none_are_converged():
     assert DIVERGENT_MAX * 4000 == 4.0
     assert judge(GOOD, None, 0, 4000).to_json() == {"verdict": "converged", "reasons": []}
     assert judge(GOOD).converged  # a stored run without its stats
+
+
+def test_a_negative_estimate_is_not_converged():
+    """λ̂ below 0 by more than 2 MCSE: the chains went downhill from w* (an early
+    checkpoint, another dataset's loss), which no LLC does; within 2 MCSE of 0 it may
+    be a flat model's."""
+    low = judge({**GOOD, "llc_mean": -31.2, "llc_mcse": 0.56})
+    assert low.verdict == "not converged"
+    assert low.reasons == ("λ̂ < 0: the chains found lower loss than at w*, not a minimum of it",)
+    assert judge({**GOOD, "llc_mean": -0.01, "llc_mcse": 0.02}).converged
