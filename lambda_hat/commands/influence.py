@@ -135,7 +135,7 @@ def _print_chi(console, chi, shape: tuple, top: int) -> None:
     if len(shape) == 2:
         by_position = chi.value.reshape(shape).mean(axis=0)
         values = "  ".join(f"{t}: {v:+.3g}" for t, v in enumerate(by_position))
-        console.print(f"mean χ per position: {values}")
+        console.print(f"mean χ per position: {values}", soft_wrap=True)
 
 
 def _plot(args, result, bif, corr, chi, shape) -> None:
