@@ -128,10 +128,12 @@ def write_curve(
 
 
 def _draw_llc(ax, rows: list[dict], log_y: bool) -> None:
-    """λ̂ ± 2 MCSE per sampler, markers by trust, off-scale points at the edges."""
+    """λ̂ ± 2 MCSE per sampler (and per part of the model or data a restricted or
+    refined run sampled), markers by trust, off-scale points at the edges."""
     by_sampler = defaultdict(list)
     for r in rows:
-        by_sampler[r["sampler"]].append(r)
+        part = r.get("part")
+        by_sampler[r["sampler"] + (f" {part}" if part else "")].append(r)
     shown = [r for items in by_sampler.values() for r in items]
     limits = _limits(shown, log_y)
     off = {id(shown[i]) for i in limits.off}

@@ -40,7 +40,8 @@ def run(args) -> int:
     corr = lh.bif(result, args.data, args.against, normalized=True)
     chi, why = _chi(lh, result, args.data, full)
     _header(console, result, args.data, shape)
-    _print_pairs(console, bif, corr, args.top, args.against is None, shape)
+    other = _shape(result, args.against) if args.against else shape
+    _print_pairs(console, bif, corr, args.top, (shape, other))
     if chi is None:
         console.print(f"susceptibility: not available: {why}")
     else:
@@ -102,30 +103,30 @@ def _entry(index: int, shape: tuple) -> str:
     return str(index)
 
 
-def _print_pairs(console, bif, corr, top: int, symmetric: bool, shape: tuple) -> None:
+def _print_pairs(console, bif, corr, top: int, shapes: tuple) -> None:
+    """The ``top`` pairs of largest |BIF| (each once, no diagonal, within one dataset);
+    ``shapes``: the two datasets' (rows[, T])."""
     from rich.table import Table
 
     from lambda_hat.analysis.influence_plot import top_pairs
 
+    shape, other = shapes
+    symmetric = shape is other
     console.print(f"the {top} strongest pairs, BIF = −Cov(ℓ_i, ℓ_j) (Corr: normalized):")
     table = Table()
     for header in ("i", "j", "BIF", "± MCSE", "Corr"):
         table.add_column(header, justify="right")
     for i, j in top_pairs(bif.value, top, symmetric):
-        table.add_row(
-            str(i),
-            str(j),
-            f"{bif.value[i, j]:.4g}",
-            f"{bif.mcse[i, j]:.2g}",
-            f"{corr.value[i, j]:+.3f}",
-        )
+        row = (_entry(i, shape), _entry(j, other), f"{bif.value[i, j]:.4g}")
+        table.add_row(*row, f"{bif.mcse[i, j]:.2g}", f"{corr.value[i, j]:+.3f}")
     console.print(table)
 
 
 def _print_chi(console, chi, shape: tuple, top: int) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    console.print(f"the {top} largest susceptibilities, {chi.meaning}:")
+    console.print(f"the {top} largest susceptibilities, {escape(chi.meaning)}:")
     table = Table()
     for header in ("entry", "χ", "± MCSE"):
         table.add_column(header, justify="right")
@@ -142,7 +143,8 @@ def _plot(args, result, bif, corr, chi, shape) -> None:
     from lambda_hat.analysis.influence_plot import write_influence
 
     title = f"{args.data} · {result.spec.sampler} on {result.spec.target_id}"
-    label = "χ_C (per component)" if args.full else "χ = −Cov(L, ℓ − L)"
+    part = ", ".join(result.spec.restrict)
+    label = f"χ of {part} (per component)" if args.full else "χ = −Cov(L, ℓ − L)"
     values = None if chi is None else chi.value
     from lambda_hat.analysis.influence_plot import top_pairs
 
