@@ -54,14 +54,14 @@ def posterior_of(apply_flat, loss: str, x, y, w_star, spec: RunSpec, keep=None):
     the others held at ``w_star`` (so every sampler samples it as it is)."""
     import jax.numpy as jnp
 
-    from lambda_hat.numerics.loss import make_loss, make_row_loss
+    from lambda_hat.numerics.loss import has_mask, make_loss, make_row_loss
     from lambda_hat.numerics.posterior import make_posterior
     from lambda_hat.targets.arrays import cast
 
     host = np.dtype(spec.precision)  # "float32" | "float64"
     x, y = (jnp.asarray(a) for a in cast(x, y, host))
     w = jnp.asarray(np.asarray(w_star, host))
-    loss_fn = make_loss(apply_flat, loss)
+    loss_fn = make_loss(apply_flat, loss, has_mask(loss, y))
     rows = make_row_loss(apply_flat, loss)
     posterior = make_posterior(
         loss_fn, (x, y), w, spec.inverse_temperature, spec.localization, rows

@@ -9,7 +9,10 @@ A loss is a function of the flat parameters and a batch ``(x, y)`` of rows.
 
 For sequences, a row is a sequence: labels y_i of shape (T,) and logits f_w(x_i) of
 shape (T, classes). A row's loss is then the mean over its T positions, so n counts
-sequences (in nβ as in L_n) and L_n is the mean loss per token.
+sequences (in nβ as in L_n) and L_n is the mean loss per token. A negative label marks
+a position to ignore (a mask, as PyTorch's ``ignore_index = -100``): a row's loss is
+then the mean over its other positions (0 for a row with none), and an observed
+dataset records 0 at an ignored position.
 """
 
 from __future__ import annotations
@@ -35,18 +38,44 @@ def make_row_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
 
         def cross_entropy(w, batch):
             x, y = batch
-            logp = jax.nn.log_softmax(apply_flat(w, x), axis=-1)
-            return -jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+            nll, valid = _token_nll(apply_flat, w, x, y)
+            return jnp.where(valid, nll, 0.0)
 
         return cross_entropy
     raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_DESCRIPTIONS)}")
 
 
-def make_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
-    """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss.
+def _token_nll(apply_flat, w, x, y):
+    """(−log softmax at each label, where the label is not ignored (y ≥ 0))."""
+    logp = jax.nn.log_softmax(apply_flat(w, x), axis=-1)
+    valid = y >= 0
+    nll = -jnp.take_along_axis(logp, jnp.where(valid, y, 0)[..., None], axis=-1)[..., 0]
+    return nll, valid
+
+
+def has_mask(loss: str, y) -> bool:
+    """Labels with ignored positions (a negative label), which need the masked loss."""
+    import numpy as np
+
+    return loss == "cross_entropy" and bool(np.any(np.asarray(y) < 0))
+
+
+def make_loss(apply_flat: Callable, loss: str = "mse", masked: bool = False) -> Callable:
+    """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss;
+    ``masked``: labels may be negative (ignored positions, see the module docstring).
 
     Written out rather than as the mean of ``make_row_loss``: XLA fuses that form
-    differently, and the stored runs' values would change in their last bits."""
+    differently, and the stored runs' values would change in their last bits (and so
+    the unmasked form is kept for labels without ignored positions)."""
+    if masked and loss == "cross_entropy":
+
+        def masked_cross_entropy(w, batch):
+            x, y = batch
+            nll, valid = _token_nll(apply_flat, w, x, y)
+            total = jnp.sum(jnp.where(valid, nll, 0.0), axis=-1)
+            return jnp.mean(total / jnp.maximum(jnp.sum(valid, axis=-1), 1))
+
+        return masked_cross_entropy
     if loss == "mse":
 
         def mse(w, batch):

@@ -20,7 +20,8 @@ class ArraysInfo(NamedTuple):
 
 def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
     """Validate one (X, Y) pair: same rows, finite numbers, integer labels >= 0 (one per
-    row, or one per position of a sequence: (n, T)) or real Y."""
+    row), or one per position of a sequence, (n, T), where a negative label marks a
+    position to ignore, or real Y."""
     x, y = np.asarray(x), np.asarray(y)
     xname, yname = what.split("/")
     if x.ndim < 2 or x.shape[0] < 2:
@@ -40,8 +41,14 @@ def check_xy(x, y, where: str, what: str = "X/Y") -> ArraysInfo:
     if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
         if y.size == 0:
             raise ConfigError(f"{where}: labels {yname} are empty, shape {y.shape}")
-        if y.min() < 0:
-            raise ConfigError(f"{where}: labels {yname} must be >= 0, found {int(y.min())}")
+        if y.min() < 0 and y.ndim == 1:
+            raise ConfigError(
+                f"{where}: labels {yname} must be >= 0, found {int(y.min())} (a negative "
+                "label marks a position to ignore, for labels per position (n, T) only; "
+                "leave the row out instead)"
+            )
+        if y.max() < 0:
+            raise ConfigError(f"{where}: every label of {yname} is negative (ignored)")
         return ArraysInfo(x.shape[0], in_dim, int(y.max()) + 1, "classes")
     if not np.issubdtype(y.dtype, np.floating):
         raise ConfigError(f"{where}: {yname} must hold numbers, got dtype {y.dtype}")

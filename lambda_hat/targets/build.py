@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from lambda_hat.numerics.loss import make_loss
+from lambda_hat.numerics.loss import has_mask, make_loss
 from lambda_hat.numerics.training import train
 from lambda_hat.targets.checks import check_model_fits
 from lambda_hat.targets.kind import Model
@@ -107,7 +107,7 @@ def build_checkpoints(specs: dict) -> dict:
     x, y = jnp.asarray(data.x), jnp.asarray(data.y)
     teacher = ravel_pytree(teacher_tree)[0] if teacher_tree is not None else None
     apply_flat, _, _ = flat_model(model, dtype)
-    loss_fn = make_loss(apply_flat, spec.model.loss)
+    loss_fn = make_loss(apply_flat, spec.model.loss, has_mask(spec.model.loss, data.y))
     w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
     check_model_fits(apply_flat, w0, x, y, spec.model.loss, "model")
     empty = jnp.zeros((0,), dtype)

@@ -188,3 +188,65 @@ def test_observed_sequences_record_each_tokens_loss():
     expected = -np.take_along_axis(logp, yp[None, None, ..., None], axis=-1)[..., 0]
     assert np.allclose(tokens, expected, rtol=1e-4, atol=1e-5)
     assert lh.bif(r, "probe").value.shape == (3 * T, 3 * T)
+
+
+def _masked(seed=2, keep=3):
+    """Tokens with the labels of all but ``keep`` positions of each row ignored (-100),
+    the kept ones at different places in different rows."""
+    x, y = _tokens(seed=seed)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((N, T)), axis=1)
+    ignored = order >= keep  # each row: ``keep`` positions kept
+    return x, np.where(ignored, -100, y), ~ignored
+
+
+def test_ignored_positions_leave_the_posterior_of_the_tokens_kept():
+    """Labels -100 mark positions to ignore. With 3 of 4 positions kept in every row,
+    the sequence model's loss is the flat model's on the 3·N kept tokens, so at equal nβ
+    the two posteriors are one: the same L at any w (to 1e-12), and HMC's λ̂ agree
+    within their MCSE."""
+    import jax.numpy as jnp
+
+    from lambda_hat.numerics.loss import make_loss, make_row_loss
+
+    x, y, kept = _masked()
+    flat_x, flat_y = x[kept][:, None], y[kept]  # (3N, 1) tokens and (3N,) labels
+
+    def lookup(w, xb):
+        table = jnp.asarray(w).reshape(VOCAB, VOCAB)
+        return table[xb] if xb.ndim == 2 and xb.shape[1] == T else table[xb[:, 0]]
+
+    masked = make_loss(lookup, "cross_entropy", masked=True)
+    plain = make_loss(lookup, "cross_entropy")
+    with __import__("jax").enable_x64(True):
+        for seed in range(3):
+            w = jnp.asarray(np.random.default_rng(seed).normal(size=VOCAB * VOCAB))
+            a = float(masked(w, (jnp.asarray(x), jnp.asarray(y))))
+            b = float(plain(w, (jnp.asarray(flat_x), jnp.asarray(flat_y))))
+            assert a == pytest.approx(b, rel=1e-12)
+        rows = make_row_loss(lookup, "cross_entropy")(w, (jnp.asarray(x), jnp.asarray(y)))
+        assert np.all(np.asarray(rows)[~kept] == 0) and np.all(np.asarray(rows)[kept] > 0)
+    params = _table(flat_x[:, 0], flat_y)
+    kw = dict(loss="cross_entropy", sampler="hmc", warmup=200, draws=400, seed=5, progress=False)
+    beta = 1 / np.log(N)
+    seq = lh.estimate(_lookup, params, (x, y), inverse_temperature=beta, **kw)
+    flat = lh.estimate(
+        lambda p, xb: p["table"][xb[:, 0]],
+        params,
+        (flat_x, flat_y),
+        inverse_temperature=beta / 3,
+        **kw,
+    )
+    assert seq.n_beta == pytest.approx(flat.n_beta, rel=1e-12)
+    assert seq.L0 == pytest.approx(flat.L0, rel=1e-12)
+    # one posterior; HMC's trajectories part in the last bits of the sums' order
+    assert abs(seq.llc_mean - flat.llc_mean) < 3 * np.hypot(seq.llc_mcse, flat.llc_mcse)
+
+
+def test_ignored_labels_are_refused_where_they_mean_nothing():
+    x, y = _tokens()
+    with pytest.raises(ConfigError, match=r"found -1 \(a negative label marks a position to"):
+        check_xy(x, np.where(y[:, 0] == 0, -1, y[:, 0]), "data")
+    with pytest.raises(ConfigError, match="every label of Y is negative"):
+        check_xy(x, np.full_like(y, -100), "data")
+    assert check_xy(x, _masked()[1], "data").out_dim == VOCAB
