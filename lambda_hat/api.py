@@ -108,7 +108,7 @@ class Target:
     apply: Callable  # apply(params, x) -> outputs (logits for cross_entropy)
     params: Any  # w* as the model's pytree, numpy leaves in the target's precision
     data: tuple  # (X, Y): the training rows, numpy arrays
-    loss: str  # "mse" or "cross_entropy"
+    loss: Any  # "mse", "cross_entropy", or a custom loss(outputs, targets) function
     L0: float  # meta.json metrics.L0: the loss at w* on data
     meta: dict  # the target's meta.json
 
@@ -118,7 +118,7 @@ def estimate(
     params,
     data,
     *,
-    loss: str = "mse",
+    loss: str | Callable = "mse",
     sampler: str = "sgld",
     chains: int = 4,
     draws: int | str | None = None,
@@ -140,8 +140,10 @@ def estimate(
     """λ̂ of ``apply`` at ``params`` (w*) on ``data = (X, Y)``.
 
     ``apply(params, x) -> outputs`` and ``params`` any pytree of float arrays, as for a
-    ``kind = "python"`` model; ``loss``: ``"mse"`` (½‖y − f‖², Y real) or
-    ``"cross_entropy"`` (Y integer labels, outputs logits). ``sampler`` and the keyword
+    ``kind = "python"`` model; ``loss``: ``"mse"`` (½‖y − f‖², Y real),
+    ``"cross_entropy"`` (Y integer labels, outputs logits), or your own function
+    ``loss(outputs, targets)`` giving each row's loss (rows,) or each position's (rows,
+    T), whose mean is L_n. ``sampler`` and the keyword
     arguments are those of an experiments file's ``[[samplers]]`` entry (e.g.
     ``step_size=1e-5, batch_size=512`` for sgld); ``draws="auto"`` samples until
     converged or ``max_draws`` (the verdict is ``result.budget``); ``max_time``
@@ -314,6 +316,7 @@ def load_target(target, root="runs") -> Target:
     target's copy of the module), a built-in kind's own for ``mlp``, ``dln``, ...
     """
     from lambda_hat import runner
+    from lambda_hat.targets.build import loss_of
 
     folder = _target_folder(target, root)
     meta, data, stored = runner.load_target(folder.parent.parent, folder.name)
@@ -325,7 +328,7 @@ def load_target(target, root="runs") -> Target:
         apply=apply,
         params=params,
         data=(data["X"], data["Y"]),
-        loss=spec.model.loss,
+        loss=loss_of(spec.model),
         L0=float(meta.metrics.L0),
         meta=meta.to_json(),
     )
@@ -468,8 +471,11 @@ def _posterior(apply, params, data, loss: str, spec):
     from lambda_hat.targets.checks import check_labels, check_model_fits
     from lambda_hat.targets.kind import LOSSES
 
-    if loss not in LOSSES:
-        raise ConfigError(f"{WHERE}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    if not callable(loss) and loss not in LOSSES:
+        raise ConfigError(
+            f"{WHERE}: loss must be one of {', '.join(LOSSES)} or a function "
+            f"loss(outputs, targets) giving each row's (or position's) loss, got {loss!r}"
+        )
     check_labels(loss, check_xy(data[0], data[1], WHERE).labels, WHERE, "Y")
     host = np.dtype(spec.precision)  # "float32" | "float64"
     w_star, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))

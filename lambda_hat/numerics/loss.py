@@ -5,6 +5,8 @@
 
 i.e. negative log-likelihoods per row: Gaussian with unit noise variance (up to a
 constant) and categorical with logits f_w(x). The tempered posterior uses exp(−nβ L_n(w)).
+A custom loss is a function ``loss(outputs, targets)`` of a batch's rows giving each
+row's loss (rows,), or each position's (rows, T); L_n is their mean.
 A loss is a function of the flat parameters and a batch ``(x, y)`` of rows.
 
 For sequences, a row is a sequence: labels y_i of shape (T,) and logits f_w(x_i) of
@@ -29,9 +31,20 @@ LOSS_DESCRIPTIONS = {
 }
 
 
-def make_row_loss(apply_flat: Callable, loss: str = "mse") -> Callable:
+def describe_loss(loss: str) -> str:
+    """The formula of a loss by name: a built-in one's, or a custom one's (its name
+    ``module:function`` of (outputs, targets) per row or per position)."""
+    if loss in LOSS_DESCRIPTIONS:
+        return LOSS_DESCRIPTIONS[loss]
+    return f"L_n(w) = (1/n) sum_i mean_t {loss}(f_w(x_i), y_i)[t] (a custom loss)"
+
+
+def make_row_loss(apply_flat: Callable, loss: str | Callable = "mse") -> Callable:
     """``row_loss(w, batch)``: each row's loss, unreduced over a sequence's positions:
-    (rows,) for one output or label per row, (rows, T) for labels per position."""
+    (rows,) for one output or label per row, (rows, T) for labels per position. A
+    callable ``loss(outputs, targets)`` is a custom loss giving those itself."""
+    if callable(loss):
+        return lambda w, batch: loss(apply_flat(w, batch[0]), batch[1])
     if loss == "mse":
         return lambda w, batch: 0.5 * jnp.sum((batch[1] - apply_flat(w, batch[0])) ** 2, axis=-1)
     if loss == "cross_entropy":
@@ -57,16 +70,23 @@ def has_mask(loss: str, y) -> bool:
     """Labels with ignored positions (a negative label), which need the masked loss."""
     import numpy as np
 
-    return loss == "cross_entropy" and bool(np.any(np.asarray(y) < 0))
+    return isinstance(loss, str) and loss == "cross_entropy" and bool(np.any(np.asarray(y) < 0))
 
 
-def make_loss(apply_flat: Callable, loss: str = "mse", masked: bool = False) -> Callable:
+def make_loss(apply_flat: Callable, loss: str | Callable = "mse", masked: bool = False) -> Callable:
     """``loss(w, batch)``: the mean over the rows of ``batch = (x, y)`` of the row loss;
     ``masked``: labels may be negative (ignored positions, see the module docstring).
 
     Written out rather than as the mean of ``make_row_loss``: XLA fuses that form
     differently, and the stored runs' values would change in their last bits (and so
     the unmasked form is kept for labels without ignored positions)."""
+    if callable(loss):  # a custom per-row (per-position) loss: the mean over all of them
+
+        def custom(w, batch):
+            x, y = batch
+            return jnp.mean(loss(apply_flat(w, x), y))
+
+        return custom
     if masked and loss == "cross_entropy":
 
         def masked_cross_entropy(w, batch):

@@ -187,7 +187,7 @@ def _posteriors(job: _Job):
     step on a training's last checkpoint; None: tune on the run's own), and its
     observed datasets."""
     from lambda_hat.sampling import posterior_of
-    from lambda_hat.targets.build import dtype_of, flat_apply
+    from lambda_hat.targets.build import dtype_of, flat_apply, loss_of
 
     spec, model = job.spec, job.target.model
     set_precision(spec.precision)
@@ -196,14 +196,15 @@ def _posteriors(job: _Job):
     x, y = _rows(job)
     restriction = _restriction(job)
     keep = None if restriction is None else restriction.indices
-    posterior = posterior_of(apply_flat, model.loss, x, y, job.params["w_star"], spec, keep)
+    loss = loss_of(model)
+    posterior = posterior_of(apply_flat, loss, x, y, job.params["w_star"], spec, keep)
     observed = _observed(job, apply_flat, posterior)
     if not sampler(spec.sampler).tunes_on_last_checkpoint(spec.params):
         return posterior, None, observed, restriction
     w_last = _last_checkpoint_w(job.target, job.folder.parent)
     if w_last is None:
         return posterior, None, observed, restriction
-    tune_on = posterior_of(apply_flat, model.loss, x, y, w_last, spec, keep)
+    tune_on = posterior_of(apply_flat, loss, x, y, w_last, spec, keep)
     return posterior, tune_on, observed, restriction
 
 
@@ -253,7 +254,7 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
 
     from lambda_hat.config.specs import check_observed_size
     from lambda_hat.targets.arrays import cast
-    from lambda_hat.targets.build import table_rows
+    from lambda_hat.targets.build import loss_of, table_rows
     from lambda_hat.targets.checks import check_model_fits
 
     spec, out, values = job.spec, [], {}
@@ -261,7 +262,7 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
     for name, table in spec.observe.items():
         rows = table_rows(job.target, table, job.data["X"], job.data["Y"])
         x, y = cast(*rows, np.dtype(spec.precision))
-        loss = job.target.model.loss
+        loss = loss_of(job.target.model)
         w_star = np.asarray(job.params["w_star"], np.dtype(spec.precision))
         check_model_fits(apply_flat, w_star, x, y, loss, f"{where}: observe {name!r}")
         shape = jax.eval_shape(posterior.observed, posterior.w_star, (x, y)).shape
@@ -283,7 +284,7 @@ def _part_llc(job: _Job, leaves: list[str]) -> float | None:
 def _analysis(job: _Job, est, posterior, sampling_sec: float, truth) -> dict:
     """analysis.json's estimate, diagnostics and provenance (before its files' part);
     ``truth``: the closed-form λ of what was sampled, or None."""
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
+    from lambda_hat.numerics.loss import describe_loss
 
     spec, result, summ = job.spec, est.result, est.summary
     prepared = sampler(spec.sampler).record_key
@@ -321,7 +322,7 @@ def _analysis(job: _Job, est, posterior, sampling_sec: float, truth) -> dict:
         **({"time_budget": est.time_budget} if est.time_budget else {}),
         "trust": est.trust,
         "warnings": est.warnings,
-        "loss": LOSS_DESCRIPTIONS[job.target.model.loss],
+        "loss": describe_loss(job.target.model.loss),
         "loss_name": job.target.model.loss,
         "code_sha": code_sha(),
         "pkg_versions": pkg_versions(),

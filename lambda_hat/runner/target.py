@@ -142,7 +142,7 @@ def _write_target(tmp: Path, spec: TargetSpec, tid: str, names: dict, arrays_fn)
 
 def _meta(spec: TargetSpec, tid: str, names: dict, arrays, start: float) -> TargetMeta:
     """meta.json of a target built from ``arrays`` (its build started at ``start``)."""
-    from lambda_hat.numerics.loss import LOSS_DESCRIPTIONS
+    from lambda_hat.numerics.loss import describe_loss
 
     truth = true_llc(spec)
     model_cfg = to_dict(spec.model)
@@ -171,7 +171,7 @@ def _meta(spec: TargetSpec, tid: str, names: dict, arrays, start: float) -> Targ
             train_loss_final=float(history[-1]) if history.size else None,
             test_loss=arrays.test_loss,
         ),
-        loss=LOSS_DESCRIPTIONS[spec.model.loss],
+        loss=describe_loss(spec.model.loss),
         loss_name=spec.model.loss,
         true_llc=float(truth) if truth is not None else None,
         true_llc_exact=str(truth) if truth is not None else None,

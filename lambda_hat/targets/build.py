@@ -59,6 +59,12 @@ def flat_apply(model_spec, dtype, origin=None):
     return flat_model(model_of(model_spec).build(model_spec, dtype, origin), dtype)
 
 
+def loss_of(model_spec):
+    """The model's loss as the numerics take it: a built-in loss's name, or a custom
+    loss function (a python model's ``loss = "module:function"``)."""
+    return model_of(model_spec).loss_of(model_spec)
+
+
 def param_leaves(model_spec, origin=None) -> tuple[tuple[str, int], ...]:
     """((name, size), ...) of the model's parameter leaves in the flat vector's order:
     its kind's readable names, else each leaf's key path joined by ``/`` (read off the
@@ -107,9 +113,10 @@ def build_checkpoints(specs: dict) -> dict:
     x, y = jnp.asarray(data.x), jnp.asarray(data.y)
     teacher = ravel_pytree(teacher_tree)[0] if teacher_tree is not None else None
     apply_flat, _, _ = flat_model(model, dtype)
-    loss_fn = make_loss(apply_flat, spec.model.loss, has_mask(spec.model.loss, data.y))
+    loss = loss_of(spec.model)
+    loss_fn = make_loss(apply_flat, loss, has_mask(loss, data.y))
     w0 = teacher if spec.training.init == "teacher" else ravel_pytree(model.init(k_init))[0]
-    check_model_fits(apply_flat, w0, x, y, spec.model.loss, "model")
+    check_model_fits(apply_flat, w0, x, y, loss, "model")
     empty = jnp.zeros((0,), dtype)
     if spec.training.init == "given":  # each checkpoint's w* from the factory for its step
         trained = [(w0, empty)] + [(_given(s, dtype), empty) for s in list(specs.values())[1:]]

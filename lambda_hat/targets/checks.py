@@ -4,7 +4,7 @@ the specs) and again when a target is built (from the arrays), before any traini
 from __future__ import annotations
 
 from lambda_hat.errors import ConfigError
-from lambda_hat.targets.kind import LABELS
+from lambda_hat.targets.kind import LABELS, is_custom
 from lambda_hat.targets.registry import data_of
 
 
@@ -50,8 +50,9 @@ def check_pair(model, data, training, where: str) -> None:
 
 
 def check_labels(loss: str, labels: str, where: str, source: str) -> None:
-    """The loss fits the labels: cross_entropy integer classes, mse real values."""
-    if LABELS[loss] == labels:
+    """The loss fits the labels: cross_entropy integer classes, mse real values (a custom
+    loss takes what it takes)."""
+    if is_custom(loss) or LABELS[loss] == labels:
         return
     want = "integer class labels" if loss == "cross_entropy" else "real-valued targets"
     have = "integer labels" if labels == "classes" else "real-valued Y"
@@ -108,5 +109,30 @@ def check_model_fits(apply_flat, w, x, y, loss: str, where: str) -> None:
             f"{where}: apply(params, X) fails on two rows of the data: "
             f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
         ) from None
+    if callable(loss):
+        _check_custom(loss, out, y, where)
+        return
     max_label = int(np.max(np.asarray(y))) if loss == "cross_entropy" else None
     check_outputs(out.shape, y[:2].shape, loss, where, max_label)
+
+
+def _check_custom(loss, out, y, where: str) -> None:
+    """A custom loss runs on two rows' outputs and targets and gives (rows[, T]) values."""
+    import jax
+
+    from lambda_hat.targets.factories import FactoryError, user_traceback
+
+    name = getattr(loss, "__name__", "loss")
+    targets = jax.ShapeDtypeStruct(y[:2].shape, y.dtype)
+    try:
+        shape = tuple(jax.eval_shape(loss, out, targets).shape)
+    except Exception as exc:
+        raise FactoryError(
+            f"{where}: the loss {name}(outputs, targets) fails on two rows: "
+            f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
+        ) from None
+    if len(shape) not in (1, 2) or shape[0] != 2:
+        raise ConfigError(
+            f"{where}: the loss {name}(outputs, targets) must give each row's loss, (rows,), "
+            f"or each position's, (rows, T); for 2 rows it returned shape {shape}"
+        )

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-LOSSES = ("mse", "cross_entropy")
+LOSSES = ("mse", "cross_entropy")  # built in; a python model may name its own function
+
+
+def is_custom(loss) -> bool:
+    """A custom loss: a function, or its name ``module:function``."""
+    return callable(loss) or (isinstance(loss, str) and loss not in LOSSES)
 # what a loss needs of the labels Y
 LABELS = {"mse": "real", "cross_entropy": "classes"}
 
@@ -70,6 +75,8 @@ class ModelKind:
     # order, named readably (``restrict`` matches them); None: the key paths of the
     # built model's parameter pytree, '/'-joined (``targets/build.param_leaves``)
     leaves: Callable[[Any], tuple] | None = None
+    # (spec) -> the loss as the numerics take it: a built-in name, or a custom function
+    loss_of: Callable[[Any], Any] = lambda spec: spec.loss
     # (spec, data spec, names of the moved leaves) -> λ of a weight-restricted run, or None
     part_llc: Callable[[Any, Any, tuple], Any] = lambda model, data, leaves: None
 

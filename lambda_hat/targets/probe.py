@@ -32,6 +32,5 @@ def check_python_models(tasks, source: str) -> None:
         data = data_of(spec.data).build(spec.data, model, None, jax.random.PRNGKey(0), dtype)
         apply_flat, _, p = flat_model(model, dtype)
         w = jax.ShapeDtypeStruct((p,), dtype)
-        check_model_fits(
-            apply_flat, w, np.asarray(data.x), np.asarray(data.y), spec.model.loss, where
-        )
+        loss = python_model.loss_function(spec.model, f"{where}.loss")
+        check_model_fits(apply_flat, w, np.asarray(data.x), np.asarray(data.y), loss, where)

@@ -28,7 +28,7 @@ import numpy as np
 from lambda_hat.fields import build as build_spec
 from lambda_hat.fields import check
 from lambda_hat.targets import factories
-from lambda_hat.targets.kind import LOSSES, Model, ModelKind, Origin, ParseContext
+from lambda_hat.targets.kind import Model, ModelKind, Origin, ParseContext, is_custom
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,14 @@ class PythonModelSpec:
 
     factory: str = field(metadata=check(help="'module:function' returning (apply, params)"))
     args: dict = field(default_factory=dict, metadata=check(help="keyword arguments"))
-    loss: str = field(default="mse", metadata=check(choices=LOSSES, help="mse | cross_entropy"))
+    loss: str = field(
+        default="mse",
+        metadata=check(
+            help="mse | cross_entropy | 'module:function', your own loss(outputs, targets) "
+            "giving each row's loss (rows,) or each position's (rows, T), in the factory's "
+            "module"
+        ),
+    )
     true_llc: float | None = field(
         default=None, metadata=check(gt=0.0, help="a λ you know, shown next to estimates")
     )
@@ -55,7 +62,31 @@ DERIVED = ("source_sha256", "source_path")
 def parse(table: dict, where: str, ctx: ParseContext) -> PythonModelSpec:
     factories.reject_computed(table, where, DERIVED)
     source = factories.find_factory(table, where, ctx.base_dir)
-    return build_spec(PythonModelSpec, table, where, **source)
+    spec = build_spec(PythonModelSpec, table, where, **source)
+    if is_custom(spec.loss):
+        loss_function(spec, f"{where}.loss")  # it exists and is a function
+    return spec
+
+
+def loss_function(spec: PythonModelSpec, where: str = "model.loss"):
+    """The model's loss as the numerics take it: ``mse`` or ``cross_entropy`` by name,
+    or the custom function ``module:function`` from the factory's module (the file the
+    target keeps, so its runs use the loss it was trained with)."""
+    if not is_custom(spec.loss):
+        return spec.loss
+    module, _ = factories.split_ref(spec.loss, where)
+    own, _ = factories.split_ref(spec.factory, where)
+    if module != own:
+        raise factories.FactoryError(
+            f"{where}: {spec.loss!r} is not in the factory's module {own!r}; define the "
+            f"loss in {own}.py (the target keeps that file) and give loss = "
+            f"'{own}:{spec.loss.split(':')[-1]}'"
+        )
+    file = factories.check_unchanged(spec.source_path, spec.source_sha256, where)
+    fn = factories.load_factory(spec.loss, file, where)
+    if not callable(fn):
+        raise factories.FactoryError(f"{where}: {spec.loss} is not a function")
+    return fn
 
 
 def call(spec: PythonModelSpec, origin: Origin, where: str = "model") -> tuple:
@@ -169,4 +200,5 @@ KIND = ModelKind(
     seed_use=seed_use,
     save_files=save_source,
     from_folder=from_folder,
+    loss_of=loss_function,
 )

@@ -174,3 +174,26 @@ def equinox_same_mlp(in_dim: int, width: int, classes: int, seed: int = 0):
         return jax.vmap(eqx.combine(p, static))(x)
 
     return apply, params
+
+
+def linear(in_dim: int = 3, seed: int = 0):
+    """y = x·w, one output: (apply, params) at the teacher's w."""
+    w = np.array([1.0, -2.0, 0.5])[:in_dim, None]
+    return (lambda p, x: x @ p["w"]), {"w": jnp.asarray(w)}
+
+
+def regression(n: int = 500, seed: int = 0):
+    """Inputs (n, 3) and y = x·(1, −2, 0.5) + Laplace noise, (n, 1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    return x, x @ np.array([[1.0], [-2.0], [0.5]]) + rng.laplace(scale=0.3, size=(n, 1))
+
+
+def log_cosh(outputs, targets):
+    """A custom loss: log cosh of each row's residual, summed over outputs: (rows,)."""
+    return jnp.sum(jnp.logaddexp(targets - outputs, outputs - targets) - jnp.log(2.0), axis=-1)
+
+
+def scalar_loss(outputs, targets):
+    """Not a per-row loss: one number for the whole batch."""
+    return jnp.mean((targets - outputs) ** 2)
