@@ -122,12 +122,15 @@ def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -
 
 def _part(analysis: RunAnalysis) -> str | None:
     """What of the model and data a run's λ̂ is of, when not all of both: ``layer2/W``
-    (its ``restrict``), ``data=probe`` (the table a data-refined run sampled), or None."""
+    (its ``restrict``), ``data=probe`` (the table a data-refined run sampled), the prior
+    alone (nβ = 0), or None."""
     parts = []
     if analysis.restricted:
         parts.append(", ".join(analysis.restricted["restrict"]))
     if analysis.refined:
         parts.append(f"data={analysis.refined['data']}")
+    if analysis.n_beta == 0:
+        parts.append("prior alone (nβ = 0)")
     return " · ".join(parts) or None
 
 

@@ -187,7 +187,7 @@ def _budget(spec: RunSpec, L0: float, n_beta: float):
     from lambda_hat.analysis.budget import Budget
     from lambda_hat.config.specs import AUTO_FIRST_DRAWS
 
-    return Budget(AUTO_FIRST_DRAWS, spec.max_draws, L0, n_beta)
+    return Budget(AUTO_FIRST_DRAWS, spec.max_draws, L0, n_beta or 1.0)  # nβ = 0: L's trace
 
 
 def _schedule(spec: RunSpec, progress, auto, snapshots, observe=(), time_left=None):
@@ -216,7 +216,7 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     from lambda_hat.store.trust import judge
 
     llc = llc_trace(result.loss, L0, n_beta)
-    summ = summary.summarize(llc)
+    summ = summary.summarize(llc) if n_beta else _prior_summary(result.loss, L0)
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
     timed_out = "draws" in (result.cut or {})  # max_time ended sampling: its own warning
     budget = auto.record(llc.shape[1] if timed_out else None) if auto else None
@@ -237,6 +237,23 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     return Estimate(
         result, llc, summ, warnings, L0, n_beta, budget, record, spec, resumed, verdict, timed
     )
+
+
+def _prior_summary(loss: np.ndarray, L0: float) -> dict:
+    """nβ = 0 (the prior alone): λ̂ is 0 by definition; ESS, R-hat and drift are those
+    of the loss trace, which the observed losses' covariances are estimated along."""
+    from lambda_hat.analysis import summary
+
+    summ = summary.summarize(loss - L0)
+    zero = {"llc_mean": 0.0, "llc_std": 0.0, "llc_draw_std": 0.0, "llc_mcse": 0.0}
+    per_chain = [0.0] * loss.shape[0]
+    return {
+        **summ,
+        **zero,
+        "llc_per_chain": per_chain,
+        "first_quarter_mean": None,
+        "last_quarter_mean": None,
+    }
 
 
 def check_finite(spec: RunSpec, result) -> None:

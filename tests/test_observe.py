@@ -146,3 +146,37 @@ def test_a_per_component_susceptibility_takes_a_restricted_and_a_full_run(proble
     )
     with pytest.raises(ConfigError, match="did not observe 'p' on the same rows"):
         lh.susceptibility(part, "p", full=other)
+
+
+def test_the_n_beta_zero_control_samples_the_prior(problem):
+    """inverse_temperature = 0: the localization prior N(w*, I/γ) alone. λ̂ is 0 by
+    definition, the verdict is the loss trace's, and the probe rows' BIF is the
+    prior's exact −Cov(ℓ_i, ℓ_j) = −(r_i r_j C_ij + ½ C_ij²), C = A Aᵀ/γ."""
+    xp, yp = problem["probe"]
+    w = problem["params"]["w"]
+    r = lh.estimate(
+        _linear,
+        problem["params"],
+        problem["data"],
+        sampler="nuts",
+        draws=1000,
+        inverse_temperature=0,
+        observe={"p": problem["probe"]},
+        progress=False,
+    )
+    assert r.n_beta == 0 and r.llc_mean == 0 and r.trust["verdict"] == "converged"
+    assert r.ess > 400 and np.all(r.llc == 0)
+    residual, c = (yp - xp @ w)[:, 0], xp @ xp.T  # γ = 1
+    exact = -(np.outer(residual, residual) * c + 0.5 * c**2)
+    bif = lh.bif(r, "p")
+    assert np.max(np.abs(bif.value - exact) / bif.mcse) < 4.5
+
+
+def test_the_n_beta_zero_control_is_one_key_away(write_toml):
+    from lambda_hat.config import load
+    from tests.config.helpers import ONE_SAMPLER
+
+    (spec,) = load(write_toml(ONE_SAMPLER + "inverse_temperature = 0\n")).samplers
+    assert spec.inverse_temperature == 0.0
+    with pytest.raises(ConfigError, match=r"inverse_temperature: must be at least 0.0, got -1"):
+        load(write_toml(ONE_SAMPLER + "inverse_temperature = -1\n"))

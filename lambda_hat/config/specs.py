@@ -146,7 +146,12 @@ class SamplerSpec:
     )
     seed: int = 0
     inverse_temperature: float | None = field(
-        default=None, metadata=check(gt=0.0, help="beta; default 1/log(n)")
+        default=None,
+        metadata=check(
+            ge=0.0,
+            help="beta; default 1/log(n). 0: the prior alone, the n-beta = 0 control of "
+            "observed losses (λ̂ is 0 by definition; the diagnostics are the loss's)",
+        ),
     )
     # γ = 1: on the [10,10,10] r=5 DLN (n = 2000, HMC) γ = 0.1 / 1 / 10 / 100 gave
     # λ̂ = 43.5 / 45.0 / 41.4 / 31.7 (true 47); larger γ cuts off flat directions,

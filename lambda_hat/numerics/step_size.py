@@ -166,7 +166,8 @@ def examine(posterior, params, seed: int = 0, rows: int | None = None) -> dict:
     on = subsample(posterior, rows, seed) if sample else posterior
     h_plain = top_curvature(on)
     fges = 2.0 * ITERATIONS * (on.n / posterior.n)
-    hessian_top = (h_plain - float(posterior.localization)) / posterior.n_beta
+    gamma = float(posterior.localization)  # nβ = 0 (the prior alone): no loss curvature seen
+    hessian_top = (h_plain - gamma) / posterior.n_beta if posterior.n_beta else 0.0
     out = {"hessian_top_eigenvalue": hessian_top, "h_max": h_plain, "time_per_step": 1.0}
     if params.precond != "none":
         plain_step = 4.0 * TOLERANCE / h_plain

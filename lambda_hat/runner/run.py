@@ -140,10 +140,11 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     sampling_sec = clock.lap("sample")
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
-    truth = None if job.spec.data else job.meta.true_llc  # data-refined: not the target's λ
+    # data-refined, or the prior alone (nβ = 0): not the target's λ
+    truth = None if job.spec.data or not job.spec.inverse_temperature else job.meta.true_llc
     if restriction is not None:
         record = _restricted_record(job, restriction)
-        truth = None if job.spec.data else _part_llc(job, record["leaves"])
+        truth = None if truth is None else _part_llc(job, record["leaves"])
     analysis = _analysis(job, est, posterior, sampling_sec, truth)
     if restriction is not None:
         analysis["p"] = record["of"]

@@ -13,6 +13,8 @@ LOSSES = ("mse", "cross_entropy")  # built in; a python model may name its own f
 def is_custom(loss) -> bool:
     """A custom loss: a function, or its name ``module:function``."""
     return callable(loss) or (isinstance(loss, str) and loss not in LOSSES)
+
+
 # what a loss needs of the labels Y
 LABELS = {"mse": "real", "cross_entropy": "classes"}
 

@@ -215,7 +215,9 @@ def sample_adapted(
         return step
 
     # the state's log density is the full-data one: L_n at every draw for free
-    trace = run_chains(key_run, make_step, adaptation.states, posterior, schedule, record="last")
+    trace = run_chains(
+        key_run, make_step, adaptation.states, posterior, schedule, record=_recording(posterior)
+    )
     result = adapted_result(trace, adaptation, adaptation.states, name, extra)
     if dispersal is None:
         return result
@@ -243,3 +245,9 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         schedule,
         num_integration_steps=steps,
     )
+
+
+def _recording(posterior) -> str:
+    """The chain's own log density gives L_n for free, unless nβ = 0 (the prior alone:
+    it holds no loss, so each kept draw's L_n is computed)."""
+    return "last" if posterior.n_beta else "full"

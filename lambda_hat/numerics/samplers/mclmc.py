@@ -141,7 +141,9 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         return step
 
     # the state's log density is the full-data one: L_n at every draw for free
-    trace = run_chains(key_run, make_step, states, posterior, schedule, record="last")
+    trace = run_chains(
+        key_run, make_step, states, posterior, schedule, record=_recording(posterior)
+    )
     warm = warm_calls.astype(np.float64)
     energy = np.asarray(trace.info["energy_change"], np.float64)
     p = posterior.num_params
@@ -176,3 +178,9 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         observed=trace.observed,
         cut=trace.cut,
     )
+
+
+def _recording(posterior) -> str:
+    """The chain's own log density gives L_n for free, unless nβ = 0 (the prior alone:
+    it holds no loss, so each kept draw's L_n is computed)."""
+    return "last" if posterior.n_beta else "full"
