@@ -382,44 +382,39 @@ def _run_folder(run, root) -> Path:
     """The folder of ``run``: given as a run folder, or a name or ID prefix in ``root``."""
     from lambda_hat.store.layout import ANALYSIS
 
-    path = Path(run)
-    if (path / ANALYSIS).is_file():
-        return path
-    from lambda_hat.store.catalog import Catalog
-    from lambda_hat.store.run_names import parse_run_folder
-
-    catalog = Catalog(root)
-    name = catalog.resolve_prefix(str(run))
-    named = parse_run_folder(name)
-    if named is None:
-        raise StoreError(
-            f"{run!r} names the target {name}, not a run; give a run's ID "
-            "(`lambda-hat results` lists them) or the run's folder"
-        )
-    for tid in catalog.target_ids():
-        folder = catalog.layout.run_dir(tid, name)
-        if folder.is_dir():
-            return folder
-    raise StoreError(f"run {name} has no folder in {root}")
+    return _stored_folder(run, root, ANALYSIS, "run")
 
 
 def _target_folder(target, root) -> Path:
     """The folder of ``target``: given as a target folder, or an ID prefix in ``root``."""
     from lambda_hat.store.layout import META
 
-    path = Path(target)
-    if (path / META).is_file():
-        return path
+    return _stored_folder(target, root, META, "target")
+
+
+def _stored_folder(ref, root, marker: str, kind: str) -> Path:
+    """The folder of a ``kind`` ("run" or "target"): ``ref`` is one (it holds
+    ``marker``), or a name or unique ID prefix in the store at ``root``."""
+    if (Path(ref) / marker).is_file():
+        return Path(ref)
     from lambda_hat.store.catalog import Catalog
 
     catalog = Catalog(root)
-    name = catalog.resolve_prefix(str(target))
-    if not name.startswith("tgt_"):
+    name = catalog.resolve_prefix(str(ref))
+    is_target = name.startswith("tgt_")
+    if is_target != (kind == "target"):
+        other = "target" if is_target else "run"
+        listing = "results" if kind == "run" else "status"
         raise StoreError(
-            f"{target!r} names the run {name}, not a target; give its target's ID "
-            "(`lambda-hat status` lists them) or the target's folder"
+            f"{ref!r} names the {other} {name}, not a {kind}; give a {kind}'s ID "
+            f"(`lambda-hat {listing}` lists them) or the {kind}'s folder"
         )
-    return catalog.layout.target_dir(name)
+    if is_target:
+        return catalog.layout.target_dir(name)
+    for tid in catalog.target_ids():
+        if (folder := catalog.layout.run_dir(tid, name)).is_dir():
+            return folder
+    raise StoreError(f"run {name} has no folder in {root}")
 
 
 def _model_at(spec, w_star):

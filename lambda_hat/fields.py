@@ -225,6 +225,24 @@ def build(cls: type, table: Any, where: str, *, stored: bool = False, **fixed: A
     return cls(**kwargs)
 
 
+def env_number(name: str, default: float, *, positive: bool, expected: str) -> float:
+    """The number in environment variable ``name`` (``default`` when it is unset): at
+    least 0, or above 0 when ``positive``; anything else is refused, naming the variable
+    and what was ``expected`` ("seconds ≥ 0, e.g. 60")."""
+    import os
+
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 if positive else value >= 0):
+        raise ConfigError(f"${name} = {text!r}: expected {expected}")
+    return value
+
+
 def describe(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, type, default, help) for each field: used by docs and `--help` output."""
     hints = typing.get_type_hints(cls)

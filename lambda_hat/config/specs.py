@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lambda_hat.errors import ConfigError
-from lambda_hat.fields import build, check, duration_seconds
+from lambda_hat.fields import build, check, duration_seconds, env_number
 from lambda_hat.samplers.hmc import HMCParams  # noqa: F401  (re-exported)
 from lambda_hat.samplers.kind import AUTO_FIRST_DRAWS, AUTO_MAX_DRAWS
 from lambda_hat.samplers.mclmc import MCLMCParams  # noqa: F401
@@ -241,18 +241,9 @@ OBSERVED_LIMIT_ENV = "LAMBDA_HAT_MAX_OBSERVED_MB"  # overrides it
 
 def observed_limit_mb() -> float:
     """``$LAMBDA_HAT_MAX_OBSERVED_MB`` if set, else OBSERVED_LIMIT_MB."""
-    import os
-
-    text = os.environ.get(OBSERVED_LIMIT_ENV)
-    if text is None:
-        return OBSERVED_LIMIT_MB
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ConfigError(f"${OBSERVED_LIMIT_ENV} = {text!r}: expected megabytes > 0, e.g. 4096")
-    return value
+    return env_number(
+        OBSERVED_LIMIT_ENV, OBSERVED_LIMIT_MB, positive=True, expected="megabytes > 0, e.g. 4096"
+    )
 
 
 def observed_mb(spec: RunSpec, values: dict[str, int]) -> float:

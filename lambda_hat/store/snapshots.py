@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_hat.errors import ConfigError
+from lambda_hat.fields import env_number
 from lambda_hat.store import npz
 from lambda_hat.store.atomic import replacing
 
@@ -47,16 +46,9 @@ META = "__meta__"
 
 def save_every() -> float:
     """Seconds between saves: ``$LAMBDA_HAT_SAVE_EVERY_SEC`` if set, else SAVE_EVERY_SEC."""
-    text = os.environ.get(SAVE_EVERY_ENV)
-    if text is None:
-        return SAVE_EVERY_SEC
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ConfigError(f"${SAVE_EVERY_ENV} = {text!r}: expected seconds ≥ 0, e.g. 60")
-    return value
+    return env_number(
+        SAVE_EVERY_ENV, SAVE_EVERY_SEC, positive=False, expected="seconds ≥ 0, e.g. 60"
+    )
 
 
 def part_path(path: Path, name: str) -> Path:
