@@ -120,16 +120,22 @@ def sample_llc(
         **prepared.starts,
     )
     check_finite(spec, result)
-    if restriction is not None:
-        result = result._replace(positions=restriction.embed(result.positions))
-    if prepared.fges:  # preparation's work (e.g. Hessian-vector products), shared by chains
-        share = prepared.fges / spec.chains
-        result = result._replace(
-            fges_per_chain=result.fges_per_chain + share,
-            warmup_fges_per_chain=result.warmup_fges_per_chain + share,
-        )
+    result = _completed(result, prepared.fges / spec.chains, restriction)
     est = _estimate(result, spec, prepared, auto, L0, posterior.n_beta, snapshots)
     return est._replace(observed_at_w_star=_at_w_star(posterior, observe))
+
+
+def _completed(result, share: float, restriction):
+    """The sampler's result with each chain's ``share`` of the preparation's work (e.g.
+    Hessian-vector products) counted, and a restricted run's positions made whole."""
+    if restriction is not None:
+        result = result._replace(positions=restriction.embed(result.positions))
+    if not share:
+        return result
+    return result._replace(
+        fges_per_chain=result.fges_per_chain + share,
+        warmup_fges_per_chain=result.warmup_fges_per_chain + share,
+    )
 
 
 def _at_w_star(posterior, observe: tuple) -> dict | None:

@@ -48,31 +48,35 @@ def write_trace(
     if positions is not None:
         posterior["w"] = np.asarray(positions)
         attrs = {**attrs, "w_layout": W_LAYOUT}
-    groups = {"posterior": posterior, "sample_stats": dict(sample_stats)}
-    groups["observed"] = dict(observed or {})
-    groups[AT_W_STAR] = dict(observed_at_w_star or {})
+    groups = {
+        "posterior": posterior,
+        "sample_stats": dict(sample_stats),
+        "observed": dict(observed or {}),
+        AT_W_STAR: dict(observed_at_w_star or {}),
+    }
     created = datetime.datetime.now(datetime.UTC).isoformat()
     image = io.BytesIO()
     with h5netcdf.File(image, "w") as fh:
         for key, value in attrs.items():
             fh.attrs[key] = value
         for group_name, variables in groups.items():
-            if not variables:
-                continue
-            group = fh.create_group(group_name)
-            group.attrs["created_at"] = created
-            group.attrs["creation_library"] = "lambda-hat"
-            arrays = {name: np.asarray(v) for name, v in variables.items()}
-            dims = {name: _dims(group_name, name, a) for name, a in arrays.items()}
-            sizes = {
-                d: n for name, a in arrays.items() for d, n in zip(dims[name], a.shape, strict=True)
-            }
-            group.dimensions = sizes
-            for dim, size in sizes.items():
-                group.create_variable(dim, (dim,), data=np.arange(size, dtype=np.int64))
-            for name, array in arrays.items():
-                _write_variable(group, name, dims[name], array)
+            if variables:
+                _write_group(fh.create_group(group_name), group_name, variables, created)
     Path(path).write_bytes(image.getbuffer())
+
+
+def _write_group(group, group_name: str, variables: dict, created: str) -> None:
+    """One group's variables, with a coordinate variable per dimension."""
+    group.attrs["created_at"] = created
+    group.attrs["creation_library"] = "lambda-hat"
+    arrays = {name: np.asarray(v) for name, v in variables.items()}
+    dims = {name: _dims(group_name, name, a) for name, a in arrays.items()}
+    sizes = {d: n for name, a in arrays.items() for d, n in zip(dims[name], a.shape, strict=True)}
+    group.dimensions = sizes
+    for dim, size in sizes.items():
+        group.create_variable(dim, (dim,), data=np.arange(size, dtype=np.int64))
+    for name, array in arrays.items():
+        _write_variable(group, name, dims[name], array)
 
 
 def _dims(group: str, name: str, array: np.ndarray) -> tuple:

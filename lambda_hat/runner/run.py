@@ -127,30 +127,13 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     from lambda_hat.sampling import sample_llc
 
     with job.snapshots.kept_on_stop():  # a stop (Ctrl-C, SIGTERM) first saves each stage
-        est = sample_llc(
-            posterior,
-            job.spec,
-            job.progress,
-            tune_on,
-            job.stage,
-            job.snapshots,
-            observed,
-            restriction,
-        )
+        at = (job.progress, tune_on, job.stage, job.snapshots, observed, restriction)
+        est = sample_llc(posterior, job.spec, *at)
     sampling_sec = clock.lap("sample")
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
-    # data-refined, or the prior alone (nβ = 0): not the target's λ
-    truth = None if job.spec.data or not job.spec.inverse_temperature else job.meta.true_llc
-    if restriction is not None:
-        record = _restricted_record(job, restriction)
-        truth = None if truth is None else _part_llc(job, record["leaves"])
-    analysis = _analysis(job, est, posterior, sampling_sec, truth)
-    if restriction is not None:
-        analysis["p"] = record["of"]
-        analysis["restricted"] = record
-    if job.spec.data:
-        analysis["refined"] = {"data": next(iter(job.spec.data)), "n": int(posterior.n)}
+    truth, focus = _focus(job, restriction, posterior)
+    analysis = {**_analysis(job, est, posterior, sampling_sec, truth), **focus}
     clock.lap("summary")
     spec, result = job.spec, est.result
     about = {"run_id": job.run_id, "target_id": spec.target_id, "L0": est.L0}
@@ -181,6 +164,22 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     record = RunAnalysis.from_json(analysis)
     write_json(tmp / ANALYSIS, record.to_json())
     return record
+
+
+def _focus(job: _Job, restriction, posterior) -> tuple[float | None, dict]:
+    """The closed-form λ of what was sampled (the target's; a restricted part's where its
+    kind knows it; none for a data-refined run or the prior alone, nβ = 0), and
+    analysis.json's ``restricted``/``refined`` records (``p`` stays the model's)."""
+    spec = job.spec
+    truth = None if spec.data or not spec.inverse_temperature else job.meta.true_llc
+    focus = {}
+    if restriction is not None:
+        record = _restricted_record(job, restriction)
+        truth = None if truth is None else _part_llc(job, record["leaves"])
+        focus.update(p=record["of"], restricted=record)
+    if spec.data:
+        focus["refined"] = {"data": next(iter(spec.data)), "n": int(posterior.n)}
+    return truth, focus
 
 
 def _posteriors(job: _Job):
