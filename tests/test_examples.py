@@ -48,7 +48,7 @@ def test_the_transformer_example_runs_small(tmp_path, capsys):
         ("checkpoints = [0, 10, 25, 50, 100, 200, 400]", "checkpoints = [30]"),
         ("thin = 20", "thin = 4"),
         ("burnin = 50", "burnin = 5"),
-        ("draws = 150", "draws = 40"),
+        ("draws = 150", "draws = 16"),
         (', ["layer1/head2/*"], ["layer1/mlp/*"]]', "]"),
         ('root = "runs"', f'root = "{tmp_path / "runs"}"'),
     ]:
@@ -63,12 +63,12 @@ def test_the_transformer_example_runs_small(tmp_path, capsys):
     results = [lh.load_run(r) for r in runs]
     (head,) = [r for r in results if r.spec.restrict]
     (whole,) = [r for r in results if not r.spec.restrict]
-    assert head.observed["probe"].shape == (4, 40, 16, 8)
+    assert head.observed["probe"].shape == (4, 16, 16, 8)
     capsys.readouterr()
     args = ["influence", str(runs[results.index(head)]), "probe", "--full"]
     assert main([*args, str(runs[results.index(whole)]), "--top", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "probe: 16 × 8 entries observed at 4 × 40 draws of sgld restricted to" in printed
+    assert "probe: 16 × 8 entries observed at 4 × 16 draws of sgld restricted to" in printed
     (line,) = [x for x in printed.splitlines() if x.startswith("mean χ per position:")]
     assert len(re.findall(r"\d: [-+]", line)) == 8
     chi = lh.susceptibility(head, "probe", full=whole)

@@ -40,7 +40,7 @@ HMC = """
 name = "hmc"
 warmup = 300
 num_integration_steps = 8
-draws = 2000
+draws = 1000
 restrict = ["layer2/W"]
 """
 

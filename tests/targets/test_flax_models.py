@@ -32,7 +32,7 @@ def _experiment() -> str:
     )
     for name in MODELS:
         text += f'[[targets]]\nmodel = "{name}"\ndata = "blobs"\ntraining = "given"\n'
-    return text + '[[samplers]]\nname = "hmc"\nwarmup = 200\ndraws = 300\n'
+    return text + '[[samplers]]\nname = "hmc"\nwarmup = 100\ndraws = 200\n'
 
 
 def test_one_network_in_three_frameworks_is_one_target_and_one_lambda(project):
