@@ -86,7 +86,7 @@ def _siblings(rows: list[dict], key: str) -> dict[tuple, list[dict]]:
 def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -> dict:
     """The result row of one run from its target's meta.json and its analysis.json: the
     one row builder (``lambda-hat results``, the TUI's compare table and CSV, ``tune``)."""
-    part = _part(analysis)  # a weight-restricted or data-refined run: its own λ, if known
+    part = part_of(analysis)  # a weight-restricted or data-refined run: its own λ, if known
     truth = analysis.true_llc if analysis.true_llc is not None or part else meta.true_llc
     rel = analysis.relative_error
     if rel is None and truth and analysis.llc_mean is not None:
@@ -120,7 +120,7 @@ def row(meta: TargetMeta, analysis: RunAnalysis, run_dirname: str, path: Path) -
     }
 
 
-def _part(analysis: RunAnalysis) -> str | None:
+def part_of(analysis: RunAnalysis) -> str | None:
     """What of the model and data a run's λ̂ is of, when not all of both: ``layer2/W``
     (its ``restrict``), ``data=probe`` (the table a data-refined run sampled), the prior
     alone (nβ = 0), or None."""

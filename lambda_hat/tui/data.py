@@ -229,7 +229,10 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
 
 def training_curve(catalog: Catalog, meta: TargetMeta | None) -> dict[str, list]:
     """{sampler: [(step, λ̂), ...]} over the checkpoints of ``meta``'s training run: its
-    sibling targets in the store. Empty for a target that is not a checkpoint."""
+    sibling targets in the store (a weight-restricted or data-refined run is a curve of
+    its own, ``sgld layer1/head1/*``). Empty for a target that is not a checkpoint."""
+    from lambda_hat.results import part_of
+
     mine = training_run(meta.spec) if meta else None
     if mine is None:
         return {}
@@ -240,7 +243,9 @@ def training_curve(catalog: Catalog, meta: TargetMeta | None) -> dict[str, list]
         for run in target.runs():
             mean = run.analysis.llc_mean if run.analysis else None
             if mean is not None:
-                curve.setdefault(run.sampler, []).append((target.meta.step, float(mean)))
+                part = part_of(run.analysis)
+                key = run.sampler + (f" {part}" if part else "")
+                curve.setdefault(key, []).append((target.meta.step, float(mean)))
     return {sampler: sorted(points) for sampler, points in sorted(curve.items())}
 
 
