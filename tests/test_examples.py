@@ -73,3 +73,11 @@ def test_the_transformer_example_runs_small(tmp_path, capsys):
     assert len(re.findall(r"\d: [-+]", line)) == 8
     chi = lh.susceptibility(head, "probe", full=whole)
     assert chi.value.shape == (128,) and np.all(np.isfinite(chi.mcse))
+    from lambda_hat.store.catalog import Catalog
+    from lambda_hat.tui.data import training_curve
+
+    catalog = Catalog(tmp_path / "runs")
+    (target,) = catalog.targets()
+    curve = training_curve(catalog, target.meta)  # the TUI's: each part a curve of its own
+    assert sorted(curve) == ["sgld", "sgld layer1/head1/*"]
+    assert curve["sgld layer1/head1/*"] == [(30, head.llc_mean)]
