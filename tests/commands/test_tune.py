@@ -18,7 +18,7 @@ widths = [4]
 out_dim = 3
 rank = 1
 [data.d]
-n_data = 1000
+n_data = 300
 [training.teacher]
 init = "teacher"
 steps = 0
