@@ -211,3 +211,15 @@ def test_lambda_hat_influence_prints_and_saves_what_lh_computes(observed_store, 
     assert png.stat().st_size > 10_000
     assert main(["influence", run_id, "held_out", "--root", str(observed_store)]) == 2
     assert "observed no dataset 'held_out' (observed: probe, train)" in capsys.readouterr().err
+
+
+def test_a_spec_with_tables_and_a_restriction_round_trips_with_its_id(write_toml, tmp_path):
+    """What a SLURM plan file and analysis.json keep (``to_dict``) reads back as the same
+    spec and the same run ID: observed tables, a sampled table, a restriction."""
+    from lambda_hat.config.specs import run_from_dict, to_dict
+
+    extra = 'observe = ["probe", "train"]\ndata = "probe"\nrestrict = ["layer1/W"]\n'
+    spec = _spec(write_toml, tmp_path, extra)
+    again = run_from_dict(json.loads(json.dumps(to_dict(spec))))
+    assert again == spec and run_dirname(again) == run_dirname(spec)
+    assert spec.inverse_temperature == pytest.approx(1 / np.log(12))  # the sampled table's n
