@@ -216,3 +216,13 @@ def test_the_built_in_names_follow_the_flat_vector():
         leaves = param_leaves(spec)
         assert sum(size for _, size in leaves) == flat_apply(spec, jnp.float32)[2]
         assert [n for n, _ in leaves][:2] == ["layer1/W", "layer1/b"]
+
+
+def test_a_swept_restriction_that_matches_nothing_names_its_sweep_point(write_toml, tmp_path):
+    text = HMC.replace('["layer2/W"]', '{ sweep = [["layer2/W"], ["layer9/*"]] }')
+    with pytest.raises(
+        ConfigError,
+        match=r"samplers \(hmc at restrict=\['layer9/\*'\]\) \(on model dln\)\.restrict\[0\]: "
+        r"'layer9/\*' matches no parameter",
+    ):
+        load(_write(write_toml, tmp_path, text))

@@ -130,26 +130,37 @@ def parse(doc: dict, path: Path, root_override: str | Path | None = None) -> Exp
         targets=targets,
         samplers=samplers,
         sampler_swept=sampler_swept,
-        tables=named_tables(samplers, data, targets, name),
     )
-    check_restrictions(samplers, targets, name)
-    return experiment
+    tables = named_tables(experiment, data)
+    check_restrictions(experiment)
+    return dataclasses.replace(experiment, tables=tables)
 
 
-def check_restrictions(samplers, targets, name: str) -> None:
+def sampler_where(experiment: Experiment, i: int) -> str:
+    """Where sampler ``i`` is written, for messages: ``file: samplers[i]`` (its table's
+    index when no sampler sweeps; else its name and the point of its sweeps)."""
+    if not any(experiment.sampler_swept):
+        return f"{experiment.path}: samplers[{i}]"
+    from lambda_hat.config.sweeps import label
+
+    point = label(experiment.sampler_swept[i])
+    return f"{experiment.path}: samplers ({experiment.samplers[i].name} at {point})"
+
+
+def check_restrictions(experiment: Experiment) -> None:
     """Every sampler entry's ``restrict`` selects part of every target's model: a pattern
     that matches nothing, or a selection of the whole model, is refused here."""
     from lambda_hat.targets.restrict import select
 
     leaves = {}
-    for i, spec in enumerate(samplers):
+    for i, spec in enumerate(experiment.samplers):
         if not spec.restrict:
             continue
-        for entry in targets:
+        for entry in experiment.targets:
             key = json.dumps(to_dict(entry.spec.model), sort_keys=True)
             if key not in leaves:
                 leaves[key] = _leaves(entry.spec)
-            where = f"{name}: samplers[{i}] (on model {entry.model})"
+            where = f"{sampler_where(experiment, i)} (on model {entry.model})"
             select(leaves[key], spec.restrict, where)
 
 
@@ -165,19 +176,20 @@ def _leaves(spec: TargetSpec) -> tuple:
     return param_leaves(spec.model, spec.origin(check_content=False))
 
 
-def named_tables(samplers, data: dict, targets, name: str) -> dict:
+def named_tables(experiment: Experiment, data: dict) -> dict:
     """{name: data spec} of every [data.*] table a sampler entry names (``observe``, and
     ``data``: the data-refined LLC's), each checked against every target's model as a
     target's data would be."""
-    out = {}
-    for i, spec in enumerate(samplers):
+    out, name = {}, str(experiment.path)
+    for i, spec in enumerate(experiment.samplers):
+        where = sampler_where(experiment, i)
         named = [(f"observe[{k}]", table) for k, table in enumerate(spec.observe)]
         named += [("data", spec.data)] if spec.data is not None else []
         for key, table in named:
-            out[table] = _one_table(data, table, f"{name}: samplers[{i}].{key}")
+            out[table] = _one_table(data, table, f"{where}.{key}")
         if len(set(spec.observe)) != len(spec.observe):
-            raise ConfigError(f"{name}: samplers[{i}].observe: names a table twice")
-    for entry in targets:
+            raise ConfigError(f"{where}.observe: names a table twice")
+    for entry in experiment.targets:
         for table, dat in out.items():
             on = f"{entry.model}/{entry.data}"
             where = f"{name}: data.{table} (named by a sampler, on target {on})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambda_hat.config.experiment import Experiment
+from lambda_hat.config.experiment import Experiment, sampler_where
 from lambda_hat.config.specs import RunSpec, TargetSpec, resolve_run
 from lambda_hat.store.catalog import Catalog
 from lambda_hat.store.ids import run_dirname, target_id
@@ -118,7 +118,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             plan.targets.append(task)
         swept = experiment.sampler_swept or [{}] * len(experiment.samplers)
         for i, (sampler, chosen) in enumerate(zip(experiment.samplers, swept, strict=True)):
-            where = _sampler_where(experiment, i)
+            where = sampler_where(experiment, i)
             what = f"target {entry.model}/{entry.data}"
             n = entry.spec.data.n_data
             spec = resolve_run(sampler, tid, n, where, what, experiment.tables)
@@ -131,17 +131,6 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan
-
-
-def _sampler_where(experiment: Experiment, i: int) -> str:
-    """Where sampler ``i`` is written, for messages: ``file: samplers[i]`` (its table's
-    index when no sampler sweeps; else its name and the point of its sweeps)."""
-    if not any(experiment.sampler_swept):
-        return f"{experiment.path}: samplers[{i}]"
-    from lambda_hat.config.sweeps import label
-
-    point = label(experiment.sampler_swept[i])
-    return f"{experiment.path}: samplers ({experiment.samplers[i].name} at {point})"
 
 
 def _status(task, exists: bool, failure: FailureRecord | None) -> None:
