@@ -495,12 +495,10 @@ def _restriction(params, spec, w_star):
     import numpy as np
 
     from lambda_hat.sampling import Restriction
-    from lambda_hat.targets.build import path_name
-    from lambda_hat.targets.restrict import select
+    from lambda_hat.targets.build import named_leaves
 
-    flat = jax.tree_util.tree_flatten_with_path(params)[0]
-    leaves = tuple((path_name(path), int(np.size(leaf))) for path, leaf in flat)
-    return Restriction(select(leaves, spec.restrict, WHERE), w_star)
+    leaves = named_leaves(jax.tree_util.tree_map(np.asarray, params))
+    return Restriction.of(leaves, spec.restrict, w_star, WHERE)
 
 
 def _x64(precision: str):

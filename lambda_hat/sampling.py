@@ -32,11 +32,21 @@ class Estimate(NamedTuple):
 
 
 class Restriction(NamedTuple):
-    """A weight-restricted run (``restrict``): the flat coordinates it moves (sorted)
-    and the full w* every other coordinate stays at."""
+    """A weight-restricted run (``restrict``): the flat coordinates it moves (sorted),
+    the full w* every other coordinate stays at, and the parameter leaves it moves."""
 
     indices: np.ndarray  # (k,) int64
     w_star: np.ndarray  # (p,) in the run's precision
+    names: tuple = ()  # the moved leaves' names
+
+    @classmethod
+    def of(cls, leaves: tuple, patterns: tuple, w_star, where: str) -> Restriction:
+        """The restriction ``patterns`` make of the model's ``leaves`` ((name, size), in
+        the flat vector's order; ``targets/restrict.select`` refuses a bad one)."""
+        from lambda_hat.targets.restrict import select, selected_names
+
+        indices = select(leaves, patterns, where)
+        return cls(indices, np.asarray(w_star), tuple(selected_names(leaves, patterns)))
 
     def embed(self, positions):
         """Draws of the k moved coordinates, (..., k), as full vectors (..., p)."""

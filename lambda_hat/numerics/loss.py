@@ -70,7 +70,7 @@ def has_mask(loss: str, y) -> bool:
     """Labels with ignored positions (a negative label), which need the masked loss."""
     import numpy as np
 
-    return isinstance(loss, str) and loss == "cross_entropy" and bool(np.any(np.asarray(y) < 0))
+    return loss == "cross_entropy" and bool(np.any(np.asarray(y) < 0))
 
 
 def make_loss(apply_flat: Callable, loss: str | Callable = "mse", masked: bool = False) -> Callable:

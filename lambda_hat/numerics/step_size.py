@@ -105,8 +105,8 @@ def top_curvatures(posterior, positions, scales=None, iterations: int = ITERATIO
     v = jnp.broadcast_to(start / jnp.linalg.norm(start), positions.shape)
     coefficients = jnp.asarray([posterior.n_beta, posterior.localization], positions.dtype)
     value = jnp.zeros(positions.shape[0], positions.dtype)
+    arrays = (posterior.data, posterior.frozen)
     for _ in range(iterations):
-        arrays = (posterior.data, posterior.frozen)
         v, value = _power_step(posterior.loss_fn, arrays, positions, d, v, coefficients)
     return np.abs(np.asarray(value, np.float64))
 

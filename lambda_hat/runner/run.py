@@ -225,23 +225,18 @@ def _restriction(job: _Job):
         return None
     from lambda_hat.sampling import Restriction
     from lambda_hat.targets.build import param_leaves
-    from lambda_hat.targets.restrict import select
 
     leaves = param_leaves(job.target.model, job.target.origin(check_content=False))
-    indices = select(leaves, job.spec.restrict, f"run {job.run_id}")
-    return Restriction(indices, np.asarray(job.params["w_star"], np.dtype(job.spec.precision)))
+    w_star = np.asarray(job.params["w_star"], np.dtype(job.spec.precision))
+    return Restriction.of(leaves, job.spec.restrict, w_star, f"run {job.run_id}")
 
 
 def _restricted_record(job: _Job, restriction) -> dict:
     """analysis.json ``restricted``: the patterns, the leaves they chose, how many of the
     model's parameters moved."""
-    from lambda_hat.targets.build import param_leaves
-    from lambda_hat.targets.restrict import selected_names
-
-    leaves = param_leaves(job.target.model, job.target.origin(check_content=False))
     return {
         "restrict": list(job.spec.restrict),
-        "leaves": selected_names(leaves, job.spec.restrict),
+        "leaves": list(restriction.names),
         "params": int(restriction.indices.size),
         "of": int(restriction.w_star.size),
     }
@@ -259,11 +254,11 @@ def _observed(job: _Job, apply_flat, posterior) -> tuple:
 
     spec, out, values = job.spec, [], {}
     where = f"run {job.run_id} on target {spec.target_id}"
+    loss = loss_of(job.target.model)
+    w_star = np.asarray(job.params["w_star"], np.dtype(spec.precision))
     for name, table in spec.observe.items():
         rows = table_rows(job.target, table, job.data["X"], job.data["Y"])
         x, y = cast(*rows, np.dtype(spec.precision))
-        loss = loss_of(job.target.model)
-        w_star = np.asarray(job.params["w_star"], np.dtype(spec.precision))
         check_model_fits(apply_flat, w_star, x, y, loss, f"{where}: observe {name!r}")
         shape = jax.eval_shape(posterior.observed, posterior.w_star, (x, y)).shape
         values[name] = int(np.prod(shape))

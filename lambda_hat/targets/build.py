@@ -73,8 +73,13 @@ def param_leaves(model_spec, origin=None) -> tuple[tuple[str, int], ...]:
     if kind.leaves is not None:
         return kind.leaves(model_spec)
     model = kind.build(model_spec, jnp.float32, origin)
-    shapes = jax.eval_shape(model.init, jax.ShapeDtypeStruct((2,), jnp.uint32))
-    flat = jax.tree_util.tree_flatten_with_path(shapes)[0]
+    return named_leaves(jax.eval_shape(model.init, jax.ShapeDtypeStruct((2,), jnp.uint32)))
+
+
+def named_leaves(tree) -> tuple[tuple[str, int], ...]:
+    """((key path as ``a/b/0``, size), ...) of a pytree's leaves (arrays or shapes), in
+    the order ``ravel_pytree`` lays them out."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
     return tuple((path_name(path), int(np.prod(leaf.shape))) for path, leaf in flat)
 
 

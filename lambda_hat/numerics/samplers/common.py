@@ -55,3 +55,10 @@ def summarize_stats(sums: dict, thin: int) -> dict:
     if "num_integration_steps" in sums:
         out["mean_integration_steps"] = float(np.mean(sums["num_integration_steps"]) / thin)
     return out
+
+
+def recording_of_logdensity_samplers(posterior) -> str:
+    """How HMC, NUTS and MCLMC record each draw's loss (driver ``record``): from the
+    chain's own full-data log density, free, unless nβ = 0 (the prior alone: it holds
+    no loss, so each kept draw's L_n is computed)."""
+    return "last" if posterior.n_beta else "full"

@@ -18,7 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers import warmup
-from lambda_hat.numerics.samplers.common import SampleResult, chain_keys, summarize_stats
+from lambda_hat.numerics.samplers.common import (
+    SampleResult,
+    chain_keys,
+    recording_of_logdensity_samplers,
+    summarize_stats,
+)
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 STAT_FIELDS = ("acceptance_rate", "is_divergent", "energy", "num_integration_steps")
@@ -216,7 +221,12 @@ def sample_adapted(
 
     # the state's log density is the full-data one: L_n at every draw for free
     trace = run_chains(
-        key_run, make_step, adaptation.states, posterior, schedule, record=_recording(posterior)
+        key_run,
+        make_step,
+        adaptation.states,
+        posterior,
+        schedule,
+        record=recording_of_logdensity_samplers(posterior),
     )
     result = adapted_result(trace, adaptation, adaptation.states, name, extra)
     if dispersal is None:
@@ -245,9 +255,3 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         schedule,
         num_integration_steps=steps,
     )
-
-
-def _recording(posterior) -> str:
-    """The chain's own log density gives L_n for free, unless nβ = 0 (the prior alone:
-    it holds no loss, so each kept draw's L_n is computed)."""
-    return "last" if posterior.n_beta else "full"

@@ -22,7 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat.numerics.samplers import warmup
-from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
+from lambda_hat.numerics.samplers.common import (
+    SampleResult,
+    chain_keys,
+    recording_of_logdensity_samplers,
+)
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 GRADS_PER_STEP = 2  # isokinetic McLachlan: two position updates, each with a new gradient
@@ -142,7 +146,12 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
 
     # the state's log density is the full-data one: L_n at every draw for free
     trace = run_chains(
-        key_run, make_step, states, posterior, schedule, record=_recording(posterior)
+        key_run,
+        make_step,
+        states,
+        posterior,
+        schedule,
+        record=recording_of_logdensity_samplers(posterior),
     )
     warm = warm_calls.astype(np.float64)
     energy = np.asarray(trace.info["energy_change"], np.float64)
@@ -178,9 +187,3 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         observed=trace.observed,
         cut=trace.cut,
     )
-
-
-def _recording(posterior) -> str:
-    """The chain's own log density gives L_n for free, unless nβ = 0 (the prior alone:
-    it holds no loss, so each kept draw's L_n is computed)."""
-    return "last" if posterior.n_beta else "full"
