@@ -40,8 +40,11 @@ def run(args) -> int:
     corr = lh.bif(result, args.data, args.against, normalized=True)
     chi, why = _chi(lh, result, args.data, full)
     _header(console, result, args.data, shape)
+    from lambda_hat.analysis.influence_plot import top_pairs
+
+    pairs = top_pairs(bif.value, args.top, symmetric=args.against is None)
     other = _shape(result, args.against) if args.against else shape
-    _print_pairs(console, bif, corr, args.top, (shape, other))
+    _print_pairs(console, bif, corr, pairs, (shape, other))
     if chi is None:
         console.print(f"susceptibility: not available: {why}")
     else:
@@ -53,7 +56,7 @@ def run(args) -> int:
         np.savez(args.save, shape=np.asarray(shape), **arrays)
         console.print(f"wrote {args.save}")
     if args.plot:
-        _plot(args, result, bif, corr, chi, shape)
+        _plot(args, result, pairs, corr, chi, shape)
         console.print(f"wrote {args.plot}")
     return 0
 
@@ -103,20 +106,16 @@ def _entry(index: int, shape: tuple) -> str:
     return str(index)
 
 
-def _print_pairs(console, bif, corr, top: int, shapes: tuple) -> None:
-    """The ``top`` pairs of largest |BIF| (each once, no diagonal, within one dataset);
-    ``shapes``: the two datasets' (rows[, T])."""
+def _print_pairs(console, bif, corr, pairs: list, shapes: tuple) -> None:
+    """The ``pairs`` of largest |BIF|; ``shapes``: the two datasets' (rows[, T])."""
     from rich.table import Table
 
-    from lambda_hat.analysis.influence_plot import top_pairs
-
     shape, other = shapes
-    symmetric = shape is other
-    console.print(f"the {top} strongest pairs, BIF = −Cov(ℓ_i, ℓ_j) (Corr: normalized):")
+    console.print(f"the {len(pairs)} strongest pairs, BIF = −Cov(ℓ_i, ℓ_j) (Corr: normalized):")
     table = Table()
     for header in ("i", "j", "BIF", "± MCSE", "Corr"):
         table.add_column(header, justify="right")
-    for i, j in top_pairs(bif.value, top, symmetric):
+    for i, j in pairs:
         row = (_entry(i, shape), _entry(j, other), f"{bif.value[i, j]:.4g}")
         table.add_row(*row, f"{bif.mcse[i, j]:.2g}", f"{corr.value[i, j]:+.3f}")
     console.print(table)
@@ -139,14 +138,11 @@ def _print_chi(console, chi, shape: tuple, top: int) -> None:
         console.print(f"mean χ per position: {values}", soft_wrap=True)
 
 
-def _plot(args, result, bif, corr, chi, shape) -> None:
+def _plot(args, result, pairs, corr, chi, shape) -> None:
     from lambda_hat.analysis.influence_plot import write_influence
 
     title = f"{args.data} · {result.spec.sampler} on {result.spec.target_id}"
     part = ", ".join(result.spec.restrict)
     label = f"χ of {part} (per component)" if args.full else "χ = −Cov(L, ℓ − L)"
     values = None if chi is None else chi.value
-    from lambda_hat.analysis.influence_plot import top_pairs
-
-    pairs = top_pairs(bif.value, args.top, args.against is None)
     write_influence(Path(args.plot), corr.value, values, shape, title, pairs, label)
