@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 HELP = "build missing targets and run missing samplers of an experiments file"
 
@@ -27,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def print_plan(plan, console: Console) -> None:
+def print_plan(plan, console: Console, calibration=None) -> None:
     from rich.table import Table
 
     from lambda_hat.config.sweeps import label
@@ -43,7 +44,7 @@ def print_plan(plan, console: Console) -> None:
         table.add_row("target", t.target_id, target_label(t), _status(t.status), "", *extra)
     for r in plan.runs:
         extra = [label(r.swept)] if swept else []
-        work = r.work() + (
+        work = r.work(calibration) + (
             f" (max_time {duration_text(r.spec.max_time)})" if r.spec.max_time else ""
         )
         table.add_row("run", r.dirname, r.target_id, _status(r.status), work, *extra)
@@ -54,6 +55,13 @@ def print_plan(plan, console: Console) -> None:
         f"{c['targets']['failed']} failed; runs: {c['runs']['done']} done, "
         f"{c['runs']['todo']} to do, {c['runs']['failed']} failed"
     )
+    if calibration is not None:
+        base = (
+            f"calibrated on {calibration.runs} run(s) of this store"
+            if calibration.runs
+            else "a 2-core CPU's figures (no run in this store to calibrate them yet)"
+        )
+        console.print(f"times: a rough model of cost (within about 2×), {base}")
 
 
 def cost_notes(experiment) -> list[str]:
@@ -69,6 +77,24 @@ def cost_notes(experiment) -> list[str]:
         if not any(experiment.sampler_swept or ()):
             where = f"samplers[{i}] ({spec.name})"
         out += [f"{experiment.path}: {where}: {text}" for text in SAMPLERS[spec.name].notes(spec)]
+    return out
+
+
+def slow_notes(plan, calibration) -> list[str]:
+    """The runs to do whose estimated wall time passes ``cost.SLOW_SECONDS`` and that
+    have no ``max_time`` to bound them, each with what to do."""
+    from lambda_hat.scheduler import cost
+
+    out = []
+    for task in (r for r in plan.runs if r.status != "done" and r.spec.max_time is None):
+        span = task.seconds(calibration)
+        if span is not None and span[0] > cost.SLOW_SECONDS:
+            out.append(
+                f"{task.key} will take {cost.text(span)} by the cost model "
+                f"(p = {task.p:,}, n = {task.n_data:,}, {task.spec.chains} chains). To bound "
+                'it, give its [[samplers]] entry max_time (e.g. max_time = "30m"), or '
+                "fewer draws or chains."
+            )
     return out
 
 
@@ -88,6 +114,7 @@ def _status(status: str) -> str:
 def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
+    from lambda_hat.scheduler.cost import calibrate
     from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store import housekeeping
@@ -101,10 +128,11 @@ def run(args) -> int:
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
-    for text in cost_notes(experiment):
-        console.print(f"[yellow]note[/] {text}")
+    calibration = calibrate(plan.root)
+    for text in cost_notes(experiment) + slow_notes(plan, calibration):
+        console.print(f"[yellow]note[/] {escape(text)}")
     if args.dry_run:
-        print_plan(plan, Console(width=None if sys.stdout.isatty() else 200))
+        print_plan(plan, Console(width=None if sys.stdout.isatty() else 200), calibration)
         return 0
     writable_store(plan.root)
     # A SIGTERM (e.g. from the TUI's cancel button) stops like Ctrl-C does.

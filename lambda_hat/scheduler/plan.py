@@ -45,22 +45,39 @@ class RunTask:
     failure: FailureRecord | None = None
     swept: dict = field(default_factory=dict)  # its target's choices and its sampler's
     n_data: int | None = None  # its target's rows
+    p: int | None = None  # its target's parameters, where known before it is built
 
     @property
     def key(self) -> str:
         return f"{self.target_id}/{self.dirname}"
 
-    def work(self) -> str:
-        """What the run does per chain, as far as its spec says (``--dry-run``)."""
-        from lambda_hat.samplers.registry import SAMPLERS
+    def work(self, calibration=None) -> str:
+        """What the run does per chain, as far as its spec says, and about how long it
+        takes (``scheduler/cost``, scaled by ``calibration``) when that can be known."""
+        from lambda_hat.scheduler import cost
 
-        text = SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1).text()
+        text = self._work().text()
+        span = self.seconds(calibration)
+        if span is not None:
+            text += f" · {cost.text(span)}"
         if self.spec.observe:  # rows alone: a sequence's positions multiply it
             from lambda_hat.config.specs import observed_mb
 
             rows = {name: table.n_data for name, table in self.spec.observe.items()}
             text += f" · {observed_mb(self.spec, rows):,.2g} MB of observed losses (all chains)"
         return text
+
+    def seconds(self, calibration=None) -> tuple[float, float] | None:
+        """The run's (least, most) wall time by the cost model, or None if unknown."""
+        from lambda_hat.scheduler import cost
+
+        scale = calibration.scale(self.spec.sampler) if calibration is not None else 1.0
+        return cost.estimate(self._work(), self.spec.chains, self.n_data or 1, self.p, scale)
+
+    def _work(self):
+        from lambda_hat.samplers.registry import SAMPLERS
+
+        return SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1)
 
     @property
     def precision(self) -> str:
@@ -127,10 +144,23 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
                 continue
             seen_runs.add((tid, name))
             task = RunTask(tid, name, spec, swept={**entry.swept, **chosen})
-            task.n_data = entry.spec.data.n_data
+            task.n_data, task.p = entry.spec.data.n_data, _parameters(catalog, tid, entry.spec)
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan
+
+
+def _parameters(catalog: Catalog, tid: str, spec: TargetSpec) -> int | None:
+    """A target's parameter count: its stored record's, else its model kind's (the
+    built-in networks), else None (a python model not yet built)."""
+    if catalog.has_target(tid):
+        meta = catalog.target(tid).meta
+        if meta is not None and meta.dims is not None and meta.dims.p:
+            return int(meta.dims.p)
+    from lambda_hat.targets.registry import model_of
+
+    leaves = model_of(spec.model).leaves
+    return sum(size for _, size in leaves(spec.model)) if leaves is not None else None
 
 
 def _status(task, exists: bool, failure: FailureRecord | None) -> None:

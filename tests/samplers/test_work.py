@@ -62,4 +62,4 @@ def test_the_dry_run_shows_each_runs_work_and_budget(write_toml, tmp_path, capsy
     path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + ONE_SAMPLER + extra)
     assert main(["run", str(path), "--dry-run"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "run_hmc_" in line)
-    assert "1,500 steps · 24,000 FGEs (max_time 1h30m)" in row
+    assert "1,500 steps · 24,000 FGEs · about " in row and row.endswith("(max_time 1h30m) │")

@@ -52,13 +52,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from lambda_hat.numerics.samplers.chunks import Chunks
 
 
 class ChainTrace(NamedTuple):
@@ -171,13 +172,23 @@ def run_chains(
     recording the loss trace as ``record`` says (see the module docstring)."""
     if record not in RECORD_MODES:
         raise ValueError(f"record must be one of {RECORD_MODES}, got {record!r}")
-    num_chains, burnin, draws, thin, keep_positions, progress = schedule[:6]
-    checks = sorted({c for c in schedule.checks if 0 < c <= draws}) if schedule.stop else []
     capacity = _capacity(posterior, schedule, max_chunk)
-    names = tuple(name for name, _ in schedule.observe)
+    program = _program(make_step, posterior, schedule, record, capacity)
+    run = _Run(rng_key, program, states, posterior, schedule, record)
+    chunks = Chunks(cap=capacity, chunk_seconds=chunk_seconds)
+    for index in range(run.first[0], len(run.phases)):
+        run.phase(chunks, index)
+        if run.stopped or run.failed:
+            break
+    return run.trace()
 
-    def block(post, carry, key):
-        """One draw: ``thin`` steps of every chain."""
+
+def _draw(make_step: Callable, num_chains: int, thin: int, record: str) -> Callable:
+    """One draw, ``draw(post, carry, key) -> carry, (last, sums, loss)``: ``thin`` steps
+    of every chain, with the last step's info, the info summed over the steps, and the
+    draw's loss as ``record`` says (None for ``"full"``: computed when kept)."""
+
+    def draw(post, carry, key):
         vstep = jax.vmap(make_step(post), in_axes=(0, 0, None))
 
         def one(inner, k):
@@ -200,12 +211,20 @@ def run_chains(
         last = {k: v for k, v in last.items() if k != "loss"}
         return carry, (last, sums, loss)
 
+    return draw
+
+
+def _program(make_step, posterior, schedule: Schedule, record: str, capacity: int):
+    """The one compiled program of a run: ``count`` draws from draw index ``first``,
+    recorded into chunk buffers when ``keep`` (with the per-row losses of each
+    ``observed`` dataset)."""
+    num_chains, keep_positions = schedule.num_chains, schedule.keep_positions
+    draw = _draw(make_step, num_chains, schedule.thin, record)
+
     @jax.jit
-    def advance(data, observed, carry, base_key, first_block, count, keep):
-        """Run ``count`` draws from draw index ``first_block``; record them if ``keep``
-        (with the per-row losses of each ``observed`` dataset)."""
+    def advance(data, observed, carry, base_key, first, count, keep):
         post = posterior.rebind(data)
-        _, (*info_shape, _) = jax.eval_shape(lambda c, k: block(post, c, k), carry, base_key)
+        _, (*info_shape, _) = jax.eval_shape(lambda c, k: draw(post, c, k), carry, base_key)
         w = post.w_star
         buffers = (
             jnp.zeros((capacity, num_chains), w.dtype),
@@ -216,9 +235,7 @@ def run_chains(
 
         def body(i, state):
             carry, bufs = state
-            carry, (*info, step_loss) = block(
-                post, carry, jax.random.fold_in(base_key, first_block + i)
-            )
+            carry, (*info, step_loss) = draw(post, carry, jax.random.fold_in(base_key, first + i))
 
             def write(bufs):
                 loss_buf, info_buf, pos_buf, obs_bufs = bufs
@@ -239,105 +256,145 @@ def run_chains(
 
         return jax.lax.fori_loop(0, count, body, (carry, buffers))
 
-    from lambda_hat.numerics.devices import spread
+    return advance
 
-    data = posterior.arrays
-    states = spread(states, num_chains)  # over the local devices, where there are several
-    carry = (states, jnp.int32(0), jnp.zeros((num_chains,), jnp.int32), jnp.int32(-1))
-    grad_calls = np.zeros((num_chains,), np.int64)
-    losses, infos, sums, positions = [], [], [], []
-    observed_data = tuple(d for _, d in schedule.observe)
-    observed: list[tuple] = []
-    phases = ((0, burnin, False), (burnin, draws, True))
-    total, stopped = burnin + draws, False
-    snaps = schedule.snapshots
-    first = (0, 0)  # (phase, draws done in it) to start from
-    if snaps is not None:
-        fingerprint = _fingerprint(schedule, record, states)
-        saved = snaps.load(fingerprint)
-        if saved is not None:
-            first, carry, grad_calls, lists = _restore(saved, carry, names)
-            losses, infos, sums, positions, observed = lists
-            if first[0] == 1:  # the checks already passed: asked again, so stop's record is whole
-                kept = np.concatenate(losses, axis=0).T
-                for c in (c for c in checks if c <= first[1]):
-                    schedule.stop(kept[:, :c])
-    done = phases[first[0]][0] + first[1]
-    timer = TimeBudget(schedule.time_left)
-    size = 1  # the first chunk also compiles; later chunks are sized from measured speed
-    for index in range(first[0], len(phases)):
-        phase_start, phase_len, kept = phases[index]
-        offset = first[1] if index == first[0] else 0
-        while offset < phase_len and not stopped:
-            ahead = [c - offset for c in checks if c > offset] if kept else []
-            count = int(min(size, phase_len - offset, capacity, *ahead[:1]))
-            count = timer.allowed(kept, offset, count)
-            if count == 0:  # the time budget ends this phase
-                timer.end(kept, offset, phase_len)
-                break
-            start = time.perf_counter()
-            carry, (loss, info, pos, obs) = advance(
-                data,
-                observed_data,
-                carry,
-                rng_key,
-                jnp.int32(phase_start + offset),
-                jnp.int32(count),
-                jnp.bool_(kept),
-            )
-            grad_calls = grad_calls + np.asarray(carry[2], np.int64)
-            carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
+
+class _Kept:
+    """The kept draws on the host, one entry per chunk: losses, the info's last and
+    summed values, positions (when kept) and the observed datasets' losses (``names``)."""
+
+    def __init__(self, names: tuple, keep_positions: bool):
+        self.names, self.keep_positions = names, keep_positions
+        self.losses, self.infos, self.sums, self.positions, self.observed = [], [], [], [], []
+
+    def add(self, count: int, loss, info, positions, observed) -> None:
+        """A chunk's device buffers (``count`` of their rows are draws)."""
+        self.losses.append(np.asarray(loss)[:count])
+        self.infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
+        self.sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
+        if self.keep_positions:
+            self.positions.append(np.asarray(positions)[:count])
+        if self.names:
+            self.observed.append(tuple(np.asarray(o)[:count] for o in observed))
+
+    def loss(self) -> np.ndarray:
+        """The loss trace so far, (chains, kept draws)."""
+        return np.concatenate(self.losses, axis=0).T
+
+
+class _Run:
+    """One run's host state between chunks: the chains' carry (states, step, gradient
+    calls since the last chunk, first non-finite step), the gradient calls, the kept
+    draws, the draws done, and whether a check stopped the run or a chain failed."""
+
+    def __init__(self, rng_key, program, states, posterior, schedule: Schedule, record: str):
+        from lambda_hat.numerics.devices import spread
+
+        chains, self.schedule = schedule.num_chains, schedule
+        self.key, self.program = rng_key, program
+        self.record, self.data = record, posterior.arrays
+        states = spread(states, chains)  # over the local devices, where there are several
+        self.carry = (states, jnp.int32(0), jnp.zeros((chains,), jnp.int32), jnp.int32(-1))
+        self.grad_calls = np.zeros((chains,), np.int64)
+        self.observed_data = tuple(d for _, d in schedule.observe)
+        self.kept = _Kept(tuple(name for name, _ in schedule.observe), schedule.keep_positions)
+        draws, stop = schedule.draws, schedule.stop
+        self.checks = sorted({c for c in schedule.checks if 0 < c <= draws}) if stop else []
+        self.phases = ((0, schedule.burnin, False), (schedule.burnin, draws, True))
+        self.total, self.first, self.done = schedule.burnin + draws, (0, 0), 0
+        self.stopped = self.failed = False
+        self.timer = TimeBudget(schedule.time_left)
+        self.fingerprint = None
+        if schedule.snapshots is not None:
+            self.fingerprint = _fingerprint(schedule, record, states)
+            self._resume(schedule.snapshots.load(self.fingerprint))
+
+    def _resume(self, saved: dict | None) -> None:
+        """Start from a saved point; the checks it passed are asked again on its trace,
+        so ``stop`` keeps its record."""
+        if saved is None:
+            return
+        self.first, self.carry, self.grad_calls = _restore(saved, self.carry, self.kept)
+        if self.first[0] == 1:
+            kept = self.kept.loss()
+            for c in (c for c in self.checks if c <= self.first[1]):
+                self.schedule.stop(kept[:, :c])
+        self.done = self.phases[self.first[0]][0] + self.first[1]
+
+    def phase(self, chunks: Chunks, index: int) -> None:
+        """Burn-in (0) or the kept draws (1), from where the run is, in chunks that end
+        at the checks and within the time budget."""
+        start, length, kept = self.phases[index]
+
+        def advance(offset: int, count: int) -> None:
+            at = (jnp.int32(start + offset), jnp.int32(count), jnp.bool_(kept))
+            carry, out = self.program(self.data, self.observed_data, self.carry, self.key, *at)
+            self.grad_calls = self.grad_calls + np.asarray(carry[2], np.int64)
+            self.carry = (carry[0], carry[1], jnp.zeros_like(carry[2]), carry[3])
             if kept:
-                losses.append(np.asarray(loss)[:count])
-                infos.append({k: np.asarray(v)[:count] for k, v in info[0].items()})
-                sums.append({k: np.asarray(v)[:count] for k, v in info[1].items()})
-                if keep_positions:
-                    positions.append(np.asarray(pos)[:count])
-                if names:
-                    observed.append(tuple(np.asarray(o)[:count] for o in obs))
-            elapsed = time.perf_counter() - start
-            timer.measured(count, elapsed)
-            offset += count
-            done += count
-            failed = int(carry[3]) >= 0  # a chain went non-finite: stop, the run has failed
-            if kept and offset in checks and not failed:
-                stopped = bool(schedule.stop(np.concatenate(losses, axis=0).T))
-            if snaps is not None and not stopped and not failed:
-                mark = (index, offset, done, carry, grad_calls, len(losses))
-                point = (mark, losses, infos, sums, positions, (names, observed), total)
-                snaps.reached(fingerprint, functools.partial(_pack, *point))
-            if progress:  # with checks, the total is the next point the run may stop at
-                ahead = [c for c in checks if c > (offset if kept else 0)]
-                goal = burnin + ahead[0] if ahead else total
-                progress(done, done if stopped else goal)
-            if failed:
-                break
-            size = next_chunk(count, elapsed / count, chunk_seconds, capacity)
-        if int(carry[3]) >= 0:
-            break
-    states, _, _, bad_step = carry
-    if not losses:  # stopped (non-finite) before the first kept draw
-        losses = [np.full((0, num_chains), np.nan)]
-        infos, sums = [{}], [{}]
-    loss = np.concatenate(losses, axis=0).T  # (chains, kept draws so far)
-    info = {
-        k: np.concatenate([i[k] for i in infos], axis=0).T for k in infos[0] if k != "grad_calls"
-    }
-    info_sums = {k: np.concatenate([i[k] for i in sums], axis=0).T for k in sums[0]}
-    bad = int(bad_step)
-    return ChainTrace(
-        loss=loss,
-        info=info,
-        info_sums=info_sums,
-        grad_calls=grad_calls,
-        loss_evals=loss.shape[1] if record == "full" else 0,
-        first_nonfinite_step=None if bad < 0 else bad,
-        final_states=states,
-        positions=np.concatenate(positions, axis=0).swapaxes(0, 1) if positions else None,
-        thin=thin,
-        observed=_observed(names, observed),
-        cut=timer.cut or None,
-    )
+                self.kept.add(count, *out)
+
+        def limit(offset: int, count: int) -> int:
+            ahead = [c - offset for c in self.checks if c > offset] if kept else []
+            count = self.timer.allowed(kept, offset, min([count, *ahead[:1]]))
+            if count == 0:  # the time budget ends this phase
+                self.timer.end(kept, offset, length)
+            return count
+
+        def after(offset: int, count: int, seconds: float) -> bool:
+            self.timer.measured(count, seconds)
+            self.done += count
+            self._reached(index, offset, kept)
+            return self.stopped or self.failed
+
+        chunks.run(advance, self.first[1] if index == self.first[0] else 0, length, limit, after)
+
+    def _reached(self, index: int, offset: int, kept: bool) -> None:
+        """After a chunk: a chain gone non-finite fails the run; a check may stop it; a
+        consistent point goes to the snapshots; progress is told."""
+        schedule = self.schedule
+        self.failed = int(self.carry[3]) >= 0
+        if kept and offset in self.checks and not self.failed:
+            self.stopped = bool(schedule.stop(self.kept.loss()))
+        if schedule.snapshots is not None and not self.stopped and not self.failed:
+            mark = (index, offset, self.done, self.carry, self.grad_calls, len(self.kept.losses))
+            pack = functools.partial(_pack, mark, self.kept, self.total)
+            schedule.snapshots.reached(self.fingerprint, pack)
+        if schedule.progress:  # with checks, the total is the next point the run may stop at
+            ahead = [c for c in self.checks if c > (offset if kept else 0)]
+            goal = schedule.burnin + ahead[0] if ahead else self.total
+            schedule.progress(self.done, self.done if self.stopped else goal)
+
+    def trace(self) -> ChainTrace:
+        """What the run recorded, on the host."""
+        states, _, _, bad_step = self.carry
+        kept = self.kept
+        if not kept.losses:  # stopped (non-finite) before the first kept draw
+            kept.losses = [np.full((0, self.schedule.num_chains), np.nan)]
+            kept.infos, kept.sums = [{}], [{}]
+        loss = kept.loss()
+        info = {
+            k: np.concatenate([i[k] for i in kept.infos], axis=0).T
+            for k in kept.infos[0]
+            if k != "grad_calls"
+        }
+        sums = {k: np.concatenate([i[k] for i in kept.sums], axis=0).T for k in kept.sums[0]}
+        bad = int(bad_step)
+        return ChainTrace(
+            loss=loss,
+            info=info,
+            info_sums=sums,
+            grad_calls=self.grad_calls,
+            loss_evals=loss.shape[1] if self.record == "full" else 0,
+            first_nonfinite_step=None if bad < 0 else bad,
+            final_states=states,
+            positions=np.concatenate(kept.positions, axis=0).swapaxes(0, 1)
+            if kept.positions
+            else None,
+            thin=self.schedule.thin,
+            observed=_observed(kept.names, kept.observed),
+            cut=self.timer.cut or None,
+        )
 
 
 def _shape(posterior, data) -> tuple:
@@ -401,12 +458,6 @@ def digest(tree) -> str:
     return out.hexdigest()
 
 
-def next_chunk(count: int, per_item: float, chunk_seconds: float, cap: float) -> int:
-    """The next chunk's length: about ``chunk_seconds`` at the speed the last one (of
-    ``count`` items, ``per_item`` seconds each) showed, at most 4× it and ``cap``."""
-    return int(max(1, min(cap, chunk_seconds / max(per_item, 1e-9), 4 * count)))
-
-
 def state_arrays(states) -> dict:
     """The chains' states as ``state_<i>`` arrays, one per leaf (what a snapshot holds)."""
     return {f"state_{i}": np.asarray(v) for i, v in enumerate(jax.tree_util.tree_leaves(states))}
@@ -419,43 +470,40 @@ def states_from(arrays: dict, template):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _pack(mark, losses, infos, sums, positions, observed, total) -> tuple[dict, dict]:
-    """The arrays and the position (``where``) of a consistent point ``mark``
-    (``observed``: the observed datasets' names and their chunks)."""
-    phase, offset, done, carry, grad_calls, kept = mark
+def _pack(mark, kept: _Kept, total: int) -> tuple[dict, dict]:
+    """The arrays and the position (``where``) of a consistent point ``mark``, whose
+    kept draws are the first ``chunks`` entries of ``kept``."""
+    phase, offset, done, carry, grad_calls, chunks = mark
     arrays = state_arrays(carry[0])
     arrays["step"] = np.asarray(carry[1])
     arrays["grad_calls"] = grad_calls
-    if kept:
-        arrays["loss"] = np.concatenate(losses[:kept], axis=0)
-        for name, parts in (("info", infos), ("sums", sums)):
+    if chunks:
+        arrays["loss"] = np.concatenate(kept.losses[:chunks], axis=0)
+        for name, parts in (("info", kept.infos), ("sums", kept.sums)):
             for k in parts[0]:
-                arrays[f"{name}.{k}"] = np.concatenate([p[k] for p in parts[:kept]], axis=0)
-        if positions:
-            arrays["positions"] = np.concatenate(positions[:kept], axis=0)
-        names, chunks = observed
-        for k, name in enumerate(names):
-            arrays[f"observed.{name}"] = np.concatenate([c[k] for c in chunks[:kept]], axis=0)
+                arrays[f"{name}.{k}"] = np.concatenate([p[k] for p in parts[:chunks]], axis=0)
+        if kept.positions:
+            arrays["positions"] = np.concatenate(kept.positions[:chunks], axis=0)
+        for k, name in enumerate(kept.names):
+            arrays[f"observed.{name}"] = np.concatenate([c[k] for c in kept.observed[:chunks]])
     where = {"phase": phase, "offset": offset, "draws_done": done, "draws_total": total}
     return arrays, where
 
 
-def _restore(saved: dict, carry, names: tuple):
-    """``_pack``'s output back as the loop's state: (phase, offset), carry, gradient
-    calls and the kept-draw lists (one chunk each): losses, infos, sums, positions and
-    the observed datasets' losses (``names``)."""
+def _restore(saved: dict, carry, kept: _Kept):
+    """``_pack``'s output back as the loop's state: (phase, offset), carry and gradient
+    calls; the saved kept draws go into ``kept`` (as one chunk)."""
     arrays, where = saved["arrays"], saved["where"]
     states = states_from(arrays, carry[0])
     carry = (states, jnp.int32(arrays["step"].reshape(-1)[0]), carry[2], carry[3])
-    lists = ([], [], [], [], [])
     if "loss" in arrays:
-        lists[0].append(arrays["loss"])
-        for name, target in (("info", lists[1]), ("sums", lists[2])):
+        kept.losses.append(arrays["loss"])
+        for name, target in (("info", kept.infos), ("sums", kept.sums)):
             target.append(
                 {k[len(name) + 1 :]: v for k, v in arrays.items() if k.startswith(f"{name}.")}
             )
         if "positions" in arrays:
-            lists[3].append(arrays["positions"])
-        if names:
-            lists[4].append(tuple(arrays[f"observed.{name}"] for name in names))
-    return (int(where["phase"]), int(where["offset"])), carry, arrays["grad_calls"], lists
+            kept.positions.append(arrays["positions"])
+        if kept.names:
+            kept.observed.append(tuple(arrays[f"observed.{name}"] for name in kept.names))
+    return (int(where["phase"]), int(where["offset"])), carry, arrays["grad_calls"]

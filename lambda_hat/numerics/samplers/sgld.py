@@ -36,15 +36,15 @@ to carry); the rows are i.i.d. draws, so which rows share a batch carries no str
 from __future__ import annotations
 
 import math
-import time
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.samplers.chunks import Chunks
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
-from lambda_hat.numerics.samplers.driver import Schedule, next_chunk, run_chains
+from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 INT32_MAX = 2**31 - 1
 
@@ -267,17 +267,15 @@ def final_states(
 
         return jax.lax.fori_loop(first, first + count, body, states)
 
-    size = 1  # the first chunk also compiles; later ones are sized from measured speed
-    while done < steps:
-        count = min(size, steps - done)
-        clock = time.perf_counter()
-        states = run(states, jnp.int32(done), jnp.int32(count))
-        jax.block_until_ready(states)
-        per_step = (time.perf_counter() - clock) / count
-        done += count
+    def advance(offset: int, count: int):
+        nonlocal states
+        states = run(states, jnp.int32(offset), jnp.int32(count))
+        return states
+
+    def after(offset: int, count: int, seconds: float) -> bool:
         if on_chunk is not None:
-            on_chunk(done, states)
-        if stop is not None and stop():
-            break
-        size = next_chunk(count, per_step, chunk_seconds, steps)
+            on_chunk(offset, states)
+        return stop is not None and bool(stop())
+
+    Chunks(cap=steps, chunk_seconds=chunk_seconds).run(advance, done, steps, after=after)
     return states

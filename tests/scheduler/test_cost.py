@@ -1,0 +1,140 @@
+"""A run's wall time before it runs: the cost model, its calibration on a store's runs,
+and what ``--dry-run`` and ``run`` say with it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lambda_hat.cli import main
+from lambda_hat.samplers.kind import Work
+from lambda_hat.scheduler import cost
+from tests.config.helpers import ONE_SAMPLER
+
+FIXTURE_STORE = Path(__file__).parents[1] / "fixtures" / "store"
+
+
+def test_the_model_adds_a_fixed_part_steps_and_gradient_work():
+    # the 9k benchmark: 4 chains × 3,000 steps of batch 500 of 100,000 rows = 15 FGEs
+    expected = 5.0 + 4 * (3000 * 2e-5 + 15 * 100_000 * 9_000 * 3e-10)
+    assert cost.seconds(4, 3000, 15, 100_000, 9_000) == pytest.approx(expected, rel=1e-12)
+    span = cost.estimate(Work((3000, 6000), (15.0, 30.0)), 4, 100_000, 9_000, scale=2.0)
+    assert span == pytest.approx((2 * expected, 2 * cost.seconds(4, 6000, 30, 100_000, 9_000)))
+
+
+@pytest.mark.parametrize(
+    "work, p",
+    [
+        (Work(why="set when it runs"), 100),
+        (Work((10, 10), None), 100),
+        (Work((1, 1), (1, 1)), None),
+    ],
+)
+def test_no_estimate_without_the_work_or_the_size(work, p):
+    assert cost.estimate(work, 4, 1000, p) is None
+
+
+@pytest.mark.parametrize(
+    "span, text",
+    [
+        ((3.0, 3.0), "about 3 s"),
+        ((0.2, 0.4), "about 1 s"),
+        ((40.0, 50.0), "about 40–50 s"),
+        ((50.0, 180.0), "about 50 s–3 min"),
+        ((100.0, 540.0), "about 1.7–9 min"),
+        ((36_000.0, 108_000.0), "about 10 h–1.2 d"),
+        ((200 * 86400.0, 300 * 86400.0), "about 200–300 d"),
+    ],
+)
+def test_times_read_in_their_unit(span, text):
+    assert cost.text(span) == text
+
+
+def _store(tmp_path: Path, factor: dict | None = None) -> Path:
+    """The fixture store, each run's sampling time set to ``factor[sampler]`` × the
+    model's figure for its work (unchanged where ``factor`` is None)."""
+    root = tmp_path / "store"
+    shutil.copytree(FIXTURE_STORE, root)
+    for path in root.glob("targets/*/run_*/analysis.json"):
+        d = json.loads(path.read_text())
+        if factor is not None:
+            steps = (d["burnin"] + d["draws"]) * d["thin"]
+            fges = sum(d["fges_per_chain"]) / len(d["fges_per_chain"])
+            model = cost.seconds(d["chains"], steps, fges, d["n"], d["p"])
+            d["sampling_walltime_sec"] = factor[d["sampler"]] * model
+        path.write_text(json.dumps(d))
+    return root
+
+
+def test_a_store_scales_the_model_by_its_runs_per_sampler(tmp_path):
+    calibration = cost.calibrate(_store(tmp_path, {"hmc": 3.0, "sgld": 0.5}))
+    assert calibration.runs == 4
+    assert calibration.scale("hmc") == pytest.approx(3.0, rel=1e-9)
+    assert calibration.scale("sgld") == pytest.approx(0.5, rel=1e-9)
+    assert calibration.scale("mclmc") == pytest.approx(1.75, rel=1e-9)  # the median of all four
+
+
+def test_the_fixture_stores_own_times_give_their_own_ratio(tmp_path):
+    root = _store(tmp_path)
+    ratios = []
+    for path in root.glob("targets/*/run_hmc_*/analysis.json"):
+        d = json.loads(path.read_text())
+        ratios.append(d["sampling_walltime_sec"] / cost.seconds(2, 100, 1601.0, 200, d["p"]))
+    assert cost.calibrate(root).scale("hmc") == pytest.approx(sum(ratios) / 2, rel=1e-9)
+
+
+def test_an_empty_store_leaves_the_model_as_it_is(tmp_path):
+    calibration = cost.calibrate(tmp_path / "nothing")
+    assert (calibration.runs, calibration.scale("hmc")) == (0, 1.0)
+
+
+def _dry_run(write_toml, tmp_path, capsys, text: str) -> tuple[str, str]:
+    path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr()
+    return out.out, out.err
+
+
+def test_the_dry_run_shows_each_runs_time(write_toml, tmp_path, capsys):
+    out, err = _dry_run(write_toml, tmp_path, capsys, ONE_SAMPLER)
+    row = next(line for line in out.splitlines() if "run_hmc_" in line)
+    p = 2 * 3 + 3 + 3 * 1 + 1  # 2→3→1 with biases
+    expected = cost.text(cost.estimate(Work((1500, 1500), (24000.0, 24000.0)), 4, 100, p))
+    assert f"1,500 steps · 24,000 FGEs · {expected}" in row
+    assert "a 2-core CPU's figures (no run in this store" in out
+    assert "will take" not in err
+
+
+def test_a_run_of_hours_is_flagged_before_it_starts(write_toml, tmp_path, capsys):
+    big = ONE_SAMPLER.replace("n_data = 100", "n_data = 3000000").replace("[3]", "[3000]")
+    out, err = _dry_run(write_toml, tmp_path, capsys, big)
+    assert "will take about" in err and 'max_time = "30m"' in err and "p = 12,001" in err
+    bounded, err = _dry_run(write_toml, tmp_path, capsys, big + 'max_time = "20m"\n')
+    assert "will take" not in err
+
+
+def test_a_python_model_not_yet_built_has_no_time(write_toml, tmp_path, capsys):
+    shutil.copy(Path(__file__).parents[1] / "targets" / "user_models.py", tmp_path)
+    text = """
+[models.lin]
+kind = "python"
+factory = "user_models:linear"
+[data.reg]
+kind = "python"
+factory = "user_models:regression"
+[training.given]
+init = "given"
+steps = 0
+[[targets]]
+model = "lin"
+data = "reg"
+training = "given"
+[[samplers]]
+name = "hmc"
+"""
+    out, _ = _dry_run(write_toml, tmp_path, capsys, text)
+    row = next(line for line in out.splitlines() if "run_hmc_" in line)
+    assert "1,500 steps · 24,000 FGEs" in row and "about" not in row
