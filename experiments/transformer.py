@@ -16,7 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def model(vocab: int = 12, length: int = 8, width: int = 16, heads: int = 2, mlp: int = 32, seed: int = 0):
+def model(
+    vocab: int = 12, length: int = 8, width: int = 16, heads: int = 2, mlp: int = 32, seed: int = 0
+):
     """(apply, params): apply(params, tokens (batch, T) int) -> logits (batch, T, vocab)."""
     keys = iter(jax.random.split(jax.random.PRNGKey(seed), 8 + 4 * heads))
     size = width // heads

@@ -135,9 +135,9 @@ def run(args) -> int:
     )
     for s in prepared.skipped:
         print(f"  not submitted: {s['key']}: {s['reason']}")
-    hint = memory_hint(plan)
-    if hint:
-        print(hint)
+    for hint in [memory_hint(plan), *time_hints(plan, options.time)]:
+        if hint:
+            print(hint)
     print(
         f"wrote {prepared.script_path}\n  plan {prepared.plan_path}\n"
         f"  logs {prepared.folder / 'logs'}/task-<i>.out"
@@ -179,6 +179,27 @@ def memory_hint(plan) -> str | None:
         f"  {len(crashed)} task(s) died last time (killed, or out of memory) at up to "
         f"{max(seen):.0f} MB: if memory was the cause, submit with --mem {need}M or more"
     )
+
+
+def time_hints(plan, limit: str | None) -> list[str]:
+    """The runs to do that the cost model (``scheduler/cost``, calibrated on the store)
+    puts past ``--time`` even at their least, each with what to do."""
+    if limit is None:
+        return []
+    from lambda_hat.scheduler import cost
+    from lambda_hat.slurm.render import time_seconds
+
+    calibration, seconds = cost.calibrate(plan.root), time_seconds(limit)
+    out = []
+    for task in (r for r in plan.runs if r.status != "done" and r.spec.max_time is None):
+        span = task.seconds(calibration)
+        if span is not None and span[0] > seconds:
+            out.append(
+                f"  {task.key} will take {cost.text(span)} by the cost model, over --time "
+                f"{limit}: give a longer --time, or its [[samplers]] entry a max_time below "
+                "it (a run the limit stops resumes from its saved progress when requeued)"
+            )
+    return out
 
 
 def _soft_lock_line() -> tuple[str, ...]:

@@ -138,3 +138,14 @@ name = "hmc"
     out, _ = _dry_run(write_toml, tmp_path, capsys, text)
     row = next(line for line in out.splitlines() if "run_hmc_" in line)
     assert "1,500 steps · 24,000 FGEs" in row and "about" not in row
+
+
+def test_slurm_names_a_run_past_its_time_limit(write_toml, tmp_path, capsys):
+    big = ONE_SAMPLER.replace("n_data = 100", "n_data = 3000000").replace("[3]", "[3000]")
+    path = write_toml(big)
+    root = str(tmp_path / "store")
+    assert main(["slurm", str(path), "--root", root, "--time", "2:00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "will take about" in out and "over --time 2:00:00: give a longer --time" in out
+    assert main(["slurm", str(path), "--root", root, "--time", "30-00:00:00"]) == 0
+    assert "will take" not in capsys.readouterr().out
