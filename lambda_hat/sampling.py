@@ -111,7 +111,7 @@ def sample_llc(
 
     definition = sampler(spec.sampler)
     time_left = _clock(spec.max_time)
-    L0 = float(jax.jit(posterior.full_loss)(posterior.w_star))  # in this run's precision
+    L0 = posterior.loss_at_w_star()  # in this run's precision
     pilot_steps = progress if stage is not None else None  # a count needs its stage named
     stage = stage or (lambda text: None)
     saved = snapshots.part("pilot") if snapshots is not None else None

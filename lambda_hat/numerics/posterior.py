@@ -80,6 +80,13 @@ class Posterior(NamedTuple):
         """L_n(w) over all n points."""
         return self.loss(w, self.data)
 
+    def loss_at_w_star(self) -> float:
+        """L_n(w*), computed with the data as the program's arguments (closed over, a
+        large dataset is folded into the program as constants: 1.4 s to compile at
+        n = 100,000 rows of 80 numbers, against ~0.05 s)."""
+        at_w_star = jax.jit(lambda arrays: self.rebind(arrays).full_loss(arrays[1]))
+        return float(at_w_star(self.arrays))
+
     def prior_logdensity(self, w):
         d = w - self.w_star
         return -0.5 * self.localization * jnp.vdot(d, d)
