@@ -36,6 +36,7 @@ to carry); the rows are i.i.d. draws, so which rows share a batch carries no str
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -171,8 +172,14 @@ def initial_states(rng_key, posterior, params, num_chains: int, positions=None) 
     (batched state)."""
     w = posterior.w_star
     rows = jnp.broadcast_to(w, (num_chains, w.shape[0])) if positions is None else positions
-    rows = jnp.asarray(rows, w.dtype)
-    return jax.vmap(lambda w, k: init(w, k, params.scheme))(rows, chain_keys(rng_key, num_chains))
+    keys = chain_keys(rng_key, num_chains)
+    return _initial_states(jnp.asarray(rows, w.dtype), keys, params.scheme)
+
+
+@partial(jax.jit, static_argnums=2)
+def _initial_states(rows, keys, scheme: str) -> SGLDState:
+    """One compiled program (each eager operation would compile on its own, per shape)."""
+    return jax.vmap(lambda w, k: init(w, k, scheme))(rows, keys)
 
 
 def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> SampleResult:
