@@ -156,7 +156,7 @@ def run(args) -> int:
         {
             "event": "plan",
             "experiments": str(Path(args.experiments)),
-            **plan.to_dict(),
+            **plan.to_dict(calibration),
             "to_do": sorted(chosen),
         }
     )

@@ -100,7 +100,9 @@ class Plan:
             out[kind] = {s: sum(t.status == s for t in tasks) for s in (DONE, TODO, FAILED)}
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self, calibration=None) -> dict:
+        """The plan as JSON (the ``plan`` event, the TUI): each run with its work and,
+        where it can be known, its estimated time (``scheduler/cost``)."""
         return {
             "root": str(self.root),
             "targets": [
@@ -112,6 +114,7 @@ class Plan:
                     "run": r.dirname,
                     "sampler": r.spec.sampler,
                     "status": r.status,
+                    "work": r.work(calibration),
                 }
                 for r in self.runs
             ],

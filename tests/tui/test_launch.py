@@ -128,6 +128,10 @@ async def test_launch_a_file_and_see_it_finish(workdir):
         app.screen.select(workdir / "experiments" / "launch.toml")
         await settle(pilot)
         assert app.screen.plan["counts"]["runs"]["todo"] == 2
+        # each run to do shows its work and time before it starts (20 draws, no burn-in)
+        works = [t.message for t in tasks_from_plan(app.screen.plan).values() if t.kind == "run"]
+        assert len(works) == 2 and all(w.startswith("20 steps · ") for w in works)
+        assert all(" · about " in w for w in works)
         await pilot.press("g")
         launch = app.launches[-1]
         await pilot.press("t")  # browse while it runs

@@ -134,10 +134,12 @@ class LaunchScreen(Screen):
     @work(thread=True, exclusive=True, group="plan")
     def load_plan(self, path: Path) -> None:
         from lambda_hat.config import load
+        from lambda_hat.scheduler.cost import calibrate
         from lambda_hat.scheduler.plan import make_plan
 
         try:
-            plan = make_plan(load(path, str(self.app.root))).to_dict()
+            plan = make_plan(load(path, str(self.app.root)))
+            plan = plan.to_dict(calibrate(plan.root))
         except Exception as exc:  # noqa: BLE001 - config errors are shown to the user
             self.post_message(self.PlanLoaded(path, None, f"{type(exc).__name__}: {exc}"))
             return
