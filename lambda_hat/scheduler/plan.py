@@ -53,19 +53,30 @@ class RunTask:
 
     def work(self, calibration=None) -> str:
         """What the run does per chain, as far as its spec says, and about how long it
-        takes (``scheduler/cost``, scaled by ``calibration``) when that can be known."""
+        takes (``estimate``) when that can be known."""
+        estimate = self.estimate(calibration)
+        return self.steps() + (f" · {estimate}" if estimate else "") + self.observed()
+
+    def steps(self) -> str:
+        """The run's steps and gradient work per chain (or what sets them)."""
+        return self._work().text()
+
+    def estimate(self, calibration=None) -> str:
+        """``about 2–9 min`` by the cost model (``scheduler/cost``, scaled by
+        ``calibration``), or "" when the work or the model's size is not known yet."""
         from lambda_hat.scheduler import cost
 
-        text = self._work().text()
         span = self.seconds(calibration)
-        if span is not None:
-            text += f" · {cost.text(span)}"
-        if self.spec.observe:  # rows alone: a sequence's positions multiply it
-            from lambda_hat.config.specs import observed_mb
+        return cost.text(span) if span is not None else ""
 
-            rows = {name: table.n_data for name, table in self.spec.observe.items()}
-            text += f" · {observed_mb(self.spec, rows):,.2g} MB of observed losses (all chains)"
-        return text
+    def observed(self) -> str:
+        """`` · 0.3 MB of observed losses (all chains)`` for a run that observes tables."""
+        if not self.spec.observe:  # rows alone: a sequence's positions multiply it
+            return ""
+        from lambda_hat.config.specs import observed_mb
+
+        rows = {name: table.n_data for name, table in self.spec.observe.items()}
+        return f" · {observed_mb(self.spec, rows):,.2g} MB of observed losses (all chains)"
 
     def seconds(self, calibration=None) -> tuple[float, float] | None:
         """The run's (least, most) wall time by the cost model, or None if unknown."""
@@ -114,7 +125,8 @@ class Plan:
                     "run": r.dirname,
                     "sampler": r.spec.sampler,
                     "status": r.status,
-                    "work": r.work(calibration),
+                    "work": r.steps() + r.observed(),
+                    "estimate": r.estimate(calibration),
                 }
                 for r in self.runs
             ],

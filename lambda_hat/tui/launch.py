@@ -224,8 +224,8 @@ def tasks_from_plan(plan: dict) -> dict[str, TaskState]:
         tasks[key] = TaskState(
             key, "run", f"{r['run']} on {r['target_id']}", _plan_status(r["status"])
         )
-        if r["status"] == "todo":  # what it will do, and about how long it takes
-            tasks[key].message = r.get("work", "")
+        if r["status"] == "todo":  # about how long it takes, and what it will do
+            tasks[key].message = " · ".join(x for x in (r.get("estimate"), r.get("work")) if x)
     for task in tasks.values():
         if task.status == FAILED:
             task.message = PLAN_FAILED

@@ -130,8 +130,8 @@ async def test_launch_a_file_and_see_it_finish(workdir):
         assert app.screen.plan["counts"]["runs"]["todo"] == 2
         # each run to do shows its work and time before it starts (20 draws, no burn-in)
         works = [t.message for t in tasks_from_plan(app.screen.plan).values() if t.kind == "run"]
-        assert len(works) == 2 and all(w.startswith("20 steps · ") for w in works)
-        assert all(" · about " in w for w in works)
+        assert len(works) == 2 and all(w.startswith("about ") for w in works)
+        assert all(w.endswith(" · 20 steps · 20 FGEs") for w in works)  # batch 50 of 50 rows
         await pilot.press("g")
         launch = app.launches[-1]
         await pilot.press("t")  # browse while it runs
