@@ -56,6 +56,7 @@ def print_plan(plan, console: Console, calibration=None) -> None:
         f"{c['runs']['todo']} to do, {c['runs']['failed']} failed"
     )
     if calibration is not None:
+        console.print(plan_time(plan, calibration))
         base = (
             f"calibrated on {calibration.runs} run(s) of this store"
             if calibration.runs
@@ -78,6 +79,23 @@ def cost_notes(experiment) -> list[str]:
             where = f"samplers[{i}] ({spec.name})"
         out += [f"{experiment.path}: {where}: {text}" for text in SAMPLERS[spec.name].notes(spec)]
     return out
+
+
+def plan_time(plan, calibration) -> str:
+    """The estimated time of the runs to do, all together (they share the machine's
+    cores however many workers run them), and how many have no estimate yet."""
+    from lambda_hat.scheduler import cost
+
+    spans = [r.seconds(calibration) for r in plan.runs if r.status != "done"]
+    known = [s for s in spans if s is not None]
+    text = "runs to do: "
+    if known:
+        total = (sum(s[0] for s in known), sum(s[1] for s in known))
+        text += f"{cost.text(total)} in all by the cost model"
+    unknown = len(spans) - len(known)
+    if unknown:
+        text += f"{' + ' if known else ''}{unknown} whose work is set when they run"
+    return text if spans else "runs to do: none"
 
 
 def slow_notes(plan, calibration) -> list[str]:

@@ -104,6 +104,7 @@ def test_the_dry_run_shows_each_runs_time(write_toml, tmp_path, capsys):
     p = 2 * 3 + 3 + 3 * 1 + 1  # 2→3→1 with biases
     expected = cost.text(cost.estimate(Work((1500, 1500), (24000.0, 24000.0)), 4, 100, p))
     assert f"1,500 steps · 24,000 FGEs · {expected}" in row
+    assert f"runs to do: {expected} in all by the cost model\n" in out
     assert "a 2-core CPU's figures (no run in this store" in out
     assert "will take" not in err
 
@@ -149,3 +150,9 @@ def test_slurm_names_a_run_past_its_time_limit(write_toml, tmp_path, capsys):
     assert "will take about" in out and "over --time 2:00:00: give a longer --time" in out
     assert main(["slurm", str(path), "--root", root, "--time", "30-00:00:00"]) == 0
     assert "will take" not in capsys.readouterr().out
+
+
+def test_the_plans_total_counts_the_runs_it_cannot_time(write_toml, tmp_path, capsys):
+    two = ONE_SAMPLER + '[[samplers]]\nname = "sgld"\n'  # an automatic step: its pilot decides
+    out, _ = _dry_run(write_toml, tmp_path, capsys, two)
+    assert "runs to do: about " in out and " + 1 whose work is set when they run" in out
