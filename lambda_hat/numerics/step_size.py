@@ -344,26 +344,8 @@ def typical_step(
             ends if go_on else None,
             stop,
         )
-        found, distance = _where_chains_are(posterior, params, states, ran)
-        ends = np.asarray(states.position)
-        h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
-        rounds.append(
-            {
-                "step_size": step,
-                "steps": ran,
-                "from": "last round" if go_on else "w_star",
-                "h_max": h,
-                "h_max_per_chain": found,
-                "stiffness": step * h / 4.0,
-                "distance_from_w_star": float(np.median(distance)),
-            }
-        )
-        diverged = not (math.isfinite(h) and np.isfinite(distance).all())
-        if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
-            rounds[-1].update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
-            ends = None  # its chains are lost: a next round starts at w*
-        lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
-        rounds[-1]["next_step"] = min(step, lower)
+        measured, ends, lower = _measured(posterior, params, states, ran, step, go_on)
+        rounds.append(measured)
         settled = lower > SHRINK_STOP * step
         if ran < steps:  # the time budget ended the round: it is the last
             rounds[-1].update(cut_by_time=True, steps_planned=steps)
@@ -381,6 +363,31 @@ def typical_step(
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
         saved.save(fingerprint, _kept(ends), {**end, "rounds": rounds, "record": record})
     return TypicalStep(chosen, record, ends)
+
+
+def _measured(posterior, params, states, ran: int, step: float, go_on: bool):
+    """A pilot round's record from where its chains ended: the curvature there (h_max
+    per chain), their distance from w*, and the step it leads to; (record, the chains'
+    positions or None when it diverged, the lower step)."""
+    found, distance = _where_chains_are(posterior, params, states, ran)
+    ends = np.asarray(states.position)
+    h = float(np.max(found))  # NaN if any chain's is (Python's max is order-dependent)
+    record = {
+        "step_size": step,
+        "steps": ran,
+        "from": "last round" if go_on else "w_star",
+        "h_max": h,
+        "h_max_per_chain": found,
+        "stiffness": step * h / 4.0,
+        "distance_from_w_star": float(np.median(distance)),
+    }
+    diverged = not (math.isfinite(h) and np.isfinite(distance).all())
+    if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
+        record.update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
+        ends = None  # its chains are lost: a next round starts at w*
+    lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
+    record["next_step"] = min(step, lower)
+    return record, ends, lower
 
 
 def _on_chunk(saved, fingerprint: dict, where: dict, progress, steps: int):
