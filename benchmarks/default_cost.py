@@ -12,6 +12,7 @@ default batch (256) and of one full-data gradient of 4 chains, and multiplies.
 
     uv run python benchmarks/default_cost.py [--sizes 1k 10k 100k 1m] [--n 10000]
     uv run python benchmarks/default_cost.py --sizes 10k --n 1000 10000 100000   # against n
+    uv run python benchmarks/default_cost.py --sizes 100k 1m --batch 64          # a smaller batch
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def seconds_per_call(fn, *args, repeat: int = 3) -> float:
     return best
 
 
-def measure(name: str, n: int) -> dict:
+def measure(name: str, n: int, batch: int = 256) -> dict:
     i, widths, o, rank = {**SIZES, **DEPTHS}[name]
     posterior, _, true = dln_problem([i, *widths, o], rank, n)
-    params = SGLDParams(step_size=1e-9, batch_size=256)
+    params = SGLDParams(step_size=1e-9, batch_size=batch)
     curvature = rule.examine(posterior, params, 0, rule.BOUND_ROWS)
     h_max = curvature["h_max"]
     steps = h_max / (rule.TOLERANCE * posterior.localization)  # 4/(γ·ε), ε = 0.08/h
@@ -103,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=[*SIZES, *DEPTHS])
     parser.add_argument("--n", nargs="+", type=int, default=[10_000])
+    parser.add_argument("--batch", type=int, default=256, help="SGLD's batch (default 256)")
     args = parser.parse_args()
     print(
         "| DLN | p | n | nβ | λ_max(∇²L) | h_max | auto ε | default SGLD: steps per chain, "
@@ -111,7 +113,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         for n in args.n:
-            r = measure(name, n)
+            r = measure(name, n, args.batch)
             print(
                 f"| {r['name']} | {r['p']:,} | {r['n']:,} | {r['n_beta']:,.0f} | "
                 f"{r['hessian_top']:.3g} | {r['h_max']:.3g} | {r['step']:.2g} | "
