@@ -146,7 +146,8 @@ def run(args) -> int:
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
-    calibration = calibrate(plan.root)
+    to_do = args.dry_run or any(r.status != "done" for r in plan.runs)
+    calibration = calibrate(plan.root) if to_do else None  # a no-op rerun reads no run
     for text in cost_notes(experiment) + slow_notes(plan, calibration):
         console.print(f"[yellow]note[/] {escape(text)}")
     if args.dry_run:

@@ -47,20 +47,34 @@ class Calibration:
 def calibrate(root: Path | str) -> Calibration:
     """The median ratio, measured over modelled, of the store's runs (at most
     CALIBRATION_RUNS of them, newest first), per sampler and over all."""
-    from lambda_hat.store.catalog import Catalog
-
     ratios: dict[str, list[float]] = {}
-    records = [r for t in Catalog(root).targets() for r in t.runs() if r.analysis is not None]
-    records.sort(key=lambda r: r.analysis.created_at or 0.0, reverse=True)
-    for record in records[:CALIBRATION_RUNS]:
-        ratio = _ratio(record.analysis)
+    for analysis in _newest(Path(root), CALIBRATION_RUNS):
+        ratio = _ratio(analysis)
         if ratio is not None:
-            ratios.setdefault(record.analysis.sampler, []).append(ratio)
+            ratios.setdefault(analysis.sampler, []).append(ratio)
     every = [r for values in ratios.values() for r in values]
     scales = {name: statistics.median(values) for name, values in ratios.items()}
     if every:
         scales["*"] = statistics.median(every)
     return Calibration(scales, len(every))
+
+
+def _newest(root: Path, count: int) -> list:
+    """The ``count`` newest runs' records (by their analysis.json's time), reading no
+    other run's file: a store of thousands of runs costs a directory listing."""
+    from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.layout import ANALYSIS
+    from lambda_hat.store.run_names import RUN_GLOB
+
+    catalog, found = Catalog(root), []
+    for path in catalog.layout.targets.glob(f"tgt_*/{RUN_GLOB}/{ANALYSIS}"):
+        try:
+            found.append((path.stat().st_mtime, path.parent))
+        except OSError:  # removed meanwhile
+            continue
+    found.sort(reverse=True)
+    records = [catalog.run(folder.parent.name, folder.name) for _, folder in found[:count]]
+    return [r.analysis for r in records if r.analysis is not None]
 
 
 def _ratio(analysis) -> float | None:

@@ -116,6 +116,10 @@ class Catalog:
     def has_target(self, target_id: str) -> bool:
         return self.layout.target_dir(target_id).is_dir()
 
+    def run(self, target_id: str, dirname: str) -> RunRecord:
+        """One run's record, read from its folder alone."""
+        return _read_run(target_id, self.layout.run_dir(target_id, dirname))
+
     def has_run(self, target_id: str, dirname: str) -> bool:
         return self.layout.run_dir(target_id, dirname).is_dir()
 

@@ -156,3 +156,16 @@ def test_the_plans_total_counts_the_runs_it_cannot_time(write_toml, tmp_path, ca
     two = ONE_SAMPLER + '[[samplers]]\nname = "sgld"\n'  # an automatic step: its pilot decides
     out, _ = _dry_run(write_toml, tmp_path, capsys, two)
     assert "runs to do: about " in out and " + 1 whose work is set when they run" in out
+
+
+def test_only_the_newest_runs_calibrate(tmp_path, monkeypatch):
+    import os
+
+    root = _store(tmp_path, {"hmc": 3.0, "sgld": 0.5})
+    paths = sorted(root.glob("targets/*/run_*/analysis.json"))
+    for age, path in enumerate(paths):  # the first listed is the newest
+        os.utime(path, (1e9 - age, 1e9 - age))
+    monkeypatch.setattr(cost, "CALIBRATION_RUNS", 1)
+    newest = json.loads(paths[0].read_text())["sampler"]
+    calibration = cost.calibrate(root)
+    assert calibration.runs == 1 and list(calibration.scales) == [newest, "*"]
