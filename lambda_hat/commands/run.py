@@ -24,6 +24,12 @@ def add_arguments(p) -> None:
     p.add_argument("--only-targets", action="store_true", help="build targets, run no samplers")
     p.add_argument("--retry-failed", action="store_true", help="also rerun recorded failures")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="before estimating each run's time, measure what its spec leaves to the run "
+        "(an automatic SGLD step: the curvature at w* of a built target, seconds each)",
+    )
     p.add_argument("--events", metavar="FILE", help="append JSON-lines events to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
@@ -79,6 +85,21 @@ def cost_notes(experiment) -> list[str]:
             where = f"samplers[{i}] ({spec.name})"
         out += [f"{experiment.path}: {where}: {text}" for text in SAMPLERS[spec.name].notes(spec)]
     return out
+
+
+def measure(plan, console: Console) -> None:
+    """Measure the work of the runs to do whose spec leaves it to the run (``--measure``),
+    and say which could not be: their target is not built yet."""
+    todo = [r for r in plan.runs if r.status != "done"]
+    measured = sum(task.measure(plan.root) for task in todo)
+    left = [r for r in todo if r._work().steps is None]
+    console.print(f"[cyan]measured[/] the curvature at w* for {measured} run(s)")
+    if left:
+        console.print(
+            f"[yellow]note[/] {len(left)} run(s) still have no estimate: their target is "
+            "not built yet (lambda-hat run --only-targets builds them), or their work is "
+            "set by a preconditioner"
+        )
 
 
 def plan_time(plan, calibration) -> str:
@@ -148,6 +169,8 @@ def run(args) -> int:
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     to_do = args.dry_run or any(r.status != "done" for r in plan.runs)
     calibration = calibrate(plan.root) if to_do else None  # a no-op rerun reads no run
+    if args.measure:
+        measure(plan, console)
     for text in cost_notes(experiment) + slow_notes(plan, calibration):
         console.print(f"[yellow]note[/] {escape(text)}")
     if args.dry_run:

@@ -182,6 +182,21 @@ def _focus(job: _Job, restriction, posterior) -> tuple[float | None, dict]:
     return truth, focus
 
 
+def curvature_at_w_star(spec: RunSpec, root: Path) -> float:
+    """h_max at w* of a run's posterior on its built target (on the one its step is
+    tuned on, where a training's last checkpoint is), from BOUND_ROWS of its rows: what
+    an automatic SGLD step is made from, measured before the run (``--measure``)."""
+    from lambda_hat.numerics import step_size as rule
+
+    meta, data, params = load_target(root, spec.target_id)
+    folder = Layout(root).target_dir(spec.target_id)
+    tspec = target_spec(meta, folder)
+    job = _Job(spec, "", folder, meta, tspec, data, params, None, None, time.time(), None)
+    posterior, tune_on, _, _ = _posteriors(job)
+    on = posterior if tune_on is None else tune_on
+    return float(rule.examine(on, spec.params, spec.seed, rule.BOUND_ROWS)["h_max"])
+
+
 def _posteriors(job: _Job):
     """The run's posterior at the target's w*, the one its sampler tunes on (SGLD's
     step on a training's last checkpoint; None: tune on the run's own), and its

@@ -68,6 +68,7 @@ class Work:
     fges: tuple[float, float] | None = None
     upto: bool = False
     why: str = ""
+    note: str = ""  # how counts that the spec does not set were measured
 
     def text(self) -> str:
         if self.steps is None:
@@ -75,7 +76,7 @@ class Work:
         out = f"{_span(self.steps)} steps"
         if self.fges is not None:
             out += f" · {'up to ' if self.upto else ''}{_span(self.fges)} FGEs"
-        return out
+        return out + (f" ({self.note})" if self.note else "")
 
 
 def _span(values: tuple[float, float]) -> str:
@@ -152,6 +153,9 @@ class Sampler:
     notes: Callable[[Any], list[str]] = _no_notes
     # (RunSpec, n_data) -> the work per chain its spec sets (``--dry-run``)
     work: Callable[[Any, int], Work] = _no_work
+    # (RunSpec, n_data, h_max at w*) -> the work once the curvature is measured
+    # (``--dry-run --measure``), for a sampler whose work the curvature sets; None: none
+    measured_work: Callable[[Any, int, float], Work] | None = None
 
     def sample(self, rng_key, posterior, params, schedule, **starts):
         """Run the chains (``numerics/samplers``): a ``SampleResult``."""

@@ -194,6 +194,28 @@ def work(spec, n_data: int) -> Work:
     return Work(steps, tuple(t * min(params.batch_size, n_data) / n_data for t in steps))
 
 
+def measured_work(spec, n_data: int, h_max: float) -> Work:
+    """An automatic step's work once h_max at w* is known: the step the curvature rule
+    gives there, its pilot's first round (1/γ of Langevin time), and the burn-in and
+    draws at that step's thin. The pilot may lower the step where its chains go, so
+    these counts are the least the run takes."""
+    params = spec.params
+    if params.step_size != "auto" or params.precond != "none":
+        return work(spec, n_data)
+    from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
+    from lambda_hat.numerics.step_size import TOLERANCE, TYPICAL_TIME
+
+    step = 4.0 * TOLERANCE / h_max
+    pilot = round(TYPICAL_TIME / max(spec.localization, 0.01) / step) if params.runs_pilot else 0
+    thin = None
+    if spec.thin == "auto":
+        thin = min(THIN_MAX, steps_per_draw(step, spec.localization))
+    steps = transitions(spec, before=pilot, thin=thin)
+    fges = tuple(t * min(params.batch_size, n_data) / n_data for t in steps)
+    note = f"at least: ε = {step:.2g} at w*; its pilot may lower it"
+    return Work(steps, fges, note=note)
+
+
 def tunes_on_last_checkpoint(params: SGLDParams) -> bool:
     """An automatic step is chosen once per training run, at its last checkpoint."""
     return params.step_size == "auto"
@@ -237,4 +259,5 @@ SAMPLER = Sampler(
     settings=(("step_size", "ε"), ("batch_size", "batch")),
     notes=notes,
     work=work,
+    measured_work=measured_work,
 )

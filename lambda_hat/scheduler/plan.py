@@ -46,6 +46,7 @@ class RunTask:
     swept: dict = field(default_factory=dict)  # its target's choices and its sampler's
     n_data: int | None = None  # its target's rows
     p: int | None = None  # its target's parameters, where known before it is built
+    measured: object | None = None  # its Work once measured (``measure``), else None
 
     @property
     def key(self) -> str:
@@ -86,9 +87,28 @@ class RunTask:
         return cost.estimate(self._work(), self.spec.chains, self.n_data or 1, self.p, scale)
 
     def _work(self):
+        if self.measured is not None:
+            return self.measured
         from lambda_hat.samplers.registry import SAMPLERS
 
         return SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1)
+
+    def measure(self, root: Path) -> bool:
+        """Measure what the spec leaves to the run (an automatic SGLD step: the
+        curvature at w*) on the built target, so the work and time can be told; False
+        when there is nothing to measure or the target is not built yet."""
+        from lambda_hat.samplers.registry import SAMPLERS
+
+        definition = SAMPLERS[self.spec.sampler]
+        if definition.measured_work is None or self._work().steps is not None:
+            return False
+        if not Catalog(root).has_target(self.target_id):
+            return False
+        from lambda_hat.runner.run import curvature_at_w_star
+
+        h_max = curvature_at_w_star(self.spec, root)
+        self.measured = definition.measured_work(self.spec, self.n_data or 1, h_max)
+        return True
 
     @property
     def precision(self) -> str:

@@ -169,3 +169,39 @@ def test_only_the_newest_runs_calibrate(tmp_path, monkeypatch):
     newest = json.loads(paths[0].read_text())["sampler"]
     calibration = cost.calibrate(root)
     assert calibration.runs == 1 and list(calibration.scales) == [newest, "*"]
+
+
+def test_sglds_measured_work_follows_the_curvature_rule():
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.fields import build
+    from lambda_hat.samplers.registry import SAMPLERS
+    from tests.samplers.test_work import _work  # noqa: F401  (the same spec builder)
+
+    sgld = SAMPLERS["sgld"]
+    entry = build(SamplerSpec, {}, "t", name="sgld", params=build(sgld.params, {}, "t"))
+    spec = resolve_run(entry, "tgt_x", 1000)
+    work = sgld.measured_work(spec, 1000, 1000.0)  # ε = 4·0.02/1000 = 8e-5
+    # pilot 1/γ = 12,500 steps; thin 0.01/ε = 125; burn-in 100 draws; 200 to 12,800 kept
+    assert work.steps == (12_500 + 300 * 125, 12_500 + 12_900 * 125)
+    assert work.fges == tuple(s * 256 / 1000 for s in work.steps)
+    assert work.note == "at least: ε = 8e-05 at w*; its pilot may lower it"
+
+
+def test_measure_gives_an_automatic_step_its_work_and_time(write_toml, tmp_path, capsys):
+    text = ONE_SAMPLER.replace('name = "hmc"', 'name = "sgld"\ndraws = 200')
+    path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
+    assert main(["run", str(path), "--dry-run", "--measure"]) == 0
+    assert "1 run(s) still have no estimate: their target is not built" in capsys.readouterr().err
+    assert main(["run", str(path), "--only-targets", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--dry-run", "--measure"]) == 0
+    out = capsys.readouterr()
+    assert "measured the curvature at w* for 1 run(s)" in out.err
+    row = next(line for line in out.out.splitlines() if "run_sgld_" in line)
+    measured = row.split("ε = ")[1].split(" ")[0]
+    assert " · about " in row and "steps" in row
+    # the run's own step, chosen when it runs, is the one measured (n < 4,096: all rows)
+    assert main(["run", str(path), "--quiet"]) == 0
+    (analysis,) = (tmp_path / "store").glob("targets/*/run_sgld_*/analysis.json")
+    auto = json.loads(analysis.read_text())["sgld_step"]["auto"]["step_size"]
+    assert f"{auto:.2g}" == measured
