@@ -92,7 +92,7 @@ def measure(plan, console: Console) -> None:
     and say which could not be: their target is not built yet."""
     todo = [r for r in plan.runs if r.status != "done"]
     measured = sum(task.measure(plan.root) for task in todo)
-    left = [r for r in todo if r._work().steps is None]
+    left = [r for r in todo if r.work_per_chain().steps is None]
     console.print(f"[cyan]measured[/] the curvature at w* for {measured} run(s)")
     if left:
         console.print(

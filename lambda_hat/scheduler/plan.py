@@ -60,7 +60,7 @@ class RunTask:
 
     def steps(self) -> str:
         """The run's steps and gradient work per chain (or what sets them)."""
-        return self._work().text()
+        return self.work_per_chain().text()
 
     def estimate(self, calibration=None) -> str:
         """``about 2–9 min`` by the cost model (``scheduler/cost``, scaled by
@@ -84,9 +84,11 @@ class RunTask:
         from lambda_hat.scheduler import cost
 
         scale = calibration.scale(self.spec.sampler) if calibration is not None else 1.0
-        return cost.estimate(self._work(), self.spec.chains, self.n_data or 1, self.p, scale)
+        work, n = self.work_per_chain(), self.n_data or 1
+        return cost.estimate(work, self.spec.chains, n, self.p, scale)
 
-    def _work(self):
+    def work_per_chain(self):
+        """The run's ``Work`` per chain: measured (``measure``), else its spec's."""
         if self.measured is not None:
             return self.measured
         from lambda_hat.samplers.registry import SAMPLERS
@@ -100,7 +102,7 @@ class RunTask:
         from lambda_hat.samplers.registry import SAMPLERS
 
         definition = SAMPLERS[self.spec.sampler]
-        if definition.measured_work is None or self._work().steps is not None:
+        if definition.measured_work is None or self.work_per_chain().steps is not None:
             return False
         if not Catalog(root).has_target(self.target_id):
             return False
