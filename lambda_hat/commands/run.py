@@ -124,17 +124,13 @@ def slow_notes(plan, calibration) -> list[str]:
     have no ``max_time`` to bound them, each with what to do."""
     from lambda_hat.scheduler import cost
 
-    out = []
-    for task in (r for r in plan.runs if r.status != "done" and r.spec.max_time is None):
-        span = task.seconds(calibration)
-        if span is not None and span[0] > cost.SLOW_SECONDS:
-            out.append(
-                f"{task.key} will take {cost.text(span)} by the cost model "
-                f"(p = {task.p:,}, n = {task.n_data:,}, {task.spec.chains} chains). To bound "
-                'it, give its [[samplers]] entry max_time (e.g. max_time = "30m"), or '
-                "fewer draws or chains."
-            )
-    return out
+    return [
+        f"{task.key} will take {cost.text(span)} by the cost model "
+        f"(p = {task.p:,}, n = {task.n_data:,}, {task.spec.chains} chains). To bound "
+        'it, give its [[samplers]] entry max_time (e.g. max_time = "30m"), or '
+        "fewer draws or chains."
+        for task, span in cost.beyond(plan, calibration, cost.SLOW_SECONDS)
+    ]
 
 
 def target_label(task) -> str:

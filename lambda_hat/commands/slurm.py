@@ -189,17 +189,13 @@ def time_hints(plan, limit: str | None) -> list[str]:
     from lambda_hat.scheduler import cost
     from lambda_hat.slurm.render import time_seconds
 
-    calibration, seconds = cost.calibrate(plan.root), time_seconds(limit)
-    out = []
-    for task in (r for r in plan.runs if r.status != "done" and r.spec.max_time is None):
-        span = task.seconds(calibration)
-        if span is not None and span[0] > seconds:
-            out.append(
-                f"  {task.key} will take {cost.text(span)} by the cost model, over --time "
-                f"{limit}: give a longer --time, or its [[samplers]] entry a max_time below "
-                "it (a run the limit stops resumes from its saved progress when requeued)"
-            )
-    return out
+    over = cost.beyond(plan, cost.calibrate(plan.root), time_seconds(limit))
+    return [
+        f"  {task.key} will take {cost.text(span)} by the cost model, over --time "
+        f"{limit}: give a longer --time, or its [[samplers]] entry a max_time below "
+        "it (a run the limit stops resumes from its saved progress when requeued)"
+        for task, span in over
+    ]
 
 
 def _soft_lock_line() -> tuple[str, ...]:

@@ -248,6 +248,11 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     }
 
 
+def pilot_steps(time: float, localization: float, time_per_step: float) -> int:
+    """Steps of a pilot round spanning ``time``/γ of Langevin time (γ at least 0.01)."""
+    return max(1, round(time / max(float(localization), 0.01) / time_per_step))
+
+
 class TypicalStep(NamedTuple):
     """``typical_step``'s choice: the step, its record, and the last round's chains'
     positions (chains, p), which have run at least TYPICAL_TIME/γ of Langevin time from
@@ -310,7 +315,6 @@ def typical_step(
     if where.get("done"):
         return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
     step = where["step_size"]
-    gamma = max(float(posterior.localization), 0.01)
     batch = min(params.batch_size, posterior.n)
     settled, ends = False, None
     if loaded and continued:  # the last round's chains go on (none after a divergence)
@@ -321,7 +325,7 @@ def typical_step(
         resuming = loaded and r == where["round"] and where["steps_done"] > 0
         go_on = where.get("goes_on", False) if resuming else continued and ends is not None
         time = CONTINUED_TIME if go_on else TYPICAL_TIME
-        steps = max(1, round(time / gamma / (step * curvature["time_per_step"])))
+        steps = pilot_steps(time, posterior.localization, step * curvature["time_per_step"])
         if report is not None:
             report(
                 f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "

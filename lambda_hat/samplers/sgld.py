@@ -191,7 +191,7 @@ def work(spec, n_data: int) -> Work:
             return Work(why="set when it runs, from its preconditioner (thin = 'auto')")
         thin = written_thin(spec)
     steps = transitions(spec, thin=thin)
-    return Work(steps, tuple(t * min(params.batch_size, n_data) / n_data for t in steps))
+    return Work(steps, _fges(steps, params, n_data))
 
 
 def measured_work(spec, n_data: int, h_max: float) -> Work:
@@ -202,18 +202,24 @@ def measured_work(spec, n_data: int, h_max: float) -> Work:
     params = spec.params
     if params.step_size != "auto" or params.precond != "none":
         return work(spec, n_data)
+    from lambda_hat.numerics import step_size as rule
     from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
-    from lambda_hat.numerics.step_size import TOLERANCE, TYPICAL_TIME
 
-    step = 4.0 * TOLERANCE / h_max
-    pilot = round(TYPICAL_TIME / max(spec.localization, 0.01) / step) if params.runs_pilot else 0
+    step = rule.auto_step({"h_max": h_max})
+    pilot = 0
+    if params.runs_pilot:
+        pilot = rule.pilot_steps(rule.TYPICAL_TIME, spec.localization, step)
     thin = None
     if spec.thin == "auto":
         thin = min(THIN_MAX, steps_per_draw(step, spec.localization))
     steps = transitions(spec, before=pilot, thin=thin)
-    fges = tuple(t * min(params.batch_size, n_data) / n_data for t in steps)
     note = f"at least: ε = {step:.2g} at w*; its pilot may lower it"
-    return Work(steps, fges, note=note)
+    return Work(steps, _fges(steps, params, n_data), note=note)
+
+
+def _fges(steps: tuple[int, int], params: SGLDParams, n_data: int) -> tuple[float, float]:
+    """Full-gradient equivalents of ``steps`` minibatch steps (the batch cut to n)."""
+    return tuple(t * min(params.batch_size, n_data) / n_data for t in steps)
 
 
 def tunes_on_last_checkpoint(params: SGLDParams) -> bool:

@@ -102,6 +102,17 @@ def estimate(work, chains: int, n: int, p: int | None, scale: float = 1.0):
     )
 
 
+def beyond(plan, calibration: Calibration | None, limit: float) -> list:
+    """(task, (least, most) seconds) of the runs to do that the model puts past
+    ``limit`` seconds even at their least, and that no ``max_time`` bounds."""
+    out = []
+    for task in (r for r in plan.runs if r.status != "done" and r.spec.max_time is None):
+        span = task.seconds(calibration)
+        if span is not None and span[0] > limit:
+            out.append((task, span))
+    return out
+
+
 def text(span: tuple[float, float]) -> str:
     """``about 40 s``, ``about 2–9 min``, ``about 50 s–3 min``: two significant figures."""
     least, most = (_rounded(s) for s in span)

@@ -161,7 +161,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
     root = Path(root if root is not None else experiment.store_root)
     catalog = Catalog(root)
     plan = Plan(root=root)
-    seen_targets, seen_runs = set(), set()
+    seen_targets, seen_runs, sizes = set(), set(), {}
     for entry in experiment.targets:
         tid = target_id(entry.spec)
         if tid not in seen_targets:
@@ -170,6 +170,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
             task = TargetTask(tid, entry.spec, names, swept=entry.swept)
             _status(task, catalog.has_target(tid), catalog.failure_for(tid))
             plan.targets.append(task)
+            sizes[tid] = _parameters(catalog, tid, entry.spec)
         swept = experiment.sampler_swept or [{}] * len(experiment.samplers)
         for i, (sampler, chosen) in enumerate(zip(experiment.samplers, swept, strict=True)):
             where = sampler_where(experiment, i)
@@ -181,7 +182,7 @@ def make_plan(experiment: Experiment, root: Path | None = None) -> Plan:
                 continue
             seen_runs.add((tid, name))
             task = RunTask(tid, name, spec, swept={**entry.swept, **chosen})
-            task.n_data, task.p = entry.spec.data.n_data, _parameters(catalog, tid, entry.spec)
+            task.n_data, task.p = entry.spec.data.n_data, sizes[tid]
             _status(task, catalog.has_run(tid, name), catalog.failure_for(tid, name))
             plan.runs.append(task)
     return plan
