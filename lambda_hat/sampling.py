@@ -229,6 +229,7 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     """λ̂, its summary and every warning, from the sampler's result."""
     from lambda_hat.analysis import summary
     from lambda_hat.numerics.estimator import llc_trace
+    from lambda_hat.samplers.registry import sampler
     from lambda_hat.store.trust import judge
 
     llc = llc_trace(result.loss, L0, n_beta)
@@ -247,7 +248,7 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     timed, cut, said = _time_budget(spec, result, prepared)
     warnings += said
     transitions = spec.chains * llc.shape[1] * spec.thin  # the sampling steps of each chain
-    bias = (record or {}).get("bias")
+    bias = sampler(spec.sampler).bias(record, dict(result.stats))
     divergences = dict(result.stats).get("divergences")
     verdict = judge(summ, bias, divergences, transitions, tuple(cut)).to_json()
     return Estimate(

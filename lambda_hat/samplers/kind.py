@@ -126,6 +126,10 @@ def _no_notes(spec) -> list[str]:
     return []
 
 
+def _recorded_bias(record: dict | None, stats: dict) -> dict | None:
+    return (record or {}).get("bias")
+
+
 @dataclass(frozen=True)
 class Sampler:
     """One sampler: everything lambda-hat knows of it, in one place."""
@@ -156,6 +160,9 @@ class Sampler:
     # (RunSpec, n_data, h_max at w*) -> the work once the curvature is measured
     # (``--dry-run --measure``), for a sampler whose work the curvature sets; None: none
     measured_work: Callable[[Any, int, float], Work] | None = None
+    # (the preparation's record, the sampler's stats) -> the step check the verdict
+    # reads (``biased``, ``bias_bound``, ``threshold``, ``what``), or None
+    bias: Callable[[dict | None, dict], dict | None] = _recorded_bias
 
     def sample(self, rng_key, posterior, params, schedule, **starts):
         """Run the chains (``numerics/samplers``): a ``SampleResult``."""
@@ -167,12 +174,14 @@ class Sampler:
         """The checks every entry of this sampler passes (thin, llc_trace, its own)."""
         if spec.thin == "auto" and not self.auto_thin:
             raise ConfigError(
-                f"{where}.thin: 'auto' spans a fixed Langevin time per draw, which only sgld "
-                f"has; give {self.name} a number (its default is {self.defaults.thin})"
+                f"{where}.thin: 'auto' spans a fixed Langevin time per draw, which "
+                f"{self.name} does not have; give {self.name} a number (its default is "
+                f"{self.defaults.thin})"
             )
         if spec.llc_trace is not None and spec.llc_trace not in self.llc_traces:
             raise ConfigError(
-                f"{where}.llc_trace: {spec.llc_trace!r} is for sgld only; {self.name} records "
+                f"{where}.llc_trace: {spec.llc_trace!r} is for the minibatch samplers (sgld, "
+                f"sghmc) only; {self.name} records "
                 "the exact full-data L_n from its state at no cost (use 'full' or leave it out)"
             )
         self.check(spec, where)

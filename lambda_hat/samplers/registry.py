@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from lambda_hat.errors import ConfigError
-from lambda_hat.samplers import hmc, mclmc, nuts, sgld
+from lambda_hat.samplers import hmc, mclmc, nuts, sghmc, sgld
 from lambda_hat.samplers.kind import Sampler
 
 SAMPLERS: dict[str, Sampler] = {
-    s.name: s for s in (sgld.SAMPLER, hmc.SAMPLER, nuts.SAMPLER, mclmc.SAMPLER)
+    s.name: s for s in (sgld.SAMPLER, sghmc.SAMPLER, hmc.SAMPLER, nuts.SAMPLER, mclmc.SAMPLER)
 }
 
 

@@ -71,7 +71,7 @@ def judge(
     if bias and bias["biased"]:
         reasons.append(
             f"step bias bound {bias['bias_bound']:.0%} > {bias['threshold']:.0%} "
-            "(stiffest direction)"
+            f"({bias.get('what', 'stiffest direction')})"
         )
         verdict = verdict if verdict != CONVERGED else STEP_BIASED
     return Trust(verdict, tuple(reasons))

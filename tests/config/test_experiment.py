@@ -113,7 +113,8 @@ BAD = [
     ),
     (
         "\n[[samplers]]\nname='hmc'\nllc_trace='minibatch'\n",
-        r"samplers\[0\]\.llc_trace: 'minibatch' is for sgld only; hmc records the exact",
+        r"samplers\[0\]\.llc_trace: 'minibatch' is for the minibatch samplers \(sgld, "
+        r"sghmc\) only; hmc records the exact",
     ),
     (
         "\n[[samplers]]\nname='sgld'\nstep_size=1e-5\nstart='pilot'\n",
@@ -135,7 +136,8 @@ BAD = [
     ),
     (
         "\n[[samplers]]\nname='mclmc'\nthin='auto'\n",
-        r"samplers\[0\]\.thin: 'auto' spans a fixed Langevin time per draw, which only sgld has",
+        r"samplers\[0\]\.thin: 'auto' spans a fixed Langevin time per draw, which mclmc "
+        r"does not have",
     ),
 ]
 

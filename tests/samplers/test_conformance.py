@@ -29,6 +29,7 @@ NAMES = sorted(SAMPLERS)
 # a short run of each (its own keys; the common ones below)
 SHORT = {
     "sgld": {"step_size": 1e-3, "batch_size": 64},
+    "sghmc": {"step_size": 1e-2, "batch_size": 64},
     "hmc": {"warmup": 30, "num_integration_steps": 4},
     "nuts": {"warmup": 30, "max_num_doublings": 3},
     "mclmc": {"tune_steps": 60},
@@ -66,7 +67,9 @@ def test_what_a_sampler_cannot_do_is_refused_by_name(name):
         with pytest.raises(ConfigError, match=rf"t\.thin: 'auto' .* give {name} a number"):
             check_budget(SamplerSpec(name=name, params=params, thin="auto"), "t")
     if "minibatch" not in s.llc_traces:
-        with pytest.raises(ConfigError, match=r"t\.llc_trace: 'minibatch' is for sgld only"):
+        with pytest.raises(
+            ConfigError, match=r"t\.llc_trace: 'minibatch' is for the minibatch samplers"
+        ):
             check_budget(SamplerSpec(name=name, params=params, llc_trace="minibatch"), "t")
     with pytest.raises(ConfigError, match=r"t\.name: unknown sampler 'nope'; choose one of"):
         sampler("nope", "t")
@@ -75,7 +78,7 @@ def test_what_a_sampler_cannot_do_is_refused_by_name(name):
 def test_the_definitions_import_without_jax():
     code = (
         "import sys, lambda_hat.samplers.registry as r, lambda_hat.config.specs\n"
-        "assert len(r.SAMPLERS) == 4\n"
+        "assert len(r.SAMPLERS) == 5\n"
         "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('jax.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -197,21 +197,11 @@ def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> Sample
 
     key_chains, key_run = jax.random.split(rng_key)
     states = initial_states(key_chains, posterior, params, num_chains, start)
-    minibatch = schedule.llc_trace == "minibatch"
-    if minibatch:
-        posterior = posterior.with_anchor()
-        shift = float(np.mean(np.asarray(posterior.anchor, np.float64)))
-        if schedule.stop is not None:  # a budget's checks see losses, not increments
-            stop = schedule.stop
-            schedule = schedule._replace(stop=lambda loss: stop(loss.astype(np.float64) + shift))
-    record = "mean" if minibatch else "full"
-    trace = run_chains(key_run, make_step, states, posterior, schedule, record=record)
+    recorded, schedule, record, to_loss = minibatch_recording(posterior, schedule)
+    trace = run_chains(key_run, make_step, states, recorded, schedule, record=record)
     fges = trace.grad_calls.astype(np.float64) * (batch_size / posterior.n)
-    loss = trace.loss
-    if minibatch:  # increments L_B(w) − L_B(w*) back to losses, in float64 on the host
-        loss = loss.astype(np.float64) + shift
     return SampleResult(
-        loss=loss,
+        loss=to_loss(trace.loss),
         sample_stats={"step_size": np.full(trace.loss.shape, params.step_size)},
         fges_per_chain=fges,
         warmup_fges_per_chain=np.zeros(num_chains),
@@ -232,6 +222,23 @@ def sample(rng_key, posterior, params, schedule: Schedule, start=None) -> Sample
         observed=trace.observed,
         cut=trace.cut,
     )
+
+
+def minibatch_recording(posterior, schedule: Schedule):
+    """How a minibatch sampler records each draw's loss: ``(posterior, schedule, record,
+    to_loss)``. ``llc_trace = "minibatch"`` gives the posterior its per-row losses at w*
+    (the kernel subtracts the batch's), the driver averages the increments L_B(w) −
+    L_B(w*) over each draw's steps (``record = "mean"``), and ``to_loss`` adds L_n(w*)'s
+    mean back on the host in float64 (a time budget's checks see losses too); ``"full"``
+    evaluates L_n at each kept draw."""
+    if schedule.llc_trace != "minibatch":
+        return posterior, schedule, "full", lambda loss: loss
+    posterior = posterior.with_anchor()
+    shift = float(np.mean(np.asarray(posterior.anchor, np.float64)))
+    if schedule.stop is not None:
+        stop = schedule.stop
+        schedule = schedule._replace(stop=lambda loss: stop(loss.astype(np.float64) + shift))
+    return posterior, schedule, "mean", lambda loss: loss.astype(np.float64) + shift
 
 
 def final_states(

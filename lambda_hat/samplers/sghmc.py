@@ -1,0 +1,224 @@
+"""``name = "sghmc"``: minibatch underdamped Langevin dynamics (BAOAB).
+
+Unadjusted like SGLD, but with a velocity: the directions only the localization holds
+relax in ~1/√γ of Langevin time at a step ~1/√h_max, so it needs about √(h_max/γ)
+steps where SGLD needs h_max/γ (numerics/samplers/sghmc.py). By default the friction,
+the step, the thinning and the run length set themselves; the step from the curvature
+and the minibatch noise at w*, checked by a short pilot where the chains go
+(numerics/underdamped.py), which also places the chains' start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lambda_hat.errors import ConfigError
+from lambda_hat.fields import check
+from lambda_hat.samplers.kind import Context, Defaults, Prepared, Sampler, Work, transitions
+
+AUTO_THIN_BURNIN = 100  # draws: with thin = "auto" twice the slowest relaxation time
+PILOT_TIME = 2.0  # a pilot round, in units of the slowest relaxation time
+PILOT_ROUNDS = 3
+PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its pilot may use
+
+
+@dataclass(frozen=True)
+class SGHMCParams:
+    """Minibatch underdamped Langevin dynamics, BAOAB splitting, unit mass.
+
+    ``friction`` ``"auto"``: 2√γ, which damps the localized directions critically.
+    ``step_size`` ``"auto"``: the smaller of 0.5/√h_max (h_max: the posterior's stiffest
+    curvature at w*) and the step whose minibatch noise heats the chains by 2%, then
+    lowered by up to three pilot rounds of twice the slowest relaxation time to meet
+    both bounds where the chains go (at their ends); sampling starts where the pilot's
+    chains end. A number is used as given; its heating and stability are recorded
+    either way, and a step over either bound makes the verdict ``step-size biased``.
+    """
+
+    step_size: float | Literal["auto"] = field(
+        default="auto",
+        metadata=check(
+            gt=0.0,
+            help="integration step; 'auto' (the default): from the curvature and the "
+            "minibatch noise at w*, checked where pilot chains go",
+        ),
+    )
+    friction: float | Literal["auto"] = field(
+        default="auto",
+        metadata=check(gt=0.0, help="ξ; 'auto' (the default): 2√γ, critical damping"),
+    )
+    batch_size: int | Literal["auto"] = field(
+        default="auto",
+        metadata=check(
+            ge=1,
+            help="minibatch size (<= n); 'auto' (the default): the smallest whose heating "
+            "at the stable step is 0.5%, up to n",
+        ),
+    )
+
+
+def resolve(params: SGHMCParams, n_data: int, where: str, target: str) -> SGHMCParams:
+    """A written batch above n is refused (it would run silently as a full batch)."""
+    if params.batch_size == "auto" or params.batch_size <= n_data:
+        return params
+    raise ConfigError(
+        f"{where}.batch_size: {params.batch_size} is more than {target}'s n_data = "
+        f"{n_data}; give batch_size <= {n_data} or leave it out ('auto')"
+    )
+
+
+def stage(spec) -> str:
+    p = spec.params
+    return (
+        f"sampling: ε = {p.step_size:.3g}, ξ = {p.friction:.3g}, batch {p.batch_size:,}, "
+        f"thin = {spec.thin:,}, burn-in {spec.burnin:,} draws"
+    )
+
+
+def work(spec, n_data: int) -> Work:
+    """A written step's steps (with ``thin = "auto"``: at its friction's relaxation
+    time); an automatic step's are set when it runs."""
+    params = spec.params
+    if params.step_size == "auto" or params.batch_size == "auto":
+        return Work(why="set when it runs, from the curvature and noise at w* and its pilot")
+    thin = None
+    if spec.thin == "auto":
+        from lambda_hat.numerics.underdamped import auto_friction, auto_thin
+
+        friction = params.friction
+        if friction == "auto":
+            friction = auto_friction(spec.localization)
+        thin = auto_thin(params.step_size, friction, spec.localization)["thin"]
+    steps = transitions(spec, thin=thin)
+    batch = min(params.batch_size, n_data)
+    return Work(steps, tuple(t * batch / n_data for t in steps))
+
+
+def prepare(ctx: Context) -> Prepared:
+    """Step, friction, batch, thinning and start (``numerics/underdamped.py``); the
+    record (analysis.json ``sghmc_step``) says how each was chosen."""
+    from lambda_hat.numerics import step_size as curvature
+    from lambda_hat.numerics import underdamped as rule
+
+    spec, posterior = ctx.spec, ctx.posterior
+    params, n = spec.params, posterior.n
+    ctx.stage("step size: curvature and minibatch noise at w*")
+    h_max = curvature.examine(posterior, _plain(), spec.seed, curvature.BOUND_ROWS)
+    noise = rule.gradient_noise(posterior, rule.noise_rows(n), seed=spec.seed)
+    friction = None if params.friction == "auto" else params.friction
+    batch = None if params.batch_size == "auto" else min(params.batch_size, n)
+    γ = posterior.localization
+
+    def chosen_by(h: float, sigma2: float) -> tuple:
+        return rule.choose(h, sigma2, n, γ, friction, batch)
+
+    settings = chosen_by(h_max["h_max"], noise["noise"])
+    record = {"curvature": h_max, "noise": noise, "fges": h_max["fges"] + noise["fges"]}
+    starts = {}
+    if params.step_size == "auto":
+        settings, starts = _pilot(ctx, settings, chosen_by, record)
+    else:
+        settings = (params.step_size, *settings[1:])
+    step, friction, batch = settings
+    if spec.thin == "auto":
+        thin = record["thin_auto"] = rule.auto_thin(step, friction, γ)
+        spec = dataclasses.replace(spec, thin=thin["thin"])
+    record.update(step_size=step, friction=friction, batch_size=batch)
+    at_batch = noise["noise"] * _scale(batch, n)
+    record["bias"] = rule.bias_bound(step, h_max["h_max"], at_batch, friction)
+    params = dataclasses.replace(params, step_size=step, friction=friction, batch_size=batch)
+    spec = dataclasses.replace(spec, params=params)
+    return Prepared(spec, record, starts, record["fges"], _warnings(spec, record))
+
+
+def _scale(batch: int, n: int) -> float:
+    """σ² at ``batch`` rows over σ² at the rows it was measured at."""
+    from lambda_hat.numerics.underdamped import noise_rows
+
+    probe = noise_rows(n)
+    return (1.0 / batch - 1.0 / n) / (1.0 / probe - 1.0 / n) if batch < n else 0.0
+
+
+def _plain():
+    """The settings ``step_size.examine`` reads: no preconditioner."""
+    from lambda_hat.samplers.sgld import SGLDParams
+
+    return SGLDParams(step_size=1.0)
+
+
+def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
+    """The automatic step: w*'s choice ``start`` = (step, friction, batch) checked by
+    the pilot; ``(settings, starts)``."""
+    from lambda_hat.numerics import underdamped as rule
+    from lambda_hat.numerics.samplers import sghmc
+
+    spec, posterior = ctx.spec, ctx.posterior
+    ctx.stage(f"step size: pilot from ε = {start[0]:.3g}, up to {PILOT_ROUNDS} rounds")
+    stop = None
+    if ctx.time_left is not None:
+        floor = ctx.time_left() * (1.0 - PILOT_SHARE)
+        stop = lambda: ctx.time_left() <= floor  # noqa: E731
+    settings, rounds, ends = sghmc.pilot(
+        posterior, start, chosen_by, spec.chains, spec.seed, PILOT_TIME, PILOT_ROUNDS, stop
+    )
+    record["auto"] = {"rule": rule.RULE, "at_w_star": list(start), "pilot": rounds}
+    record["fges"] += sum(spec.chains * r["fges"] for r in rounds)
+    return settings, ({"start": ends} if ends is not None else {})
+
+
+def _warnings(spec, record: dict) -> list[str]:
+    bias = record["bias"]
+    if not bias["biased"]:
+        return []
+    return [
+        f"step_size {spec.params.step_size:.3g} is over its bound at w* ({bias['what']} "
+        f"{bias['bias_bound']:.2g} > {bias['threshold']:.2g}), so λ̂ may be biased; use "
+        f"step_size = 'auto' or at most {bias['largest_unbiased_step']:.2g}."
+    ]
+
+
+def bias(record: dict | None, stats: dict) -> dict | None:
+    """The verdict's step check: the record's at w*, then both bounds where the chains
+    ended (the minibatch heating over BIASED_ABOVE there, or ε·√h_max over
+    STABLE_ABOVE: the chains met noise or curvature the step cannot follow)."""
+    from lambda_hat.numerics.underdamped import BIASED_ABOVE, STABLE_ABOVE
+
+    out = dict((record or {}).get("bias") or {})
+    if not out or out["biased"]:
+        return out or None
+    heating = max(stats.get("heating_at_end") or [0.0])
+    stability = max(stats.get("step_sqrt_h_max_at_end") or [0.0])
+    if heating > BIASED_ABOVE:
+        out.update(biased=True, bias_bound=heating, threshold=BIASED_ABOVE)
+        out["what"] = "minibatch heating where the chains ended"
+    elif stability > STABLE_ABOVE:
+        out.update(biased=True, bias_bound=stability, threshold=STABLE_ABOVE)
+        out["what"] = "ε·√h_max where the chains ended"
+    return out
+
+
+SAMPLER = Sampler(
+    name="sghmc",
+    params=SGHMCParams,
+    help="minibatch underdamped Langevin (BAOAB); ~√ of SGLD's steps on stiff posteriors",
+    defaults=Defaults(
+        draws="auto",
+        thin="auto",
+        burnin=1000,
+        precision="float32",
+        llc_trace="minibatch",
+        burnin_auto_thin=AUTO_THIN_BURNIN,
+    ),
+    numerics="lambda_hat.numerics.samplers.sghmc",
+    stage=stage,
+    auto_thin=True,
+    llc_traces=("minibatch", "full"),
+    resolve=resolve,
+    prepare=prepare,
+    record_key="sghmc_step",
+    settings=(("step_size", "ε"), ("friction", "ξ"), ("batch_size", "batch")),
+    work=work,
+    bias=bias,
+)

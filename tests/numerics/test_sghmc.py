@@ -1,0 +1,162 @@
+"""SGHMC (BAOAB): exact in Gaussian directions at any stable step with full batches; its
+minibatch heating as numerics/underdamped.py predicts it; at its defaults, the regular
+model's exact estimand; a step over its bounds is named by the verdict."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lambda_hat.numerics import underdamped
+from lambda_hat.numerics.samplers import sghmc
+from tests.numerics.test_sgld_scheme import _gaussian_posterior
+
+STEPS, CHAINS, BURN = 4000, 256, 500
+
+
+def _positions_and_velocities(posterior, step, friction, batch_size):
+    kernel = sghmc.build_kernel(posterior, step, friction, batch_size)
+
+    def chain(key):
+        def one(state, inputs):
+            state, _ = kernel(inputs[0], state, inputs[1])
+            return state, (state.position, state.velocity)
+
+        state = sghmc.init(posterior, posterior.w_star, key, batch_size)
+        _, out = jax.lax.scan(one, state, (jax.random.split(key, STEPS), jnp.arange(STEPS)))
+        return jax.tree_util.tree_map(lambda a: a[BURN:], out)
+
+    ws, vs = jax.jit(jax.vmap(chain))(jax.random.split(jax.random.PRNGKey(5), CHAINS))
+    ws = np.asarray(ws, np.float64).reshape(-1, ws.shape[-1])
+    return ws - np.asarray(posterior.w_star), np.asarray(vs, np.float64).reshape(ws.shape)
+
+
+def _whitened(cov, precision):
+    vals, vecs = np.linalg.eigh(precision)
+    root = vecs @ np.diag(np.sqrt(vals)) @ vecs.T
+    return np.sort(np.linalg.eigvalsh(root @ cov @ root))
+
+
+@pytest.mark.parametrize("stiffness", [0.4, 1.5])
+def test_baoab_positions_are_exact_in_a_gaussian_at_any_stable_step(x64, stiffness):
+    """ε·√h_max = ``stiffness`` (stable below 2), full batch: the whitened position
+    covariance is the identity, as BAOAB's is for every harmonic direction."""
+    posterior, precision = _gaussian_posterior()
+    step = stiffness / math.sqrt(np.linalg.eigvalsh(precision)[-1])
+    ws, _ = _positions_and_velocities(posterior, step, 2.0, posterior.n)
+    np.testing.assert_allclose(_whitened(np.cov(ws, rowvar=False), precision), 1.0, rtol=0.04)
+
+
+def test_minibatch_noise_heats_the_velocity_as_predicted(x64):
+    """With batches of 8 of 200 rows the kinetic temperature rises by εΣ_jj/(2ξ) in each
+    coordinate, Σ the minibatch force's covariance where the chains are (measured at 64
+    of their positions: it grows away from w* with the residuals); compared on average
+    over the coordinates, at a step heating them by about a quarter."""
+    posterior, _ = _gaussian_posterior()
+    friction, batch, p = 2.0, 8, 3
+    at_w_star = underdamped.gradient_noise(posterior, batch)
+    assert at_w_star["noise"] > 0 and len(at_w_star["per_position"]) == 1
+    step = 2.0 * friction * 0.25 / at_w_star["noise"]
+    ws, vs = _positions_and_velocities(posterior, step, friction, batch)
+    where = ws[:: len(ws) // 64][:64] + np.asarray(posterior.w_star)
+    noise = underdamped.gradient_noise(posterior, batch, where)
+    trace = np.mean(np.multiply(noise["per_position"], noise["noisy_dimensions"]))
+    predicted = step * trace / p / (2.0 * friction)
+    measured = float(np.mean(vs * vs)) - 1.0
+    assert 0.05 < predicted < 0.5
+    assert measured == pytest.approx(predicted, rel=0.2), (measured, predicted)
+
+
+def test_the_rule_numbers():
+    """Critical friction, the slowest relaxation time, the two bounds of the step."""
+    assert underdamped.auto_friction(4.0) == 4.0
+    assert underdamped.relaxation_time(4.0, 4.0) == pytest.approx(0.5)  # 1/√γ, critical
+    assert underdamped.relaxation_time(20.0, 1.0) == pytest.approx(1 / (10 - math.sqrt(99)))
+    assert underdamped.auto_step(1e4, 0.0, 2.0) == pytest.approx(0.25 / 100)
+    assert underdamped.auto_step(1e4, 80.0, 2.0) == pytest.approx(2 * 2 * 0.005 / 80)
+    bound = underdamped.bias_bound(0.002, 1e4, 100.0, 2.0)
+    assert bound["heating"] == pytest.approx(0.05) and not bound["biased"]
+    bound = underdamped.bias_bound(0.004, 1e4, 100.0, 2.0)
+    assert bound["biased"] and bound["what"] == "minibatch heating"
+    bound = underdamped.bias_bound(0.02, 1e4, 0.0, 2.0)
+    assert bound["biased"] and bound["what"] == "ε·√h_max at w*" and bound["bias_bound"] == 2.0
+    thin = underdamped.auto_thin(1e-3, 2.0, 1.0)
+    assert thin["thin"] == 20 and not thin["capped"]
+
+
+def test_the_automatic_batch_is_where_heating_meets_stability():
+    """σ² measured at 256 of n = 10,000 rows scales as 1/b − 1/n; the batch chosen heats
+    the chains by HEATING at the stable step 0.25/√h_max, with ξ = 4·2√γ."""
+    n, h, sigma2 = 10_000, 1e4, 50.0
+    step, friction, batch = underdamped.choose(h, sigma2, n, 1.0)
+    assert friction == 8.0 and step == pytest.approx(0.0025)
+    per_row = sigma2 / (1 / 256 - 1 / n)
+    assert step * per_row * (1 / batch - 1 / n) / (2 * friction) <= underdamped.HEATING
+    assert step * per_row * (1 / (batch - 1) - 1 / n) / (2 * friction) > underdamped.HEATING
+    # a written batch keeps its size; the automatic friction rises to meet the heating
+    step, friction, batch = underdamped.choose(h, sigma2, n, 1.0, batch=256)
+    assert batch == 256 and step == pytest.approx(0.0025)
+    assert friction == pytest.approx(sigma2 * 0.0025 / (2 * underdamped.HEATING))
+    # no noise (a full batch): the stable step, the full data
+    assert underdamped.choose(h, 0.0, n, 1.0) == (pytest.approx(0.0025), 8.0, n)
+
+
+def _regular_model():
+    from lambda_hat.numerics.quadrature import gaussian_llc
+    from tests.numerics.helpers import dln_problem
+
+    posterior, _, _ = dln_problem([10, 10], 10, 2000, seed=1)
+    w = posterior.w_star
+    exact = gaussian_llc(
+        np.asarray(jax.grad(posterior.full_loss)(w), np.float64),
+        np.asarray(jax.hessian(posterior.full_loss)(w), np.float64),
+        posterior.n_beta,
+        posterior.localization,
+    )
+    return posterior, exact
+
+
+def test_default_sghmc_meets_the_regular_models_exact_estimand(x32):
+    """The truth suite's one-layer model (π Gaussian, nβ·E_π[L_n − L_n(w*)] = 49.76):
+    default SGHMC within 2 MCSE + 1%. Its pilot lowered w*'s step (there the gradient
+    noise is the residuals' alone) to the heating bound where the chains go, and
+    sampling started where the pilot's chains ended."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.samplers.sghmc import SGHMCParams
+    from lambda_hat.sampling import sample_llc
+
+    posterior, exact = _regular_model()
+    est = sample_llc(posterior, resolve_run(SamplerSpec("sghmc", SGHMCParams()), "t", 2000))
+    mean, mcse = est.summary["llc_mean"], est.summary["llc_mcse"]
+    assert abs(mean - exact) <= 2 * mcse + 0.01 * exact, (mean, mcse, exact)
+    assert est.trust["verdict"] == "converged"
+    record = est.sgld_step
+    rounds = record["auto"]["pilot"]
+    step, friction, batch = record["auto"]["at_w_star"]
+    assert (rounds[0]["step_size"], rounds[0]["batch_size"]) == (step, batch)
+    chosen = (est.spec.params.step_size, est.spec.params.friction, est.spec.params.batch_size)
+    assert chosen == tuple(rounds[-1]["next"])
+    assert chosen[2] > 2 * batch  # the residuals, and the noise, grow away from w*
+    assert max(rounds[-1]["heating"]) <= underdamped.HEATING * 1.25
+    assert friction == chosen[1] == 8.0 and est.spec.thin == record["thin_auto"]["thin"]
+
+
+def test_a_step_over_its_heating_bound_is_named_by_the_verdict(x32):
+    """A large step with small batches at critical friction heats the chains by ~40%:
+    the run says ``step-size biased`` and why, and λ̂ is high by about that."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.samplers.sghmc import SGHMCParams
+    from lambda_hat.sampling import sample_llc
+
+    posterior, exact = _regular_model()
+    params = SGHMCParams(step_size=0.0284, friction=2.0, batch_size=32)
+    est = sample_llc(
+        posterior, resolve_run(SamplerSpec("sghmc", params, draws=2000, thin=10), "t", 2000)
+    )
+    assert est.trust["verdict"] == "step-size biased", est.trust
+    assert "(minibatch heating" in est.trust["reasons"][-1]
+    assert est.summary["llc_mean"] > exact * 1.1
