@@ -35,6 +35,7 @@ SAMPLERS = (
     "sgld-rmsprop-default",
     "sgld-euler-default",
     "sgld-rmsprop-euler-default",
+    "sghmc",
     "hmc",
     "nuts",
     "mclmc",

@@ -16,9 +16,9 @@ from typing import Literal
 
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
-from lambda_hat.samplers.kind import Context, Defaults, Prepared, Sampler, Work, transitions
+from lambda_hat.samplers.kind import Context, Prepared, Sampler, Work, transitions
+from lambda_hat.samplers.sgld import MINIBATCH
 
-AUTO_THIN_BURNIN = 100  # draws: with thin = "auto" twice the slowest relaxation time
 PILOT_TIME = 2.0  # a pilot round, in units of the slowest relaxation time
 PILOT_ROUNDS = 3
 PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its pilot may use
@@ -130,7 +130,11 @@ def prepare(ctx: Context) -> Prepared:
     record["bias"] = rule.bias_bound(step, h_max["h_max"], at_batch, friction)
     params = dataclasses.replace(params, step_size=step, friction=friction, batch_size=batch)
     spec = dataclasses.replace(spec, params=params)
-    return Prepared(spec, record, starts, record["fges"], _warnings(spec, record))
+    rounds = (record.get("auto") or {}).get("pilot") or [{}]
+    cut = rounds[-1].get("cut_by_time") and (
+        f"the step pilot at {rounds[-1]['steps']:,} of {rounds[-1]['steps_planned']:,} steps"
+    )
+    return Prepared(spec, record, starts, record["fges"], _warnings(spec, record), cut or None)
 
 
 def _scale(batch: int, n: int) -> float:
@@ -203,14 +207,8 @@ SAMPLER = Sampler(
     name="sghmc",
     params=SGHMCParams,
     help="minibatch underdamped Langevin (BAOAB); ~√ of SGLD's steps on stiff posteriors",
-    defaults=Defaults(
-        draws="auto",
-        thin="auto",
-        burnin=1000,
-        precision="float32",
-        llc_trace="minibatch",
-        burnin_auto_thin=AUTO_THIN_BURNIN,
-    ),
+    defaults=MINIBATCH,  # SGLD's: with thin = "auto" a burn-in of twice the slowest
+    # relaxation time (100 draws)
     numerics="lambda_hat.numerics.samplers.sghmc",
     stage=stage,
     auto_thin=True,

@@ -136,6 +136,19 @@ def resolve(params: SGLDParams, n_data: int, where: str, target: str) -> SGLDPar
     return dataclasses.replace(params, batch_size=n_data)
 
 
+# SGLD (and SGHMC) budget themselves: they cannot know their mixing time before they
+# run; a fixed thin keeps a 1000-draw burn-in, a thin = "auto" one of AUTO_THIN_BURNIN
+# draws (SGLD: 1/γ of Langevin time)
+MINIBATCH = Defaults(
+    draws="auto",
+    thin="auto",
+    burnin=1000,
+    precision="float32",
+    llc_trace="minibatch",
+    burnin_auto_thin=AUTO_THIN_BURNIN,
+)
+
+
 def stage(spec) -> str:
     return (
         f"sampling: ε = {spec.params.step_size:.3g}, thin = {spec.thin:,}, "
@@ -243,16 +256,7 @@ SAMPLER = Sampler(
     name="sgld",
     params=SGLDParams,
     help="minibatch SGLD; step, thinning and length set themselves by default",
-    # SGLD budgets itself: it cannot know its mixing time before it runs; a fixed thin
-    # keeps a 1000-draw burn-in, a thin = "auto" one of 1/γ (AUTO_THIN_BURNIN draws)
-    defaults=Defaults(
-        draws="auto",
-        thin="auto",
-        burnin=1000,
-        precision="float32",
-        llc_trace="minibatch",
-        burnin_auto_thin=AUTO_THIN_BURNIN,
-    ),
+    defaults=MINIBATCH,
     numerics="lambda_hat.numerics.samplers.sgld",
     stage=stage,
     auto_thin=True,

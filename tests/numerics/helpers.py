@@ -44,6 +44,22 @@ def dln_problem(sizes, rank, n, *, seed=0, noise=0.1, gamma=1.0, precision=None)
     return posterior, arrays.L0, float(dln_llc(sizes, rank))
 
 
+def regular_model(precision=None):
+    """The truth suite's one-layer DLN (p = 100, n = 2000, seed 1): π is Gaussian, so
+    nβ·E_π[L_n − L_n(w*)] is exact. ``(posterior, that value)``."""
+    from lambda_hat.numerics.quadrature import gaussian_llc
+
+    posterior, _, _ = dln_problem([10, 10], 10, 2000, seed=1, precision=precision)
+    w = posterior.w_star
+    exact = gaussian_llc(
+        np.asarray(jax.grad(posterior.full_loss)(w), np.float64),
+        np.asarray(jax.hessian(posterior.full_loss)(w), np.float64),
+        posterior.n_beta,
+        posterior.localization,
+    )
+    return posterior, exact
+
+
 class RowCounter:
     """Counts gradient work of a loss in full-gradient equivalents, on the host.
 

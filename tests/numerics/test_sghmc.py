@@ -13,6 +13,7 @@ import pytest
 
 from lambda_hat.numerics import underdamped
 from lambda_hat.numerics.samplers import sghmc
+from tests.numerics.helpers import regular_model
 from tests.numerics.test_sgld_scheme import _gaussian_posterior
 
 STEPS, CHAINS, BURN = 4000, 256, 500
@@ -105,21 +106,6 @@ def test_the_automatic_batch_is_where_heating_meets_stability():
     assert underdamped.choose(h, 0.0, n, 1.0) == (pytest.approx(0.0025), 8.0, n)
 
 
-def _regular_model():
-    from lambda_hat.numerics.quadrature import gaussian_llc
-    from tests.numerics.helpers import dln_problem
-
-    posterior, _, _ = dln_problem([10, 10], 10, 2000, seed=1)
-    w = posterior.w_star
-    exact = gaussian_llc(
-        np.asarray(jax.grad(posterior.full_loss)(w), np.float64),
-        np.asarray(jax.hessian(posterior.full_loss)(w), np.float64),
-        posterior.n_beta,
-        posterior.localization,
-    )
-    return posterior, exact
-
-
 def test_default_sghmc_meets_the_regular_models_exact_estimand(x32):
     """The truth suite's one-layer model (π Gaussian, nβ·E_π[L_n − L_n(w*)] = 49.76):
     default SGHMC within 2 MCSE + 1%. Its pilot lowered w*'s step (there the gradient
@@ -129,7 +115,7 @@ def test_default_sghmc_meets_the_regular_models_exact_estimand(x32):
     from lambda_hat.samplers.sghmc import SGHMCParams
     from lambda_hat.sampling import sample_llc
 
-    posterior, exact = _regular_model()
+    posterior, exact = regular_model()
     est = sample_llc(posterior, resolve_run(SamplerSpec("sghmc", SGHMCParams()), "t", 2000))
     mean, mcse = est.summary["llc_mean"], est.summary["llc_mcse"]
     assert abs(mean - exact) <= 2 * mcse + 0.01 * exact, (mean, mcse, exact)
@@ -152,7 +138,7 @@ def test_a_step_over_its_heating_bound_is_named_by_the_verdict(x32):
     from lambda_hat.samplers.sghmc import SGHMCParams
     from lambda_hat.sampling import sample_llc
 
-    posterior, exact = _regular_model()
+    posterior, exact = regular_model()
     params = SGHMCParams(step_size=0.0284, friction=2.0, batch_size=32)
     est = sample_llc(
         posterior, resolve_run(SamplerSpec("sghmc", params, draws=2000, thin=10), "t", 2000)

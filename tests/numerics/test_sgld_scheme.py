@@ -71,18 +71,10 @@ def test_default_sgld_meets_the_regular_models_exact_estimand(x32):
     2 MCSE + 1% of it (the 1%: minibatch noise, which no scheme removes); Euler at the
     same step is above by its own bias (predicted +1.83% full-batch, 51.05 measured)."""
     from lambda_hat.config.specs import SamplerSpec, SGLDParams, resolve_run
-    from lambda_hat.numerics.quadrature import gaussian_llc
     from lambda_hat.sampling import sample_llc
-    from tests.numerics.helpers import dln_problem
+    from tests.numerics.helpers import regular_model
 
-    posterior, _, _ = dln_problem([10, 10], 10, 2000, seed=1)
-    w = posterior.w_star
-    exact = gaussian_llc(
-        np.asarray(jax.grad(posterior.full_loss)(w), np.float64),
-        np.asarray(jax.hessian(posterior.full_loss)(w), np.float64),
-        posterior.n_beta,
-        posterior.localization,
-    )
+    posterior, exact = regular_model()
     assert exact == pytest.approx(49.76, rel=1e-3)  # the truth suite's value, in float32
     found = {}
     for scheme in ("leimkuhler-matthews", "euler"):

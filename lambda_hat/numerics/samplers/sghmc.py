@@ -35,7 +35,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.numerics.samplers.chunks import Chunks
 from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 from lambda_hat.numerics.samplers.sgld import (
@@ -44,6 +43,7 @@ from lambda_hat.numerics.samplers.sgld import (
     gaussian_noise,
     minibatch_recording,
     multipliers,
+    run_steps,
 )
 
 
@@ -225,6 +225,7 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
                 "friction": friction,
                 "batch_size": batch,
                 "steps": ran,
+                "steps_planned": steps,
                 "step_sqrt_h_max": found["stability"],
                 "heating": found["heating"],
                 "distance_from_w_star": [float(d) for d in distance],
@@ -235,35 +236,19 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
         ends = np.asarray(states.position) if finite else None
         settled = all(0.8 < new / old < 1.25 for new, old in zip(chosen, settings, strict=True))
         settings = tuple(chosen)
-        if settled or ran < steps:
+        if ran < steps:  # a time budget ended the round: it is the last
+            record[-1]["cut_by_time"] = True
+            break
+        if settled:
             break
     return settings, record, ends
 
 
 def _run(key, posterior, settings, num_chains, steps, positions, stop):
     """The chains' states after ``steps`` steps at ``settings`` = (step, friction,
-    batch) from w* (or ``positions``), nothing recorded, in chunks; fewer steps when
-    ``stop()`` says so after a chunk."""
-    batch_size = settings[2]
+    batch) from w* (or ``positions``), nothing recorded, and the steps run (fewer when
+    ``stop()`` says so after a chunk)."""
     kernel = build_kernel(posterior, *settings)
     key_chains, key_run = jax.random.split(key)
-    states = initial_states(key_chains, posterior, batch_size, num_chains, positions)
-
-    @jax.jit
-    def advance_from(states, first, count):
-        def body(t, states):
-            keys = jax.random.split(jax.random.fold_in(key_run, t), num_chains)
-            return jax.vmap(kernel, in_axes=(0, 0, None))(keys, states, t)[0]
-
-        return jax.lax.fori_loop(first, first + count, body, states)
-
-    def advance(offset: int, count: int):
-        nonlocal states
-        states = advance_from(states, jnp.int32(offset), jnp.int32(count))
-        return states
-
-    def after(offset: int, count: int, seconds: float) -> bool:
-        return stop is not None and bool(stop())
-
-    ran = Chunks(cap=steps).run(advance, 0, steps, after=after)
-    return states, ran
+    states = initial_states(key_chains, posterior, settings[2], num_chains, positions)
+    return run_steps(kernel, key_run, states, (0, steps), stop=stop)

@@ -272,6 +272,16 @@ def final_states(
         if resume is None
         else resume
     )
+    return run_steps(kernel, key_run, states, (done, steps), on_chunk, stop, chunk_seconds)[0]
+
+
+def run_steps(kernel, key_run, states, span, on_chunk=None, stop=None, chunk_seconds=2.0):
+    """``(states, reached)``: the batched chains ``states`` moved by ``kernel`` from step
+    ``span[0]`` to ``span[1]`` (step t's keys from ``fold_in(key_run, t)``), nothing
+    recorded, in chunks of about ``chunk_seconds`` (one compiled program for all);
+    ``on_chunk(t, states)`` hears of each point reached, and ``stop()`` ends the run
+    after a chunk when it says so (``reached``: the step it got to)."""
+    num_chains = jax.tree_util.tree_leaves(states)[0].shape[0]
 
     @jax.jit
     def run(states, first, count):
@@ -291,5 +301,6 @@ def final_states(
             on_chunk(offset, states)
         return stop is not None and bool(stop())
 
-    Chunks(cap=steps, chunk_seconds=chunk_seconds).run(advance, done, steps, after=after)
-    return states
+    done, steps = span
+    reached = Chunks(cap=steps, chunk_seconds=chunk_seconds).run(advance, done, steps, after=after)
+    return states, reached
