@@ -149,7 +149,7 @@ def estimate(
     converged or ``max_draws`` (the verdict is ``result.budget``); ``max_time``
     (seconds or ``"10m"``) bounds the call's wall time (``result.time_budget`` says what
     it cut). ``draws`` and
-    ``thin`` left out take the sampler's defaults (sgld: both ``"auto"``).
+    ``thin`` left out take the sampler's defaults (sgld, sghmc: both ``"auto"``).
     ``trace_params=True`` also returns every kept draw's parameters
     (``result.params_draws``, ``result.positions``). ``observe={"name": (X, Y), ...}``
     records the loss of every row of those datasets at every kept draw
@@ -159,7 +159,7 @@ def estimate(
     ``params`` whose '/'-joined key path a glob matches (``"layers/1/*"``,
     ``"params/Dense_0/*"``) move, the rest stay at w*.
 
-    ``precision`` (default: the sampler's, float32 for sgld, float64 otherwise) is the
+    ``precision`` (default: the sampler's, float32 for sgld and sghmc, float64 otherwise) is the
     precision of this call only: JAX's ``jax_enable_x64`` is set for its duration and
     the caller's setting is left as it was. ``progress``: True (default) shows a bar of
     the stage (SGLD's step pilot, warm-up and sampling) with its count and ETA, False or

@@ -14,11 +14,11 @@
   they decorrelate in ~1/ξ (measured on the truth suite's [12,12,12,12] DLN at
   critical damping: ESS 27 after 200 draws), while the slowest directions, overdamped,
   relax in ~ξ/γ: a run needs time for both, least near a few times critical.
-* **Batch** ``"auto"``: the smallest (at least MIN_BATCH, at most n) whose heating at
-  the stability step is HEATING: σ² falls as 1/b − 1/n, a step's cost grows with b, so
-  past that size a larger batch buys nothing, below it the step must shrink. With a
-  written batch and the automatic friction, the friction rises instead until heating
-  and stability meet (heating ∝ ε/ξ).
+* **Batch** ``"auto"``: the smallest (at least MIN_BATCH, at most n and MAX_BATCH)
+  whose heating at the stability step is HEATING: σ² falls as 1/b − 1/n, a step's cost
+  grows with b, so past that size a larger batch buys nothing, below it the step must
+  shrink. Where the batch is capped or written, the automatic friction rises instead
+  until heating and stability meet (heating ∝ ε/ξ).
 * **Where the chains go**: both bounds are measured again at the ends of short pilot
   rounds (``numerics/samplers/sghmc.py`` ``pilot``), and the step lowered to meet them
   there: away from w* the residuals, and with them the gradient noise, grow (on the
@@ -44,6 +44,11 @@ STABLE_ABOVE = 1.0  # a step with ε·√h_max above this at w* is flagged
 HEATING = 0.005  # the automatic step's kinetic-temperature rise from minibatch noise
 FRICTION = 4.0  # the automatic friction, in units of critical damping 2√γ
 MIN_BATCH = 32
+# the largest automatic batch: past a few thousand rows a step's cost grows with b, so
+# a larger batch and a higher friction cost the same gradient work per unit of
+# relaxation (heating ∝ ε/(ξ·b)), and the friction keeps each draw short (a time
+# budget acts between draws: the 9k benchmark's batch of 20,265 made a draw 2 minutes)
+MAX_BATCH = 2048
 NOISE_ROWS = 256  # the batch σ² is measured at (cut to n/2), then scaled to others
 BIASED_ABOVE = 0.05  # a step heating the chains by more than this is flagged
 NOISE_BATCHES = 32
@@ -91,7 +96,7 @@ def choose(h_max, noise, n, localization, friction=None, batch=None) -> tuple:
         batch = n
         if per_row > 0 and stable is not None:
             wanted = 1.0 / (1.0 / n + 2.0 * xi * HEATING / (stable * per_row))
-            batch = int(min(n, max(MIN_BATCH, math.ceil(wanted))))
+            batch = int(min(n, MAX_BATCH, max(MIN_BATCH, math.ceil(wanted))))
     sigma2 = per_row * (1.0 / batch - 1.0 / n) if batch < n else 0.0
     if friction is None and sigma2 > 0 and stable is not None:
         xi = max(xi, sigma2 * stable / (2.0 * HEATING))

@@ -146,3 +146,14 @@ def test_a_step_over_its_heating_bound_is_named_by_the_verdict(x32):
     assert est.trust["verdict"] == "step-size biased", est.trust
     assert "(minibatch heating" in est.trust["reasons"][-1]
     assert est.summary["llc_mean"] > exact * 1.1
+
+
+def test_past_the_largest_automatic_batch_the_friction_rises():
+    """n = 100,000 with noise needing ~20,000 rows: the batch stops at MAX_BATCH and the
+    friction rises until the heating at the stable step is HEATING again."""
+    n, h, sigma2 = 100_000, 1e6, 3e4
+    step, friction, batch = underdamped.choose(h, sigma2, n, 1.0)
+    assert batch == underdamped.MAX_BATCH and step == pytest.approx(0.25 / 1e3)
+    per_row = sigma2 / (1 / 256 - 1 / n)
+    heating = step * per_row * (1 / batch - 1 / n) / (2 * friction)
+    assert friction > 8.0 and heating == pytest.approx(underdamped.HEATING)
