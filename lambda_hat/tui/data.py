@@ -161,8 +161,9 @@ class RunRow:
         definition = SAMPLERS.get(cfg.get("sampler") or self.sampler)
         for key, short in definition.settings if definition else ():
             value = params.get(key)
-            if key == "step_size" and value == "auto":
-                value = a.chosen_step_size or value
+            if value == "auto":  # what the run chose (its preparation's record)
+                chosen = a.chosen_step_size if key == "step_size" else None
+                value = chosen or (a.prepared or {}).get(key) or value
                 short += "(auto)"
             if value is not None:
                 parts.append(f"{short}={fmt_num(value, 3)}")

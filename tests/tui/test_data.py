@@ -98,3 +98,21 @@ def test_settings_of_an_auto_sgld_run_show_what_it_chose():
         failure=FailureRecord(spec={**auto, "draws": 1000, "thin": "auto"}),
     )
     assert failed.hyperparams() == "ε(auto)=auto batch=256 4×1000 thin=auto"
+
+
+def test_settings_of_an_auto_sghmc_run_show_its_step_friction_and_batch():
+    auto = {"step_size": "auto", "friction": "auto", "batch_size": "auto"}
+    row = RunRow(
+        "t",
+        "run_sghmc_0123abcd",
+        "done",
+        analysis=RunAnalysis.from_json(
+            {
+                "sampler": "sghmc",
+                "sampler_config": {"params": auto, "chains": 4, "draws": "auto", "thin": 57},
+                "sghmc_step": {"step_size": 2.5e-3, "friction": 8.0, "batch_size": 601},
+                "draws": 200,
+            }
+        ),
+    )
+    assert row.hyperparams() == "ε(auto)=0.0025 ξ(auto)=8 batch(auto)=601 4×200(auto) thin=57"
