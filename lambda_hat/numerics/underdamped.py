@@ -91,13 +91,13 @@ def choose(h_max, noise, n, localization, friction=None, batch=None) -> tuple:
     docstring), numbers are kept."""
     stable = STABILITY / math.sqrt(h_max) if math.isfinite(h_max) and h_max > 0 else None
     xi = FRICTION * auto_friction(localization) if friction is None else friction
-    per_row = noise / (1.0 / noise_rows(n) - 1.0 / n) if noise > 0 else 0.0
+    per_row = noise / _share(noise_rows(n), n) if noise > 0 else 0.0
     if batch is None:
         batch = n
         if per_row > 0 and stable is not None:
             wanted = 1.0 / (1.0 / n + 2.0 * xi * HEATING / (stable * per_row))
             batch = int(min(n, MAX_BATCH, max(MIN_BATCH, math.ceil(wanted))))
-    sigma2 = per_row * (1.0 / batch - 1.0 / n) if batch < n else 0.0
+    sigma2 = per_row * _share(batch, n)
     if friction is None and sigma2 > 0 and stable is not None:
         xi = max(xi, sigma2 * stable / (2.0 * HEATING))
     return auto_step(h_max, sigma2, xi), xi, batch
@@ -106,6 +106,16 @@ def choose(h_max, noise, n, localization, friction=None, batch=None) -> tuple:
 def noise_rows(n: int) -> int:
     """The batch size σ² is measured at."""
     return max(1, min(NOISE_ROWS, n // 2))
+
+
+def noise_at(noise: float, batch: int, n: int) -> float:
+    """σ² at ``batch`` rows from σ² measured at ``noise_rows(n)``: it scales as 1/b − 1/n
+    (rows drawn without replacement), 0 for a full batch."""
+    return noise * _share(batch, n) / _share(noise_rows(n), n)
+
+
+def _share(batch: int, n: int) -> float:
+    return 1.0 / batch - 1.0 / n if batch < n else 0.0
 
 
 def bias_bound(step: float, h_max: float, noise: float, friction: float) -> dict:

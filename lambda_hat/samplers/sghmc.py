@@ -28,13 +28,15 @@ PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its pilot may u
 class SGHMCParams:
     """Minibatch underdamped Langevin dynamics, BAOAB splitting, unit mass.
 
-    ``friction`` ``"auto"``: 2√γ, which damps the localized directions critically.
-    ``step_size`` ``"auto"``: the smaller of 0.5/√h_max (h_max: the posterior's stiffest
-    curvature at w*) and the step whose minibatch noise heats the chains by 2%, then
-    lowered by up to three pilot rounds of twice the slowest relaxation time to meet
-    both bounds where the chains go (at their ends); sampling starts where the pilot's
-    chains end. A number is used as given; its heating and stability are recorded
-    either way, and a step over either bound makes the verdict ``step-size biased``.
+    ``friction`` ``"auto"``: four times 2√γ (critical damping of the localized
+    directions), raised where the batch cannot grow enough. ``step_size`` ``"auto"``:
+    the smaller of 0.25/√h_max (h_max: the posterior's stiffest curvature) and the step
+    whose minibatch noise heats the chains by 0.5%; ``batch_size`` ``"auto"``: where the
+    two meet (at most 2,048 rows). All three are chosen at w*, then again where up to
+    three pilot rounds of twice the slowest relaxation time take the chains; sampling
+    starts where the pilot's chains end. A number is used as given; the step's heating
+    and stability are recorded either way, and a step over either bound (at w* or where
+    the chains ended) makes the verdict ``step-size biased``.
     """
 
     step_size: float | Literal["auto"] = field(
@@ -47,7 +49,10 @@ class SGHMCParams:
     )
     friction: float | Literal["auto"] = field(
         default="auto",
-        metadata=check(gt=0.0, help="ξ; 'auto' (the default): 2√γ, critical damping"),
+        metadata=check(
+            gt=0.0,
+            help="ξ; 'auto' (the default): 4 × 2√γ, more where the batch is capped",
+        ),
     )
     batch_size: int | Literal["auto"] = field(
         default="auto",
@@ -78,19 +83,18 @@ def stage(spec) -> str:
 
 
 def work(spec, n_data: int) -> Work:
-    """A written step's steps (with ``thin = "auto"``: at its friction's relaxation
-    time); an automatic step's are set when it runs."""
+    """A written step and batch's steps (with ``thin = "auto"``, a written friction's
+    relaxation time too: an automatic one may rise with the noise); otherwise they are
+    set when it runs."""
     params = spec.params
-    if params.step_size == "auto" or params.batch_size == "auto":
+    unknown = params.step_size == "auto" or params.batch_size == "auto"
+    if unknown or (spec.thin == "auto" and params.friction == "auto"):
         return Work(why="set when it runs, from the curvature and noise at w* and its pilot")
     thin = None
     if spec.thin == "auto":
-        from lambda_hat.numerics.underdamped import auto_friction, auto_thin
+        from lambda_hat.numerics.underdamped import auto_thin
 
-        friction = params.friction
-        if friction == "auto":
-            friction = auto_friction(spec.localization)
-        thin = auto_thin(params.step_size, friction, spec.localization)["thin"]
+        thin = auto_thin(params.step_size, params.friction, spec.localization)["thin"]
     steps = transitions(spec, thin=thin)
     batch = min(params.batch_size, n_data)
     return Work(steps, tuple(t * batch / n_data for t in steps))
@@ -126,7 +130,7 @@ def prepare(ctx: Context) -> Prepared:
         thin = record["thin_auto"] = rule.auto_thin(step, friction, γ)
         spec = dataclasses.replace(spec, thin=thin["thin"])
     record.update(step_size=step, friction=friction, batch_size=batch)
-    at_batch = noise["noise"] * _scale(batch, n)
+    at_batch = rule.noise_at(noise["noise"], batch, n)
     record["bias"] = rule.bias_bound(step, h_max["h_max"], at_batch, friction)
     params = dataclasses.replace(params, step_size=step, friction=friction, batch_size=batch)
     spec = dataclasses.replace(spec, params=params)
@@ -135,14 +139,6 @@ def prepare(ctx: Context) -> Prepared:
         f"the step pilot at {rounds[-1]['steps']:,} of {rounds[-1]['steps_planned']:,} steps"
     )
     return Prepared(spec, record, starts, record["fges"], _warnings(spec, record), cut or None)
-
-
-def _scale(batch: int, n: int) -> float:
-    """σ² at ``batch`` rows over σ² at the rows it was measured at."""
-    from lambda_hat.numerics.underdamped import noise_rows
-
-    probe = noise_rows(n)
-    return (1.0 / batch - 1.0 / n) / (1.0 / probe - 1.0 / n) if batch < n else 0.0
 
 
 def _plain():

@@ -157,3 +157,21 @@ def test_past_the_largest_automatic_batch_the_friction_rises():
     per_row = sigma2 / (1 / 256 - 1 / n)
     heating = step * per_row * (1 / batch - 1 / n) / (2 * friction)
     assert friction > 8.0 and heating == pytest.approx(underdamped.HEATING)
+
+
+def test_a_written_runs_work_is_known_before_it_runs_only_when_its_thin_is():
+    """``--dry-run``: written step, batch and friction give steps and FGEs (thin "auto"
+    at that friction's relaxation time); an automatic friction may rise with the noise,
+    so with thin "auto" its work is set when it runs."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.samplers.registry import sampler
+    from lambda_hat.samplers.sghmc import SGHMCParams
+
+    written = SGHMCParams(step_size=1e-3, friction=2.0, batch_size=100)
+    spec = resolve_run(SamplerSpec("sghmc", written, draws=200), "t", 1000)
+    work = sampler("sghmc").work(spec, 1000)
+    assert work.steps == ((100 + 200) * 20,) * 2  # thin 0.02 τ / ε = 20, τ = 1 at ξ = 2√γ
+    assert work.fges == (work.steps[0] * 0.1,) * 2
+    auto = SGHMCParams(step_size=1e-3, batch_size=100)
+    spec = resolve_run(SamplerSpec("sghmc", auto, draws=200), "t", 1000)
+    assert sampler("sghmc").work(spec, 1000).steps is None

@@ -180,12 +180,12 @@ def bounds_at(posterior, positions, step: float, friction: float, batch_size: in
     if not np.all(np.isfinite(h)):
         inf = [float("inf")] * len(h)
         return {"stability": inf, "heating": inf, "h_max": np.inf, "noise": np.inf, "fges": fges}
-    n, probe = posterior.n, rule.noise_rows(posterior.n)
-    noise = rule.gradient_noise(posterior, probe, positions)
-    scale = (1.0 / batch_size - 1.0 / n) / (1.0 / probe - 1.0 / n) if batch_size < n else 0.0
+    n = posterior.n
+    noise = rule.gradient_noise(posterior, rule.noise_rows(n), positions)
+    at_batch = [rule.noise_at(v, batch_size, n) for v in noise["per_position"]]
     return {
         "stability": [step * float(np.sqrt(v)) for v in h],
-        "heating": [step * v * scale / (2.0 * friction) for v in noise["per_position"]],
+        "heating": [step * v / (2.0 * friction) for v in at_batch],
         "h_max": max(h),
         "noise": noise["noise"],
         "fges": fges + noise["fges"],
