@@ -48,6 +48,7 @@ in docs/truth.md).
 from __future__ import annotations
 
 import math
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -316,7 +317,7 @@ def typical_step(
         return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
     step = where["step_size"]
     batch = min(params.batch_size, posterior.n)
-    settled, ends = False, None
+    settled, ends, pace = False, None, None
     if loaded and continued:  # the last round's chains go on (none after a divergence)
         ends = loaded["arrays"].get("ends")
     for r in range(where["round"], TYPICAL_ROUNDS):
@@ -335,7 +336,7 @@ def typical_step(
         now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
         now = {**now, "goes_on": go_on, "rounds": list(rounds)}  # goes_on: from the last
         # round's chains, which are in the state
-        states, ran = _pilot_round(
+        states, ran, pace = _pilot_round(
             posterior,
             params,
             step,
@@ -362,6 +363,7 @@ def typical_step(
             saved.save(fingerprint, _kept(ends), {**after, "step_size": step, "rounds": rounds})
     fges = sum(num_chains * (x["steps"] * batch / posterior.n + 2.0 * ITERATIONS) for x in rounds)
     record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": rule}
+    record["seconds_per_step"] = pace  # the last round's, here (what a time budget reads)
     chosen = rounds[-1]["next_step"]
     if saved is not None:
         end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
@@ -450,8 +452,9 @@ def _pilot_round(
 ):
     """Round ``r``'s chains after ``steps`` steps (``sgld.final_states``) from w* (or the
     rows of ``positions``), or from ``resume`` = (steps done, saved state arrays) if
-    given, and the steps they ran (fewer when ``stop()`` ended the round); ``on_chunk(t,
-    states)`` hears of each point reached."""
+    given, the steps they ran (fewer when ``stop()`` ended the round) and the seconds
+    per step this attempt took (compilation included); ``on_chunk(t, states)`` hears of
+    each point reached."""
     from lambda_hat.numerics.samplers import sgld
     from lambda_hat.numerics.samplers.driver import states_from
 
@@ -460,6 +463,7 @@ def _pilot_round(
         template = sgld.initial_states(rng, posterior, params, num_chains)
         resume = (resume[0], states_from(resume[1], template))
     ran = [resume[0] if resume is not None else 0]
+    first, clock = ran[0], time.perf_counter()
 
     def reached(t: int, states) -> None:
         ran[0] = t
@@ -478,4 +482,4 @@ def _pilot_round(
         positions=positions,
         stop=stop,
     )
-    return states, ran[0]
+    return states, ran[0], (time.perf_counter() - clock) / max(1, ran[0] - first)

@@ -18,10 +18,10 @@ from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
 from lambda_hat.samplers.kind import Context, Prepared, Sampler, Work, transitions
 from lambda_hat.samplers.sgld import MINIBATCH
+from lambda_hat.samplers.time_budget import pilot_stop, thin_warning, thin_within
 
 PILOT_TIME = 2.0  # a pilot round, in units of the slowest relaxation time
 PILOT_ROUNDS = 3
-PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its pilot may use
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,10 @@ def prepare(ctx: Context) -> Prepared:
     step, friction, batch = settings
     if spec.thin == "auto":
         thin = record["thin_auto"] = rule.auto_thin(step, friction, γ)
-        spec = dataclasses.replace(spec, thin=thin["thin"])
+        budget = thin_within(thin["thin"], _pace(record, batch), ctx.time_left)
+        if budget:
+            thin["budget"] = budget
+        spec = dataclasses.replace(spec, thin=(budget or thin)["thin"])
     record.update(step_size=step, friction=friction, batch_size=batch)
     at_batch = rule.noise_at(noise["noise"], batch, n)
     record["bias"] = rule.bias_bound(step, h_max["h_max"], at_batch, friction)
@@ -156,10 +159,7 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
 
     spec, posterior = ctx.spec, ctx.posterior
     ctx.stage(f"step size: pilot from ε = {start[0]:.3g}, up to {PILOT_ROUNDS} rounds")
-    stop = None
-    if ctx.time_left is not None:
-        floor = ctx.time_left() * (1.0 - PILOT_SHARE)
-        stop = lambda: ctx.time_left() <= floor  # noqa: E731
+    stop = pilot_stop(ctx.time_left)
     settings, rounds, ends = sghmc.pilot(
         posterior, start, chosen_by, spec.chains, spec.seed, PILOT_TIME, PILOT_ROUNDS, stop
     )
@@ -168,11 +168,22 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
     return settings, ({"start": ends} if ends is not None else {})
 
 
+def _pace(record: dict, batch: int) -> float | None:
+    """Seconds per step at ``batch``, from the pilot's last round (its time scaled by
+    the batch), or None (no pilot ran)."""
+    rounds = (record.get("auto") or {}).get("pilot")
+    if not rounds:
+        return None
+    return rounds[-1]["seconds_per_step"] * batch / rounds[-1]["batch_size"]
+
+
 def _warnings(spec, record: dict) -> list[str]:
-    bias = record["bias"]
+    bias, out = record["bias"], []
+    if (record.get("thin_auto") or {}).get("budget"):
+        out.append(thin_warning(record["thin_auto"]["budget"]))
     if not bias["biased"]:
-        return []
-    return [
+        return out
+    return out + [
         f"step_size {spec.params.step_size:.3g} is over its bound at w* ({bias['what']} "
         f"{bias['bias_bound']:.2g} > {bias['threshold']:.2g}), so λ̂ may be biased; use "
         f"step_size = 'auto' or at most {bias['largest_unbiased_step']:.2g}."

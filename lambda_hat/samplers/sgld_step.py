@@ -8,8 +8,7 @@ import dataclasses
 import numpy as np
 
 from lambda_hat.samplers.kind import Context
-
-PILOT_SHARE = 0.5  # of a run's time budget (max_time), the most its step pilot may use
+from lambda_hat.samplers.time_budget import pilot_stop, thin_warning, thin_within
 
 
 def resolve(ctx: Context):
@@ -45,6 +44,11 @@ def resolve(ctx: Context):
         spec = dataclasses.replace(spec, thin=thin["thin"])
         if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN and ends is None:
             spec = dataclasses.replace(spec, burnin=thin["burnin_draws"])  # keeps its 1/γ
+        pace = (record.get("auto") or {}).get("typical", {}).get("seconds_per_step")
+        budget = thin_within(thin["thin"], pace, ctx.time_left)
+        if budget:
+            thin["budget"] = budget
+            spec = dataclasses.replace(spec, thin=budget["thin"])
     record["step_size"] = step
     record["bias"] = rule.bias_bound(step, here, spec.params.scheme)
     return spec, record, ends
@@ -72,22 +76,13 @@ def _auto(ctx: Context, rule, here: dict, record: dict):
             saved=ctx.saved,
             progress=ctx.progress,
             continued=spec.params.start == "pilot",
-            stop=_pilot_stop(ctx.time_left),
+            stop=pilot_stop(ctx.time_left),
         )
         record["auto"].update(step_size=step, at_w_star=record["auto"]["step_size"])
         record["auto"]["typical"] = typical
         record["fges"] += typical["fges"]
     spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=step))
     return spec, step, basis, ends
-
-
-def _pilot_stop(time_left):
-    """When the step pilot must end: once it has used PILOT_SHARE of the time left, or
-    never (no time budget)."""
-    if time_left is None:
-        return None
-    floor = time_left() * (1.0 - PILOT_SHARE)
-    return lambda: time_left() <= floor
 
 
 def pilot_cut(record: dict | None) -> dict | None:
@@ -117,6 +112,8 @@ def warnings(spec, record: dict) -> list[str]:
     out = []
     if record["bias"]["biased"]:
         out.append(_bias_warning(spec, record["bias"]))
+    if (record.get("thin_auto") or {}).get("budget"):
+        out.append(thin_warning(record["thin_auto"]["budget"]))
     cut = pilot_cut(record)
     if cut is not None:
         out.append(

@@ -66,9 +66,14 @@ def _pilot(problem, snapshots=None, report=None, continued=False):
 
 
 def _same(got, want):
-    """The same step, record and chain ends, bit for bit."""
-    assert (got.step_size, got.record) == (want.step_size, want.record)
+    """The same step, record and chain ends, bit for bit (but the pilot's pace: a time
+    budget's reading of this machine's clock)."""
+    assert got.step_size == want.step_size and _numbers(got.record) == _numbers(want.record)
     np.testing.assert_array_equal(got.ends, want.ends)
+
+
+def _numbers(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "seconds_per_step"}
 
 
 def test_a_pilot_cut_into_chunks_ends_where_one_chunk_does(x32):

@@ -12,6 +12,7 @@ from lambda_hat import sampling
 from lambda_hat.config.specs import SGLDParams
 from lambda_hat.numerics import step_size as rule
 from lambda_hat.numerics.samplers.driver import MIN_KEPT, TimeBudget
+from lambda_hat.samplers import time_budget
 from tests.numerics.helpers import dln_problem
 
 PARAMS = SGLDParams(step_size="auto", batch_size=16)
@@ -131,3 +132,26 @@ def test_a_budget_on_the_real_clock_ends_a_long_run():
     done, planned = r.time_budget["draws"]
     assert planned == 10**7 and MIN_KEPT <= done == r.llc.shape[1] < planned
     assert "burnin" not in r.time_budget  # 100 draws fit in half of it
+
+
+def test_an_automatic_thin_is_shortened_to_fit_the_time_left():
+    assert time_budget.thin_within(1000, 0.01, None) is None  # no budget
+    assert time_budget.thin_within(1000, None, lambda: 160.0) is None  # no pace measured
+    assert time_budget.thin_within(1000, 0.01, lambda: 160.0) is None  # 16 draws fit
+    cut = time_budget.thin_within(1000, 0.02, lambda: 160.0)
+    assert cut["thin"] == 500 and cut["thin_auto"] == 1000 and cut["time_left"] == 160.0
+    assert time_budget.thin_within(1000, 0.02, lambda: -3.0)["thin"] == 1  # out of time
+
+
+@pytest.mark.parametrize("name", ["sgld", "sghmc"])
+def test_a_budget_shortens_the_thin_from_the_pilots_pace(name, monkeypatch):
+    """With room for one step per draw only, both minibatch samplers sample at thin 1,
+    say so, and record the pace their pilot measured."""
+    monkeypatch.setattr(time_budget, "BUDGET_DRAWS", 1e12)
+    apply, params, data = _regression()
+    r = lh.estimate(apply, params, data, sampler=name, max_time="1h", progress=False)
+    thin = r.sgld_step["thin_auto"]  # the preparation's record, whichever the sampler
+    cut = thin["budget"]
+    assert r.spec.thin == cut["thin"] == 1 < cut["thin_auto"] == thin["thin"]
+    assert 0 < cut["seconds_per_step"] < 1 and 0 < cut["time_left"] <= 3600
+    assert any(w.startswith("max_time: each draw is 1 steps rather than") for w in r.warnings)

@@ -29,6 +29,7 @@ L_B(w*) on the batch the step's gradient drew) and the minibatches are SGLD's
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import jax
@@ -211,10 +212,12 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
     settings, ends, record = tuple(start), None, []
     for r in range(rounds):
         step, friction, batch = settings
-        time = spans * rule.relaxation_time(friction, posterior.localization)
-        steps = max(1, round(time / step))
+        span = spans * rule.relaxation_time(friction, posterior.localization)
+        steps = max(1, round(span / step))
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 2000 + r)
+        clock = time.perf_counter()
         states, ran = _run(key, posterior, settings, num_chains, steps, ends, stop)
+        seconds = time.perf_counter() - clock  # compilation included
         found = bounds_at(posterior, states.position, step, friction, batch)
         finite = bool(np.isfinite(found["h_max"]))
         chosen = chosen_by(found["h_max"], found["noise"]) if finite else (step / 10, *settings[1:])
@@ -231,6 +234,7 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
                 "distance_from_w_star": [float(d) for d in distance],
                 "next": list(chosen),
                 "fges": ran * batch / posterior.n + found["fges"],
+                "seconds_per_step": seconds / max(ran, 1),
             }
         )
         ends = np.asarray(states.position) if finite else None
