@@ -1,15 +1,15 @@
-"""``lambda-hat tune FILE``: a NUTS reference per target, then the cheapest SGLD that agrees.
+"""``lambda-hat tune FILE``: a NUTS reference per target, then the cheapest minibatch
+sampler that agrees.
 
 For each target of the file with at most ``--max-params`` parameters: a NUTS run with
 ``draws = "auto"`` and ``start = "dispersed"`` is the reference (a warning says when it
-is not converged); then SGLD at its defaults (plain and RMSProp: step,
-thin and draws all ``"auto"``) and plain SGLD with ``draws = "auto"`` at each fixed
-``thin`` (the work per draw). The recommendation is
-the candidate with the fewest FGEs whose λ̂ agrees with the reference within 2 combined
-MCSE and whose trust verdict is ``converged``. Every run is an ordinary cached run of
-the store, so tuning is resumable and free to repeat. Prints a table per target and
-writes the recommended ``[[samplers]]`` blocks to ``--out`` (default
-``<FILE>.tuned.toml`` next to the file).
+is not converged); then SGHMC and SGLD at their defaults (SGLD plain and with RMSProp:
+step, thin and draws all ``"auto"``) and plain SGLD with ``draws = "auto"`` at each
+fixed ``thin`` (the work per draw). The recommendation is the candidate with the fewest
+FGEs whose λ̂ agrees with the reference within 2 combined MCSE and whose trust verdict
+is ``converged``. Every run is an ordinary cached run of the store, so tuning is
+resumable and free to repeat. Prints a table per target and writes the recommended
+``[[samplers]]`` blocks to ``--out`` (default ``<FILE>.tuned.toml`` next to the file).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-HELP = "find the cheapest SGLD settings that agree with a NUTS reference, per target"
+HELP = "find the cheapest SGHMC or SGLD settings that agree with a NUTS reference, per target"
 
 THINS = (10, 30, 100)
 MAX_DRAWS = 6400
@@ -39,12 +39,14 @@ def add_arguments(p) -> None:
 
 
 def candidates() -> list[dict]:
-    """The reference and the SGLD candidates, as [[samplers]] tables: the defaults (plain
-    and RMSProp, each choosing its own thin) and plain SGLD at each fixed thin."""
+    """The reference and the minibatch candidates, as [[samplers]] tables: SGHMC's and
+    SGLD's defaults (SGLD plain and RMSProp, each choosing its own thin) and plain SGLD
+    at each fixed thin."""
     # half its chains start away from w* (start = "dispersed"), so its verdict can see
     # a λ̂ that depends on how far the chains have spread
     reference = {"name": "nuts", "draws": "auto", "max_draws": MAX_DRAWS, "start": "dispersed"}
     defaults = [
+        {"name": "sghmc", "max_draws": MAX_DRAWS},
         {"name": "sgld", "max_draws": MAX_DRAWS},
         {"name": "sgld", "precond": "rmsprop", "max_draws": MAX_DRAWS},
     ]
@@ -56,8 +58,13 @@ def candidates() -> list[dict]:
 
 
 def _key(table: dict) -> tuple:
-    """What tells the SGLD candidates apart: (precond, thin)."""
-    return table.get("precond", "none"), table.get("thin", "auto")
+    """What tells the candidates apart: (sampler, precond, thin)."""
+    return table["name"], table.get("precond", "none"), table.get("thin", "auto")
+
+
+def _spec_key(spec) -> tuple:
+    """``_key`` of a planned run's spec (its thin as written: "auto" or a number)."""
+    return spec.sampler, getattr(spec.params, "precond", "none"), spec.thin
 
 
 def _block(table: dict) -> str:
@@ -105,12 +112,9 @@ def run(args) -> int:
     import dataclasses
 
     from rich.console import Console
-    from rich.table import Table
 
     from lambda_hat.config import load
     from lambda_hat.config.experiment import parse_samplers
-    from lambda_hat.store.catalog import Catalog
-    from lambda_hat.store.ids import target_id
     from lambda_hat.store.root import writable_store
 
     console = Console(soft_wrap=not sys.stdout.isatty())  # a log keeps paths whole
@@ -121,20 +125,7 @@ def run(args) -> int:
     _execute(
         dataclasses.replace(experiment, samplers=(), sampler_swept=()), root, args.workers, console
     )
-    catalog = Catalog(root)
-    tunable, blocks = [], []
-    for entry in experiment.targets:
-        tid = target_id(entry.spec)
-        meta = catalog.target(tid).meta
-        p = meta.dims.p if meta else None
-        if p is None or p > args.max_params:
-            console.print(
-                f"[yellow]skipped[/] {tid} ({entry.model}/{entry.data}): p = {p} exceeds "
-                f"--max-params {args.max_params}; a NUTS reference would take too long"
-            )
-            continue
-        if all(target_id(t.spec) != tid for t in tunable):
-            tunable.append(entry)
+    tunable = _tunable(experiment, root, args.max_params, console)
     if not tunable:
         console.print("nothing to tune")
         return 1
@@ -143,66 +134,115 @@ def run(args) -> int:
         experiment, targets=tuple(tunable), samplers=samplers, sampler_swept=swept
     )
     _execute(tuning, root, args.workers, console)
+    found = _rows(tuning, root)
+    blocks = [_recommend(entry, found, console) for entry in tunable]
+    return _write(args, [b for b in blocks if b])
+
+
+def _tunable(experiment, root: Path, max_params: int, console) -> list:
+    """The file's target entries small enough for a NUTS reference, one per target."""
+    from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.ids import target_id
+
+    catalog, tunable = Catalog(root), []
+    for entry in experiment.targets:
+        tid = target_id(entry.spec)
+        meta = catalog.target(tid).meta
+        p = meta.dims.p if meta else None
+        if p is None or p > max_params:
+            console.print(
+                f"[yellow]skipped[/] {tid} ({entry.model}/{entry.data}): p = {p} exceeds "
+                f"--max-params {max_params}; a NUTS reference would take too long"
+            )
+            continue
+        if all(target_id(t.spec) != tid for t in tunable):
+            tunable.append(entry)
+    return tunable
+
+
+def _rows(tuning, root: Path) -> dict:
+    """{target id: {candidate key: its results row}} of the tuning runs in the store."""
     from lambda_hat.results import load as load_rows
     from lambda_hat.scheduler.plan import make_plan
 
-    plan = make_plan(tuning, root)
-    wanted = {(r.target_id, r.dirname): r for r in plan.runs}
-    rows = [r for r in load_rows(root) if (r["target_id"], r["run"]) in wanted]
-    for entry in tunable:
-        tid = target_id(entry.spec)
-        mine = {}
-        for r in rows:
-            spec = wanted[(r["target_id"], r["run"])].spec
-            if r["target_id"] == tid and spec.sampler == "sgld":
-                mine[(spec.params.precond, spec.thin)] = r
-        ref = next((r for r in rows if r["target_id"] == tid and r["sampler"] == "nuts"), None)
-        if ref is None:
-            console.print(f"[red]{tid}: no NUTS reference (it failed); see lambda-hat status[/]")
+    wanted = {(r.target_id, r.dirname): r for r in make_plan(tuning, root).runs}
+    found: dict = {}
+    for row in load_rows(root):
+        run = wanted.get((row["target_id"], row["run"]))
+        if run is not None:
+            found.setdefault(row["target_id"], {})[_spec_key(run.spec)] = row
+    return found
+
+
+def _recommend(entry, found: dict, console) -> str | None:
+    """The target's table of candidates against its reference, printed, and the block
+    of the cheapest that agrees and converged (None: none did, or no reference)."""
+    from lambda_hat.store.ids import target_id
+
+    tid = target_id(entry.spec)
+    mine = found.get(tid, {})
+    ref = next((r for key, r in mine.items() if key[0] == "nuts"), None)
+    if ref is None:
+        console.print(f"[red]{tid}: no NUTS reference (it failed); see lambda-hat status[/]")
+        return None
+    _weak_reference(tid, ref, console)
+    reference = f"NUTS {ref['llc_mean']:.4g} ± {ref['llc_mcse']:.2g}"
+    table, best = _table(f"{tid} ({entry.model}/{entry.data}): {reference}"), None
+    for candidate in candidates()[1:]:
+        row = mine.get(_key(candidate))
+        if row is None:
             continue
-        reference = f"NUTS {ref['llc_mean']:.4g} ± {ref['llc_mcse']:.2g}"
-        if ref["trust"] != "converged":
-            numbers = ", ".join(
-                f"{name} {ref[key]:.4g}"
-                for name, key in (("R-hat", "rhat"), ("ESS", "ess"))
-                if ref.get(key) is not None
-            )
-            console.print(
-                f"[yellow]{tid}: the NUTS reference is {ref['trust']} ({numbers}); half its "
-                "chains started away from w*, so its λ̂ may depend on where chains start: "
-                "agreement with it is weak evidence[/]"
-            )
-        table = Table(title=f"{tid} ({entry.model}/{entry.data}): {reference}")
-        for col in ("sgld", "thin", "λ̂ ± MCSE", "agrees", "converged", "FGEs"):
-            table.add_column(col)
-        best = None
-        for candidate in candidates()[1:]:
-            row = mine.get(_key(candidate))
-            if row is None:
-                continue
-            fges = _fges(Path(row["path"]))
-            ok = _agrees(row, ref) and row["trust"] == "converged"
-            precond, thin = _key(candidate)
-            table.add_row(
-                "plain" if precond == "none" else precond,
-                str(thin),
-                f"{row['llc_mean']:.4g} ± {row['llc_mcse']:.2g}",
-                "yes" if _agrees(row, ref) else "no",
-                "yes" if row["trust"] == "converged" else "no",
-                f"{fges:.3g}",
-            )
-            if ok and (best is None or fges < best[1]):
-                best = (candidate, fges, row)
-        console.print(table)
-        if best is None:
-            console.print(f"[yellow]{tid}: no SGLD candidate agreed; keep NUTS for this target[/]")
-            continue
-        candidate, fges, row = best
-        blocks.append(
-            f"# {tid} ({entry.model}/{entry.data}): λ̂ {row['llc_mean']:.4g} ± "
-            f"{row['llc_mcse']:.2g} against NUTS {ref['llc_mean']:.4g} ± {ref['llc_mcse']:.2g}, "
-            f"{fges:.3g} FGEs\n" + _block(candidate)
+        fges = _fges(Path(row["path"]))
+        name, precond, thin = _key(candidate)
+        agrees, converged = _agrees(row, ref), row["trust"] == "converged"
+        table.add_row(
+            name if precond == "none" else f"{name} {precond}",
+            str(thin),
+            f"{row['llc_mean']:.4g} ± {row['llc_mcse']:.2g}",
+            "yes" if agrees else "no",
+            "yes" if converged else "no",
+            f"{fges:.3g}",
         )
+        if agrees and converged and (best is None or fges < best[1]):
+            best = (candidate, fges, row)
+    console.print(table)
+    if best is None:
+        console.print(f"[yellow]{tid}: no minibatch candidate agreed; keep NUTS for this target[/]")
+        return None
+    candidate, fges, row = best
+    return (
+        f"# {tid} ({entry.model}/{entry.data}): λ̂ {row['llc_mean']:.4g} ± "
+        f"{row['llc_mcse']:.2g} against {reference}, {fges:.3g} FGEs\n" + _block(candidate)
+    )
+
+
+def _table(title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("sampler", "thin", "λ̂ ± MCSE", "agrees", "converged", "FGEs"):
+        table.add_column(col)
+    return table
+
+
+def _weak_reference(tid: str, ref: dict, console) -> None:
+    """Says so when the NUTS reference did not converge."""
+    if ref["trust"] == "converged":
+        return
+    numbers = ", ".join(
+        f"{name} {ref[key]:.4g}"
+        for name, key in (("R-hat", "rhat"), ("ESS", "ess"))
+        if ref.get(key) is not None
+    )
+    console.print(
+        f"[yellow]{tid}: the NUTS reference is {ref['trust']} ({numbers}); half its "
+        "chains started away from w*, so its λ̂ may depend on where chains start: "
+        "agreement with it is weak evidence[/]"
+    )
+
+
+def _write(args, blocks: list[str]) -> int:
+    """The recommended blocks to ``--out`` (and printed); 1 when there are none."""
     out = Path(args.out) if args.out else Path(args.experiments).with_suffix(".tuned.toml")
     if blocks:
         out.write_text(

@@ -126,9 +126,10 @@ def prepare(ctx: Context) -> Prepared:
     else:
         settings = (params.step_size, *settings[1:])
     step, friction, batch = settings
+    pace = _pace(record, batch)
     if spec.thin == "auto":
         thin = record["thin_auto"] = rule.auto_thin(step, friction, γ)
-        budget = thin_within(thin["thin"], _pace(record, batch), ctx.time_left)
+        budget = thin_within(thin["thin"], pace, ctx.time_left)
         if budget:
             thin["budget"] = budget
         spec = dataclasses.replace(spec, thin=(budget or thin)["thin"])
@@ -170,11 +171,13 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
 
 def _pace(record: dict, batch: int) -> float | None:
     """Seconds per step at ``batch``, from the pilot's last round (its time scaled by
-    the batch), or None (no pilot ran)."""
+    the batch), or None (no pilot ran). The rounds' paces, this machine's clock, leave
+    the record: what is stored is the same on every machine and attempt."""
     rounds = (record.get("auto") or {}).get("pilot")
     if not rounds:
         return None
-    return rounds[-1]["seconds_per_step"] * batch / rounds[-1]["batch_size"]
+    paces = [r.pop("seconds_per_step") for r in rounds]
+    return paces[-1] * batch / rounds[-1]["batch_size"]
 
 
 def _warnings(spec, record: dict) -> list[str]:

@@ -39,12 +39,14 @@ def resolve(ctx: Context):
         ends, record["start"] = _pilot_start(posterior, ends, elsewhere)
     else:
         ends = None
+    # the pilot's pace on this machine's clock: read by a time budget, never stored (a
+    # resumed run's record is the same as an unstopped one's)
+    pace = (record.get("auto") or {}).get("typical", {}).pop("seconds_per_step", None)
     if spec.thin == "auto":
         thin = record["thin_auto"] = rule.auto_thin(step, basis, spec.localization)
         spec = dataclasses.replace(spec, thin=thin["thin"])
         if thin["capped"] and spec.burnin == AUTO_THIN_BURNIN and ends is None:
             spec = dataclasses.replace(spec, burnin=thin["burnin_draws"])  # keeps its 1/γ
-        pace = (record.get("auto") or {}).get("typical", {}).get("seconds_per_step")
         budget = thin_within(thin["thin"], pace, ctx.time_left)
         if budget:
             thin["budget"] = budget
