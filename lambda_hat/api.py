@@ -51,13 +51,20 @@ class LLCResult:
     trust: dict | None = None  # converged / not converged / step-size biased, with reasons
     budget: dict | None = None  # draws="auto": the verdict and every convergence check
     time_budget: dict | None = None  # max_time: the budget and what it ended early
-    sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
+    # how the sampler prepared (analysis.json's ``<sampler>_step``: SGLD's and SGHMC's
+    # curvature, noise, automatic choices and the step's bias bound), or None
+    prepared: dict | None = None
     L: Any = None  # (chains, draws) numpy array: each draw's loss; its λ is nβ (L − L0)
     positions: Any = None  # trace_params=True: (chains, draws, p) w, in ravel_pytree order
     params_draws: Any = None  # trace_params=True: params' pytree, leaves (chains, draws, ...)
     observed: dict | None = None  # observe=: name -> (chains, draws, rows[, T]) losses
     observed_at_w_star: dict | None = None  # observe=: name -> (rows[, T]) losses at w*
     _sample_stats: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def sgld_step(self) -> dict | None:
+        """``prepared``'s former name (it holds any sampler's preparation record)."""
+        return self.prepared
 
     def inference_data(self):
         """The trace as an ArviZ InferenceData, with the groups and names of a store's
@@ -366,7 +373,7 @@ def load_run(run, root="runs") -> LLCResult:
         trust=verdict,
         budget=record.budget.to_json() if record.budget else None,
         time_budget=record.time_budget,
-        sgld_step=record.extra.get(f"{record.sampler}_step"),
+        prepared=record.extra.get(f"{record.sampler}_step"),
         L=posterior.get("L"),
         positions=posterior.get("w"),
         observed=groups.get("observed") or None,
@@ -551,7 +558,7 @@ def _result(est, params_draws) -> LLCResult:
         trust=verdict,
         budget=est.budget,
         time_budget=est.time_budget,
-        sgld_step=est.sgld_step,
+        prepared=est.prepared,
         L=np.asarray(est.result.loss),
         positions=est.result.positions,
         params_draws=params_draws,

@@ -22,7 +22,7 @@ class Estimate(NamedTuple):
     L0: float
     n_beta: float
     budget: dict | None = None  # draws = "auto": the verdict and every check
-    sgld_step: dict | None = None  # sgld: the curvature, the step's bias bound, auto choices
+    prepared: dict | None = None  # the sampler's preparation record (``<sampler>_step``)
     spec: RunSpec | None = None  # the spec as run: SGLD's auto step and thin resolved (and
     # its default burn-in lengthened where thin = "auto" hit its cap)
     resumed: dict | None = None  # where an earlier attempt's saved progress was taken up

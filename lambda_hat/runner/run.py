@@ -327,7 +327,7 @@ def _analysis(job: _Job, est, posterior, sampling_sec: float, truth) -> dict:
         "sampler_config": to_dict(spec),
         "stats": dict(result.stats),
         **({"budget": est.budget} if est.budget else {}),
-        **({prepared: est.sgld_step} if est.sgld_step else {}),
+        **({prepared: est.prepared} if est.prepared else {}),
         **({"resumed": est.resumed} if est.resumed else {}),
         **({"time_budget": est.time_budget} if est.time_budget else {}),
         "trust": est.trust,

@@ -120,7 +120,7 @@ def test_default_sghmc_meets_the_regular_models_exact_estimand(x32):
     mean, mcse = est.summary["llc_mean"], est.summary["llc_mcse"]
     assert abs(mean - exact) <= 2 * mcse + 0.01 * exact, (mean, mcse, exact)
     assert est.trust["verdict"] == "converged"
-    record = est.sgld_step
+    record = est.prepared
     rounds = record["auto"]["pilot"]
     step, friction, batch = record["auto"]["at_w_star"]
     assert (rounds[0]["step_size"], rounds[0]["batch_size"]) == (step, batch)

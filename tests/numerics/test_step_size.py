@@ -179,22 +179,22 @@ def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32, monkeypatch):
         return sample_llc(posterior, spec)
 
     auto = run()
-    h_max = auto.sgld_step["curvature"]["h_max"]
-    assert auto.sgld_step["step_size"] == pytest.approx(4 * TOLERANCE / h_max)
-    assert auto.spec.params.step_size == auto.sgld_step["step_size"]
-    assert auto.spec.thin == auto.sgld_step["thin_auto"]["thin"] >= 1
-    assert not auto.sgld_step["bias"]["biased"]
+    h_max = auto.prepared["curvature"]["h_max"]
+    assert auto.prepared["step_size"] == pytest.approx(4 * TOLERANCE / h_max)
+    assert auto.spec.params.step_size == auto.prepared["step_size"]
+    assert auto.spec.thin == auto.prepared["thin_auto"]["thin"] >= 1
+    assert not auto.prepared["bias"]["biased"]
     assert not any("stiffest direction" in w for w in auto.warnings)
     big = run(step_size=2.0 / h_max)  # bias bound 50%
-    assert big.sgld_step["bias"]["bias_bound"] == pytest.approx(0.5, rel=1e-5)
+    assert big.prepared["bias"]["bias_bound"] == pytest.approx(0.5, rel=1e-5)
     assert any("stiffest direction at w*" in w for w in big.warnings)
-    assert "auto" not in big.sgld_step
-    assert "rows" not in big.sgld_step["curvature"]  # n = 400 is under BOUND_ROWS
+    assert "auto" not in big.prepared
+    assert "rows" not in big.prepared["curvature"]  # n = 400 is under BOUND_ROWS
     monkeypatch.setattr(step_size, "BOUND_ROWS", 100)
     cheap = run(step_size=2.0 / h_max)
-    assert cheap.sgld_step["curvature"]["rows"] == 100
-    assert cheap.sgld_step["fges"] == pytest.approx(2 * ITERATIONS * 100 / 400)
-    assert cheap.sgld_step["bias"]["bias_bound"] == pytest.approx(0.5, rel=0.3)
+    assert cheap.prepared["curvature"]["rows"] == 100
+    assert cheap.prepared["fges"] == pytest.approx(2 * ITERATIONS * 100 / 400)
+    assert cheap.prepared["bias"]["bias_bound"] == pytest.approx(0.5, rel=0.3)
 
 
 def test_rmsprop_auto_steps_in_its_preconditioners_metric(x32):
@@ -208,15 +208,15 @@ def test_rmsprop_auto_steps_in_its_preconditioners_metric(x32):
         400,
     )
     est = sample_llc(posterior, spec)
-    curvature = est.sgld_step["curvature"]
+    curvature = est.prepared["curvature"]
     assert curvature["pilot_steps"] == PILOT_STEPS
-    assert est.sgld_step["step_size"] == pytest.approx(4 * TOLERANCE / curvature["h_max"])
+    assert est.prepared["step_size"] == pytest.approx(4 * TOLERANCE / curvature["h_max"])
     low, high = curvature["preconditioner_range"]
     assert 0 < low <= curvature["preconditioner_median"] <= high <= 1 / 1e-5
     # a step's Langevin time is ε·median(P), and auto thin spans DRAW_TIME of it
-    thin = est.sgld_step["thin_auto"]
+    thin = est.prepared["thin_auto"]
     assert thin["time_per_step"] == pytest.approx(
-        est.sgld_step["step_size"] * curvature["preconditioner_median"]
+        est.prepared["step_size"] * curvature["preconditioner_median"]
     )
     assert est.spec.thin == thin["thin"] == min(THIN_MAX, round(DRAW_TIME / thin["time_per_step"]))
 
@@ -240,7 +240,7 @@ def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_g
         return sample_llc(posterior, resolve_run(sampler, "t", 400))
 
     est = run()
-    thin, eps = est.sgld_step["thin_auto"], est.spec.params.step_size
+    thin, eps = est.prepared["thin_auto"], est.spec.params.step_size
     assert thin["capped"] and est.spec.thin == 3 < round(DRAW_TIME / 2.0 / eps)
     assert thin["draw_time_done"] == pytest.approx(3 * eps)
     wanted = math.ceil(1.0 / 2.0 / (3 * eps))  # BURNIN_TIME/γ in draws of 3 steps
@@ -250,12 +250,12 @@ def test_where_auto_thin_hits_its_cap_the_default_burn_in_still_spans_one_over_g
     assert run(burnin=7).spec.burnin == 7
     # the default start, where the step pilot's chains end, has spent its 1/γ already
     warm = run(SGLDParams())
-    assert warm.spec.params.start == "pilot" and warm.sgld_step["start"]["kind"] == "pilot"
-    assert warm.sgld_step["thin_auto"]["capped"] and warm.spec.burnin == AUTO_THIN_BURNIN
+    assert warm.spec.params.start == "pilot" and warm.prepared["start"]["kind"] == "pilot"
+    assert warm.prepared["thin_auto"]["capped"] and warm.spec.burnin == AUTO_THIN_BURNIN
     monkeypatch.setattr(step_size, "THIN_MAX", 10_000)
     free = run()
-    assert not free.sgld_step["thin_auto"]["capped"] and free.spec.burnin == AUTO_THIN_BURNIN
-    assert free.sgld_step["thin_auto"]["burnin_draws"] is None
+    assert not free.prepared["thin_auto"]["capped"] and free.spec.burnin == AUTO_THIN_BURNIN
+    assert free.prepared["thin_auto"]["burnin_draws"] is None
 
 
 def test_the_default_start_is_where_the_step_pilots_chains_end(x32):
@@ -278,11 +278,11 @@ def test_the_default_start_is_where_the_step_pilots_chains_end(x32):
         return est, np.asarray(est.result.positions)[:, 0]
 
     est, first = first_draw(SGLDParams())
-    assert est.sgld_step["start"]["kind"] == "pilot"
-    assert est.sgld_step["start"]["distance_from_w_star"] == pytest.approx(spread, rel=1e-6)
+    assert est.prepared["start"]["kind"] == "pilot"
+    assert est.prepared["start"]["distance_from_w_star"] == pytest.approx(spread, rel=1e-6)
     assert (np.linalg.norm(first - ends, axis=1) < spread / 5).all()
     est, first = first_draw(SGLDParams(start="w_star"))
-    assert "start" not in est.sgld_step
+    assert "start" not in est.prepared
     assert (np.linalg.norm(first - w_star, axis=1) < spread / 5).all()
 
 
@@ -378,8 +378,8 @@ def test_the_auto_step_is_accurate_on_a_truth_dln(x32):
     )
     est = sample_llc(posterior, spec)
     assert abs(est.summary["llc_mean"] - truth) <= 0.05 * truth, est.summary["llc_mean"]
-    assert est.sgld_step["step_size"] == pytest.approx(
-        4 * TOLERANCE / est.sgld_step["curvature"]["h_max"]
+    assert est.prepared["step_size"] == pytest.approx(
+        4 * TOLERANCE / est.prepared["curvature"]["h_max"]
     )
 
 
@@ -457,7 +457,7 @@ def test_a_step_still_shrinking_after_the_last_round_warns(x32):
     spec = resolve_run(SamplerSpec("sgld", SGLDParams(), draws=50, burnin=10), "t", 100)
     told = []  # the stages a progress display shows while the pilots run
     est = sample_llc(_quartic(c=100.0), spec, stage=told.append)
-    rounds = est.sgld_step["auto"]["typical"]["rounds"]
+    rounds = est.prepared["auto"]["typical"]["rounds"]
     assert len(rounds) == TYPICAL_ROUNDS and rounds[-1]["next_step"] < rounds[-1]["step_size"]
     assert told == [
         "step size: curvature at w*",
@@ -469,7 +469,7 @@ def test_a_step_still_shrinking_after_the_last_round_warns(x32):
         f"sampling: ε = {est.spec.params.step_size:.3g}, thin = {est.spec.thin:,}, "
         f"burn-in {est.spec.burnin:,} draws",
     ]
-    assert est.sgld_step["step_size"] == rounds[-1]["next_step"]
+    assert est.prepared["step_size"] == rounds[-1]["next_step"]
     assert any("still being lowered after its last pilot round" in w for w in est.warnings)
     calm = sample_llc(_quartic(c=2.0), spec)  # two rounds suffice: no such warning
     assert not any("still being lowered" in w for w in calm.warnings)
@@ -489,7 +489,7 @@ def test_with_a_stage_progress_counts_each_pilot_rounds_steps_then_the_draws(x32
         progress=lambda done, total: heard[next(reversed(heard))].append((done, total)),
         stage=lambda text: heard.setdefault(text, []),
     )
-    rounds = est.sgld_step["auto"]["typical"]["rounds"]
+    rounds = est.prepared["auto"]["typical"]["rounds"]
     for i, r in enumerate(rounds, 1):
         counts = heard[
             f"step size: pilot round {i} of at most 3, ε = {r['step_size']:.3g}, "

@@ -81,7 +81,7 @@ def test_what_the_budget_cut_is_in_the_verdict(monkeypatch):
     monkeypatch.setattr(sampling, "_clock", lambda max_time: Script(calls=2))
     apply, params, data = _regression()
     r = lh.estimate(apply, params, data, sampler="sgld", max_time="1h", progress=False)
-    rounds = r.sgld_step["auto"]["typical"]["rounds"]
+    rounds = r.prepared["auto"]["typical"]["rounds"]
     assert len(rounds) == 1 and rounds[0]["cut_by_time"]
     done, planned = rounds[0]["steps"], rounds[0]["steps_planned"]
     assert r.llc.shape[1] == MIN_KEPT
@@ -150,7 +150,8 @@ def test_a_budget_shortens_the_thin_from_the_pilots_pace(name, monkeypatch):
     monkeypatch.setattr(time_budget, "BUDGET_DRAWS", 1e12)
     apply, params, data = _regression()
     r = lh.estimate(apply, params, data, sampler=name, max_time="1h", progress=False)
-    thin = r.sgld_step["thin_auto"]  # the preparation's record, whichever the sampler
+    thin = r.prepared["thin_auto"]  # the preparation's record, whichever the sampler
+    assert r.sgld_step is r.prepared  # its former name
     cut = thin["budget"]
     assert r.spec.thin == cut["thin"] == 1 < cut["thin_auto"] == thin["thin"]
     assert 0 < cut["seconds_per_step"] < 1 and 0 < cut["time_left"] <= 3600

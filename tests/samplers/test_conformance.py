@@ -120,7 +120,7 @@ def test_a_short_run_of_each_sampler_gives_a_whole_estimate(name, x64):
     json.dumps(result.stats)  # analysis.json holds them
     assert stages[-1] == SAMPLERS[name].stage(est.spec)
     key = SAMPLERS[name].record_key
-    assert (est.sgld_step is not None) == (key is not None)
+    assert (est.prepared is not None) == (key is not None)
 
 
 def test_numerics_handles_no_stop():
