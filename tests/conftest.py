@@ -17,12 +17,6 @@ def pytest_configure(config):
     """One JAX compilation cache for the whole session: every store's workers, every
     pytest-xdist process and the test processes themselves (most tests build their own
     store, which would otherwise start with an empty cache and compile everything)."""
-    if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-        # LLVM's optimizations off: the tests' programs are tiny and compiling them is
-        # most of their time (the suite ~25% faster); XLA's own passes still run. Set in
-        # the environment, so the store's worker processes inherit it.
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
     if not os.environ.get(CACHE):
         os.environ[CACHE] = tempfile.mkdtemp(prefix="lambda-hat-test-jax-cache-")
         config._lambda_hat_cache = os.environ[CACHE]  # made here: removed at the end
@@ -38,14 +32,27 @@ def pytest_unconfigure(config):
         shutil.rmtree(made, ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)  # after ``-m`` has deselected what it deselects
 def pytest_collection_modifyitems(config, items):
     """The longest tests first (the SLURM ones, then the other slow ones): pytest-xdist
     hands tests out in this order, so no long test is left to run alone at the end."""
+    _without_smoke_twins(config, items)
     items.sort(
         key=lambda item: (
             0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("slow") else 2
         )
     )
+
+
+def _without_smoke_twins(config, items) -> None:
+    """A ``smoke`` test is a shorter twin of a slow one (the same check on a smaller
+    budget, for the default run): where the slow tests run too (CI), it is left out."""
+    if not any(item.get_closest_marker("slow") for item in items):
+        return
+    twins = [item for item in items if item.get_closest_marker("smoke")]
+    if twins:
+        config.hook.pytest_deselected(items=twins)
+        items[:] = [item for item in items if not item.get_closest_marker("smoke")]
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ def check(name, params, budget, sizes, rank, n, allowance):
     assert abs(est - truth) <= tol, f"{name} {sizes} r={rank}: {est:.2f} ± {mcse:.2f} vs {truth}"
 
 
+@pytest.mark.smoke  # of test_recovers_closed_form_llc's regular model
 @pytest.mark.parametrize("name", ["sgld", "hmc", "nuts", "mclmc"])
 def test_fast_regular_model(name):
     params, budget = FAST[name]

@@ -22,8 +22,7 @@ PROBE = Path(__file__).with_name("devices_probe.py")
 def _probe(tmp_path, devices: int) -> dict:
     out = tmp_path / f"{devices}.json"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    flags = os.environ.get("XLA_FLAGS", "")  # the suite's own (conftest.py) kept
-    env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     root = Path(__file__).resolve().parents[2]
     subprocess.run(
         [sys.executable, str(PROBE), str(out)], check=True, env=env, cwd=root, timeout=600
