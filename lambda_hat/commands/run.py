@@ -150,7 +150,6 @@ def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import ConfigError
     from lambda_hat.scheduler.cost import calibrate
-    from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
     from lambda_hat.store import housekeeping
     from lambda_hat.store.root import writable_store
@@ -178,73 +177,71 @@ def run(args) -> int:
     touched = [t.target_id for t in plan.targets]
     housekeeping.clean_stale_temps(plan.root, touched)
     housekeeping.reconcile(plan.root, touched)
-    targets, runs = selected(plan, args.retry_failed, args.only_targets)
-    considered = plan.targets + ([] if args.only_targets else plan.runs)
-    chosen = {t.key for t in targets + runs}
-    held_back = [t for t in considered if t.status == "failed" and t.key not in chosen]
-    sinks = []
     events_sink = None
     if args.events:
         from lambda_hat.scheduler.events import JsonlSink
 
         events_sink = JsonlSink(args.events)
-        sinks.append(events_sink)
-    emit = _fanout(sinks)
-    emit(
-        {
-            "event": "plan",
-            "experiments": str(Path(args.experiments)),
-            **plan.to_dict(calibration),
-            "to_do": sorted(chosen),
-        }
-    )
-    total = len(targets) + len(runs)
     try:
-        if total == 0:
-            done = sum(t.status == "done" for t in considered)
-            console.print(
-                f"[green]nothing to do[/]: {done} of {len(considered)} task(s) already done "
-                f"in {plan.root}"
-            )
-            emit(
-                {
-                    "event": "summary",
-                    "done": 0,
-                    "siblings": 0,
-                    "found": 0,
-                    "already": done,
-                    "failed": [],
-                    "skipped": [],
-                    "interrupted": False,
-                    "walltime_sec": 0.0,
-                    "not_retried": [t.key for t in held_back],
-                }
-            )
-            return _report_held_back(held_back, console)
-        workers = args.workers or default_workers(targets, runs)
-        counts = plan.counts()
-        console.print(
-            f"{len(targets)} target(s) and {len(runs)} run(s) to do, "
-            f"{counts['runs']['done'] + counts['targets']['done']} already done; "
-            f"{workers} worker(s); store {plan.root}"
-        )
-        executor = LocalExecutor(plan.root, workers)
-        if args.quiet:
-            executor.sink = emit
-            summary = executor.execute(plan, args.retry_failed, args.only_targets)
-        else:
-            from lambda_hat.scheduler.progress import RichProgress
-
-            bounded = frozenset(r.key for r in runs if r.spec.max_time is not None)
-            with RichProgress(total, console, bounded=bounded) as display:
-                executor.sink = _fanout([*sinks, display])
-                summary = executor.execute(plan, args.retry_failed, args.only_targets)
-        emit({"event": "summary", **summary.to_dict(), "not_retried": [t.key for t in held_back]})
-        code = _report(summary, console)
-        return code or _report_held_back(held_back, console)
+        return _execute(args, plan, calibration, console, [events_sink] if events_sink else [])
     finally:
         if events_sink:
             events_sink.close()
+
+
+def _execute(args, plan, calibration, console, sinks: list) -> int:
+    """The selected tasks of ``plan`` on a local pool, told to ``sinks`` (an events
+    file) and shown as progress; the exit code."""
+    from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
+
+    targets, runs = selected(plan, args.retry_failed, args.only_targets)
+    considered = plan.targets + ([] if args.only_targets else plan.runs)
+    chosen = {t.key for t in targets + runs}
+    held_back = [t for t in considered if t.status == "failed" and t.key not in chosen]
+    emit = _fanout(sinks)
+    plan_event = {"event": "plan", "experiments": str(Path(args.experiments))}
+    emit({**plan_event, **plan.to_dict(calibration), "to_do": sorted(chosen)})
+    not_retried = [t.key for t in held_back]
+    if not targets and not runs:
+        done = sum(t.status == "done" for t in considered)
+        console.print(
+            f"[green]nothing to do[/]: {done} of {len(considered)} task(s) already done "
+            f"in {plan.root}"
+        )
+        emit({"event": "summary", **_NOTHING_DONE, "already": done, "not_retried": not_retried})
+        return _report_held_back(held_back, console)
+    workers = args.workers or default_workers(targets, runs)
+    counts = plan.counts()
+    console.print(
+        f"{len(targets)} target(s) and {len(runs)} run(s) to do, "
+        f"{counts['runs']['done'] + counts['targets']['done']} already done; "
+        f"{workers} worker(s); store {plan.root}"
+    )
+    executor = LocalExecutor(plan.root, workers)
+    if args.quiet:
+        executor.sink = emit
+        summary = executor.execute(plan, args.retry_failed, args.only_targets)
+    else:
+        from lambda_hat.scheduler.progress import RichProgress
+
+        bounded = frozenset(r.key for r in runs if r.spec.max_time is not None)
+        with RichProgress(len(targets) + len(runs), console, bounded=bounded) as display:
+            executor.sink = _fanout([*sinks, display])
+            summary = executor.execute(plan, args.retry_failed, args.only_targets)
+    emit({"event": "summary", **summary.to_dict(), "not_retried": not_retried})
+    return _report(summary, console) or _report_held_back(held_back, console)
+
+
+# the summary event of a run with nothing to do (``already`` and ``not_retried`` added)
+_NOTHING_DONE = {
+    "done": 0,
+    "siblings": 0,
+    "found": 0,
+    "failed": [],
+    "skipped": [],
+    "interrupted": False,
+    "walltime_sec": 0.0,
+}
 
 
 def _raise_interrupt(signum, frame):

@@ -87,61 +87,22 @@ def run(args) -> int:
     from lambda_hat.config import load
     from lambda_hat.errors import SlurmError
     from lambda_hat.scheduler.plan import make_plan
-    from lambda_hat.slurm.render import SbatchOptions
-    from lambda_hat.slurm.submit import default_python, prepare
+    from lambda_hat.slurm.submit import prepare
     from lambda_hat.store.root import writable_store
     from lambda_hat.targets.probe import check_python_models
 
     if args.wait and not args.submit:
         raise SlurmError("--wait needs --submit")
-    options = SbatchOptions(
-        job_name=args.job_name,
-        time=args.time,
-        mem=args.mem,
-        cpus_per_task=args.cpus_per_task,
-        max_parallel=args.max_parallel,
-        partition=args.partition,
-        account=args.account,
-        requeue=args.requeue,
-        grace_seconds=args.grace,
-        extra_sbatch=tuple(args.extra_sbatch),
-        setup=tuple(args.setup) + _soft_lock_line(),
-        python=args.python or default_python(),
-    ).check()
+    options = _options(args)
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     writable_store(plan.root)
-    counts = plan.counts()
     prepared = prepare(plan, args.experiments, options, args.per, args.retry_failed)
     if prepared is None:
-        failed = counts["targets"]["failed"] + counts["runs"]["failed"]
-        msg = (
-            f"nothing to submit: all {len(plan.targets)} target(s) and {len(plan.runs)} "
-            f"run(s) are already in the store {plan.root}"
-        )
-        if failed:
-            msg = (
-                f"nothing to submit; {failed} failed task(s) recorded in {plan.root}: "
-                "rerun with --retry-failed to try them again"
-            )
-        print(msg)
+        print(_nothing_to_submit(plan))
         return 0
-    print(
-        f"{len(prepared.artifacts)} artifact(s) missing "
-        f"(targets: {counts['targets']['todo']} to do, {counts['targets']['done']} done; "
-        f"runs: {counts['runs']['todo']} to do, {counts['runs']['done']} done) "
-        f"-> {prepared.n_tasks} array task(s), one per {args.per}"
-    )
-    for s in prepared.skipped:
-        print(f"  not submitted: {s['key']}: {s['reason']}")
-    for hint in [memory_hint(plan), *time_hints(plan, options.time)]:
-        if hint:
-            print(hint)
-    print(
-        f"wrote {prepared.script_path}\n  plan {prepared.plan_path}\n"
-        f"  logs {prepared.folder / 'logs'}/task-<i>.out"
-    )
+    _say_prepared(plan, prepared, options, args.per)
     if not args.submit:
         print(f"submit with:\n  sbatch {shlex.quote(str(prepared.script_path))}")
         return 0
@@ -155,6 +116,61 @@ def run(args) -> int:
     if not args.wait:
         return 0
     return _wait(prepared, job_id, plan.root, args.wait_timeout)
+
+
+def _options(args):
+    """The array's sbatch options from the command line, checked."""
+    from lambda_hat.slurm.render import SbatchOptions
+    from lambda_hat.slurm.submit import default_python
+
+    return SbatchOptions(
+        job_name=args.job_name,
+        time=args.time,
+        mem=args.mem,
+        cpus_per_task=args.cpus_per_task,
+        max_parallel=args.max_parallel,
+        partition=args.partition,
+        account=args.account,
+        requeue=args.requeue,
+        grace_seconds=args.grace,
+        extra_sbatch=tuple(args.extra_sbatch),
+        setup=tuple(args.setup) + _soft_lock_line(),
+        python=args.python or default_python(),
+    ).check()
+
+
+def _nothing_to_submit(plan) -> str:
+    counts = plan.counts()
+    failed = counts["targets"]["failed"] + counts["runs"]["failed"]
+    if failed:
+        return (
+            f"nothing to submit; {failed} failed task(s) recorded in {plan.root}: "
+            "rerun with --retry-failed to try them again"
+        )
+    return (
+        f"nothing to submit: all {len(plan.targets)} target(s) and {len(plan.runs)} "
+        f"run(s) are already in the store {plan.root}"
+    )
+
+
+def _say_prepared(plan, prepared, options, per: str) -> None:
+    """What the array will do, what it leaves out, advice on its limits, its files."""
+    counts = plan.counts()
+    print(
+        f"{len(prepared.artifacts)} artifact(s) missing "
+        f"(targets: {counts['targets']['todo']} to do, {counts['targets']['done']} done; "
+        f"runs: {counts['runs']['todo']} to do, {counts['runs']['done']} done) "
+        f"-> {prepared.n_tasks} array task(s), one per {per}"
+    )
+    for s in prepared.skipped:
+        print(f"  not submitted: {s['key']}: {s['reason']}")
+    for hint in [memory_hint(plan), *time_hints(plan, options.time)]:
+        if hint:
+            print(hint)
+    print(
+        f"wrote {prepared.script_path}\n  plan {prepared.plan_path}\n"
+        f"  logs {prepared.folder / 'logs'}/task-<i>.out"
+    )
 
 
 def memory_hint(plan) -> str | None:
