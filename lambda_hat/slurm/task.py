@@ -80,84 +80,113 @@ def run_task(plan_path: str | Path, index: int) -> int:
     if not 0 <= index < len(tasks):
         raise SlurmError(f"array index {index} is outside the plan's 0..{len(tasks) - 1}")
     items = tasks[index]
-    root = doc["root"]
     specs = [spec_from_item(item) for item in items]  # fail early on a stale plan
     old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGUSR1)}
-    published = 0
-    failed: list[str] = []
-    failed_targets: set[str] = set()
-    pool: ProcessPoolExecutor | None = None
-    pool_precision = None
-    current: Future | None = None
-    item, saved_before = {}, None  # the item in progress and its saved progress at its start
-    log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {root}")
+    task = _Slice(doc["root"], items)
+    log(f"slice {index} of {len(tasks)}: {len(items)} item(s) in store {task.root}")
     try:
-        for item, spec in zip(items, specs, strict=True):
-            if item.kind == "run" and item.target_id in failed_targets:
-                log(f"skipped {item.key}: its target failed")
-                failed.append(item.key)
-                continue
-            if _published(root, item) is not None:
-                log(f"already in the store: {item.key}")
-                continue
-            if pool is None or pool_precision != item.precision:
-                _close(pool)
-                pool = _new_pool(item.precision, root)
-                pool_precision = item.precision
-            log(f"start {item.kind} {item.key}")
-            start, saved_before = time.time(), _saved(root, item)
-            current = pool.submit(execute, item.kind, item.key, spec, root, item.names, None)
-            procs = list(getattr(pool, "_processes", {}).values())  # a broken pool forgets
-            try:
-                result = current.result()
-            except Stopped:
-                raise
-            except SystemExit as exc:  # the child was signalled (SLURM signals every process)
-                raise Stopped(signal.SIGTERM) from exc
-            except StoreFullError as exc:
-                left = len(items) - items.index(item)
-                log(f"STOPPED at {item.key}: {exc}; {left} item(s) of this slice left undone")
-                failed.append(item.key)
-                break
-            except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
-                if isinstance(exc, BrokenProcessPool):  # died: nothing was recorded yet
-                    exc = _record_crash(root, item, spec, procs)
-                log(f"FAILED {item.key}: {type(exc).__name__}: {exc}")
-                failed.append(item.key)
-                if item.kind == "target":
-                    failed_targets.add(item.target_id)
-                if isinstance(exc, BrokenProcessPool):
-                    pool = None
-                continue
-            created = _published(root, item)
-            if created is not None and created < start:
-                log(f"found {item.key}: published meanwhile by another task")
-                continue
-            published += 1
-            extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
-            if result.get("trust"):
-                extra += f", {verdict_text(result['trust'])}"
-            log(f"done {item.key} in {time.time() - start:.1f}s{extra}")
+        task.run(specs)
     except Stopped as stop:
-        log(f"signal {stop.signum}: stopping; the build in progress is discarded")
-        _terminate(pool, current)
-        pool = None
-        saved = _saved(root, item) if current is not None else None
-        moved = progress_rank(saved) > progress_rank(saved_before)  # kept for the next attempt
-        if moved:
-            where = describe(saved)
-            log(f"{item.key}: its progress is saved at {where}; the next attempt resumes")
-        if doc.get("requeue") and (published > 0 or moved):
-            _requeue()
-        elif doc.get("requeue"):
-            log("not requeued: nothing finished in this attempt; give the tasks a longer --time")
-        return STOP_EXIT
+        return task.stop(stop, bool(doc.get("requeue")))
     finally:
-        _close(pool)
+        _close(task.pool)
         for s, handler in old.items():
             signal.signal(s, handler)
-    log(f"finished slice {index}: {published} built, {len(failed)} failed")
-    return 1 if failed else 0
+    log(f"finished slice {index}: {task.published} built, {len(task.failed)} failed")
+    return 1 if task.failed else 0
+
+
+class _Slice:
+    """A slice as it runs: the child pool (one precision at a time), the item in hand
+    with its saved progress when it started, and what was published and what failed."""
+
+    def __init__(self, root: str, items: list[PlanItem]):
+        self.root, self.items = root, items
+        self.pool: ProcessPoolExecutor | None = None
+        self.precision: str | None = None
+        self.current: Future | None = None
+        self.item: PlanItem | None = None
+        self.saved_before: dict | None = None
+        self.published = 0
+        self.failed: list[str] = []
+        self.failed_targets: set[str] = set()
+
+    def run(self, specs: list) -> None:
+        """Each item in order, skipping what is done or whose target failed, until a
+        full disk ends the slice (``Stopped`` ends it too, raised through)."""
+        for item, spec in zip(self.items, specs, strict=True):
+            if item.kind == "run" and item.target_id in self.failed_targets:
+                log(f"skipped {item.key}: its target failed")
+                self.failed.append(item.key)
+            elif _published(self.root, item) is not None:
+                log(f"already in the store: {item.key}")
+            elif not self._build(item, spec):
+                return
+
+    def _build(self, item: PlanItem, spec) -> bool:
+        """One item in the child; False when the disk is full (the slice ends)."""
+        if self.pool is None or self.precision != item.precision:
+            _close(self.pool)
+            self.pool, self.precision = _new_pool(item.precision, self.root), item.precision
+        log(f"start {item.kind} {item.key}")
+        start, self.item, self.saved_before = time.time(), item, _saved(self.root, item)
+        self.current = self.pool.submit(
+            execute, item.kind, item.key, spec, self.root, item.names, None
+        )
+        procs = list(getattr(self.pool, "_processes", {}).values())  # a broken pool forgets
+        try:
+            result = self.current.result()
+        except Stopped:
+            raise
+        except SystemExit as exc:  # the child was signalled (SLURM signals every process)
+            raise Stopped(signal.SIGTERM) from exc
+        except StoreFullError as exc:
+            left = len(self.items) - self.items.index(item)
+            log(f"STOPPED at {item.key}: {exc}; {left} item(s) of this slice left undone")
+            self.failed.append(item.key)
+            return False
+        except Exception as exc:  # noqa: BLE001 - the runner recorded it; go on
+            self._failure(item, spec, exc, procs)
+            return True
+        self._done(item, start, result)
+        return True
+
+    def _failure(self, item: PlanItem, spec, exc: Exception, procs: list) -> None:
+        if isinstance(exc, BrokenProcessPool):  # died: nothing was recorded yet
+            self.pool = None  # a fresh child for the next item
+            exc = _record_crash(self.root, item, spec, procs)
+        log(f"FAILED {item.key}: {type(exc).__name__}: {exc}")
+        self.failed.append(item.key)
+        if item.kind == "target":
+            self.failed_targets.add(item.target_id)
+
+    def _done(self, item: PlanItem, start: float, result: dict) -> None:
+        created = _published(self.root, item)
+        if created is not None and created < start:
+            log(f"found {item.key}: published meanwhile by another task")
+            return
+        self.published += 1
+        extra = f", llc {result['llc_mean']:.4g}" if "llc_mean" in result else ""
+        if result.get("trust"):
+            extra += f", {verdict_text(result['trust'])}"
+        log(f"done {item.key} in {time.time() - start:.1f}s{extra}")
+
+    def stop(self, stop: Stopped, requeue: bool) -> int:
+        """A signal: the child stopped, the item's progress said, requeued where this
+        attempt moved something on."""
+        log(f"signal {stop.signum}: stopping; the build in progress is discarded")
+        _terminate(self.pool, self.current)
+        self.pool = None
+        saved = _saved(self.root, self.item) if self.item is not None else None
+        moved = progress_rank(saved) > progress_rank(self.saved_before)  # for the next attempt
+        if moved:
+            where = describe(saved)
+            log(f"{self.item.key}: its progress is saved at {where}; the next attempt resumes")
+        if requeue and (self.published > 0 or moved):
+            _requeue()
+        elif requeue:
+            log("not requeued: nothing finished in this attempt; give the tasks a longer --time")
+        return STOP_EXIT
 
 
 def _record_crash(root: str, item: PlanItem, spec, procs) -> crash.WorkerCrashed:
