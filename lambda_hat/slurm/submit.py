@@ -76,15 +76,9 @@ def prepare(
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     plan_path, script_path = folder / "plan.json", folder / "sbatch.sh"
+    record = {"submission_id": submission_id, "root": str(root)}
     planfile.write_plan(
-        plan_path,
-        {
-            "submission_id": submission_id,
-            "root": str(root),
-            "requeue": options.requeue,
-            "per": per,
-            "tasks": slices,
-        },
+        plan_path, {**record, "requeue": options.requeue, "per": per, "tasks": slices}
     )
     script = render_script(
         options,
@@ -96,39 +90,39 @@ def prepare(
     )
     script_path.write_text(script)
     script_path.chmod(0o755)
-    artifacts = []
-    seen = set()
-    for s in slices:
-        for item in s:
-            if item.key not in seen:
-                seen.add(item.key)
-                keys = ("kind", "key", "target_id", "run")
-                artifacts.append({k: v for k, v in item.to_json().items() if k in keys})
+    artifacts = _artifacts(slices)
     prepared = Prepared(
         submission_id, folder, plan_path, script_path, len(slices), artifacts, skipped
     )
-    write_json_atomic(
-        prepared.submission_file,
-        {
-            "submission_id": submission_id,
-            "created_at": time.time(),
-            "experiments": str(Path(experiments).resolve()),
-            "root": str(root),
-            "workdir": str(workdir),
-            "per": per,
-            "n_tasks": len(slices),
-            "options": asdict(options),
-            "script": str(script_path),
-            "plan": str(plan_path),
-            "log_dir": str(logs),
-            "artifacts": artifacts,
-            "skipped": skipped,
-            "sbatch_command": shlex.join(prepared.sbatch_command),
-            "job_id": None,
-            "submitted_at": None,
-        },
+    record.update(
+        created_at=time.time(),
+        experiments=str(Path(experiments).resolve()),
+        workdir=str(workdir),
+        per=per,
+        n_tasks=len(slices),
+        options=asdict(options),
+        script=str(script_path),
+        plan=str(plan_path),
+        log_dir=str(logs),
+        artifacts=artifacts,
+        skipped=skipped,
+        sbatch_command=shlex.join(prepared.sbatch_command),
+        job_id=None,
+        submitted_at=None,
     )
+    write_json_atomic(prepared.submission_file, record)
     return prepared
+
+
+def _artifacts(slices: list) -> list[dict]:
+    """Each item of the slices once: its kind, key, target and run."""
+    artifacts, seen = [], set()
+    keys = ("kind", "key", "target_id", "run")
+    for item in (item for s in slices for item in s):
+        if item.key not in seen:
+            seen.add(item.key)
+            artifacts.append({k: v for k, v in item.to_json().items() if k in keys})
+    return artifacts
 
 
 def submit(prepared: Prepared, timeout: float = 60.0) -> str:
