@@ -312,12 +312,11 @@ def typical_step(
     }
     loaded = saved.load(fingerprint) if saved is not None else None
     where = loaded["where"] if loaded else {"round": 0, "steps_done": 0, "step_size": step}
-    rounds = list(where.get("rounds", []))
     if where.get("done"):
         return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
-    step = where["step_size"]
-    batch = min(params.batch_size, posterior.n)
-    settled, ends, pace = False, None, None
+    pilot = _Rounds(posterior, params, curvature, num_chains, seed, saved, fingerprint)
+    rounds = list(where.get("rounds", []))
+    step, settled, ends, pace = where["step_size"], False, None, None
     if loaded and continued:  # the last round's chains go on (none after a divergence)
         ends = loaded["arrays"].get("ends")
     for r in range(where["round"], TYPICAL_ROUNDS):
@@ -325,31 +324,16 @@ def typical_step(
             break
         resuming = loaded and r == where["round"] and where["steps_done"] > 0
         go_on = where.get("goes_on", False) if resuming else continued and ends is not None
-        time = CONTINUED_TIME if go_on else TYPICAL_TIME
-        steps = pilot_steps(time, posterior.localization, step * curvature["time_per_step"])
+        resume = (where["steps_done"], loaded["arrays"]) if resuming else None
+        steps = pilot.steps(step, go_on)
         if report is not None:
             report(
                 f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
                 f"ε = {step:.3g}, {steps:,} steps"
             )
-        resume = (where["steps_done"], loaded["arrays"]) if resuming else None
-        now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
-        now = {**now, "goes_on": go_on, "rounds": list(rounds)}  # goes_on: from the last
-        # round's chains, which are in the state
-        states, ran, pace = _pilot_round(
-            posterior,
-            params,
-            step,
-            steps,
-            num_chains,
-            seed,
-            r,
-            resume,
-            _on_chunk(saved, fingerprint, now, progress, steps),
-            ends if go_on else None,
-            stop,
+        ran, measured, ends, lower, pace = pilot.round(
+            r, step, steps, go_on, resume, rounds, ends, progress, stop
         )
-        measured, ends, lower = _measured(posterior, params, states, ran, step, go_on)
         rounds.append(measured)
         settled = lower > SHRINK_STOP * step
         if ran < steps:  # the time budget ended the round: it is the last
@@ -358,17 +342,65 @@ def typical_step(
         if settled:
             break
         step = lower
-        if saved is not None and r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
-            after = {"phase": "pilot", "round": r + 1, "steps_done": 0, "steps_total": 0}
-            saved.save(fingerprint, _kept(ends), {**after, "step_size": step, "rounds": rounds})
-    fges = sum(num_chains * (x["steps"] * batch / posterior.n + 2.0 * ITERATIONS) for x in rounds)
-    record = {"rounds": rounds, "settled": settled, "fges": fges, "rule": rule}
+        if r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
+            pilot.save(ends, {"round": r + 1, "steps_done": 0, "steps_total": 0}, step, rounds)
+    record = {"rounds": rounds, "settled": settled, "fges": pilot.fges(rounds), "rule": rule}
     record["seconds_per_step"] = pace  # the last round's, here (what a time budget reads)
     chosen = rounds[-1]["next_step"]
-    if saved is not None:
-        end = {"phase": "pilot", "done": True, "step_size": chosen, "steps_done": 0}
-        saved.save(fingerprint, _kept(ends), {**end, "rounds": rounds, "record": record})
+    pilot.save(ends, {"done": True, "steps_done": 0, "record": record}, chosen, rounds)
     return TypicalStep(chosen, record, ends)
+
+
+class _Rounds:
+    """What every round of one step pilot shares: its posterior, settings, chains and
+    seed, and where its progress is kept (``saved``, under ``fingerprint``)."""
+
+    def __init__(self, posterior, params, curvature, num_chains, seed, saved, fingerprint):
+        self.posterior, self.params, self.curvature = posterior, params, curvature
+        self.num_chains, self.seed = num_chains, seed
+        self.saved, self.fingerprint = saved, fingerprint
+
+    def steps(self, step: float, go_on: bool) -> int:
+        """A round's steps at ``step``: CONTINUED_TIME/γ from the last round's chains,
+        else TYPICAL_TIME/γ from w*."""
+        time = CONTINUED_TIME if go_on else TYPICAL_TIME
+        per_step = step * self.curvature["time_per_step"]
+        return pilot_steps(time, self.posterior.localization, per_step)
+
+    def round(self, r, step, steps, go_on, resume, rounds, ends, progress, stop):
+        """Round ``r`` run and measured: (steps it ran, its record, its chains' ends or
+        None, the lower step, its seconds per step)."""
+        now = {"phase": "pilot", "round": r, "steps_total": steps, "step_size": step}
+        now = {**now, "goes_on": go_on, "rounds": list(rounds)}  # goes_on: from the last
+        # round's chains, which are in the state
+        states, ran, pace = _pilot_round(
+            self.posterior,
+            self.params,
+            step,
+            steps,
+            self.num_chains,
+            self.seed,
+            r,
+            resume,
+            _on_chunk(self.saved, self.fingerprint, now, progress, steps),
+            ends if go_on else None,
+            stop,
+        )
+        measured, ends, lower = _measured(self.posterior, self.params, states, ran, step, go_on)
+        return ran, measured, ends, lower, pace
+
+    def save(self, ends, where: dict, step: float, rounds: list) -> None:
+        """A round's end (or the pilot's) kept for the next attempt, if anywhere."""
+        if self.saved is not None:
+            where = {"phase": "pilot", **where, "step_size": step, "rounds": rounds}
+            self.saved.save(self.fingerprint, _kept(ends), where)
+
+    def fges(self, rounds: list) -> float:
+        """The rounds' gradient work: their steps' minibatches and the curvature
+        measured after each."""
+        batch = min(self.params.batch_size, self.posterior.n)
+        per_round = [x["steps"] * batch / self.posterior.n + 2.0 * ITERATIONS for x in rounds]
+        return sum(self.num_chains * w for w in per_round)
 
 
 def _measured(posterior, params, states, ran: int, step: float, go_on: bool):

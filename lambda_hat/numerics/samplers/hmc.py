@@ -167,16 +167,42 @@ def sample_adapted(
         target=params.target_acceptance,
         **trajectory_option,
     )
+    adaptation, dispersal = _adapted(
+        name, key_adapt, posterior, params, algorithm, schedule, start, options
+    )
+    make_step = _steps_of(name, algorithm.build_kernel(), trajectory)
+    # the state's log density is the full-data one: L_n at every draw for free
+    trace = run_chains(
+        key_run,
+        make_step,
+        adaptation.states,
+        posterior,
+        schedule,
+        record=recording_of_logdensity_samplers(posterior),
+    )
+    result = adapted_result(trace, adaptation, adaptation.states, name, extra)
+    if dispersal is None:
+        return result
+    share = dispersal["fges"] / schedule.num_chains  # the pilot is warm-up work, shared
+    return result._replace(
+        fges_per_chain=result.fges_per_chain + share,
+        warmup_fges_per_chain=result.warmup_fges_per_chain + share,
+        stats={**result.stats, "start": dispersal},
+    )
+
+
+def _adapted(name, key, posterior, params, algorithm, schedule: Schedule, start, options):
+    """The chains' window adaptation (once per run: ``warmup.once`` keeps it for a
+    resumed run), from ``start`` or the spec's start; ``(Adaptation, dispersal record
+    or None)``."""
 
     def compute():
         from lambda_hat.numerics.samplers.starts import starting_points
 
         first, dispersal = start, None
         if first is None:  # the spec's start: w* (None) or over-dispersed positions
-            first, dispersal = starting_points(
-                key_adapt, posterior, schedule.num_chains, params.start
-            )
-        out = adapt(key_adapt, posterior, algorithm, warmup=params.warmup, start=first, **options)
+            first, dispersal = starting_points(key, posterior, schedule.num_chains, params.start)
+        out = adapt(key, posterior, algorithm, warmup=params.warmup, start=first, **options)
         record = {
             "grad_calls": [int(v) for v in out.grad_calls],
             "acceptance_rate": out.acceptance_rate,
@@ -185,15 +211,16 @@ def sample_adapted(
         return out.states, record
 
     def structure():  # the states' shapes: one initialisation per chain, no adaptation
-        return adapt(key_adapt, posterior, algorithm, warmup=0, **options).states
+        return adapt(key, posterior, algorithm, warmup=0, **options).states
 
     fingerprint = {"warmup": name, "start": warmup.start_digest(start)}
     states, record = warmup.once(schedule, fingerprint, compute, structure)
-    adaptation = Adaptation(
-        states, np.asarray(record["grad_calls"], np.int64), record["acceptance_rate"]
-    )
-    dispersal = record["dispersal"]
-    kernel = algorithm.build_kernel()
+    grad_calls = np.asarray(record["grad_calls"], np.int64)
+    return Adaptation(states, grad_calls, record["acceptance_rate"]), record["dispersal"]
+
+
+def _steps_of(name: str, kernel, trajectory):
+    """``make_step(posterior)`` of the driver: one adapted transition and its info."""
 
     def make_step(post):
         def step(key, state: AdaptedState, step_index):
@@ -219,24 +246,7 @@ def sample_adapted(
 
         return step
 
-    # the state's log density is the full-data one: L_n at every draw for free
-    trace = run_chains(
-        key_run,
-        make_step,
-        adaptation.states,
-        posterior,
-        schedule,
-        record=recording_of_logdensity_samplers(posterior),
-    )
-    result = adapted_result(trace, adaptation, adaptation.states, name, extra)
-    if dispersal is None:
-        return result
-    share = dispersal["fges"] / schedule.num_chains  # the pilot is warm-up work, shared
-    return result._replace(
-        fges_per_chain=result.fges_per_chain + share,
-        warmup_fges_per_chain=result.warmup_fges_per_chain + share,
-        stats={**result.stats, "start": dispersal},
-    )
+    return make_step
 
 
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:

@@ -102,9 +102,6 @@ def tune(rng_key, posterior, params, num_chains):
 
 def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
     """Tune per chain, then run MCLMC chains with fixed L, step size and preconditioner."""
-    import blackjax
-    from blackjax.mcmc.integrators import isokinetic_mclachlan
-
     if not params.tune and (params.L is None or params.step_size is None):
         # the experiments file's check (samplers/mclmc.check_entry) says it in its terms
         raise ValueError("mclmc with tune = false needs both L and step_size")
@@ -119,7 +116,36 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
         return tune(key_tune, posterior, untuned, schedule.num_chains)[0]
 
     states, record = warmup.once(schedule, {"warmup": "mclmc"}, compute, structure)
-    warm_calls = np.asarray(record["grad_calls"], np.int64)
+    warm = np.asarray(record["grad_calls"], np.int64).astype(np.float64)
+    # the state's log density is the full-data one: L_n at every draw for free
+    trace = run_chains(
+        key_run,
+        _steps_of(params),
+        states,
+        posterior,
+        schedule,
+        record=recording_of_logdensity_samplers(posterior),
+    )
+    return SampleResult(
+        loss=trace.loss,
+        sample_stats={"energy_change": trace.info["energy_change"]},
+        fges_per_chain=warm + trace.grad_calls.astype(np.float64),
+        warmup_fges_per_chain=warm,
+        loss_evals_per_chain=trace.loss_evals,
+        stats=_stats(params, states, trace, posterior.num_params),
+        first_nonfinite_step=trace.first_nonfinite_step,
+        positions=trace.positions,
+        observed=trace.observed,
+        cut=trace.cut,
+    )
+
+
+def _steps_of(params):
+    """``make_step(posterior)`` of the driver: one MCLMC step at the chain's tuned L,
+    step and preconditioner."""
+    import blackjax
+    from blackjax.mcmc.integrators import isokinetic_mclachlan
+
     kernel = blackjax.mcmc.mclmc.build_kernel(
         integrator=isokinetic_mclachlan, desired_energy_var=params.desired_energy_var
     )
@@ -144,22 +170,17 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
 
         return step
 
-    # the state's log density is the full-data one: L_n at every draw for free
-    trace = run_chains(
-        key_run,
-        make_step,
-        states,
-        posterior,
-        schedule,
-        record=recording_of_logdensity_samplers(posterior),
-    )
-    warm = warm_calls.astype(np.float64)
+    return make_step
+
+
+def _stats(params, states, trace, p: int) -> dict:
+    """The run's statistics: the tuned L, step and preconditioner per chain, and the
+    energy variance per dimension the tuning aimed at and the chains showed."""
     energy = np.asarray(trace.info["energy_change"], np.float64)
-    p = posterior.num_params
     L = np.asarray(states.L, np.float64)
     eps = np.asarray(states.step_size, np.float64)
     imm = np.asarray(states.inverse_mass_matrix, np.float64)
-    stats = {
+    return {
         "sampler": "mclmc",
         "tuned": bool(params.tune),
         "tune_steps": int(params.tune_steps) if params.tune else 0,
@@ -175,15 +196,3 @@ def sample(rng_key, posterior, params, schedule: Schedule) -> SampleResult:
             "max": float(imm.max()),
         },
     }
-    return SampleResult(
-        loss=trace.loss,
-        sample_stats={"energy_change": trace.info["energy_change"]},
-        fges_per_chain=warm + trace.grad_calls.astype(np.float64),
-        warmup_fges_per_chain=warm,
-        loss_evals_per_chain=trace.loss_evals,
-        stats=stats,
-        first_nonfinite_step=trace.first_nonfinite_step,
-        positions=trace.positions,
-        observed=trace.observed,
-        cut=trace.cut,
-    )
