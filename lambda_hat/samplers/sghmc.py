@@ -18,7 +18,7 @@ from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
 from lambda_hat.samplers.kind import Context, Prepared, Sampler, Work, transitions
 from lambda_hat.samplers.sgld import MINIBATCH
-from lambda_hat.samplers.time_budget import pilot_stop, thin_warning, thin_within
+from lambda_hat.samplers.time_budget import pilot_stop, thin_warnings, thin_within
 
 PILOT_TIME = 2.0  # a pilot round, in units of the slowest relaxation time
 PILOT_ROUNDS = 3
@@ -126,7 +126,7 @@ def prepare(ctx: Context) -> Prepared:
     else:
         settings = (params.step_size, *settings[1:])
     step, friction, batch = settings
-    pace = _pace(record, batch)
+    pace = _take_pace(record, batch)  # out of the record: this machine's clock
     if spec.thin == "auto":
         thin = record["thin_auto"] = rule.auto_thin(step, friction, γ)
         budget = thin_within(thin["thin"], pace, ctx.time_left)
@@ -169,7 +169,7 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
     return settings, ({"start": ends} if ends is not None else {})
 
 
-def _pace(record: dict, batch: int) -> float | None:
+def _take_pace(record: dict, batch: int) -> float | None:
     """Seconds per step at ``batch``, from the pilot's last round (its time scaled by
     the batch), or None (no pilot ran). The rounds' paces, this machine's clock, leave
     the record: what is stored is the same on every machine and attempt."""
@@ -181,9 +181,7 @@ def _pace(record: dict, batch: int) -> float | None:
 
 
 def _warnings(spec, record: dict) -> list[str]:
-    bias, out = record["bias"], []
-    if (record.get("thin_auto") or {}).get("budget"):
-        out.append(thin_warning(record["thin_auto"]["budget"]))
+    bias, out = record["bias"], thin_warnings(record)
     if not bias["biased"]:
         return out
     return out + [

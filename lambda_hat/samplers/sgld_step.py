@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 
 from lambda_hat.samplers.kind import Context
-from lambda_hat.samplers.time_budget import pilot_stop, thin_warning, thin_within
+from lambda_hat.samplers.time_budget import pilot_stop, thin_warnings, thin_within
 
 
 def resolve(ctx: Context):
@@ -114,8 +114,7 @@ def warnings(spec, record: dict) -> list[str]:
     out = []
     if record["bias"]["biased"]:
         out.append(_bias_warning(spec, record["bias"]))
-    if (record.get("thin_auto") or {}).get("budget"):
-        out.append(thin_warning(record["thin_auto"]["budget"]))
+    out += thin_warnings(record)
     cut = pilot_cut(record)
     if cut is not None:
         out.append(

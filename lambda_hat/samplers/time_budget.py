@@ -43,11 +43,15 @@ def thin_within(
     }
 
 
-def thin_warning(cut: dict) -> str:
-    """What the user should know of a thin the budget shortened."""
-    return (
+def thin_warnings(record: dict) -> list[str]:
+    """What the user should know of a thin the budget shortened (a preparation record's
+    ``thin_auto.budget``), if it did."""
+    cut = (record.get("thin_auto") or {}).get("budget")
+    if not cut:
+        return []
+    return [
         f"max_time: each draw is {cut['thin']:,} steps rather than thin = 'auto''s "
         f"{cut['thin_auto']:,}, so that draws fit the {cut['time_left']:.0f} s left "
         f"({cut['seconds_per_step'] * 1e3:.3g} ms a step); each kept draw spans less "
         "Langevin time, which the ESS and R-hat account for."
-    )
+    ]
