@@ -117,11 +117,13 @@ def selected(plan: Plan, retry_failed: bool, only_targets: bool = False):
 
 @dataclass
 class _Slot:
-    """One worker process (a one-process pool) pinned to ``cpus``."""
+    """One worker process (a one-process pool) pinned to ``cpus``. It runs tasks of
+    either precision: each task sets its own first (``runner.set_precision``), so a
+    plan's float64 targets and float32 SGLD runs share the process (a second one per
+    slot cost ~1 s of start-up each time the precision changed)."""
 
     index: int
     cpus: list[int]
-    precision: str | None = None
     pool: ProcessPoolExecutor | None = None
 
 
@@ -154,8 +156,7 @@ class LocalExecutor:
 
     # -- worker pools ------------------------------------------------------------------
     def _pool_for(self, slot: _Slot, precision: str) -> ProcessPoolExecutor:
-        if slot.pool is not None and slot.precision != precision:
-            self._retire(slot)
+        """The slot's worker, started in ``precision`` if there is none."""
         if slot.pool is None:
             slot.pool = ProcessPoolExecutor(
                 max_workers=1,
@@ -163,27 +164,19 @@ class LocalExecutor:
                 initializer=self.initializer,
                 initargs=(precision, str(self.root), self.queue, slot.cpus, self.workers),
             )
-            slot.precision = precision
         return slot.pool
 
     def _retire(self, slot: _Slot) -> None:
         if slot.pool is not None:
             slot.pool.shutdown(wait=False, cancel_futures=True)
-        slot.pool, slot.precision = None, None
+        slot.pool = None
         self._procs.pop(slot.index, None)
 
     def _pick(self, free: list[_Slot], task) -> _Slot:
-        """A free slot, preferring one whose worker already runs this precision."""
-        for preference in (
-            lambda s: s.precision == task.precision,
-            lambda s: s.pool is None,
-            lambda s: True,
-        ):
-            for slot in free:
-                if preference(slot):
-                    free.remove(slot)
-                    return slot
-        raise AssertionError("no free slot")
+        """A free slot, preferring one whose worker has started."""
+        slot = next((s for s in free if s.pool is not None), free[0])
+        free.remove(slot)
+        return slot
 
     def shutdown(self, kill: bool = False) -> None:
         """Stop every worker; with ``kill``, SIGTERM them now and SIGKILL stragglers."""
@@ -192,7 +185,7 @@ class LocalExecutor:
             if slot.pool is not None:
                 procs += list(getattr(slot.pool, "_processes", {}).values())
                 slot.pool.shutdown(wait=False, cancel_futures=True)
-            slot.pool, slot.precision = None, None
+            slot.pool = None
         self._procs.clear()
         if kill:
             procs = list({id(p): p for p in procs}.values())

@@ -59,8 +59,9 @@ def gpu_memory_env(share: int, environ) -> dict[str, str]:
 def init_worker(
     precision: str, root: str, queue, cpus: list[int] | None = None, share: int = 1
 ) -> None:
-    """Pool initializer: CPU pinning, signals, one precision, compilation cache, and
-    GPU memory shared by the ``share`` workers of one machine."""
+    """Pool initializer: CPU pinning, signals, the precision of the first task (each
+    task sets its own), compilation cache, and GPU memory shared by the ``share``
+    workers of one machine."""
     global _QUEUE
     _QUEUE = queue
     pin_threads(cpus)

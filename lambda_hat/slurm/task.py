@@ -1,7 +1,8 @@
 """What one array task does: run its slice of the plan file, stop cleanly on a signal.
 
-Items run one at a time, in order (a target before its runs), each in a spawned child
-process with one precision (``scheduler.worker.init_worker``), like the local executor.
+Items run one at a time, in order (a target before its runs), in a spawned child
+process (``scheduler.worker.init_worker``) that each item sets to its own precision,
+like the local executor.
 An item already published (by an earlier attempt or another task) is skipped by the
 runner; the store's locks make concurrent tasks safe.
 
@@ -97,13 +98,12 @@ def run_task(plan_path: str | Path, index: int) -> int:
 
 
 class _Slice:
-    """A slice as it runs: the child pool (one precision at a time), the item in hand
+    """A slice as it runs: the child pool, the item in hand
     with its saved progress when it started, and what was published and what failed."""
 
     def __init__(self, root: str, items: list[PlanItem]):
         self.root, self.items = root, items
         self.pool: ProcessPoolExecutor | None = None
-        self.precision: str | None = None
         self.current: Future | None = None
         self.item: PlanItem | None = None
         self.saved_before: dict | None = None
@@ -125,9 +125,8 @@ class _Slice:
 
     def _build(self, item: PlanItem, spec) -> bool:
         """One item in the child; False when the disk is full (the slice ends)."""
-        if self.pool is None or self.precision != item.precision:
-            _close(self.pool)
-            self.pool, self.precision = _new_pool(item.precision, self.root), item.precision
+        if self.pool is None:
+            self.pool = _new_pool(item.precision, self.root)
         log(f"start {item.kind} {item.key}")
         start, self.item, self.saved_before = time.time(), item, _saved(self.root, item)
         self.current = self.pool.submit(
