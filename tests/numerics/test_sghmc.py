@@ -175,3 +175,27 @@ def test_a_written_runs_work_is_known_before_it_runs_only_when_its_thin_is():
     auto = SGHMCParams(step_size=1e-3, batch_size=100)
     spec = resolve_run(SamplerSpec("sghmc", auto, draws=200), "t", 1000)
     assert sampler("sghmc").work(spec, 1000).steps is None
+
+
+def test_a_diverging_pilot_round_is_recorded_as_json_and_the_next_starts_lower(x32):
+    """The quartic (flat at w*, stiff around it): a full batch at w*'s stable step throws
+    the chains out. The round's record says so with null figures, which JSON holds (its
+    NaN distances once failed a 100-minute run at its last write), and the next round
+    starts from w* at a tenth of the step."""
+    import json
+
+    from tests.numerics.test_step_size import _quartic
+
+    posterior = _quartic(c=1e6)
+    n = posterior.n
+
+    def chosen_by(h_max, noise):
+        return underdamped.choose(h_max, noise, n, 1.0, None, n)
+
+    start = chosen_by(1.0, 0.0)  # h_max at w* is γ
+    _, rounds, _ = sghmc.pilot(posterior, start, chosen_by, 2, 0, 2.0, 2)
+    first = rounds[0]
+    assert first["diverged"] is True and first["step_size"] == start[0]
+    assert first["step_sqrt_h_max"] is first["heating"] is first["distance_from_w_star"] is None
+    assert rounds[1]["step_size"] == pytest.approx(start[0] / 10)
+    json.dumps(rounds, allow_nan=False)

@@ -442,7 +442,8 @@ def test_a_diverging_pilot_shrinks_the_typical_step_tenfold(x32):
     at_w_star = examine(posterior, SGLDParams())
     step, record, _ = typical_step(posterior, SGLDParams(), auto_step(at_w_star), at_w_star, 2)
     first = record["rounds"][0]
-    assert first["diverged"] is True and first["h_max"] is None
+    assert first["diverged"] is True and first["h_max"] is first["distance_from_w_star"] is None
+    json.dumps(record, allow_nan=False)  # the record is stored as JSON
     assert first["next_step"] == pytest.approx(0.08 * DIVERGED_SHRINK)
     assert step < first["next_step"]
 

@@ -219,7 +219,7 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
         states, ran = _run(key, posterior, settings, num_chains, steps, ends, stop)
         seconds = time.perf_counter() - clock  # compilation included
         found = bounds_at(posterior, states.position, step, friction, batch)
-        finite = bool(np.isfinite(found["h_max"]))
+        finite = bool(np.isfinite([*found["stability"], *found["heating"]]).all())
         chosen = chosen_by(found["h_max"], found["noise"]) if finite else (step / 10, *settings[1:])
         distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
         record.append(
@@ -237,6 +237,9 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
                 "seconds_per_step": seconds / max(ran, 1),
             }
         )
+        if not finite:  # the record stays JSON: a lost round's figures are null
+            record[-1].update(step_sqrt_h_max=None, heating=None, diverged=True)
+            record[-1]["distance_from_w_star"] = None
         ends = np.asarray(states.position) if finite else None
         settled = all(0.8 < new / old < 1.25 for new, old in zip(chosen, settings, strict=True))
         settings = tuple(chosen)
