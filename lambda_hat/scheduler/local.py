@@ -172,7 +172,7 @@ class LocalExecutor:
         slot.pool = None
         self._procs.pop(slot.index, None)
 
-    def _pick(self, free: list[_Slot], task) -> _Slot:
+    def _pick(self, free: list[_Slot]) -> _Slot:
         """A free slot, preferring one whose worker has started."""
         slot = next((s for s in free if s.pool is not None), free[0])
         free.remove(slot)
@@ -232,7 +232,7 @@ class LocalExecutor:
             while ready or inflight:
                 while ready and free:
                     task = ready.pop(0)
-                    slot = self._pick(free, task)
+                    slot = self._pick(free)
                     inflight[self._submit(task, slot)] = (task, slot)
                     self._emit(events.Submitted(task.key, _kind(task), task.label, slot.index))
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
