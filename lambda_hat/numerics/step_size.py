@@ -421,8 +421,8 @@ def _measured(posterior, params, states, ran: int, step: float, go_on: bool):
     }
     diverged = not (math.isfinite(h) and np.isfinite(distance).all())
     if diverged:  # the pilot blew up: w*'s curvature is far from the chains'
-        record.update(h_max=None, h_max_per_chain=None, stiffness=None, diverged=True)
-        record["distance_from_w_star"] = None
+        lost = ("h_max", "h_max_per_chain", "stiffness", "distance_from_w_star")
+        record.update(dict.fromkeys(lost), diverged=True)  # null figures: JSON holds them
         ends = None  # its chains are lost: a next round starts at w*
     lower = step * DIVERGED_SHRINK if diverged else 4.0 * TYPICAL_MARGIN / max(h, 1e-300)
     record["next_step"] = min(step, lower)

@@ -119,8 +119,8 @@ def selected(plan: Plan, retry_failed: bool, only_targets: bool = False):
 class _Slot:
     """One worker process (a one-process pool) pinned to ``cpus``. It runs tasks of
     either precision: each task sets its own first (``runner.set_precision``), so a
-    plan's float64 targets and float32 SGLD runs share the process (a second one per
-    slot cost ~1 s of start-up each time the precision changed)."""
+    plan's float64 targets and float32 SGLD runs share the process instead of each
+    switch starting another one."""
 
     index: int
     cpus: list[int]

@@ -179,9 +179,9 @@ def test_a_written_runs_work_is_known_before_it_runs_only_when_its_thin_is():
 
 def test_a_diverging_pilot_round_is_recorded_as_json_and_the_next_starts_lower(x32):
     """The quartic (flat at w*, stiff around it): a full batch at w*'s stable step throws
-    the chains out. The round's record says so with null figures, which JSON holds (its
-    NaN distances once failed a 100-minute run at its last write), and the next round
-    starts from w* at a tenth of the step."""
+    the chains out. The round's record says so with null figures, which JSON holds (the
+    run's analysis.json is written with ``allow_nan=False``), and the next round starts
+    from w* at a tenth of the step."""
     import json
 
     from tests.numerics.test_step_size import _quartic

@@ -238,8 +238,8 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
             }
         )
         if not finite:  # the record stays JSON: a lost round's figures are null
-            record[-1].update(step_sqrt_h_max=None, heating=None, diverged=True)
-            record[-1]["distance_from_w_star"] = None
+            lost = ("step_sqrt_h_max", "heating", "distance_from_w_star")
+            record[-1].update(dict.fromkeys(lost), diverged=True)
         ends = np.asarray(states.position) if finite else None
         settled = all(0.8 < new / old < 1.25 for new, old in zip(chosen, settings, strict=True))
         settings = tuple(chosen)
