@@ -78,8 +78,14 @@ def run_sampler(
         built = publish(final, lambda tmp: written.append(_write_run(tmp, job)))
     except BaseException as exc:
         if recordable(exc) and layout.target_dir(spec.target_id).is_dir():
-            failures.record(fail_path, exc, to_dict(spec), target_id=spec.target_id, run=name)
-            snapshots.clear()  # its next attempt (--retry-failed) starts afresh
+            kept = {"sampling_kept": True} if snapshots.kept else {}
+            if snapshots.kept and stage is not None:
+                stage("failed after sampling: the draws are kept, and a retry only writes")
+            failures.record(
+                fail_path, exc, to_dict(spec), target_id=spec.target_id, run=name, **kept
+            )
+            if not snapshots.kept:
+                snapshots.clear()  # its next attempt (--retry-failed) starts afresh
         raise
     snapshots.clear()
     if built:
@@ -119,8 +125,6 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     compilation), summary, trace, plots) and ``walltime_sec`` from the pick-up; a run
     that took up an earlier attempt's saved progress says so (``resumed``).
     """
-    from lambda_hat.analysis import inference_data, plots
-
     clock = _Clock(job.start)
     posterior, tune_on, observed, restriction = _posteriors(job)
     clock.lap("load")
@@ -129,7 +133,16 @@ def _write_run(tmp: Path, job: _Job) -> RunAnalysis:
     with job.snapshots.kept_on_stop():  # a stop (Ctrl-C, SIGTERM) first saves each stage
         at = (job.progress, tune_on, job.stage, job.snapshots, observed, restriction)
         est = sample_llc(posterior, job.spec, *at)
-    sampling_sec = clock.lap("sample")
+    clock.lap("sample")
+    with job.snapshots.kept_on_failure():  # a failed write does not lose the sampling
+        return _write_results(tmp, job, est, posterior, restriction, clock)
+
+
+def _write_results(tmp: Path, job: _Job, est, posterior, restriction, clock) -> RunAnalysis:
+    """analysis.json, trace.nc and the plots of a sampled run, into ``tmp``."""
+    from lambda_hat.analysis import inference_data, plots
+
+    sampling_sec = clock.laps["sample"]
     if job.stage is not None:
         job.stage("writing: summary, trace and plots")
     truth, focus = _focus(job, restriction, posterior)

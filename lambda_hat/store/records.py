@@ -292,10 +292,11 @@ class FailureRecord(_Record):
     retryable: bool | None = None
     peak_rss_mb: float | None = None  # a crash: the peak memory of the task's processes
     mem_limit_mb: int | None = None  # a crash under SLURM: the job's memory limit
+    sampling_kept: bool | None = None  # a run failed at its writing: its draws are kept
     path: Path | None = None  # where it was read from (not written)
     extra: dict = field(default_factory=dict)
     OMIT: ClassVar[frozenset[str]] = frozenset(
-        {"target_id", "run", "retryable", "peak_rss_mb", "mem_limit_mb"}
+        {"target_id", "run", "retryable", "peak_rss_mb", "mem_limit_mb", "sampling_kept"}
     )
 
     @classmethod
@@ -308,5 +309,6 @@ class FailureRecord(_Record):
 
     @property
     def text(self) -> str:
-        """``ErrorType: message``."""
-        return f"{self.error_type}: {self.message}"
+        """``ErrorType: message``, and whether a retry samples again."""
+        kept = " (its sampling is kept: a retry only writes the run)" if self.sampling_kept else ""
+        return f"{self.error_type}: {self.message}{kept}"

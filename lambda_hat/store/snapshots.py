@@ -18,7 +18,8 @@ resolved spec, schedule and starting states (``fingerprint``, from the driver);
 anything else, or a file that cannot be read, is removed and the run starts over,
 saying why. Saving is best effort: a write that fails (a full disk) is reported
 once and sampling goes on without. Only the worker holding the run's lock writes here;
-the file goes when the run is published or recorded as failed. A snapshot is not an
+the file goes when the run is published or recorded as failed while sampling (a run that
+failed at its writing keeps it: ``kept_on_failure``). A snapshot is not an
 artifact: nothing reads it but the next attempt (and ``status``, which counts them).
 """
 
@@ -205,6 +206,7 @@ class Snapshots:
         self.pending: dict[Path, tuple] = {}
         self.name: str | None = None  # a part's name (None: the run's own sampling)
         self.failed_write = False
+        self.kept = False  # sampling ended and writing failed: the next attempt writes from here
 
     def with_context(self, **more) -> Snapshots:
         """The same snapshots with more that must match (``sample_llc`` adds the spec as
@@ -257,6 +259,19 @@ class Snapshots:
             yield self
         except (KeyboardInterrupt, SystemExit):
             self.flush()
+            raise
+
+    @contextlib.contextmanager
+    def kept_on_failure(self):
+        """Within it (a run's writing, once its sampling has ended), a failure or a stop
+        first saves the last point every stage reached and marks it ``kept``: the next
+        attempt takes up the finished sampling and only writes (when the code is the same:
+        a fix to the writing changes its digest, and the run samples again)."""
+        try:
+            yield self
+        except BaseException:
+            self.flush()
+            self.kept = True
             raise
 
     def _key(self, fingerprint: dict) -> str:

@@ -27,6 +27,7 @@ from lambda_hat.config.specs import (
 )
 from lambda_hat.store.ids import run_dirname
 from lambda_hat.store.layout import Layout
+from lambda_hat.store.records import FailureRecord
 from lambda_hat.store.snapshots import (
     Snapshots,
     describe,
@@ -164,6 +165,55 @@ def test_a_failed_run_leaves_no_saved_progress(tmp_path):
         runner.run_sampler(spec, tmp_path, progress=fail)
     assert layout.run_failure(tid, run_dirname(spec)).is_file()
     assert not saved.exists()  # --retry-failed starts afresh
+
+
+def test_a_run_that_fails_at_its_writing_keeps_its_sampling_for_the_next_attempt(
+    tmp_path, monkeypatch
+):
+    """Sampling ended and writing failed (a bug in a plot, a NaN in a record, a full
+    quota): the failure says the sampling is kept, and ``--retry-failed`` publishes what
+    an uninterrupted run does without sampling again."""
+    from lambda_hat.analysis import plots
+
+    whole_root, root = tmp_path / "whole", tmp_path / "failed"
+    tid = runner.build_target(TARGET, whole_root).key
+    assert runner.build_target(TARGET, root).key == tid
+    spec, name = _spec(tid), run_dirname(_spec(tid))
+    runner.run_sampler(spec, whole_root)
+    layout = Layout(root)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a plot")
+
+    told = []
+    with monkeypatch.context() as patch:
+        patch.setattr(plots, "write_all", broken)
+        with pytest.raises(RuntimeError, match="a bug in a plot"):
+            runner.run_sampler(spec, root, stage=told.append)
+    assert told[-1] == "failed after sampling: the draws are kept, and a retry only writes"
+    failure = FailureRecord.from_json(json.loads(layout.run_failure(tid, name).read_text()))
+    assert failure.text == (
+        "RuntimeError: a bug in a plot (its sampling is kept: a retry only writes the run)"
+    )
+    point = saved_point(layout.run_resume(tid, name))
+    assert point["where"]["phase"] == 1
+
+    def sampled(done, total):
+        raise AssertionError("the retry sampled again")
+
+    stages = []
+    runner.run_sampler(spec, root, progress=sampled, stage=stages.append)
+    done = point["where"]["draws_done"]
+    assert any(s.startswith(f"resuming at draw {done:,} of ") for s in stages), stages
+    assert not layout.run_resume(tid, name).parent.exists()
+    assert not layout.run_failure(tid, name).exists()
+    a, b = (
+        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
+        for r in (root, whole_root)
+    )
+    for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "budget", "draws"):
+        assert a[key] == b[key], key
+    assert a["resumed"]["draws_done"] == done and a["resumed"]["attempts"] == 2
 
 
 def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_path, monkeypatch):
