@@ -9,7 +9,7 @@ handle no signals), to ``targets/<tgt>/_resume/<run>.npz``; the next attempt at 
 same run ID starts from there. Draw ``i``'s randomness is ``fold_in(key, i)``, so the
 resumed run's numbers are the same, bit for bit, as if it had never stopped. A stage
 before sampling keeps its own progress beside it (``part``: ``<run>.pilot.npz``,
-SGLD's step-size pilot rounds; ``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC
+SGLD's and SGHMC's step-size pilot rounds; ``<run>.warmup.npz``, HMC/NUTS adaptation and MCLMC
 tuning, once done), with the same rules, and goes with it.
 
 A saved point is used only when it was written by the same code (a digest of the
@@ -82,7 +82,8 @@ class SamplingPoint:
 
 @dataclass(frozen=True)
 class PilotPoint:
-    """Saved progress of SGLD's step-size pilot: in ``round`` (from 0), or ``done``."""
+    """Saved progress of a step-size pilot (SGLD's, SGHMC's): in ``round`` (from 0), or
+    ``done``."""
 
     round: int = 0
     steps_done: int = 0

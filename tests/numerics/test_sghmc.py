@@ -4,6 +4,7 @@ model's exact estimand; a step over its bounds is named by the verdict."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import jax
@@ -199,3 +200,91 @@ def test_a_diverging_pilot_round_is_recorded_as_json_and_the_next_starts_lower(x
     assert first["step_sqrt_h_max"] is first["heating"] is first["distance_from_w_star"] is None
     assert rounds[1]["step_size"] == pytest.approx(start[0] / 10)
     json.dumps(rounds, allow_nan=False)
+
+
+def _never_settling_pilot():
+    """A tiny DLN's SGHMC pilot that never settles (each round halves the step it
+    would choose): three rounds, each from the last one's chains, in chunks.
+    ``pilot(saved=None)`` runs it (a stop first saves, as the runner has it do)."""
+    from tests.numerics.helpers import dln_problem
+
+    posterior, _, _ = dln_problem([2, 3, 2], 1, 64)
+    n = posterior.n
+
+    def chosen_by(h_max, noise):
+        step, friction, batch = underdamped.choose(h_max, noise, n, 1.0, None, 16)
+        return step / 2, friction, batch
+
+    start = chosen_by(10.0, 1.0)
+
+    def pilot(saved=None):
+        with saved.kept_on_stop() if saved is not None else contextlib.nullcontext():
+            return sghmc.pilot(posterior, start, chosen_by, 3, 0, 0.5, 3, saved=saved)
+
+    return pilot
+
+
+def _same_pilot(got, want):
+    """The same settings, rounds and chains, bit for bit (but each round's pace, this
+    machine's clock)."""
+
+    def numbers(rounds):
+        return [{k: v for k, v in r.items() if k != "seconds_per_step"} for r in rounds]
+
+    assert got[0] == want[0] and numbers(got[1]) == numbers(want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+
+
+# stopped in round 1, in round 1's end, in rounds 2 and 3
+@pytest.mark.parametrize("stop_at", [6, 12, 20, 36])
+def test_a_stopped_pilot_resumes_to_the_same_settings(x32, tmp_path, stop_at):
+    """Stopped anywhere, the SGHMC pilot's next attempt takes up the finished rounds and
+    the running round's chains and ends where a pilot never stopped does; the finished
+    pilot is kept, so a stop in sampling does not repeat it."""
+    from lambda_hat.store.snapshots import Snapshots, saved_point
+    from tests.numerics.test_pilot_resume import StopClock
+
+    pilot = _never_settling_pilot()
+    whole = pilot()
+    assert len(whole[1]) == 3
+    path = tmp_path / "_resume" / "run_sghmc_x.pilot.npz"
+    told = []
+    first = Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0, clock=StopClock(stop_at))
+    with pytest.raises(KeyboardInterrupt):
+        pilot(first)
+    where = saved_point(path)["where"]
+    assert where["phase"] == "pilot" and not where.get("done") and where["steps_done"] > 0
+    _same_pilot(pilot(Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)), whole)
+    assert told[-1].startswith(f"resuming at step-size pilot round {where['round'] + 1}, step ")
+    done = pilot(Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0))
+    assert told[-1].startswith("resuming at the end of the step-size pilot (3 rounds, ε = ")
+    _same_pilot(done, whole)
+
+
+def test_a_pilot_taken_up_at_a_rounds_start_ends_the_same(x32, tmp_path):
+    """The point a finished round leaves (the next round's settings, the chains it goes
+    on from) resumes to the same settings, rounds and chains."""
+    from lambda_hat.store.snapshots import Snapshots, saved_point
+
+    pilot = _never_settling_pilot()
+    whole = pilot()
+    path = tmp_path / "run_sghmc_x.pilot.npz"
+    starts, real = {}, Snapshots.save
+
+    def keep_a_copy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        where = saved_point(path)["where"]
+        if not where.get("done") and where["steps_done"] == 0:
+            starts.setdefault(where["round"], path.read_bytes())
+
+    Snapshots.save = keep_a_copy
+    try:
+        pilot(Snapshots(path, {"run_id": "x"}, every_sec=0.0))
+    finally:
+        Snapshots.save = real
+    assert sorted(starts) == [1, 2]
+    for blob in starts.values():
+        path.write_bytes(blob)
+        told = []
+        _same_pilot(pilot(Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)), whole)
+        assert told[0].startswith("resuming at the start of step-size pilot round ")

@@ -257,6 +257,53 @@ def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_pat
     assert len(a["sgld_step"]["auto"]["typical"]["rounds"]) == 3
 
 
+def test_an_sghmc_run_stopped_in_its_pilot_takes_up_the_round_it_ran(tmp_path, monkeypatch):
+    """Stopped as its first pilot round's chains are measured, an SGHMC run's next
+    attempt takes the round up where it ended (no step of it again) and publishes what
+    a run never stopped does."""
+    from lambda_hat.numerics.samplers import sghmc, sgld
+    from lambda_hat.samplers.sghmc import SGHMCParams
+
+    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
+    tid = runner.build_target(TARGET, whole_root).key
+    assert runner.build_target(TARGET, root).key == tid
+    spec = dataclasses.replace(
+        _spec(tid), sampler="sghmc", params=SGHMCParams(), draws=40, max_draws=None, thin="auto"
+    )
+    name = run_dirname(spec)
+    runner.run_sampler(spec, whole_root)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sghmc, "bounds_at", stop)
+        with pytest.raises(KeyboardInterrupt):
+            runner.run_sampler(spec, root)
+    where = saved_progress(Layout(root).run_resume(tid, name))["where"]
+    assert (where["phase"], where["round"]) == ("pilot", 0)
+    assert where["steps_done"] == where["steps_total"] > 0
+    ran = []
+
+    def counted(kernel, key, states, span, *args, **kwargs):
+        ran.append(tuple(span))
+        return sgld.run_steps(kernel, key, states, span, *args, **kwargs)
+
+    monkeypatch.setattr(sghmc, "run_steps", counted)
+    stages = []
+    runner.run_sampler(spec, root, stage=stages.append)
+    assert f"resuming at {describe(where)} (progress saved by an earlier attempt)" in stages
+    assert ran[0] == (where["steps_done"], where["steps_total"])  # nothing of round 1 again
+    a, b = (
+        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
+        for r in (root, whole_root)
+    )
+    for key in ("llc_mean", "llc_mcse", "total_fges", "sghmc_step", "rhat", "draws"):
+        assert a[key] == b[key], key
+    assert a["resumed"]["pilot"]["rounds_done"] == 0
+    assert a["resumed"]["pilot"]["steps_done"] == where["steps_done"]
+
+
 def test_progress_is_ordered_and_cleared_with_its_parts(tmp_path):
     """A SLURM task requeues itself when its attempt moved its run forward: any pilot
     step, then a finished round, the finished pilot, then sampling's draws."""

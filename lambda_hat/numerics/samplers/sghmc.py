@@ -193,7 +193,7 @@ def bounds_at(posterior, positions, step: float, friction: float, batch_size: in
     }
 
 
-def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=None):
+def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=None, saved=None):
     """The automatic step (and batch and friction) checked where the chains go.
     ``start``: the ``(step, friction, batch)`` chosen at w*; ``chosen_by(h_max, σ²)``
     chooses them again from figures measured elsewhere (``underdamped.choose``). Up to
@@ -202,45 +202,40 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
     their ends (``bounds_at``) and choose again, stopping once nothing moves by more
     than a fifth. A round that diverges restarts from w* at a tenth of the step.
     ``stop()``, if given, is asked after each chunk (a time budget): a round it ends is
-    the last.
+    the last. ``saved`` (a ``store/snapshots.py`` part), if given, keeps the finished
+    rounds and the running round's chains, so a stopped run's next attempt goes on from
+    there with the same numbers (a round on a deep network is many minutes).
 
     Returns ``(settings, rounds record, ends)``: the (step, friction, batch), each
     round's figures (its FGEs per chain included), and where the last round's chains
     ended (None if it diverged)."""
-    from lambda_hat.numerics import underdamped as rule
-
-    settings, ends, record = tuple(start), None, []
-    for r in range(rounds):
-        step, friction, batch = settings
-        span = spans * rule.relaxation_time(friction, posterior.localization)
-        steps = max(1, round(span / step))
-        key = jax.random.fold_in(jax.random.PRNGKey(seed), 2000 + r)
-        clock = time.perf_counter()
-        states, ran = _run(key, posterior, settings, num_chains, steps, ends, stop)
-        seconds = time.perf_counter() - clock  # compilation included
-        found = bounds_at(posterior, states.position, step, friction, batch)
-        finite = bool(np.isfinite([*found["stability"], *found["heating"]]).all())
-        chosen = chosen_by(found["h_max"], found["noise"]) if finite else (step / 10, *settings[1:])
-        distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
-        record.append(
-            {
-                "step_size": step,
-                "friction": friction,
-                "batch_size": batch,
-                "steps": ran,
-                "steps_planned": steps,
-                "step_sqrt_h_max": found["stability"],
-                "heating": found["heating"],
-                "distance_from_w_star": [float(d) for d in distance],
-                "next": list(chosen),
-                "fges": ran * batch / posterior.n + found["fges"],
-                "seconds_per_step": seconds / max(ran, 1),
-            }
+    fingerprint = {"start": list(start), "spans": spans, "rounds": rounds}
+    fingerprint.update(chains=num_chains, seed=seed)
+    loaded = saved.load(fingerprint) if saved is not None else None
+    where = loaded["where"] if loaded else {"round": 0, "steps_done": 0}
+    settings = tuple(where.get("settings", start))
+    record, ends = list(where.get("rounds", [])), (loaded or {}).get("arrays", {}).get("ends")
+    if where.get("done"):
+        return settings, record, ends
+    keep = _Keeper(saved, fingerprint)
+    for r in range(where["round"], rounds):
+        resume = None
+        if loaded and r == where["round"] and where["steps_done"] > 0:
+            resume = (where["steps_done"], loaded["arrays"])
+        steps = _round_steps(posterior, settings, spans)
+        now = {"round": r, "steps_total": steps, **_kept(settings, record)}
+        found, ran, chosen = _round(
+            posterior,
+            settings,
+            chosen_by,
+            (num_chains, seed, r, steps),
+            ends,
+            stop,
+            resume,
+            lambda t, states, now=now: keep.running(now, t, states),
         )
-        if not finite:  # the record stays JSON: a lost round's figures are null
-            lost = ("step_sqrt_h_max", "heating", "distance_from_w_star")
-            record[-1].update(dict.fromkeys(lost), diverged=True)
-        ends = np.asarray(states.position) if finite else None
+        record.append(found)
+        ends = found.pop("ends")
         settled = all(0.8 < new / old < 1.25 for new, old in zip(chosen, settings, strict=True))
         settings = tuple(chosen)
         if ran < steps:  # a time budget ended the round: it is the last
@@ -248,14 +243,95 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
             break
         if settled:
             break
+        if r + 1 < rounds:  # a round is costly: keep it
+            keep.ended({"round": r + 1, **_kept(settings, record)}, ends)
+    keep.ended({"done": True, **_kept(settings, record)}, ends)
     return settings, record, ends
 
 
-def _run(key, posterior, settings, num_chains, steps, positions, stop):
+def _kept(settings, record) -> dict:
+    """What a saved point keeps of the pilot so far (``snapshots.PilotPoint``'s names):
+    the settings the next round runs at and the finished rounds' records."""
+    return {"step_size": settings[0], "settings": list(settings), "rounds": list(record)}
+
+
+def _round_steps(posterior, settings, spans) -> int:
+    """A round's steps: ``spans`` of the slowest relaxation time at ``settings``."""
+    from lambda_hat.numerics import underdamped as rule
+
+    step, friction, _ = settings
+    return max(1, round(spans * rule.relaxation_time(friction, posterior.localization) / step))
+
+
+def _round(posterior, settings, chosen_by, who, ends, stop, resume, reached):
+    """One pilot round at ``settings`` from ``ends`` (w* when None) or ``resume``, run
+    and measured: (its record, with its chains' ``ends`` or None if it diverged; the
+    steps it ran; the settings it leads to). ``who``: (chains, seed, round, steps)."""
+    num_chains, seed, r, steps = who
+    step, friction, batch = settings
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), 2000 + r)
+    clock = time.perf_counter()
+    states, ran, first = _run(
+        key, posterior, settings, num_chains, steps, ends, stop, resume, reached
+    )
+    seconds = time.perf_counter() - clock  # compilation included
+    found = bounds_at(posterior, states.position, step, friction, batch)
+    finite = bool(np.isfinite([*found["stability"], *found["heating"]]).all())
+    chosen = chosen_by(found["h_max"], found["noise"]) if finite else (step / 10, *settings[1:])
+    distance = np.linalg.norm(np.asarray(states.position - posterior.w_star), axis=1)
+    record = {
+        "step_size": step,
+        "friction": friction,
+        "batch_size": batch,
+        "steps": ran,
+        "steps_planned": steps,
+        "step_sqrt_h_max": found["stability"],
+        "heating": found["heating"],
+        "distance_from_w_star": [float(d) for d in distance],
+        "next": list(chosen),
+        "fges": ran * batch / posterior.n + found["fges"],
+        "seconds_per_step": seconds / max(ran - first, 1),
+        "ends": np.asarray(states.position) if finite else None,
+    }
+    if not finite:  # the record stays JSON: a lost round's figures are null
+        lost = ("step_sqrt_h_max", "heating", "distance_from_w_star")
+        record.update(dict.fromkeys(lost), diverged=True)
+    return record, ran, chosen
+
+
+class _Keeper:
+    """Where a pilot keeps its progress (nothing when ``saved`` is None): each finished
+    round's figures with the chains the next goes on from, and the running round's
+    chains at each point it reaches (saved when due, and on a stop)."""
+
+    def __init__(self, saved, fingerprint: dict):
+        self.saved, self.fingerprint = saved, fingerprint
+
+    def running(self, now: dict, t: int, states) -> None:
+        if self.saved is not None:
+            from lambda_hat.numerics.samplers.driver import state_arrays
+
+            where = {"phase": "pilot", **now, "steps_done": t}
+            self.saved.reached(self.fingerprint, lambda: (state_arrays(states), where))
+
+    def ended(self, where: dict, ends) -> None:
+        if self.saved is not None:
+            where = {"phase": "pilot", "steps_done": 0, **where}
+            self.saved.save(self.fingerprint, {} if ends is None else {"ends": ends}, where)
+
+
+def _run(key, posterior, settings, num_chains, steps, positions, stop, resume=None, reached=None):
     """The chains' states after ``steps`` steps at ``settings`` = (step, friction,
-    batch) from w* (or ``positions``), nothing recorded, and the steps run (fewer when
-    ``stop()`` says so after a chunk)."""
+    batch) from w* (or ``positions``, or ``resume`` = (steps done, saved state arrays)),
+    nothing recorded; the steps run (fewer when ``stop()`` says so after a chunk) and
+    the step it started at. ``reached(t, states)`` hears of each point reached."""
+    from lambda_hat.numerics.samplers.driver import states_from
+
     kernel = build_kernel(posterior, *settings)
     key_chains, key_run = jax.random.split(key)
     states = initial_states(key_chains, posterior, settings[2], num_chains, positions)
-    return run_steps(kernel, key_run, states, (0, steps), stop=stop)
+    first = 0
+    if resume is not None:
+        first, states = resume[0], states_from(resume[1], states)
+    states, ran = run_steps(kernel, key_run, states, (first, steps), reached, stop)
+    return states, ran, first
