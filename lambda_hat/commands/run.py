@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
         "--measure",
         action="store_true",
         help="before estimating each run's time, measure what its spec leaves to the run "
-        "(an automatic SGLD step: the curvature at w* of a built target, seconds each)",
+        "(an automatic SGLD or SGHMC step: the curvature at w* of a built target, and "
+        "SGHMC's minibatch noise there; seconds each)",
     )
     p.add_argument("--events", metavar="FILE", help="append JSON-lines events to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress display")

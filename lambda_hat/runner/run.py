@@ -195,11 +195,12 @@ def _focus(job: _Job, restriction, posterior) -> tuple[float | None, dict]:
     return truth, focus
 
 
-def curvature_at_w_star(spec: RunSpec, root: Path) -> float:
-    """h_max at w* of a run's posterior on its built target (on the one its step is
-    tuned on, where a training's last checkpoint is), from BOUND_ROWS of its rows: what
-    an automatic SGLD step is made from, measured before the run (``--measure``)."""
-    from lambda_hat.numerics import step_size as rule
+def figures_at_w_star(spec: RunSpec, root: Path) -> dict:
+    """What an automatic step is made from (its sampler's ``measure``: the curvature at
+    w*, SGHMC's minibatch noise there), on the run's built target (on the one its step
+    is tuned on, where a training's last checkpoint is), measured before the run
+    (``--measure``)."""
+    from lambda_hat.samplers.registry import SAMPLERS
 
     meta, data, params = load_target(root, spec.target_id)
     folder = Layout(root).target_dir(spec.target_id)
@@ -207,7 +208,7 @@ def curvature_at_w_star(spec: RunSpec, root: Path) -> float:
     job = _Job(spec, "", folder, meta, tspec, data, params, None, None, time.time(), None)
     posterior, tune_on, _, _ = _posteriors(job)
     on = posterior if tune_on is None else tune_on
-    return float(rule.examine(on, spec.params, spec.seed, rule.BOUND_ROWS)["h_max"])
+    return SAMPLERS[spec.sampler].measure(on, spec)
 
 
 def _posteriors(job: _Job):

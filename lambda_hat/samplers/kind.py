@@ -157,9 +157,12 @@ class Sampler:
     notes: Callable[[Any], list[str]] = _no_notes
     # (RunSpec, n_data) -> the work per chain its spec sets (``--dry-run``)
     work: Callable[[Any, int], Work] = _no_work
-    # (RunSpec, n_data, h_max at w*) -> the work once the curvature is measured
-    # (``--dry-run --measure``), for a sampler whose work the curvature sets; None: none
-    measured_work: Callable[[Any, int, float], Work] | None = None
+    # (posterior, RunSpec) -> the figures at w* an automatic step is made from (the
+    # curvature, the minibatch noise), measured before a run (``--dry-run --measure``);
+    # None: its work does not depend on them
+    measure: Callable[[Any, Any], dict] | None = None
+    # (RunSpec, n_data, ``measure``'s figures) -> the work once they are known
+    measured_work: Callable[[Any, int, dict], Work] | None = None
     # (the preparation's record, the sampler's stats) -> the step check the verdict
     # reads (``biased``, ``bias_bound``, ``threshold``, ``what``), or None
     bias: Callable[[dict | None, dict], dict | None] = _recorded_bias

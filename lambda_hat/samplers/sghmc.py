@@ -145,6 +145,44 @@ def prepare(ctx: Context) -> Prepared:
     return Prepared(spec, record, starts, record["fges"], _warnings(spec, record), cut or None)
 
 
+def measure(posterior, spec) -> dict:
+    """The curvature and the minibatch noise at w*, which ``prepare`` starts from."""
+    from lambda_hat.numerics import step_size as curvature
+    from lambda_hat.numerics import underdamped as rule
+
+    h_max = curvature.examine(posterior, _plain(), spec.seed, curvature.BOUND_ROWS)["h_max"]
+    noise = rule.gradient_noise(posterior, rule.noise_rows(posterior.n), seed=spec.seed)
+    return {"h_max": float(h_max), "noise": float(noise["noise"])}
+
+
+def measured_work(spec, n_data: int, figures: dict) -> Work:
+    """An automatic run's work once w*'s curvature and noise are known: the settings
+    chosen there, its pilot's first round, and the burn-in and draws at their thin.
+    Where the chains go the pilot usually lowers the step (36x on the truth suite's
+    depth-5 DLN) and sampling takes more steps: these counts are the least the run
+    takes."""
+    params = spec.params
+    if work(spec, n_data).steps is not None:
+        return work(spec, n_data)
+    from lambda_hat.numerics import underdamped as rule
+
+    friction = None if params.friction == "auto" else params.friction
+    batch = None if params.batch_size == "auto" else min(params.batch_size, n_data)
+    γ = spec.localization
+    step, friction, batch = rule.choose(
+        figures["h_max"], figures["noise"], n_data, γ, friction, batch
+    )
+    pilot = 0
+    if params.step_size == "auto":
+        pilot = max(1, round(PILOT_TIME * rule.relaxation_time(friction, γ) / step))
+    else:
+        step = params.step_size
+    thin = rule.auto_thin(step, friction, γ)["thin"] if spec.thin == "auto" else None
+    steps = transitions(spec, before=pilot, thin=thin)
+    note = f"at least: ε = {step:.2g}, batch {batch:,} at w*; its pilot may lower it"
+    return Work(steps, tuple(t * batch / n_data for t in steps), note=note)
+
+
 def _plain():
     """The settings ``step_size.examine`` reads: no preconditioner."""
     from lambda_hat.samplers.sgld import SGLDParams
@@ -225,5 +263,7 @@ SAMPLER = Sampler(
     record_key="sghmc_step",
     settings=(("step_size", "ε"), ("friction", "ξ"), ("batch_size", "batch")),
     work=work,
+    measure=measure,
+    measured_work=measured_work,
     bias=bias,
 )

@@ -207,7 +207,16 @@ def work(spec, n_data: int) -> Work:
     return Work(steps, _fges(steps, params, n_data))
 
 
-def measured_work(spec, n_data: int, h_max: float) -> Work:
+def measure(posterior, spec) -> dict:
+    """h_max at w* from BOUND_ROWS of its rows: what an automatic step is made from."""
+    from lambda_hat.numerics import step_size as rule
+
+    return {
+        "h_max": float(rule.examine(posterior, spec.params, spec.seed, rule.BOUND_ROWS)["h_max"])
+    }
+
+
+def measured_work(spec, n_data: int, figures: dict) -> Work:
     """An automatic step's work once h_max at w* is known: the step the curvature rule
     gives there, its pilot's first round (1/γ of Langevin time), and the burn-in and
     draws at that step's thin. The pilot may lower the step where its chains go, so
@@ -218,7 +227,7 @@ def measured_work(spec, n_data: int, h_max: float) -> Work:
     from lambda_hat.numerics import step_size as rule
     from lambda_hat.numerics.langevin import THIN_MAX, steps_per_draw
 
-    step = rule.auto_step({"h_max": h_max})
+    step = rule.auto_step({"h_max": figures["h_max"]})
     pilot = 0
     if params.runs_pilot:
         pilot = rule.pilot_steps(rule.TYPICAL_TIME, spec.localization, step)
@@ -269,5 +278,6 @@ SAMPLER = Sampler(
     settings=(("step_size", "ε"), ("batch_size", "batch")),
     notes=notes,
     work=work,
+    measure=measure,
     measured_work=measured_work,
 )

@@ -96,9 +96,10 @@ class RunTask:
         return SAMPLERS[self.spec.sampler].work(self.spec, self.n_data or 1)
 
     def measure(self, root: Path) -> bool:
-        """Measure what the spec leaves to the run (an automatic SGLD step: the
-        curvature at w*) on the built target, so the work and time can be told; False
-        when there is nothing to measure or the target is not built yet."""
+        """Measure what the spec leaves to the run (an automatic SGLD or SGHMC step: the
+        curvature, and SGHMC's minibatch noise, at w*) on the built target, so the work
+        and time can be told; False when there is nothing to measure or the target is
+        not built yet."""
         from lambda_hat.samplers.registry import SAMPLERS
 
         definition = SAMPLERS[self.spec.sampler]
@@ -106,10 +107,10 @@ class RunTask:
             return False
         if not Catalog(root).has_target(self.target_id):
             return False
-        from lambda_hat.runner.run import curvature_at_w_star
+        from lambda_hat.runner.run import figures_at_w_star
 
-        h_max = curvature_at_w_star(self.spec, root)
-        self.measured = definition.measured_work(self.spec, self.n_data or 1, h_max)
+        figures = figures_at_w_star(self.spec, root)
+        self.measured = definition.measured_work(self.spec, self.n_data or 1, figures)
         return True
 
     @property

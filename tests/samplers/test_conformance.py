@@ -46,6 +46,7 @@ def test_a_definition_is_complete_and_its_defaults_are_allowed(name):
     fields = {f.name for f in dataclasses.fields(s.params)}
     assert {key for key, _ in s.settings} <= fields
     assert s.numerics.startswith("lambda_hat.numerics.samplers.")
+    assert (s.measure is None) == (s.measured_work is None)  # --measure needs both
 
 
 @pytest.mark.parametrize("name", NAMES)

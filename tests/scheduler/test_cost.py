@@ -180,7 +180,7 @@ def test_sglds_measured_work_follows_the_curvature_rule():
     sgld = SAMPLERS["sgld"]
     entry = build(SamplerSpec, {}, "t", name="sgld", params=build(sgld.params, {}, "t"))
     spec = resolve_run(entry, "tgt_x", 1000)
-    work = sgld.measured_work(spec, 1000, 1000.0)  # ε = 4·0.02/1000 = 8e-5
+    work = sgld.measured_work(spec, 1000, {"h_max": 1000.0})  # ε = 4·0.02/1000 = 8e-5
     # pilot 1/γ = 12,500 steps; thin 0.01/ε = 125; burn-in 100 draws; 200 to 12,800 kept
     assert work.steps == (12_500 + 300 * 125, 12_500 + 12_900 * 125)
     assert work.fges == tuple(s * 256 / 1000 for s in work.steps)
@@ -205,3 +205,51 @@ def test_measure_gives_an_automatic_step_its_work_and_time(write_toml, tmp_path,
     (analysis,) = (tmp_path / "store").glob("targets/*/run_sgld_*/analysis.json")
     auto = json.loads(analysis.read_text())["sgld_step"]["auto"]["step_size"]
     assert f"{auto:.2g}" == measured
+
+
+def test_sghmcs_measured_work_follows_its_rules():
+    """w*'s settings (underdamped.choose), the pilot's first round (two relaxation times)
+    and the burn-in and draws at the automatic thin."""
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.fields import build
+    from lambda_hat.numerics import underdamped
+    from lambda_hat.samplers.registry import SAMPLERS
+
+    sghmc = SAMPLERS["sghmc"]
+    entry = build(SamplerSpec, {}, "t", name="sghmc", params=build(sghmc.params, {}, "t"))
+    spec = resolve_run(entry, "tgt_x", 10_000)
+    assert sghmc.work(spec, 10_000).steps is None
+    figures = {"h_max": 1e4, "noise": 50.0}
+    work = sghmc.measured_work(spec, 10_000, figures)
+    step, friction, batch = underdamped.choose(1e4, 50.0, 10_000, 1.0)
+    # 0.25/√h_max, and the batch whose heating there is 0.5% (σ² measured at 256 rows)
+    assert (step, friction, batch) == (0.0025, 8.0, 395)
+    tau = underdamped.relaxation_time(8.0, 1.0)  # 7.87
+    pilot, thin = round(2.0 * tau / step), round(0.02 * tau / step)
+    assert (pilot, thin) == (6_298, 63)
+    assert work.steps == (pilot + 300 * thin, pilot + 12_900 * thin)
+    assert work.fges == tuple(s * 395 / 10_000 for s in work.steps)
+    assert work.note == "at least: ε = 0.0025, batch 395 at w*; its pilot may lower it"
+
+
+def test_measure_gives_sghmc_its_work_from_the_settings_its_run_starts_from(
+    write_toml, tmp_path, capsys
+):
+    text = ONE_SAMPLER.replace('name = "hmc"', 'name = "sghmc"\ndraws = 100')
+    path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
+    assert main(["run", str(path), "--only-targets", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert "set when it runs" in capsys.readouterr().out
+    assert main(["run", str(path), "--dry-run", "--measure"]) == 0
+    out = capsys.readouterr()
+    assert "measured the curvature at w* for 1 run(s)" in out.err
+    row = next(line for line in out.out.splitlines() if "run_sghmc_" in line)
+    assert " · about " in row and "steps" in row
+    measured = row.split("at least: ε = ")[1].split(",")[0]
+    batch = int(row.split(", batch ")[1].split(" ")[0].replace(",", ""))
+    # the run starts its pilot from the settings measured (n = 100 < 4,096: all rows)
+    assert main(["run", str(path), "--quiet"]) == 0
+    (analysis,) = (tmp_path / "store").glob("targets/*/run_sghmc_*/analysis.json")
+    step, _, at_batch = json.loads(analysis.read_text())["sghmc_step"]["auto"]["at_w_star"]
+    assert (f"{step:.2g}", at_batch) == (measured, batch)
