@@ -117,7 +117,7 @@ def sample_llc(
     saved = snapshots.part("pilot") if snapshots is not None else None
     context = Context(posterior, spec, tune_on, stage, saved, pilot_steps, time_left)
     prepared = definition.prepare(context)
-    spec = prepared.spec
+    original, spec = spec, prepared.spec
     stage(definition.stage(spec))
     if snapshots is not None:
         snapshots = snapshots.with_context(spec=to_dict(spec))
@@ -129,7 +129,7 @@ def sample_llc(
         _schedule(spec, progress, auto, snapshots, tuple(observe), time_left),
         **prepared.starts,
     )
-    check_finite(spec, result)
+    check_finite(spec, result, written=_written_step(original), cut=prepared.cut)
     result = _completed(result, prepared.fges / spec.chains, restriction)
     est = _estimate(result, spec, prepared, auto, L0, posterior.n_beta, snapshots)
     return est._replace(observed_at_w_star=_at_w_star(posterior, observe))
@@ -273,17 +273,35 @@ def _prior_summary(loss: np.ndarray, L0: float) -> dict:
     }
 
 
-def check_finite(spec: RunSpec, result) -> None:
+def _written_step(spec: RunSpec) -> bool:
+    """Whether the entry gave the step a number (not "auto", not left to adaptation)."""
+    return isinstance(getattr(spec.params, "step_size", None), float)
+
+
+def check_finite(spec: RunSpec, result, written: bool = True, cut: str | None = None) -> None:
+    """A run whose chains went non-finite fails, saying what to change: a written step,
+    or why an automatic one was too large (``cut``: what a time budget cut of the
+    preparation that checks the step where the chains go)."""
     bad = result.first_nonfinite_step
     if bad is None and np.all(np.isfinite(result.loss)):
         return
     where = f"at step {bad}" if bad is not None else "in a recorded loss"
     step = getattr(spec.params, "step_size", None)
-    hint = (
-        f"lower step_size (now {step:g}), e.g. to {step / 10:g}"
-        if isinstance(step, float)
-        else "lower the step size or check the target"
-    )
+    if not isinstance(step, float):
+        hint = "lower the step size or check the target"
+    elif written:
+        hint = f"lower step_size (now {step:g}), e.g. to {step / 10:g}"
+    elif cut:
+        hint = (
+            f"the automatic step {step:.3g} was too large where the chains went, and the "
+            f"time budget cut {cut}, which checks it there: give max_time more time, or "
+            f"write step_size = {step / 10:.2g}"
+        )
+    else:
+        hint = (
+            f"the automatic step {step:.3g} was too large where the chains went: write "
+            f"step_size = {step / 10:.2g}, or check the target"
+        )
     raise SamplerDivergedError(
         f"sampler {spec.sampler!r} diverged {where}: the loss became NaN/inf. Suggestion: {hint}."
     )

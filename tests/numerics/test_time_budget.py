@@ -156,3 +156,38 @@ def test_a_budget_shortens_the_thin_from_the_pilots_pace(name, monkeypatch):
     assert r.spec.thin == cut["thin"] == 1 < cut["thin_auto"] == thin["thin"]
     assert 0 < cut["seconds_per_step"] < 1 and 0 < cut["time_left"] <= 3600
     assert any(w.startswith("max_time: each draw is 1 steps rather than") for w in r.warnings)
+
+
+def test_a_divergence_says_whether_the_step_was_written_or_automatic_and_what_was_cut():
+    """A written step: lower it. An automatic one: it was too large where the chains
+    went; after a pilot the time budget cut, give it more time (or write a step)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from lambda_hat.config.specs import SamplerSpec, resolve_run
+    from lambda_hat.errors import SamplerDivergedError
+    from lambda_hat.samplers.registry import SAMPLERS
+
+    entry = SamplerSpec("sghmc", SAMPLERS["sghmc"].params())
+    spec = resolve_run(entry, "tgt_x", 2000)
+    ran = dataclasses.replace(spec, params=dataclasses.replace(spec.params, step_size=1.2e-3))
+    gone = SimpleNamespace(first_nonfinite_step=7, loss=np.zeros((2, 0)))
+    cut = "the step pilot at 900 of 81,000 steps"
+    said = {}
+    for case, kwargs in {
+        "written": {},
+        "auto": {"written": False},
+        "auto, cut": {"written": False, "cut": cut},
+    }.items():
+        with pytest.raises(SamplerDivergedError) as caught:
+            sampling.check_finite(ran, gone, **kwargs)
+        said[case] = str(caught.value).split("Suggestion: ")[1]
+    assert said == {
+        "written": "lower step_size (now 0.0012), e.g. to 0.00012.",
+        "auto": "the automatic step 0.0012 was too large where the chains went: write "
+        "step_size = 0.00012, or check the target.",
+        "auto, cut": "the automatic step 0.0012 was too large where the chains went, and the "
+        f"time budget cut {cut}, which checks it there: give max_time more time, or write "
+        "step_size = 0.00012.",
+    }
+    assert not sampling._written_step(spec) and sampling._written_step(ran)
