@@ -197,10 +197,9 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
     from lambda_hat.numerics.samplers import sghmc
 
     spec, posterior = ctx.spec, ctx.posterior
-    ctx.stage(f"step size: pilot from ε = {start[0]:.3g}, up to {PILOT_ROUNDS} rounds")
-    stop = pilot_stop(ctx.time_left)
-    who = (spec.chains, spec.seed, PILOT_TIME, PILOT_ROUNDS)
-    settings, rounds, ends = sghmc.pilot(posterior, start, chosen_by, *who, stop, ctx.saved)
+    who = (spec.chains, spec.seed, PILOT_TIME, PILOT_ROUNDS, pilot_stop(ctx.time_left))
+    hear = {"saved": ctx.saved, "report": ctx.stage, "progress": ctx.progress}
+    settings, rounds, ends = sghmc.pilot(posterior, start, chosen_by, *who, **hear)
     record["auto"] = {"rule": rule.RULE, "at_w_star": list(start), "pilot": rounds}
     record["fges"] += sum(spec.chains * r["fges"] for r in rounds)
     return settings, ({"start": ends} if ends is not None else {})

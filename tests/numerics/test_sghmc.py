@@ -217,9 +217,9 @@ def _never_settling_pilot():
 
     start = chosen_by(10.0, 1.0)
 
-    def pilot(saved=None):
+    def pilot(saved=None, **hear):
         with saved.kept_on_stop() if saved is not None else contextlib.nullcontext():
-            return sghmc.pilot(posterior, start, chosen_by, 3, 0, 0.5, 3, saved=saved)
+            return sghmc.pilot(posterior, start, chosen_by, 3, 0, 0.5, 3, saved=saved, **hear)
 
     return pilot
 
@@ -288,3 +288,18 @@ def test_a_pilot_taken_up_at_a_rounds_start_ends_the_same(x32, tmp_path):
         told = []
         _same_pilot(pilot(Snapshots(path, {"run_id": "x"}, told.append, every_sec=0.0)), whole)
         assert told[0].startswith("resuming at the start of step-size pilot round ")
+
+
+def test_the_pilot_names_each_round_and_counts_its_steps(x32):
+    told, counts = [], []
+    _, rounds, _ = _never_settling_pilot()(
+        report=told.append, progress=lambda t, n: counts.append((t, n))
+    )
+    assert told == [
+        f"step size: pilot round {i + 1} of at most 3, ε = {r['step_size']:.3g}, "
+        f"ξ = {r['friction']:.3g}, batch {r['batch_size']:,}, {r['steps']:,} steps"
+        for i, r in enumerate(rounds)
+    ]
+    ends = [(t, n) for t, n in counts if t == n]
+    assert ends == [(r["steps"], r["steps"]) for r in rounds]
+    assert counts[0] == (1, rounds[0]["steps"])  # the first chunk is one step

@@ -193,7 +193,19 @@ def bounds_at(posterior, positions, step: float, friction: float, batch_size: in
     }
 
 
-def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=None, saved=None):
+def pilot(
+    posterior,
+    start,
+    chosen_by,
+    num_chains,
+    seed,
+    spans,
+    rounds,
+    stop=None,
+    saved=None,
+    report=None,
+    progress=None,
+):
     """The automatic step (and batch and friction) checked where the chains go.
     ``start``: the ``(step, friction, batch)`` chosen at w*; ``chosen_by(h_max, σ²)``
     chooses them again from figures measured elsewhere (``underdamped.choose``). Up to
@@ -205,6 +217,8 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
     the last. ``saved`` (a ``store/snapshots.py`` part), if given, keeps the finished
     rounds and the running round's chains, so a stopped run's next attempt goes on from
     there with the same numbers (a round on a deep network is many minutes).
+    ``report(text)`` is told each round before it runs, ``progress(done, total)`` of
+    the steps it has run.
 
     Returns ``(settings, rounds record, ends)``: the (step, friction, batch), each
     round's figures (its FGEs per chain included), and where the last round's chains
@@ -224,6 +238,18 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
             resume = (where["steps_done"], loaded["arrays"])
         steps = _round_steps(posterior, settings, spans)
         now = {"round": r, "steps_total": steps, **_kept(settings, record)}
+        if report is not None:
+            step, friction, batch = settings
+            report(
+                f"step size: pilot round {r + 1} of at most {rounds}, ε = {step:.3g}, "
+                f"ξ = {friction:.3g}, batch {batch:,}, {steps:,} steps"
+            )
+
+        def reached(t, states, now=now, steps=steps):
+            keep.running(now, t, states)
+            if progress is not None:
+                progress(t, steps)
+
         found, ran, chosen = _round(
             posterior,
             settings,
@@ -232,7 +258,7 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
             ends,
             stop,
             resume,
-            lambda t, states, now=now: keep.running(now, t, states),
+            reached,
         )
         record.append(found)
         ends = found.pop("ends")
