@@ -57,6 +57,12 @@ def add_arguments(p) -> None:
         help="a task stopped by the time limit requeues itself if it made progress",
     )
     p.add_argument("--retry-failed", action="store_true", help="also rerun recorded failures")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="before checking --time, measure what each run's spec leaves to the run (an "
+        "automatic SGLD or SGHMC step: w*'s curvature and noise, on this node, seconds each)",
+    )
     p.add_argument("--submit", action="store_true", help="submit with sbatch")
     p.add_argument("--wait", action="store_true", help="with --submit: wait until it ends")
     p.add_argument(
@@ -98,6 +104,12 @@ def run(args) -> int:
     plan = make_plan(experiment)
     check_python_models([t for t in plan.targets if t.status != "done"], str(experiment.path))
     writable_store(plan.root)
+    if args.measure:
+        from rich.console import Console
+
+        from lambda_hat.commands.run import measure
+
+        measure(plan, Console(stderr=True, soft_wrap=not sys.stderr.isatty()))
     prepared = prepare(plan, args.experiments, options, args.per, args.retry_failed)
     if prepared is None:
         print(_nothing_to_submit(plan))

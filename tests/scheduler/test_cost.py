@@ -152,6 +152,19 @@ def test_slurm_names_a_run_past_its_time_limit(write_toml, tmp_path, capsys):
     assert "will take" not in capsys.readouterr().out
 
 
+def test_slurm_measure_times_an_automatic_step_against_the_limit(write_toml, tmp_path, capsys):
+    text = ONE_SAMPLER.replace('name = "hmc"', 'name = "sghmc"')
+    path = write_toml(f'[store]\nroot = "{tmp_path / "store"}"\n' + text)
+    assert main(["run", str(path), "--only-targets", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["slurm", str(path), "--time", "0:00:03", "--grace", "1"]) == 0
+    assert "will take" not in capsys.readouterr().out  # set when it runs: not known
+    assert main(["slurm", str(path), "--time", "0:00:03", "--grace", "1", "--measure"]) == 0
+    out = capsys.readouterr()
+    assert "measured the curvature at w* for 1 run(s)" in out.err
+    assert "run_sghmc_" in out.out and "over --time 0:00:03: give a longer --time" in out.out
+
+
 def test_the_plans_total_counts_the_runs_it_cannot_time(write_toml, tmp_path, capsys):
     two = ONE_SAMPLER + '[[samplers]]\nname = "sgld"\n'  # an automatic step: its pilot decides
     out, _ = _dry_run(write_toml, tmp_path, capsys, two)
