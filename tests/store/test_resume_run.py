@@ -75,10 +75,22 @@ def _stop_after(draws: int):
     return progress
 
 
-def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path):
-    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
+def _twin_stores(tmp_path) -> tuple[Path, Path, str]:
+    """Two stores holding the same target: one for a run never stopped, one for the run
+    under test; (its root, the tested root, the target ID)."""
+    whole_root, root = tmp_path / "whole", tmp_path / "tested"
     tid = runner.build_target(TARGET, whole_root).key
     assert runner.build_target(TARGET, root).key == tid
+    return whole_root, root, tid
+
+
+def _analyses(tid: str, name: str, *roots: Path) -> list[dict]:
+    """The run's analysis.json in each store."""
+    return [json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text()) for r in roots]
+
+
+def test_a_stopped_run_resumes_and_publishes_what_an_unstopped_one_does(tmp_path):
+    whole_root, root, tid = _twin_stores(tmp_path)
     spec, name = _spec(tid), run_dirname(_spec(tid))
     runner.run_sampler(spec, whole_root)
     layout = Layout(root)
@@ -113,9 +125,7 @@ def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatc
     does; analysis.json ``resumed`` names both."""
     import blackjax
 
-    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root).key
-    assert runner.build_target(TARGET, root).key == tid
+    whole_root, root, tid = _twin_stores(tmp_path)
     spec = dataclasses.replace(
         _spec(tid),
         sampler="hmc",
@@ -138,10 +148,7 @@ def test_a_stopped_hmc_run_keeps_its_adaptation_and_says_so(tmp_path, monkeypatc
     monkeypatch.setattr(blackjax, "window_adaptation", again)
     runner.run_sampler(spec, root)
     assert not warm.parent.exists()
-    a, b = (
-        json.loads((Layout(r).run_dir(tid, run_dirname(spec)) / "analysis.json").read_text())
-        for r in (root, whole_root)
-    )
+    a, b = _analyses(tid, run_dirname(spec), root, whole_root)
     for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "stats"):
         assert a[key] == b[key], key
     earlier = [{"compute": a["compute"]}]  # the layout the stopped attempt ran on
@@ -175,9 +182,7 @@ def test_a_run_that_fails_at_its_writing_keeps_its_sampling_for_the_next_attempt
     an uninterrupted run does without sampling again."""
     from lambda_hat.analysis import plots
 
-    whole_root, root = tmp_path / "whole", tmp_path / "failed"
-    tid = runner.build_target(TARGET, whole_root).key
-    assert runner.build_target(TARGET, root).key == tid
+    whole_root, root, tid = _twin_stores(tmp_path)
     spec, name = _spec(tid), run_dirname(_spec(tid))
     runner.run_sampler(spec, whole_root)
     layout = Layout(root)
@@ -207,10 +212,7 @@ def test_a_run_that_fails_at_its_writing_keeps_its_sampling_for_the_next_attempt
     assert any(s.startswith(f"resuming at draw {done:,} of ") for s in stages), stages
     assert not layout.run_resume(tid, name).parent.exists()
     assert not layout.run_failure(tid, name).exists()
-    a, b = (
-        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
-        for r in (root, whole_root)
-    )
+    a, b = _analyses(tid, name, root, whole_root)
     for key in ("llc_mean", "llc_mcse", "rhat", "ess", "total_fges", "budget", "draws"):
         assert a[key] == b[key], key
     assert a["resumed"]["draws_done"] == done and a["resumed"]["attempts"] == 2
@@ -222,9 +224,7 @@ def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_pat
     from lambda_hat.numerics import step_size as rule
 
     monkeypatch.setattr(rule, "SHRINK_STOP", 10.0)  # all three rounds (else one settles it)
-    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root).key
-    assert runner.build_target(TARGET, root).key == tid
+    whole_root, root, tid = _twin_stores(tmp_path)
     spec = dataclasses.replace(
         _spec(tid), params=SGLDParams(step_size="auto", batch_size=20), max_draws=200
     )
@@ -246,10 +246,7 @@ def test_a_run_stopped_in_its_step_pilot_takes_up_the_rounds_it_finished(tmp_pat
     assert not saved.parent.exists()  # the pilot's part goes with the run's progress
     assert f"resuming at {describe(where)} (progress saved by an earlier attempt)" in stages
     assert not any(s.startswith("step size: pilot round 1") for s in stages)
-    a, b = (
-        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
-        for r in (root, whole_root)
-    )
+    a, b = _analyses(tid, name, root, whole_root)
     for key in ("llc_mean", "llc_mcse", "total_fges", "sgld_step", "budget", "draws"):
         assert a[key] == b[key], key
     pilot = {"rounds_done": 1, "steps_done": 0, "attempts": 2}
@@ -264,9 +261,7 @@ def test_an_sghmc_run_stopped_in_its_pilot_takes_up_the_round_it_ran(tmp_path, m
     from lambda_hat.numerics.samplers import sghmc, sgld
     from lambda_hat.samplers.sghmc import SGHMCParams
 
-    whole_root, root = tmp_path / "whole", tmp_path / "stopped"
-    tid = runner.build_target(TARGET, whole_root).key
-    assert runner.build_target(TARGET, root).key == tid
+    whole_root, root, tid = _twin_stores(tmp_path)
     spec = dataclasses.replace(
         _spec(tid), sampler="sghmc", params=SGHMCParams(), draws=40, max_draws=None, thin="auto"
     )
@@ -294,10 +289,7 @@ def test_an_sghmc_run_stopped_in_its_pilot_takes_up_the_round_it_ran(tmp_path, m
     runner.run_sampler(spec, root, stage=stages.append)
     assert f"resuming at {describe(where)} (progress saved by an earlier attempt)" in stages
     assert ran[0] == (where["steps_done"], where["steps_total"])  # nothing of round 1 again
-    a, b = (
-        json.loads((Layout(r).run_dir(tid, name) / "analysis.json").read_text())
-        for r in (root, whole_root)
-    )
+    a, b = _analyses(tid, name, root, whole_root)
     for key in ("llc_mean", "llc_mcse", "total_fges", "sghmc_step", "rhat", "draws"):
         assert a[key] == b[key], key
     assert a["resumed"]["pilot"]["rounds_done"] == 0
