@@ -193,19 +193,7 @@ def bounds_at(posterior, positions, step: float, friction: float, batch_size: in
     }
 
 
-def pilot(
-    posterior,
-    start,
-    chosen_by,
-    num_chains,
-    seed,
-    spans,
-    rounds,
-    stop=None,
-    saved=None,
-    report=None,
-    progress=None,
-):
+def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=None, **hear):
     """The automatic step (and batch and friction) checked where the chains go.
     ``start``: the ``(step, friction, batch)`` chosen at w*; ``chosen_by(h_max, σ²)``
     chooses them again from figures measured elsewhere (``underdamped.choose``). Up to
@@ -214,51 +202,28 @@ def pilot(
     their ends (``bounds_at``) and choose again, stopping once nothing moves by more
     than a fifth. A round that diverges restarts from w* at a tenth of the step.
     ``stop()``, if given, is asked after each chunk (a time budget): a round it ends is
-    the last. ``saved`` (a ``store/snapshots.py`` part), if given, keeps the finished
-    rounds and the running round's chains, so a stopped run's next attempt goes on from
-    there with the same numbers (a round on a deep network is many minutes).
-    ``report(text)`` is told each round before it runs, ``progress(done, total)`` of
-    the steps it has run.
+    the last. ``hear``: ``saved``, ``report`` and ``progress`` (``_Listeners``).
 
     Returns ``(settings, rounds record, ends)``: the (step, friction, batch), each
     round's figures (its FGEs per chain included), and where the last round's chains
     ended (None if it diverged)."""
     fingerprint = {"start": list(start), "spans": spans, "rounds": rounds}
-    fingerprint.update(chains=num_chains, seed=seed)
-    loaded = saved.load(fingerprint) if saved is not None else None
+    hear = _Listeners(fingerprint | {"chains": num_chains, "seed": seed}, rounds, **hear)
+    loaded = hear.load()
     where = loaded["where"] if loaded else {"round": 0, "steps_done": 0}
     settings = tuple(where.get("settings", start))
     record, ends = list(where.get("rounds", [])), (loaded or {}).get("arrays", {}).get("ends")
     if where.get("done"):
         return settings, record, ends
-    keep = _Keeper(saved, fingerprint)
     for r in range(where["round"], rounds):
         resume = None
         if loaded and r == where["round"] and where["steps_done"] > 0:
             resume = (where["steps_done"], loaded["arrays"])
         steps = _round_steps(posterior, settings, spans)
-        now = {"round": r, "steps_total": steps, **_kept(settings, record)}
-        if report is not None:
-            step, friction, batch = settings
-            report(
-                f"step size: pilot round {r + 1} of at most {rounds}, ε = {step:.3g}, "
-                f"ξ = {friction:.3g}, batch {batch:,}, {steps:,} steps"
-            )
-
-        def reached(t, states, now=now, steps=steps):
-            keep.running(now, t, states)
-            if progress is not None:
-                progress(t, steps)
-
+        reached = hear.round(r, steps, settings, record)
+        who = (num_chains, seed, r, steps)
         found, ran, chosen = _round(
-            posterior,
-            settings,
-            chosen_by,
-            (num_chains, seed, r, steps),
-            ends,
-            stop,
-            resume,
-            reached,
+            posterior, settings, chosen_by, who, ends, stop, resume, reached
         )
         record.append(found)
         ends = found.pop("ends")
@@ -270,9 +235,51 @@ def pilot(
         if settled:
             break
         if r + 1 < rounds:  # a round is costly: keep it
-            keep.ended({"round": r + 1, **_kept(settings, record)}, ends)
-    keep.ended({"done": True, **_kept(settings, record)}, ends)
+            hear.ended({"round": r + 1, **_kept(settings, record)}, ends)
+    hear.ended({"done": True, **_kept(settings, record)}, ends)
     return settings, record, ends
+
+
+class _Listeners:
+    """Who hears of a pilot's progress, each optional: ``saved`` (a
+    ``store/snapshots.py`` part) keeps the finished rounds and the running round's
+    chains, so a stopped run's next attempt goes on from there with the same numbers (a
+    round on a deep network is many minutes); ``report(text)`` is told each round before
+    it runs; ``progress(done, total)`` of the steps it has run."""
+
+    def __init__(self, fingerprint: dict, rounds: int, saved=None, report=None, progress=None):
+        self.fingerprint, self.rounds = fingerprint, rounds
+        self.saved, self.report, self.progress = saved, report, progress
+
+    def load(self) -> dict | None:
+        return self.saved.load(self.fingerprint) if self.saved is not None else None
+
+    def round(self, r: int, steps: int, settings, record: list):
+        """Round ``r`` starts: say so; what hears of each point it reaches ``(t, states)``."""
+        now = {"round": r, "steps_total": steps, **_kept(settings, record)}
+        if self.report is not None:
+            step, friction, batch = settings
+            self.report(
+                f"step size: pilot round {r + 1} of at most {self.rounds}, ε = {step:.3g}, "
+                f"ξ = {friction:.3g}, batch {batch:,}, {steps:,} steps"
+            )
+
+        def reached(t: int, states) -> None:
+            if self.saved is not None:
+                from lambda_hat.numerics.samplers.driver import state_arrays
+
+                where = {"phase": "pilot", **now, "steps_done": t}
+                self.saved.reached(self.fingerprint, lambda: (state_arrays(states), where))
+            if self.progress is not None:
+                self.progress(t, steps)
+
+        return reached
+
+    def ended(self, where: dict, ends) -> None:
+        """A round's end, or the pilot's, kept with the chains the next goes on from."""
+        if self.saved is not None:
+            where = {"phase": "pilot", "steps_done": 0, **where}
+            self.saved.save(self.fingerprint, {} if ends is None else {"ends": ends}, where)
 
 
 def _kept(settings, record) -> dict:
@@ -323,27 +330,6 @@ def _round(posterior, settings, chosen_by, who, ends, stop, resume, reached):
         lost = ("step_sqrt_h_max", "heating", "distance_from_w_star")
         record.update(dict.fromkeys(lost), diverged=True)
     return record, ran, chosen
-
-
-class _Keeper:
-    """Where a pilot keeps its progress (nothing when ``saved`` is None): each finished
-    round's figures with the chains the next goes on from, and the running round's
-    chains at each point it reaches (saved when due, and on a stop)."""
-
-    def __init__(self, saved, fingerprint: dict):
-        self.saved, self.fingerprint = saved, fingerprint
-
-    def running(self, now: dict, t: int, states) -> None:
-        if self.saved is not None:
-            from lambda_hat.numerics.samplers.driver import state_arrays
-
-            where = {"phase": "pilot", **now, "steps_done": t}
-            self.saved.reached(self.fingerprint, lambda: (state_arrays(states), where))
-
-    def ended(self, where: dict, ends) -> None:
-        if self.saved is not None:
-            where = {"phase": "pilot", "steps_done": 0, **where}
-            self.saved.save(self.fingerprint, {} if ends is None else {"ends": ends}, where)
 
 
 def _run(key, posterior, settings, num_chains, steps, positions, stop, resume=None, reached=None):
