@@ -56,6 +56,11 @@ def add_arguments(p) -> None:
         action="store_true",
         help="a task stopped by the time limit requeues itself if it made progress",
     )
+    _submission_arguments(p)
+
+
+def _submission_arguments(p) -> None:
+    """What is submitted, what is checked first, and whether to submit and wait."""
     p.add_argument("--retry-failed", action="store_true", help="also rerun recorded failures")
     p.add_argument(
         "--measure",
