@@ -314,7 +314,7 @@ def typical_step(
     where = loaded["where"] if loaded else {"round": 0, "steps_done": 0, "step_size": step}
     if where.get("done"):
         return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
-    pilot = _Rounds(posterior, params, curvature, num_chains, seed, saved, fingerprint)
+    pilot = _Rounds(posterior, params, curvature, (num_chains, seed), saved, fingerprint)
     rounds = list(where.get("rounds", []))
     step, settled, ends, pace = where["step_size"], False, None, None
     if loaded and continued:  # the last round's chains go on (none after a divergence)
@@ -326,11 +326,7 @@ def typical_step(
         go_on = where.get("goes_on", False) if resuming else continued and ends is not None
         resume = (where["steps_done"], loaded["arrays"]) if resuming else None
         steps = pilot.steps(step, go_on)
-        if report is not None:
-            report(
-                f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
-                f"ε = {step:.3g}, {steps:,} steps"
-            )
+        pilot.say(report, r, step, steps)
         ran, measured, ends, lower, pace = pilot.round(
             r, step, steps, go_on, resume, rounds, ends, progress, stop
         )
@@ -355,10 +351,19 @@ class _Rounds:
     """What every round of one step pilot shares: its posterior, settings, chains and
     seed, and where its progress is kept (``saved``, under ``fingerprint``)."""
 
-    def __init__(self, posterior, params, curvature, num_chains, seed, saved, fingerprint):
+    def __init__(self, posterior, params, curvature, who: tuple, saved, fingerprint):
         self.posterior, self.params, self.curvature = posterior, params, curvature
-        self.num_chains, self.seed = num_chains, seed
+        self.num_chains, self.seed = who  # (chains, seed)
         self.saved, self.fingerprint = saved, fingerprint
+
+    @staticmethod
+    def say(report, r: int, step: float, steps: int) -> None:
+        """Tell ``report`` (if any) that round ``r`` starts."""
+        if report is not None:
+            report(
+                f"step size: pilot round {r + 1} of at most {TYPICAL_ROUNDS}, "
+                f"ε = {step:.3g}, {steps:,} steps"
+            )
 
     def steps(self, step: float, go_on: bool) -> int:
         """A round's steps at ``step``: CONTINUED_TIME/γ from the last round's chains,
