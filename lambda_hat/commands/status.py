@@ -97,6 +97,7 @@ def _row(kind, target_id, run, status, failure, final, what) -> dict:
 def store_rows(root: str) -> list[dict]:
     """Every target and run the store holds, and every recorded failure."""
     from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.layout import Layout
     from lambda_hat.store.records import TargetMeta
     from lambda_hat.store.run_names import parse_run_folder
 
@@ -126,14 +127,17 @@ def store_rows(root: str) -> list[dict]:
                     "state": DONE,
                 }
             )
+    layout = Layout(root)
     for f in catalog.failures():
+        target_id = f.target_id or Path(f.path).stem
+        final = layout.run_dir(target_id, f.run) if f.run else layout.target_dir(target_id)
         rows.append(
             {
                 "kind": "run" if f.run else "target",
-                "target_id": f.target_id or Path(f.path).stem,
+                "target_id": target_id,
                 "run": f.run,
                 "what": f.spec.get("sampler", ""),
-                "state": FAILED,
+                "state": RUNNING if _running(final) else FAILED,  # a retry in progress
                 "error_type": f.error_type,
                 "message": f.message,
                 "retryable": bool(f.retryable),
@@ -141,6 +145,28 @@ def store_rows(root: str) -> list[dict]:
             }
         )
     return rows
+
+
+def _cells(r: dict) -> tuple[str, ...]:
+    """A row's table cells; its details: the recorded failure (an earlier attempt's,
+    while a retry runs) and the saved progress (the running attempt's, or where the
+    next one resumes)."""
+    running, details = r["state"] == RUNNING, ""
+    if r.get("message"):
+        details = f"{r.get('error_type') or ''}: {r['message']}".lstrip(": ")
+        if running:
+            details = f"an earlier attempt failed: {details}"
+        elif r.get("retryable"):
+            details += " (retried by the next run)"
+    if r.get("saved"):
+        from lambda_hat.store.snapshots import describe
+
+        details = f"{details}; " if details else ""
+        after = "" if running else ": the next attempt resumes"
+        details += f"progress saved at {describe(r['saved'])}{after}"
+    style = STYLE.get(r["state"], "")
+    state = f"[{style}]{r['state']}[/]"
+    return (r["kind"], r["target_id"], r["run"] or "", r["what"] or "", state, details)
 
 
 def slurm_submissions(root: str | Path) -> list[dict]:
@@ -180,25 +206,7 @@ def run(args) -> int:
     for col in ("kind", "target", "run", "what", "state", "details"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        details = ""
-        if r.get("message"):
-            details = f"{r.get('error_type') or ''}: {r['message']}".lstrip(": ")
-            if r.get("retryable"):
-                details += " (retried by the next run)"
-        if r.get("saved"):
-            from lambda_hat.store.snapshots import describe
-
-            details = f"{details}; " if details else ""
-            details += f"progress saved at {describe(r['saved'])}: the next attempt resumes"
-        style = STYLE.get(r["state"], "")
-        table.add_row(
-            r["kind"],
-            r["target_id"],
-            r["run"] or "",
-            r["what"] or "",
-            f"[{style}]{r['state']}[/]",
-            details,
-        )
+        table.add_row(*_cells(r))
     console.print(table)
     console.print(_counts(rows))
     from lambda_hat.slurm.queue import describe

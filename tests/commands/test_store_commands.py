@@ -52,19 +52,8 @@ def test_status_per_target_and_run(store, capsys):
     # A missing run whose lock a live process holds is shown as running.
     layout = Layout(root)
     shutil.rmtree(layout.run_dir(good.target_id, good.dirname))
-    lock = lock_path(layout.run_dir(good.target_id, good.dirname))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"from filelock import FileLock; l = FileLock({str(lock)!r}); "
-            "l.acquire(); print('held', flush=True); import time; time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _hold(lock_path(layout.run_dir(good.target_id, good.dirname)))
     try:
-        assert holder.stdout.readline().strip() == "held"
         _, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
         assert json.loads(out)["rows"][1]["state"] == "running"
     finally:
@@ -78,6 +67,42 @@ def test_status_per_target_and_run(store, capsys):
     rows = json.loads(out)["rows"]
     assert [r["state"] for r in rows].count("failed") == 1
     assert {r["run"] for r in rows if r["state"] == "done"} == {None, second.dirname}
+
+
+def _hold(lock):
+    """A live process holding ``lock`` (kill it when done)."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from filelock import FileLock; l = FileLock({str(lock)!r}); "
+            "l.acquire(); print('held', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_status_shows_a_failed_run_being_retried_as_running(store, capsys):
+    """With or without the experiments file: its recorded failure is an earlier
+    attempt's."""
+    exp, root, plan = store
+    bad = plan.runs[-1]
+    holder = _hold(lock_path(Layout(root).run_dir(bad.target_id, bad.dirname)))
+    try:
+        for argv in (["status", "--root", str(root)], ["status", str(exp), "--root", str(root)]):
+            _, out = _out(capsys, [*argv, "--format", "json"])
+            (row,) = [r for r in json.loads(out)["rows"] if r["run"] == bad.dirname]
+            assert row["state"] == "running" and "diverged" in row["message"]
+            _, out = _out(capsys, argv)
+            assert "an earlier attempt failed: SamplerDivergedError: " in out
+            assert "3 runs (2 done, 1 running)" in out
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
 
 
 def test_status_says_where_a_stopped_run_resumes(store, capsys):
