@@ -72,6 +72,11 @@ def relaxation_time(friction: float, localization: float) -> float:
     return 1.0 / rate
 
 
+def span_steps(spans: float, step: float, friction: float, localization: float) -> int:
+    """Steps that cover ``spans`` of the slowest relaxation time (a pilot round's)."""
+    return max(1, round(spans * relaxation_time(friction, localization) / step))
+
+
 def auto_step(h_max: float, noise: float, friction: float) -> float:
     """The step of the module docstring's two bounds (``noise``: σ², 0 for a full batch)."""
     if not (math.isfinite(h_max) and h_max > 0):

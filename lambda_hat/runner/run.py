@@ -79,13 +79,13 @@ def run_sampler(
     except BaseException as exc:
         if recordable(exc) and layout.target_dir(spec.target_id).is_dir():
             kept = {"sampling_kept": True} if snapshots.kept else {}
-            if snapshots.kept and stage is not None:
-                stage("failed after sampling: the draws are kept, and a retry only writes")
             failures.record(
                 fail_path, exc, to_dict(spec), target_id=spec.target_id, run=name, **kept
             )
             if not snapshots.kept:
                 snapshots.clear()  # its next attempt (--retry-failed) starts afresh
+            elif stage is not None:
+                stage("failed after sampling: the draws are kept, and a retry only writes")
         raise
     snapshots.clear()
     if built:

@@ -103,14 +103,12 @@ def work(spec, n_data: int) -> Work:
 def prepare(ctx: Context) -> Prepared:
     """Step, friction, batch, thinning and start (``numerics/underdamped.py``); the
     record (analysis.json ``sghmc_step``) says how each was chosen."""
-    from lambda_hat.numerics import step_size as curvature
     from lambda_hat.numerics import underdamped as rule
 
     spec, posterior = ctx.spec, ctx.posterior
     params, n = spec.params, posterior.n
     ctx.stage("step size: curvature and minibatch noise at w*")
-    h_max = curvature.examine(posterior, _plain(), spec.seed, curvature.BOUND_ROWS)
-    noise = rule.gradient_noise(posterior, rule.noise_rows(n), seed=spec.seed)
+    h_max, noise = _at_w_star(posterior, spec.seed)
     friction = None if params.friction == "auto" else params.friction
     batch = None if params.batch_size == "auto" else min(params.batch_size, n)
     γ = posterior.localization
@@ -145,14 +143,20 @@ def prepare(ctx: Context) -> Prepared:
     return Prepared(spec, record, starts, record["fges"], _warnings(spec, record), cut or None)
 
 
-def measure(posterior, spec) -> dict:
-    """The curvature and the minibatch noise at w*, which ``prepare`` starts from."""
+def _at_w_star(posterior, seed: int) -> tuple[dict, dict]:
+    """The curvature at w* (``step_size.examine``, BOUND_ROWS rows) and the minibatch
+    noise there (``underdamped.gradient_noise``): what the automatic settings start from."""
     from lambda_hat.numerics import step_size as curvature
     from lambda_hat.numerics import underdamped as rule
 
-    h_max = curvature.examine(posterior, _plain(), spec.seed, curvature.BOUND_ROWS)["h_max"]
-    noise = rule.gradient_noise(posterior, rule.noise_rows(posterior.n), seed=spec.seed)
-    return {"h_max": float(h_max), "noise": float(noise["noise"])}
+    h_max = curvature.examine(posterior, _plain(), seed, curvature.BOUND_ROWS)
+    return h_max, rule.gradient_noise(posterior, rule.noise_rows(posterior.n), seed=seed)
+
+
+def measure(posterior, spec) -> dict:
+    """``prepare``'s figures at w*, before the run (``--measure``)."""
+    h_max, noise = _at_w_star(posterior, spec.seed)
+    return {"h_max": float(h_max["h_max"]), "noise": float(noise["noise"])}
 
 
 def measured_work(spec, n_data: int, figures: dict) -> Work:
@@ -161,9 +165,9 @@ def measured_work(spec, n_data: int, figures: dict) -> Work:
     Where the chains go the pilot usually lowers the step (36x on the truth suite's
     depth-5 DLN) and sampling takes more steps: these counts are the least the run
     takes."""
-    params = spec.params
-    if work(spec, n_data).steps is not None:
-        return work(spec, n_data)
+    params, written = spec.params, work(spec, n_data)
+    if written.steps is not None:
+        return written
     from lambda_hat.numerics import underdamped as rule
 
     friction = None if params.friction == "auto" else params.friction
@@ -174,7 +178,7 @@ def measured_work(spec, n_data: int, figures: dict) -> Work:
     )
     pilot = 0
     if params.step_size == "auto":
-        pilot = max(1, round(PILOT_TIME * rule.relaxation_time(friction, γ) / step))
+        pilot = rule.span_steps(PILOT_TIME, step, friction, γ)
     else:
         step = params.step_size
     thin = rule.auto_thin(step, friction, γ)["thin"] if spec.thin == "auto" else None

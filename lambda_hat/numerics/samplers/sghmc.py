@@ -46,6 +46,7 @@ from lambda_hat.numerics.samplers.sgld import (
     multipliers,
     run_steps,
 )
+from lambda_hat.numerics.underdamped import span_steps
 
 
 class SGHMCState(NamedTuple):
@@ -219,7 +220,7 @@ def pilot(posterior, start, chosen_by, num_chains, seed, spans, rounds, stop=Non
         resume = None
         if loaded and r == where["round"] and where["steps_done"] > 0:
             resume = (where["steps_done"], loaded["arrays"])
-        steps = _round_steps(posterior, settings, spans)
+        steps = span_steps(spans, settings[0], settings[1], posterior.localization)
         reached = hear.round(r, steps, settings, record)
         who = (num_chains, seed, r, steps)
         found, ran, chosen = _round(
@@ -286,14 +287,6 @@ def _kept(settings, record) -> dict:
     """What a saved point keeps of the pilot so far (``snapshots.PilotPoint``'s names):
     the settings the next round runs at and the finished rounds' records."""
     return {"step_size": settings[0], "settings": list(settings), "rounds": list(record)}
-
-
-def _round_steps(posterior, settings, spans) -> int:
-    """A round's steps: ``spans`` of the slowest relaxation time at ``settings``."""
-    from lambda_hat.numerics import underdamped as rule
-
-    step, friction, _ = settings
-    return max(1, round(spans * rule.relaxation_time(friction, posterior.localization) / step))
 
 
 def _round(posterior, settings, chosen_by, who, ends, stop, resume, reached):
