@@ -191,12 +191,42 @@ def examine(posterior, params, seed: int = 0, rows: int | None = None) -> dict:
     return {**out, "iterations": ITERATIONS, "fges": fges}
 
 
+def written_curvature(posterior, params, seed: int = 0) -> dict:
+    """The curvature a written step's bias bound is checked against: h_max at w* by
+    Lanczos (numerics/lanczos.py) on BOUND_ROWS of the rows (drawn as ``subsample``
+    draws them), for a small part of a run's cost; with a preconditioner, ``examine``'s
+    (its metric comes from a pilot on all rows)."""
+    from lambda_hat.numerics import lanczos
+
+    if params.precond != "none":
+        return examine(posterior, params, seed)
+    idx = row_sample(posterior.n, BOUND_ROWS, seed) if posterior.n > BOUND_ROWS else None
+    h_max = lanczos.top_curvature(posterior, idx, seed=seed)
+    used = posterior.n if idx is None else BOUND_ROWS
+    k = lanczos.steps(posterior.w_star.shape[0])
+    gamma = float(posterior.localization)
+    out = {
+        "hessian_top_eigenvalue": (h_max - gamma) / posterior.n_beta if posterior.n_beta else 0.0,
+        "h_max": h_max,
+        "time_per_step": 1.0,
+        "method": "lanczos",
+        "iterations": k,
+        "fges": 2.0 * k * used / posterior.n,
+    }
+    return out if idx is None else {**out, "rows": used}
+
+
+def row_sample(n: int, rows: int, seed: int = 0) -> np.ndarray:
+    """``rows`` of ``n`` row indices, drawn without replacement with ``seed``, sorted."""
+    return np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
+
+
 def subsample(posterior, rows: int, seed: int = 0):
     """``posterior`` on ``rows`` of its data rows (drawn without replacement), with the
     same nβ and γ: its curvature estimates the full data's at a fraction of the work."""
     from lambda_hat.numerics.posterior import rows as cut
 
-    idx = np.sort(np.random.default_rng(seed).choice(posterior.n, rows, replace=False))
+    idx = row_sample(posterior.n, rows, seed)
     return posterior._replace(data=cut(posterior.data, jnp.asarray(idx)), anchor=None)
 
 

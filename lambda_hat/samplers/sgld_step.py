@@ -26,8 +26,10 @@ def resolve(ctx: Context):
 
     spec, posterior, tune_on = ctx.spec, ctx.posterior, ctx.tune_on
     ctx.stage("step size: curvature at w*")
-    written = spec.params.step_size != "auto"  # needs h_max only for its bias bound
-    here = rule.examine(posterior, spec.params, spec.seed, rule.BOUND_ROWS if written else None)
+    if spec.params.step_size == "auto":
+        here = rule.examine(posterior, spec.params, spec.seed)
+    else:  # needs h_max only for its bias bound
+        here = rule.written_curvature(posterior, spec.params, spec.seed)
     record = {"curvature": here, "fges": here["fges"]}
     step, ends, basis = spec.params.step_size, None, here
     if step == "auto":

@@ -14,13 +14,13 @@ from lambda_hat.cli import main
 from lambda_hat.config import load
 from lambda_hat.config.specs import SGLDParams
 from lambda_hat.errors import ConfigError
-from lambda_hat.numerics import step_size
+from lambda_hat.numerics import lanczos, step_size
 from lambda_hat.numerics.loss import make_loss
 from lambda_hat.numerics.posterior import make_posterior
 from lambda_hat.numerics.step_size import (
     BIASED_ABOVE,
+    BOUND_ROWS,
     DRAW_TIME,
-    ITERATIONS,
     PILOT_STEPS,
     THIN_MAX,
     TOLERANCE,
@@ -29,8 +29,10 @@ from lambda_hat.numerics.step_size import (
     bias_bound,
     examine,
     pilot_second_moment,
+    row_sample,
     top_curvature,
     typical_step,
+    written_curvature,
 )
 from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout
@@ -85,6 +87,44 @@ def test_a_written_steps_bias_bound_costs_a_subsample_of_the_rows(x64):
     # a preconditioner's metric still comes from all rows; so does a sample of all rows
     assert "rows" not in examine(posterior, SGLDParams(precond="rmsprop"), rows=1000)
     assert "rows" not in examine(posterior, SGLDParams(), rows=4000)
+
+
+def test_a_written_steps_bound_comes_from_lanczos_on_a_subsample(x64):
+    """A written step's h_max is Lanczos' on BOUND_ROWS rows, as exact as the dense
+    eigenvalue of those rows' Hessian, and it tells the work it took."""
+    posterior, _ = _regression([3.0, 1.0, 0.5, 0.1], n=6000)
+    found = written_curvature(posterior, SGLDParams(step_size=1e-3), seed=2)
+    x = np.asarray(posterior.data[0])[row_sample(6000, BOUND_ROWS, 2)]
+    exact = float(np.linalg.eigvalsh(x.T @ x / BOUND_ROWS)[-1])
+    assert found["hessian_top_eigenvalue"] == pytest.approx(exact, rel=1e-8)
+    assert found["h_max"] == pytest.approx(posterior.n_beta * exact + 2.0, rel=1e-8)
+    assert found["rows"] == BOUND_ROWS and found["method"] == "lanczos"
+    assert found["iterations"] == 4  # the Krylov space of 4 parameters
+    assert found["fges"] == pytest.approx(2 * 4 * BOUND_ROWS / 6000)
+    # few rows: all of them; a preconditioner's metric: examine's, on all rows
+    small, _ = _regression([3.0, 1.0], n=300)
+    assert "rows" not in written_curvature(small, SGLDParams(step_size=1e-3))
+    assert written_curvature(small, SGLDParams(step_size=1e-3, precond="rmsprop"))[
+        "h_max"
+    ] == pytest.approx(examine(small, SGLDParams(precond="rmsprop"))["h_max"], rel=1e-8)
+
+
+def test_lanczos_finds_the_largest_curvature_in_magnitude(x64):
+    """On a DLN (p = 114) Lanczos' 16 steps find the dense Hessian's top eigenvalue; of
+    a concave loss, the most negative one."""
+    import jax
+
+    posterior, _, _ = dln_problem([6, 6, 6, 6, 3], rank=2, n=300, noise=0.0)
+    grad = jax.grad(lambda w: posterior.loss_fn(w, posterior.data))
+    hessian = np.asarray(jax.jacfwd(grad)(posterior.w_star))
+    top = posterior.n_beta * np.linalg.eigvalsh(hessian)[-1] + posterior.localization
+    assert lanczos.top_curvature(posterior) == pytest.approx(top, rel=1e-6)
+    x = np.random.default_rng(1).normal(size=(200, 3)) * [1.0, 2.0, 5.0]
+    concave = make_posterior(
+        lambda w, b: -0.5 * jnp.mean((b[0] @ w) ** 2), (jnp.asarray(x),), jnp.zeros(3), 0.01, 1.0
+    )
+    most_negative = 2.0 * np.linalg.eigvalsh(x.T @ x / 200)[-1] - 1.0  # |nβλ_min + γ|
+    assert lanczos.top_curvature(concave) == pytest.approx(most_negative, rel=1e-8)
 
 
 def test_the_batched_power_iteration_finds_each_positions_curvature(x64):
@@ -193,7 +233,7 @@ def test_a_large_fixed_step_is_flagged_and_auto_is_not(x32, monkeypatch):
     monkeypatch.setattr(step_size, "BOUND_ROWS", 100)
     cheap = run(step_size=2.0 / h_max)
     assert cheap.prepared["curvature"]["rows"] == 100
-    assert cheap.prepared["fges"] == pytest.approx(2 * ITERATIONS * 100 / 400)
+    assert cheap.prepared["fges"] == pytest.approx(2 * lanczos.ITERATIONS * 100 / 400)
     assert cheap.prepared["bias"]["bias_bound"] == pytest.approx(0.5, rel=0.3)
 
 
