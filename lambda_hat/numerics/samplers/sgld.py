@@ -43,8 +43,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.devices import spread
 from lambda_hat.numerics.samplers.chunks import Chunks
-from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
+from lambda_hat.numerics.samplers.common import SampleResult
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 
 INT32_MAX = 2**31 - 1
@@ -169,16 +170,19 @@ def kernel_for(posterior, params, step_size: float):
 
 def initial_states(rng_key, posterior, params, num_chains: int, positions=None) -> SGLDState:
     """``num_chains`` chains at w* (or at the rows of ``positions``), one key each
-    (batched state)."""
+    (batched state), spread over the local devices as ``chain_keys`` spreads keys."""
     w = posterior.w_star
-    rows = jnp.broadcast_to(w, (num_chains, w.shape[0])) if positions is None else positions
-    keys = chain_keys(rng_key, num_chains)
-    return _initial_states(jnp.asarray(rows, w.dtype), keys, params.scheme)
+    rows = w if positions is None else jnp.asarray(positions, w.dtype)
+    return spread(_initial_states(rows, rng_key, num_chains, params.scheme), num_chains)
 
 
-@partial(jax.jit, static_argnums=2)
-def _initial_states(rows, keys, scheme: str) -> SGLDState:
-    """One compiled program (each eager operation would compile on its own, per shape)."""
+@partial(jax.jit, static_argnums=(2, 3))
+def _initial_states(rows, rng_key, num_chains: int, scheme: str) -> SGLDState:
+    """The chains' keys (``chain_keys``' split) and states in one compiled program (each
+    eager operation would compile on its own, per shape); ``rows``: one position, or
+    one per chain."""
+    keys = jax.random.split(rng_key, num_chains)
+    rows = jnp.broadcast_to(rows, (num_chains, rows.shape[-1]))
     return jax.vmap(lambda w, k: init(w, k, scheme))(rows, keys)
 
 
