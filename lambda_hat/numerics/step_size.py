@@ -27,7 +27,8 @@ is zero at every stable ε and what remains is second order. Hence:
 
 h_max = λ_max(P^½ (nβ∇²L_n(w*) + γ) P^½) comes from power iteration on full-data
 Hessian-vector products at w* (ITERATIONS of them, each about two gradients' work; for a
-written step, whose h_max serves only its bias bound, on BOUND_ROWS of the rows). For
+written step, whose h_max serves only its bias bound, ``written_curvature``: Lanczos on
+BOUND_ROWS of the rows). For
 a preconditioner, P is RMSProp's 1/(√v + eps) with v the mean g² over the second half
 of PILOT_CHAINS × PILOT_STEPS plain SGLD steps from w* at the plain rule's step, the
 value the chain's own running average settles to;
@@ -62,8 +63,9 @@ from lambda_hat.numerics.posterior import embed
 TOLERANCE = 0.02
 BIASED_ABOVE = 0.05
 ITERATIONS = 40
-# a written step's bias bound: power iteration on this many rows (at n = 100,000 it
-# costs 3.3 FGEs, not 80; its accuracy is in docs/samplers.md)
+# a written step's bias bound: Lanczos on this many rows (at n = 100,000 it costs 1.3
+# FGEs, not 80; its accuracy is in docs/samplers.md); SGHMC's h_max at w*: power
+# iteration on as many
 BOUND_ROWS = 4096
 PILOT_STEPS = 2000
 PILOT_CHAINS = 4
