@@ -526,6 +526,7 @@ def _pilot_round(
     per step this attempt took (compilation included); ``on_chunk(t, states)`` hears of
     each point reached."""
     from lambda_hat.numerics.samplers import sgld
+    from lambda_hat.numerics.samplers.common import pace
     from lambda_hat.numerics.samplers.driver import states_from
 
     rng = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 + r)
@@ -552,4 +553,4 @@ def _pilot_round(
         positions=positions,
         stop=stop,
     )
-    return states, ran[0], (time.perf_counter() - clock) / max(1, ran[0] - first)
+    return states, ran[0], pace(time.perf_counter() - clock, ran[0] - first)

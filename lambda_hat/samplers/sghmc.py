@@ -211,13 +211,14 @@ def _pilot(ctx: Context, start: tuple, chosen_by, record: dict):
 
 def _take_pace(record: dict, batch: int) -> float | None:
     """Seconds per step at ``batch``, from the pilot's last round (its time scaled by
-    the batch), or None (no pilot ran). The rounds' paces, this machine's clock, leave
-    the record: what is stored is the same on every machine and attempt."""
+    the batch), or None (no pilot ran, or its last round was resumed at its end). The
+    rounds' paces, this machine's clock, leave the record: what is stored is the same on
+    every machine and attempt."""
     rounds = (record.get("auto") or {}).get("pilot")
     if not rounds:
         return None
     paces = [r.pop("seconds_per_step") for r in rounds]
-    return paces[-1] * batch / rounds[-1]["batch_size"]
+    return None if paces[-1] is None else paces[-1] * batch / rounds[-1]["batch_size"]
 
 
 def _warnings(spec, record: dict) -> list[str]:

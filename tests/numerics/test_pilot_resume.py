@@ -124,6 +124,23 @@ def test_a_stopped_pilot_resumes_to_the_same_step(problem, tmp_path, stop_at):
     assert told[-1].startswith("resuming at the end of the step-size pilot (3 rounds, ε = ")
 
 
+def test_a_pilot_resumed_at_its_last_step_measures_no_pace(problem, tmp_path):
+    """Stopped in the save of round 3's last step, the next attempt runs no step: its
+    pace is unknown (None), not its seconds of setting up as if they were one step's."""
+    whole = _pilot(problem)
+    counting = StopClock(10**9)
+    _pilot(problem, Snapshots(tmp_path / "n.npz", {"run_id": "x"}, every_sec=0.0, clock=counting))
+    path = tmp_path / "run_sgld_x.pilot.npz"
+    first = Snapshots(path, {"run_id": "x"}, every_sec=0.0, clock=StopClock(counting.calls))
+    with pytest.raises(KeyboardInterrupt):
+        _pilot(problem, first)
+    where = saved_point(path)["where"]
+    assert where["round"] == 2 and where["steps_done"] == where["steps_total"]
+    again = _pilot(problem, Snapshots(path, {"run_id": "x"}, every_sec=0.0))
+    _same(again, whole)
+    assert again.record["seconds_per_step"] is None and whole.record["seconds_per_step"] > 0
+
+
 def test_a_pilot_of_another_start_is_not_used(problem, tmp_path):
     posterior, curvature, step = problem
     path = tmp_path / "run_sgld_x.pilot.npz"

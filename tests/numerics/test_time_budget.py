@@ -143,6 +143,26 @@ def test_an_automatic_thin_is_shortened_to_fit_the_time_left():
     assert time_budget.thin_within(1000, 0.02, lambda: -3.0)["thin"] == 1  # out of time
 
 
+def test_a_pilot_round_that_ran_no_step_has_no_pace():
+    """Resumed at its last step, a round measured only its setting up: no pace, so a
+    budget leaves the thin as it is (SGHMC's pace is scaled to the sampling batch)."""
+    from lambda_hat.numerics.samplers.common import pace
+    from lambda_hat.samplers.sghmc import _take_pace
+
+    assert pace(2.0, 0) is None and pace(2.0, 4) == 0.5
+
+    def rounds(last):
+        return [
+            {"seconds_per_step": 0.5, "batch_size": 64},
+            {"seconds_per_step": last, "batch_size": 64},
+        ]
+
+    resumed = rounds(None)
+    assert _take_pace({"auto": {"pilot": resumed}}, 128) is None
+    assert all("seconds_per_step" not in r for r in resumed)  # the clock leaves the record
+    assert _take_pace({"auto": {"pilot": rounds(0.01)}}, 128) == pytest.approx(0.02)
+
+
 @pytest.mark.parametrize("name", ["sgld", "sghmc"])
 def test_a_budget_shortens_the_thin_from_the_pilots_pace(name, monkeypatch):
     """With room for one step per draw only, both minibatch samplers sample at thin 1,

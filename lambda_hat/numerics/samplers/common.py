@@ -26,6 +26,13 @@ class SampleResult(NamedTuple):
         return float(np.sum(self.fges_per_chain))
 
 
+def pace(seconds: float, steps: int) -> float | None:
+    """Seconds per step of a pilot round over the steps this attempt ran (compilation
+    included), or None when it ran none: a round resumed at its last step measured only
+    its setting up, which a time budget must not read as the round's pace."""
+    return seconds / steps if steps > 0 else None
+
+
 def chain_keys(rng_key, num_chains: int):
     """One key per chain, spread over the local devices (``numerics/devices.py``), so
     what is vmapped over them (adaptation, tuning, starts) runs where its chains do."""

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.numerics.samplers.common import SampleResult, chain_keys
+from lambda_hat.numerics.samplers.common import SampleResult, chain_keys, pace
 from lambda_hat.numerics.samplers.driver import Schedule, run_chains
 from lambda_hat.numerics.samplers.sgld import (
     INT32_MAX,
@@ -316,7 +316,7 @@ def _round(posterior, settings, chosen_by, who, ends, stop, resume, reached):
         "distance_from_w_star": [float(d) for d in distance],
         "next": list(chosen),
         "fges": ran * batch / posterior.n + found["fges"],
-        "seconds_per_step": seconds / max(ran - first, 1),
+        "seconds_per_step": pace(seconds, ran - first),
         "ends": np.asarray(states.position) if finite else None,
     }
     if not finite:  # the record stays JSON: a lost round's figures are null
