@@ -347,31 +347,10 @@ def typical_step(
     if where.get("done"):
         return TypicalStep(where["step_size"], where["record"], loaded["arrays"].get("ends"))
     pilot = _Rounds(posterior, params, curvature, (num_chains, seed), saved, fingerprint)
-    rounds = list(where.get("rounds", []))
-    step, settled, ends, pace = where["step_size"], False, None, None
-    if loaded and continued:  # the last round's chains go on (none after a divergence)
-        ends = loaded["arrays"].get("ends")
-    for r in range(where["round"], TYPICAL_ROUNDS):
-        if rounds and stop is not None and stop():  # the time budget allows no more rounds
-            break
-        resuming = loaded and r == where["round"] and where["steps_done"] > 0
-        go_on = where.get("goes_on", False) if resuming else continued and ends is not None
-        resume = (where["steps_done"], loaded["arrays"]) if resuming else None
-        steps = pilot.steps(step, go_on)
-        pilot.say(report, r, step, steps)
-        ran, measured, ends, lower, pace = pilot.round(
-            r, step, steps, go_on, resume, rounds, ends, progress, stop
-        )
-        rounds.append(measured)
-        settled = lower > SHRINK_STOP * step
-        if ran < steps:  # the time budget ended the round: it is the last
-            rounds[-1].update(cut_by_time=True, steps_planned=steps)
-            break
-        if settled:
-            break
-        step = lower
-        if r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
-            pilot.save(ends, {"round": r + 1, "steps_done": 0, "steps_total": 0}, step, rounds)
+    ends = loaded["arrays"].get("ends") if loaded and continued else None  # none after a
+    # divergence: the last round's chains go on
+    hear = {"report": report, "progress": progress, "stop": stop}
+    rounds, settled, ends, pace = pilot.run(where, loaded, ends, continued, **hear)
     record = {"rounds": rounds, "settled": settled, "fges": pilot.fges(rounds), "rule": rule}
     record["seconds_per_step"] = pace  # the last round's, here (what a time budget reads)
     chosen = rounds[-1]["next_step"]
@@ -387,6 +366,35 @@ class _Rounds:
         self.posterior, self.params, self.curvature = posterior, params, curvature
         self.num_chains, self.seed = who  # (chains, seed)
         self.saved, self.fingerprint = saved, fingerprint
+
+    def run(self, where: dict, loaded, ends, continued: bool, report, progress, stop):
+        """The rounds from ``where`` (a saved point, or round 0's start) until one
+        settles, the time budget ends one, or TYPICAL_ROUNDS ran: (their records,
+        settled, the last one's chains' ends, its pace)."""
+        rounds = list(where.get("rounds", []))
+        step, settled, pace = where["step_size"], False, None
+        for r in range(where["round"], TYPICAL_ROUNDS):
+            if rounds and stop is not None and stop():  # the budget allows no more rounds
+                break
+            resuming = loaded and r == where["round"] and where["steps_done"] > 0
+            go_on = where.get("goes_on", False) if resuming else continued and ends is not None
+            resume = (where["steps_done"], loaded["arrays"]) if resuming else None
+            steps = self.steps(step, go_on)
+            self.say(report, r, step, steps)
+            ran, measured, ends, lower, pace = self.round(
+                r, step, steps, go_on, resume, rounds, ends, progress, stop
+            )
+            rounds.append(measured)
+            settled = lower > SHRINK_STOP * step
+            if ran < steps:  # the time budget ended the round: it is the last
+                rounds[-1].update(cut_by_time=True, steps_planned=steps)
+                break
+            if settled:
+                break
+            step = lower
+            if r + 1 < TYPICAL_ROUNDS:  # a round is costly: keep it
+                self.save(ends, {"round": r + 1, "steps_done": 0, "steps_total": 0}, step, rounds)
+        return rounds, settled, ends, pace
 
     @staticmethod
     def say(report, r: int, step: float, steps: int) -> None:
