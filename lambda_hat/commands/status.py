@@ -27,17 +27,9 @@ def add_arguments(p) -> None:
 
 
 def _running(final: Path) -> bool:
-    """A live process holds ``final``'s lock. Probes only existing lock files, so that
-    status never creates folders or lock files in the store."""
-    from lambda_hat.store.layout import lock_path
-    from lambda_hat.store.publish import is_locked
+    from lambda_hat.store.publish import held
 
-    if not lock_path(final).exists():
-        return False
-    try:
-        return is_locked(final)
-    except OSError:
-        return False
+    return held(final)
 
 
 def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
@@ -144,6 +136,27 @@ def store_rows(root: str) -> list[dict]:
                 "failure_file": str(f.path),
             }
         )
+    return rows + _computing_rows(catalog, {(r["target_id"], r["run"]) for r in rows})
+
+
+def _computing_rows(catalog, listed: set) -> list[dict]:
+    """Targets and runs a live process is computing and no failure record names yet,
+    with a run's saved progress (``listed``: the (target, run) pairs already shown)."""
+    from lambda_hat.store.run_names import parse_run_folder
+    from lambda_hat.store.snapshots import saved_progress
+
+    found = [(t, None, "") for t in catalog.computing()]
+    for t in catalog.targets():
+        found += [(t.target_id, r, parse_run_folder(r).sampler) for r in t.computing()]
+    rows = []
+    for target_id, run, what in found:
+        if (target_id, run) in listed:
+            continue
+        row = {"kind": "run" if run else "target", "target_id": target_id, "run": run}
+        rows.append({**row, "what": what, "state": RUNNING})
+        point = saved_progress(catalog.layout.run_resume(target_id, run)) if run else None
+        if point:
+            rows[-1]["saved"] = point["where"]
     return rows
 
 

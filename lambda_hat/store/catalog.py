@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_hat.errors import AmbiguousIdError
+from lambda_hat.store.housekeeping import in_progress
 from lambda_hat.store.layout import ANALYSIS, FAILURES, META, Layout
 from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
@@ -52,6 +53,11 @@ class TargetRecord:
                 _read_run(self.target_id, p) for p in sorted(self.path.glob(RUN_GLOB)) if p.is_dir()
             ]
         return self._runs
+
+    def computing(self) -> list[str]:
+        """Run folders a live process is computing now (``housekeeping.in_progress``)."""
+        found = in_progress(self.path)
+        return [p.name for p in found if parse_run_folder(p.name) is not None]
 
     def run_dirnames(self) -> list[str]:
         return sorted(p.name for p in self.path.glob(RUN_GLOB) if p.is_dir())
@@ -130,6 +136,10 @@ class Catalog:
             files += list(self.layout.targets.glob(f"tgt_*/{FAILURES}/*.json"))
         out = [_failure(f) or FailureRecord(message=_load(f)[1] or "", path=f) for f in files]
         return sorted(out, key=lambda r: r.time or 0.0, reverse=True)
+
+    def computing(self) -> list[str]:
+        """Targets a live process is building now (their runs: ``TargetRecord``'s)."""
+        return [p.name for p in in_progress(self.layout.targets) if p.name.startswith("tgt_")]
 
     def failure_for(self, target_id: str, dirname: str | None = None) -> FailureRecord | None:
         path = (

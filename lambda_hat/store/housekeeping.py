@@ -17,7 +17,7 @@ from lambda_hat.store import manifest
 from lambda_hat.store.jsonio import read_json
 from lambda_hat.store.layout import ANALYSIS, META, TMP_PREFIX, Layout, lock_path
 from lambda_hat.store.locks import Timeout, lock_for
-from lambda_hat.store.publish import clean_stale, is_locked
+from lambda_hat.store.publish import clean_stale, held, is_locked
 from lambda_hat.store.records import RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
@@ -31,6 +31,14 @@ def temp_artifact(tmp: Path) -> Path | None:
     if len(parts) != 3 or not parts[1].isdigit():
         return None
     return tmp.parent / parts[0]
+
+
+def in_progress(folder: Path) -> list[Path]:
+    """The artifacts in ``folder`` that a live process is building now: a temp folder
+    of theirs exists and their lock is held (a dead builder's temp folder has no live
+    holder; a published artifact is no longer in progress)."""
+    finals = {temp_artifact(tmp) for tmp in folder.glob(f"{TMP_PREFIX}*") if tmp.is_dir()}
+    return sorted(f for f in finals - {None} if not f.is_dir() and held(f))
 
 
 def temp_folders(root: str | Path, target_ids: list[str] | None = None) -> list[Path]:

@@ -94,6 +94,17 @@ def _publish(final: Path, build: Callable[[Path], None], timeout: float) -> bool
     return True
 
 
+def held(final: Path) -> bool:
+    """A live process holds ``final``'s lock. Probes only an existing lock file, so that
+    a reader never creates lock files in the store."""
+    if not lock_path(final).exists():
+        return False
+    try:
+        return is_locked(final)
+    except OSError:
+        return False
+
+
 def is_locked(final: Path) -> bool:
     """True if some live process holds ``final``'s lock (probe without waiting)."""
     lock = lock_for(lock_path(final))

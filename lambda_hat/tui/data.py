@@ -24,7 +24,7 @@ from lambda_hat.store.layout import FAILURES
 from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
-OK, FAILED, BROKEN = "ok", "failed", "unreadable"
+OK, FAILED, BROKEN, RUNNING = "ok", "failed", "unreadable", "running"
 
 
 def fmt_num(value, digits: int = 4) -> str:
@@ -74,6 +74,7 @@ class TargetRow:
     num_runs: int
     num_failed: int
     created_at: float | None
+    num_running: int = 0  # runs a live process is computing now
     names: dict = field(default_factory=dict)
     error: str | None = None
     step: int | None = None  # the training step, for a checkpoint of a training run
@@ -103,11 +104,11 @@ def describe_model(model_cfg: dict | None) -> str:
 
 def target_row(record: TargetRecord) -> TargetRow:
     meta = record.meta or TargetMeta()
-    runs = record.run_dirnames()
+    runs, running = record.run_dirnames(), record.computing()
     fail_dir = record.path / FAILURES
     failed = set()
-    if fail_dir.is_dir():
-        failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} - set(runs)
+    if fail_dir.is_dir():  # a failed run being retried counts as running
+        failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} - set(runs) - set(running)
     return TargetRow(
         target_id=record.target_id,
         model=describe_model(meta.model_cfg),
@@ -117,6 +118,7 @@ def target_row(record: TargetRecord) -> TargetRow:
         true_llc=meta.true_llc,
         num_runs=len(runs),
         num_failed=len(failed),
+        num_running=len(running),
         created_at=meta.created_at,
         names=meta.names,
         error=record.error,
@@ -210,22 +212,36 @@ def mark_varying(rows: list[RunRow]) -> list[RunRow]:
 
 
 def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
-    """Published runs of a target (sorted by folder) followed by its recorded failures;
-    ``varies`` says what tells runs of one sampler apart."""
+    """Published runs of a target (sorted by folder), the runs a live process is
+    computing, then its recorded failures; ``varies`` says what tells runs of one
+    sampler apart."""
     record = catalog.target(target_id)
-    rows = []
-    for run in record.runs():
-        rows.append(_published_row(run))
-    published = {r.dirname for r in rows}
+    rows = [_published_row(run) for run in record.runs()]
+    running = record.computing()
+    rows += [_running_row(catalog, target_id, name) for name in running]
+    shown = {r.dirname for r in rows}
     fail_dir = record.path / FAILURES
     for path in sorted(fail_dir.glob(f"{RUN_GLOB}.json")) if fail_dir.is_dir() else []:
-        if path.stem in published:
+        if path.stem in shown:
             continue
         failure = catalog.failure_for(target_id, path.stem) or FailureRecord(path=path)
         rows.append(
             RunRow(target_id, path.stem, FAILED, message=failure.text, path=path, failure=failure)
         )
     return mark_varying(rows)
+
+
+def _running_row(catalog: Catalog, target_id: str, dirname: str) -> RunRow:
+    """A run a live process computes: its saved progress, and an earlier attempt's
+    failure when this is a retry (its spec then gives the settings)."""
+    from lambda_hat.store.snapshots import describe, saved_progress
+
+    point = saved_progress(catalog.layout.run_resume(target_id, dirname))
+    failure = catalog.failure_for(target_id, dirname)
+    parts = [f"progress saved at {describe(point['where'])}"] if point else []
+    if failure is not None:
+        parts.append(f"an earlier attempt failed: {failure.text}")
+    return RunRow(target_id, dirname, RUNNING, message="; ".join(parts), failure=failure)
 
 
 def training_curve(catalog: Catalog, meta: TargetMeta | None) -> dict[str, list]:

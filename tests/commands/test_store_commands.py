@@ -20,6 +20,7 @@ from lambda_hat.scheduler.plan import make_plan
 from lambda_hat.store.layout import Layout, lock_path
 from lambda_hat.store.snapshots import Snapshots
 from tests.scheduler.helpers import base_store, write_experiments
+from tests.store.faults import computing, held_elsewhere
 
 
 @pytest.fixture
@@ -52,14 +53,9 @@ def test_status_per_target_and_run(store, capsys):
     # A missing run whose lock a live process holds is shown as running.
     layout = Layout(root)
     shutil.rmtree(layout.run_dir(good.target_id, good.dirname))
-    holder = _hold(lock_path(layout.run_dir(good.target_id, good.dirname)))
-    try:
+    with held_elsewhere(lock_path(layout.run_dir(good.target_id, good.dirname))):
         _, out = _out(capsys, ["status", str(exp), "--root", str(root), "--format", "json"])
         assert json.loads(out)["rows"][1]["state"] == "running"
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
     _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
     assert "missing" in out and "failed" in out and "diverged" in out
 
@@ -69,29 +65,12 @@ def test_status_per_target_and_run(store, capsys):
     assert {r["run"] for r in rows if r["state"] == "done"} == {None, second.dirname}
 
 
-def _hold(lock):
-    """A live process holding ``lock`` (kill it when done)."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"from filelock import FileLock; l = FileLock({str(lock)!r}); "
-            "l.acquire(); print('held', flush=True); import time; time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_status_shows_a_failed_run_being_retried_as_running(store, capsys):
     """With or without the experiments file: its recorded failure is an earlier
     attempt's."""
     exp, root, plan = store
     bad = plan.runs[-1]
-    holder = _hold(lock_path(Layout(root).run_dir(bad.target_id, bad.dirname)))
-    try:
+    with held_elsewhere(lock_path(Layout(root).run_dir(bad.target_id, bad.dirname))):
         for argv in (["status", "--root", str(root)], ["status", str(exp), "--root", str(root)]):
             _, out = _out(capsys, [*argv, "--format", "json"])
             (row,) = [r for r in json.loads(out)["rows"] if r["run"] == bad.dirname]
@@ -99,10 +78,34 @@ def test_status_shows_a_failed_run_being_retried_as_running(store, capsys):
             _, out = _out(capsys, argv)
             assert "an earlier attempt failed: SamplerDivergedError: " in out
             assert "3 runs (2 done, 1 running)" in out
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
+
+
+def test_status_of_the_store_shows_the_runs_being_computed(store, capsys):
+    """Without the experiments file too: a run a live process computes is running, with
+    its saved progress; once that process is gone its leftover folder is not."""
+    _, root, plan = store
+    good = plan.runs[0]
+    layout = Layout(root)
+    where = {"phase": 1, "offset": 15, "draws_done": 25, "draws_total": 60}
+    with computing(layout.run_dir(good.target_id, good.dirname)):
+        saved = Snapshots(layout.run_resume(good.target_id, good.dirname), {})
+        saved.save({}, {"loss": np.zeros((15, 2))}, where)
+        _, out = _out(capsys, ["status", "--root", str(root), "--format", "json"])
+        rows = [r for r in json.loads(out)["rows"] if r["run"] == good.dirname]
+        assert rows == [
+            {
+                "kind": "run",
+                "target_id": good.target_id,
+                "run": good.dirname,
+                "what": "sgld",
+                "state": "running",
+                "saved": where,
+            }
+        ]
+        _, out = _out(capsys, ["status", "--root", str(root)])
+        assert "progress saved at draw 25 of 60" in out and "the next attempt" not in out
+    _, out = _out(capsys, ["status", "--root", str(root), "--format", "json"])
+    assert good.dirname not in {r["run"] for r in json.loads(out)["rows"]}
 
 
 def test_status_says_where_a_stopped_run_resumes(store, capsys):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +140,34 @@ def stored_files(root: Path) -> dict[str, str]:
             path = Path(dirpath, name)
             out[path.relative_to(base).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+@contextlib.contextmanager
+def held_elsewhere(lock: Path):
+    """``lock`` held by another live process (a builder, as far as readers can tell)
+    for the block's duration."""
+    code = (
+        f"import time; from filelock import FileLock; l = FileLock({str(lock)!r}); "
+        "l.acquire(); print('held', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def computing(final: Path):
+    """The artifact ``final`` as a live process builds it, for the block's duration: not
+    published, a temporary build folder of it, its lock held."""
+    from lambda_hat.store.layout import lock_path
+
+    shutil.rmtree(final, ignore_errors=True)
+    (final.parent / f".tmp-{final.name}-4242-00ff").mkdir()
+    return held_elsewhere(lock_path(final))
 
 
 @contextlib.contextmanager

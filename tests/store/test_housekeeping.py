@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 from lambda_hat.store import housekeeping, manifest
 from lambda_hat.store.layout import Layout, lock_path
 from lambda_hat.store.records import RunAnalysis
+from tests.store.faults import held_elsewhere
 
 TID = "tgt_0123456789ab"
 
@@ -59,26 +58,12 @@ def test_stale_temp_removed_live_one_kept(tmp_path):
     (stale / "partial.bin").write_bytes(b"x")
     live.mkdir()
     # Another process holds the live one's lock, as a builder would.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from filelock import FileLock; "
-            f"l = FileLock({str(lock_path(tdir / 'run_sgld_bbbbbbbb'))!r}); l.acquire(); "
-            "print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_elsewhere(lock_path(tdir / "run_sgld_bbbbbbbb")):
         assert housekeeping.stale_temp_folders(root) == [stale]
+        assert housekeeping.in_progress(tdir) == [tdir / "run_sgld_bbbbbbbb"]
         assert housekeeping.clean_stale_temps(root) == [stale]
         assert not stale.exists() and live.exists()
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
+    assert housekeeping.in_progress(tdir) == []  # its builder is gone
     assert housekeeping.clean_stale_temps(root) == [live]
 
 

@@ -17,6 +17,7 @@ from lambda_hat.tui.screens.target import FailureScreen, TargetScreen
 from lambda_hat.tui.screens.targets import TargetsScreen
 from lambda_hat.tui.widgets.line_plot import LinePlot
 from lambda_hat.tui.widgets.record_table import RecordTable
+from tests.store.faults import computing
 
 from .conftest import DLN, MLP, make_app, settle
 
@@ -100,6 +101,27 @@ async def test_open_target_run_and_failure(workdir):
         assert any("diagnostics" in n.message for n in app._notifications)
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, TargetsScreen)
+
+
+async def test_a_run_computed_by_another_process_shows_as_running(workdir):
+    final = workdir / "store" / "targets" / DLN / "run_sgld_0123abcd"
+    with computing(final):
+        app = make_app()
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(RecordTable).table
+            assert str(table.get_row(DLN)[7]) == "2 +1⟳ +1✗"  # the runs column
+            await pilot.press("d", "l", "n", "enter", "enter")
+            await settle(pilot)
+            runs = _shown(app)
+            at = [r.dirname for r in runs].index(final.name)
+            status = app.screen.query_one(RecordTable).table.get_row(final.name)[-1]
+            assert runs[at].status == "running" and str(status) == "⟳ running"
+            await pilot.press(*["down"] * at, "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, TargetScreen)  # nothing to open yet: it says so
+            told = [n.message for n in app._notifications]
+            assert told[-1] == f"{final.name} is being computed by a running process"
 
 
 async def test_compare_and_csv_export(workdir):

@@ -19,6 +19,7 @@ from lambda_hat.tui.data import (
     target_row,
 )
 from lambda_hat.tui.widgets.line_plot import braille_canvas
+from tests.store.faults import computing
 
 from .conftest import DLN, FIXTURE_STORE
 
@@ -45,6 +46,27 @@ def test_rows_of_the_fixture_store():
     table = compare_table(catalog, [target_row(t) for t in catalog.targets()])
     assert table.samplers == ["hmc", "sgld"] and len(table.rows()) == 4
     assert table.to_csv().splitlines()[0].startswith("target_id,model,n,p,sampler,run,llc_mean")
+
+
+def test_runs_being_computed_are_listed_as_running(tmp_path):
+    """A new run a live process computes, and a failed one being retried: running (the
+    retry's failure an earlier attempt's), counted apart from the failed runs; once the
+    process is gone, neither is."""
+    shutil.copytree(FIXTURE_STORE, tmp_path / "s")
+    catalog = Catalog(tmp_path / "s")
+    folder = tmp_path / "s" / "targets" / DLN
+    (failed,) = [r.dirname for r in run_rows(catalog, DLN) if r.status == "failed"]
+    with computing(folder / "run_sgld_0123abcd"), computing(folder / failed):
+        row = target_row(catalog.target(DLN))
+        assert (row.num_runs, row.num_running, row.num_failed) == (2, 2, 0)
+        runs = run_rows(catalog, DLN)
+        assert [r.status for r in runs] == ["ok", "ok", "running", "running"]
+        new, retry = sorted(runs[2:], key=lambda r: r.dirname != "run_sgld_0123abcd")
+        assert new.message == "" and new.failure is None
+        assert retry.message.startswith("an earlier attempt failed: SamplerDivergedError")
+    row = target_row(catalog.target(DLN))
+    assert (row.num_running, row.num_failed) == (0, 1)
+    assert [r.status for r in run_rows(catalog, DLN)] == ["ok", "ok", "failed"]
 
 
 def test_running_llc_ends_at_the_estimate():

@@ -19,6 +19,7 @@ from lambda_hat.store.records import FailureRecord, TargetMeta
 from lambda_hat.tui.data import (
     FAILED,
     OK,
+    RUNNING,
     RunRow,
     describe_model,
     fmt_estimate,
@@ -38,6 +39,8 @@ def _status_cell(row: RunRow) -> Text:
         if warnings:
             return Text(f"⚠ {len(warnings)} warning(s)", style="yellow")
         return Text("ok", style="green")
+    if row.status == RUNNING:
+        return Text(f"⟳ running{': ' if row.message else ''}{row.message}", style="cyan")
     return Text(f"✗ {row.message}", style="red")
 
 
@@ -208,6 +211,9 @@ class TargetScreen(Screen):
             self.app.push_screen(FailureScreen(row.dirname, row.failure or FailureRecord()))
         elif row.status == OK:
             self.app.push_screen(RunScreen(row))
+        elif row.status == RUNNING:
+            said = f": {row.message}" if row.message else ""
+            self.notify(f"{row.dirname} is being computed by a running process{said}")
         else:
             self.notify(f"{row.dirname}: {row.message}", severity="error")
 

@@ -18,6 +18,8 @@ BUILD_FAILED = "✗ build failed"
 
 def _runs_cell(row: TargetRow) -> Text:
     text = Text(str(row.num_runs))
+    if row.num_running:
+        text.append(f" +{row.num_running}⟳", style="cyan")
     if row.num_failed:
         text.append(f" +{row.num_failed}✗", style="red")
     return text
