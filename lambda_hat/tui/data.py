@@ -195,10 +195,12 @@ def _settings(row: RunRow) -> dict:
 
 def mark_varying(rows: list[RunRow]) -> list[RunRow]:
     """Fill ``varies`` with each run's values of the settings that differ between the
-    runs of one sampler: the swept keys of a sweep (``step_size=1e-05 seed=2``)."""
+    runs of one sampler: the swept keys of a sweep (``step_size=1e-05 seed=2``). A run
+    whose settings are not known yet (being computed, its first attempt) takes no part."""
     by_sampler: dict[str, list[tuple[RunRow, dict]]] = {}
     for row in rows:
-        by_sampler.setdefault(row.sampler, []).append((row, _settings(row)))
+        if row.config:
+            by_sampler.setdefault(row.sampler, []).append((row, _settings(row)))
     for group in by_sampler.values():
         keys = {k for _, settings in group for k in settings}
         varying = [

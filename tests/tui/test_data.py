@@ -62,7 +62,8 @@ def test_runs_being_computed_are_listed_as_running(tmp_path):
         runs = run_rows(catalog, DLN)
         assert [r.status for r in runs] == ["ok", "ok", "running", "running"]
         new, retry = sorted(runs[2:], key=lambda r: r.dirname != "run_sgld_0123abcd")
-        assert new.message == "" and new.failure is None
+        assert new.message == "" and new.failure is None and new.varies == ""
+        assert runs[1].varies == "burnin=50 draws=200 step_size=0.0001"  # against the retry
         assert retry.message.startswith("an earlier attempt failed: SamplerDivergedError")
     row = target_row(catalog.target(DLN))
     assert (row.num_running, row.num_failed) == (0, 1)
