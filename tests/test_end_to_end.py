@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lambda_hat.cli import main
+from lambda_hat.numerics import lanczos
 from lambda_hat.scheduler.local import cpu_slots
 from lambda_hat.store import manifest
 from lambda_hat.store.records import RunAnalysis, TargetMeta
@@ -98,9 +99,12 @@ def test_layout_matches_the_seed(store):
         assert RunAnalysis.from_json(analysis).to_json() == analysis
         assert analysis["compute"] == meta["compute"]
         # SGLD: (burnin + draws) steps x chains x batch/n full-gradient equivalents, and
-        # the curvature at w* (40 Hessian-vector products of ~2 gradients each)
-        assert analysis["sgld_step"]["fges"] == 2 * 40
-        assert analysis["total_fges"] == pytest.approx(2 * (10 + 40) * 50 / 200 + 80)
+        # the written step's bound at w* (Lanczos: a Hessian-vector product of ~2
+        # gradients per step, as many steps as parameters, at most ITERATIONS)
+        steps = min(lanczos.ITERATIONS, meta["dims"]["p"])
+        assert analysis["sgld_step"]["curvature"]["iterations"] == steps
+        assert analysis["sgld_step"]["fges"] == 2 * steps
+        assert analysis["total_fges"] == pytest.approx(2 * (10 + 40) * 50 / 200 + 2 * steps)
         entries = manifest.read(folder / "_runs.jsonl")
         assert [e["run_id"] for e in entries] == [run.name.split("_")[-1]]
     catalog = manifest.read(root / "targets" / "_catalog.jsonl")
