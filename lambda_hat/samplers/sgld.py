@@ -14,6 +14,7 @@ from typing import Literal
 
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
+from lambda_hat.samplers import sgld_step
 from lambda_hat.samplers.kind import (
     AUTO_MAX_DRAWS,
     Context,
@@ -23,12 +24,10 @@ from lambda_hat.samplers.kind import (
     Work,
     transitions,
 )
+from lambda_hat.samplers.sgld_step import AUTO_THIN_BURNIN
 
 SCHEMES = ("leimkuhler-matthews", "euler")
 STARTS = ("auto", "pilot", "w_star")
-# with thin = "auto" 100 draws are 1/γ of Langevin time, which relaxes even the
-# directions only γ holds (numerics/step_size.py BURNIN_TIME)
-AUTO_THIN_BURNIN = 100
 
 
 class _Unwritten(int):
@@ -252,8 +251,6 @@ def tunes_on_last_checkpoint(params: SGLDParams) -> bool:
 def prepare(ctx: Context) -> Prepared:
     """The step (``"auto"``: the curvature at w*, then the pilot), the thinning and the
     start; the record (analysis.json ``sgld_step``) says how each was chosen."""
-    from lambda_hat.samplers import sgld_step
-
     spec, record, ends = sgld_step.resolve(ctx)
     starts = {"start": ends} if ends is not None else {}
     cut = sgld_step.pilot_cut(record)

@@ -10,6 +10,10 @@ import numpy as np
 from lambda_hat.samplers.kind import Context
 from lambda_hat.samplers.time_budget import pilot_stop, thin_warnings, thin_within
 
+# with thin = "auto" 100 draws are 1/γ of Langevin time, which relaxes even the
+# directions only γ holds (numerics/step_size.py BURNIN_TIME)
+AUTO_THIN_BURNIN = 100
+
 
 def resolve(ctx: Context):
     """``(spec, record, ends)``: the spec with SGLD's step and thin resolved, the record
@@ -22,7 +26,6 @@ def resolve(ctx: Context):
     ``ctx.saved`` keeps the pilot's progress; ``ctx.progress`` hears of its steps.
     """
     from lambda_hat.numerics import step_size as rule
-    from lambda_hat.samplers.sgld import AUTO_THIN_BURNIN
 
     spec, posterior, tune_on = ctx.spec, ctx.posterior, ctx.tune_on
     ctx.stage("step size: curvature at w*")
