@@ -1,12 +1,12 @@
 """The posterior's stiffest curvature at w* by Lanczos: what a written step's bias
-bound is checked against, in one compiled program.
+bound is checked against, around one small compiled program.
 
 A written step needs h_max = |λ|_max of nβ∇²L_n(w*) + γ only for its bias bound
 (numerics/step_size.py), so the bound must cost a small part of a run. Power iteration
 (``step_size.top_curvatures``, which the automatic steps keep so that stored runs keep
 their numbers) converges slowly where the top eigenvalues are close: on the 9,000-
-parameter DLN its 40 products reach what Lanczos reaches in 10, and Lanczos' 16 are
-converged to six digits. Compilation, not arithmetic, was most of the bound's cost
+parameter DLN its 40 products fall short of what Lanczos reaches in 12, and Lanczos' 16
+are converged to six digits. Compilation, not arithmetic, was most of the bound's cost
 (each eager operation compiles on its own, per shape): here one small program computes
 a Hessian-vector product on the rows (they are gathered in it), and the recurrence, its
 start vector and the tridiagonal's eigenvalues are NumPy's, in float64, on the host (a
