@@ -26,12 +26,6 @@ def add_arguments(p) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def _running(final: Path) -> bool:
-    from lambda_hat.store.publish import held
-
-    return held(final)
-
-
 def plan_rows(experiments: str, root: str | None) -> tuple[Path, list[dict]]:
     """One row per target and run of the file, with its state."""
     from lambda_hat.config import load
@@ -76,7 +70,9 @@ def _with_sweep(what: str, task) -> str:
 
 def _row(kind, target_id, run, status, failure, final, what) -> dict:
     state = {"done": DONE, "todo": MISSING, "failed": FAILED}[status]
-    if state != DONE and final is not None and _running(final):
+    from lambda_hat.store.publish import held
+
+    if state != DONE and final is not None and held(final):
         state = RUNNING
     row = {"kind": kind, "target_id": target_id, "run": run, "what": what, "state": state}
     if failure:
@@ -90,12 +86,14 @@ def store_rows(root: str) -> list[dict]:
     """Every target and run the store holds, and every recorded failure."""
     from lambda_hat.store.catalog import Catalog
     from lambda_hat.store.layout import Layout
+    from lambda_hat.store.publish import held
     from lambda_hat.store.records import TargetMeta
     from lambda_hat.store.run_names import parse_run_folder
 
     catalog = Catalog(root)
+    targets = catalog.targets()
     rows = []
-    for target in catalog.targets():
+    for target in targets:
         meta = target.meta or TargetMeta()
         what = f"{meta.names.get('model')}/{meta.names.get('data')} seed {meta.seed}"
         rows.append(
@@ -129,24 +127,25 @@ def store_rows(root: str) -> list[dict]:
                 "target_id": target_id,
                 "run": f.run,
                 "what": f.spec.get("sampler", ""),
-                "state": RUNNING if _running(final) else FAILED,  # a retry in progress
+                "state": RUNNING if held(final) else FAILED,  # a retry in progress
                 "error_type": f.error_type,
                 "message": f.message,
                 "retryable": bool(f.retryable),
                 "failure_file": str(f.path),
             }
         )
-    return rows + _computing_rows(catalog, {(r["target_id"], r["run"]) for r in rows})
+    return rows + _computing_rows(catalog, targets, {(r["target_id"], r["run"]) for r in rows})
 
 
-def _computing_rows(catalog, listed: set) -> list[dict]:
+def _computing_rows(catalog, targets, listed: set) -> list[dict]:
     """Targets and runs a live process is computing and no failure record names yet,
-    with a run's saved progress (``listed``: the (target, run) pairs already shown)."""
+    with a run's saved progress (``targets``: the store's records; ``listed``: the
+    (target, run) pairs already shown)."""
     from lambda_hat.store.run_names import parse_run_folder
     from lambda_hat.store.snapshots import saved_progress
 
     found = [(t, None, "") for t in catalog.computing()]
-    for t in catalog.targets():
+    for t in targets:
         found += [(t.target_id, r, parse_run_folder(r).sampler) for r in t.computing()]
     rows = []
     for target_id, run, what in found:
