@@ -33,10 +33,11 @@ run that can lose any part without losing the rest. Sections, one after the othe
   wall time and failures of each.
 * ``default_run`` (last, so that it takes what the budget leaves): ``lambda-hat run`` of
   the 9k benchmark with ``[[samplers]] name = "sgld"`` and nothing else (auto step, thin
-  and draws), capped: lambda-hat has no time budget key, so the command is stopped
-  (SIGTERM, then SIGKILL) at the cap, and its ``--events`` stream says how far it got:
-  the step pilot's rounds (ε, steps, seconds), the chosen ε and thin, and the sampling
-  rate; what it did not reach is projected at ``bench_f32``'s rate of lambda-hat's SGLD.
+  and draws), stopped from outside at a cap (SIGTERM, then SIGKILL; not ``max_time``,
+  which would change the run's plan: the point is the pure default's cost); its
+  ``--events`` stream says how far it got: the step pilot's rounds (ε, steps, seconds),
+  the chosen ε and thin, and the sampling rate; what it did not reach is projected at
+  ``bench_f32``'s rate of lambda-hat's SGLD.
 
 Every section runs in its own process group with its own time limit (and the whole
 script within ``--budget`` seconds), writes what it has measured as it goes, and the
