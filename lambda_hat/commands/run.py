@@ -258,7 +258,7 @@ def _report_held_back(held_back, console: Console) -> int:
         "(rerun with --retry-failed once the cause is fixed):"
     )
     for t in held_back:
-        console.print(f"  {t.key}: {t.failure.text if t.failure else '?'}")
+        console.print(f"  {t.key}: {escape(t.failure.text) if t.failure else '?'}")
     return 1
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 HELP = "show which targets and runs are done, missing or failed (without loading JAX)"
@@ -178,7 +179,7 @@ def _cells(r: dict) -> tuple[str, ...]:
         details += f"progress saved at {describe(r['saved'])}{after}"
     style = STYLE.get(r["state"], "")
     state = f"[{style}]{r['state']}[/]"
-    return (r["kind"], r["target_id"], r["run"] or "", r["what"] or "", state, details)
+    return (r["kind"], r["target_id"], r["run"] or "", r["what"] or "", state, escape(details))
 
 
 def slurm_submissions(root: str | Path) -> list[dict]:

@@ -74,6 +74,8 @@ def _block(table: dict) -> str:
 
 
 def _execute(experiment, root: Path, workers: int | None, console) -> None:
+    from rich.markup import escape
+
     from lambda_hat.scheduler.local import LocalExecutor, default_workers, selected
     from lambda_hat.scheduler.plan import make_plan
 
@@ -84,7 +86,7 @@ def _execute(experiment, root: Path, workers: int | None, console) -> None:
     width = default_workers(*selected(plan, retry_failed=False))
     summary = LocalExecutor(root, workers or width).execute(plan)
     for f in summary.failed:
-        console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {f['message']}")
+        console.print(f"[red]failed[/] {f['key']}: {f['error_type']}: {escape(f['message'])}")
     if summary.stopped:
         from lambda_hat.errors import StoreFullError
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Column
 from rich.text import Text
@@ -135,10 +136,10 @@ class RichProgress:
                 self._report(ended)
             case events.Retry(key=key, reason=reason):
                 self._remove(key)
-                self.console.print(f"[yellow]retrying[/] {key}: {reason}")
+                self.console.print(f"[yellow]retrying[/] {key}: {escape(reason)}")
             case events.Skipped(key=key, reason=reason):
                 self.progress.advance(self.overall)
-                self.console.print(f"[yellow]skipped[/] {key}: {reason}")
+                self.console.print(f"[yellow]skipped[/] {key}: {escape(reason)}")
 
     def _stage(self, key: str, stage: str) -> None:
         """A new stage: its brief text; its count starts over (with the total it names)."""
@@ -175,13 +176,14 @@ class RichProgress:
         if key in self.flagged or key in self.bounded:
             return
         self.flagged.add(key)
-        self.console.print(
-            f"[yellow]slow[/] {self.labels[key]}: {self.briefs.get(key, 'this stage')} "
-            f"alone will take about {clock_text(left)} at its pace. To bound the run, give "
-            "its [[samplers]] entry max_time (e.g. '30m': it ends with the best estimate "
-            "that time allows and says what was cut); what a default run costs at your "
-            "size: docs/samplers.md#what-a-run-costs"
+        text = (
+            f"{self.labels[key]}: {self.briefs.get(key, 'this stage')} alone will take about "
+            f"{clock_text(left)} at its pace. To bound the run, give its [[samplers]] entry "
+            "max_time (e.g. '30m': it ends with the best estimate that time allows and says "
+            "what was cut); what a default run costs at your size: "
+            "docs/samplers.md#what-a-run-costs"
         )
+        self.console.print(f"[yellow]slow[/] {escape(text)}")
 
     def _remove(self, key: str) -> None:
         task = self.tasks.pop(key, None)
@@ -192,7 +194,7 @@ class RichProgress:
     def _report(self, event: events.Finished | events.Failed) -> None:
         key = event.key
         if isinstance(event, events.Failed):
-            self.console.print(f"[red]failed[/] {key}: {event.error_type}: {event.message}")
+            self.console.print(f"[red]failed[/] {key}: {event.error_type}: {escape(event.message)}")
         elif not event.built:
             self.console.print(f"[green]found[/] {key}: published meanwhile by another process")
         elif event.built_with:
@@ -205,7 +207,7 @@ class RichProgress:
                 f"  [{event.walltime_sec:.1f}s]"
             )
             for warning in event.warnings or []:
-                self.console.print(f"    [yellow]warning:[/] {warning}")
+                self.console.print(f"    [yellow]warning:[/] {escape(warning)}")
         else:
             self.console.print(f"[green]built[/] {key}  [{event.walltime_sec:.1f}s]")
 

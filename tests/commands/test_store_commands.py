@@ -65,6 +65,19 @@ def test_status_per_target_and_run(store, capsys):
     assert {r["run"] for r in rows if r["state"] == "done"} == {None, second.dirname}
 
 
+def test_status_prints_a_failure_message_as_written(store, capsys):
+    """Brackets in a recorded message (``[[samplers]]``, ``[store]``) are text, not the
+    console's markup."""
+    exp, root, plan = store
+    bad = plan.runs[-1]
+    path = Layout(root).run_failure(bad.target_id, bad.dirname)
+    doc = json.loads(path.read_text())
+    doc["message"] = "give its [[samplers]] entry max_time; [store] root = 'runs'"
+    path.write_text(json.dumps(doc))
+    _, out = _out(capsys, ["status", "--root", str(root)])
+    assert "give its [[samplers]] entry max_time; [store] root" in " ".join(out.split())
+
+
 def test_status_shows_a_failed_run_being_retried_as_running(store, capsys):
     """With or without the experiments file: its recorded failure is an earlier
     attempt's."""
