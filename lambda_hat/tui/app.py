@@ -101,7 +101,8 @@ class LambdaHatApp(App):
     def _launch_ended(self, launch: Launch) -> None:
         failed = launch.counts().get("failed", 0)
         severity = "information" if launch.returncode == 0 and not failed else "warning"
-        self.notify(launch.status_line(), title="launch ended", severity=severity, timeout=8)
+        line = launch.status_line()  # a file's name, a stop's reason: text, not markup
+        self.notify(line, title="launch ended", severity=severity, timeout=8, markup=False)
         self.poll_store()
 
     def _all_screens(self):

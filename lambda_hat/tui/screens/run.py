@@ -270,4 +270,4 @@ class RunScreen(Screen):
             return
         path = str(self.folder.resolve())
         self.app.copy_to_clipboard(path)
-        self.notify(path, title="PNG folder (copied to clipboard)", timeout=10)
+        self.notify(path, title="PNG folder (copied to clipboard)", timeout=10, markup=False)

@@ -213,9 +213,9 @@ class TargetScreen(Screen):
             self.app.push_screen(RunScreen(row))
         elif row.status == RUNNING:
             said = f": {row.message}" if row.message else ""
-            self.notify(f"{row.dirname} is being computed by a running process{said}")
+            self.notify(f"{row.dirname} is being computed by a running process{said}", markup=False)
         else:
-            self.notify(f"{row.dirname}: {row.message}", severity="error")
+            self.notify(f"{row.dirname}: {row.message}", severity="error", markup=False)
 
 
 class FailureScreen(ModalScreen):
