@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def print_plan(plan, console: Console, calibration=None) -> None:
+def print_plan(plan, console: Console, calibration=None, measured: bool = False) -> None:
     from rich.table import Table
 
     from lambda_hat.config.sweeps import label
@@ -63,7 +63,7 @@ def print_plan(plan, console: Console, calibration=None) -> None:
         f"{c['runs']['todo']} to do, {c['runs']['failed']} failed"
     )
     if calibration is not None:
-        console.print(plan_time(plan, calibration))
+        console.print(plan_time(plan, calibration, measured))
         base = (
             f"calibrated on {calibration.runs} run(s) of this store"
             if calibration.runs
@@ -103,9 +103,10 @@ def measure(plan, console: Console) -> None:
         )
 
 
-def plan_time(plan, calibration) -> str:
+def plan_time(plan, calibration, measured: bool = False) -> str:
     """The estimated time of the runs to do, all together (they share the machine's
-    cores however many workers run them), and how many have no estimate yet."""
+    cores however many workers run them), and how many have no estimate yet (with how
+    to get one, unless ``--measure`` was asked already)."""
     from lambda_hat.scheduler import cost
 
     spans = [r.seconds(calibration) for r in plan.runs if r.status != "done"]
@@ -117,6 +118,8 @@ def plan_time(plan, calibration) -> str:
     unknown = len(spans) - len(known)
     if unknown:
         text += f"{' + ' if known else ''}{unknown} whose work is set when they run"
+        if not measured:
+            text += " (--measure estimates an automatic step's once its target is built)"
     return text if spans else "runs to do: none"
 
 
@@ -170,7 +173,8 @@ def run(args) -> int:
     for text in cost_notes(experiment) + slow_notes(plan, calibration):
         console.print(f"[yellow]note[/] {escape(text)}")
     if args.dry_run:
-        print_plan(plan, Console(width=None if sys.stdout.isatty() else 200), calibration)
+        wide = Console(width=None if sys.stdout.isatty() else 200)
+        print_plan(plan, wide, calibration, measured=args.measure)
         return 0
     writable_store(plan.root)
     # A SIGTERM (e.g. from the TUI's cancel button) stops like Ctrl-C does.

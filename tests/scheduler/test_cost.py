@@ -169,6 +169,7 @@ def test_the_plans_total_counts_the_runs_it_cannot_time(write_toml, tmp_path, ca
     two = ONE_SAMPLER + '[[samplers]]\nname = "sgld"\n'  # an automatic step: its pilot decides
     out, _ = _dry_run(write_toml, tmp_path, capsys, two)
     assert "runs to do: about " in out and " + 1 whose work is set when they run" in out
+    assert "(--measure estimates an automatic step's once its target is built)" in out
 
 
 def test_only_the_newest_runs_calibrate(tmp_path, monkeypatch):
