@@ -135,7 +135,30 @@ def store_rows(root: str) -> list[dict]:
                 "failure_file": str(f.path),
             }
         )
-    return rows + _computing_rows(catalog, targets, {(r["target_id"], r["run"]) for r in rows})
+    rows += _computing_rows(catalog, targets, {(r["target_id"], r["run"]) for r in rows})
+    return rows + _stopped_rows(catalog, targets, rows)
+
+
+def _stopped_rows(catalog, targets, rows: list[dict]) -> list[dict]:
+    """Runs stopped with their progress saved that no row shows yet, and that progress
+    on the failed rows that have it (the next attempt resumes from it)."""
+    from lambda_hat.store.run_names import parse_run_folder
+    from lambda_hat.store.snapshots import saved_progress
+
+    listed = {(r["target_id"], r["run"]): r for r in rows if r["run"]}
+    new = []
+    for t in targets:
+        for run in t.stopped():
+            row = listed.get((t.target_id, run))
+            if row is None:
+                what = parse_run_folder(run).sampler
+                row = {"kind": "run", "target_id": t.target_id, "run": run, "what": what}
+                new.append({**row, "state": MISSING})
+                row = new[-1]
+            point = saved_progress(catalog.layout.run_resume(t.target_id, run))
+            if point and "saved" not in row:
+                row["saved"] = point["where"]
+    return new
 
 
 def _computing_rows(catalog, targets, listed: set) -> list[dict]:

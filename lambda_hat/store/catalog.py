@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lambda_hat.errors import AmbiguousIdError
 from lambda_hat.store.housekeeping import in_progress
-from lambda_hat.store.layout import ANALYSIS, FAILURES, META, Layout
+from lambda_hat.store.layout import ANALYSIS, FAILURES, META, RESUME, Layout
 from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
@@ -61,6 +61,13 @@ class TargetRecord:
 
     def run_dirnames(self) -> list[str]:
         return sorted(p.name for p in self.path.glob(RUN_GLOB) if p.is_dir())
+
+    def stopped(self) -> list[str]:
+        """Runs stopped with their progress saved (``_resume/``), neither published nor
+        being computed: the next attempt resumes them (``store/snapshots.py``)."""
+        saved = {p.name.split(".")[0] for p in (self.path / RESUME).glob(f"{RUN_GLOB}.npz")}
+        taken = set(self.run_dirnames()) | set(self.computing())
+        return sorted(n for n in saved - taken if parse_run_folder(n) is not None)
 
 
 def _load(path: Path) -> tuple[dict | None, str | None]:

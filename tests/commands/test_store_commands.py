@@ -144,6 +144,41 @@ def test_status_says_where_a_stopped_run_resumes(store, capsys):
     assert "progress saved at step-size pilot round 2, step 1,200 of 9,000: the next" in out
 
 
+def test_status_of_the_store_shows_the_stopped_runs(store, capsys):
+    """Without the experiments file: a stopped run with saved progress is listed, and a
+    failed run's row says where its next attempt resumes; a published run's leftover
+    progress file is not a stopped run."""
+    _, root, plan = store
+    good, second, bad = plan.runs
+    layout = Layout(root)
+    shutil.rmtree(layout.run_dir(good.target_id, good.dirname))
+    where = {"phase": 1, "offset": 15, "draws_done": 25, "draws_total": 60}
+    for run in (good, second, bad):
+        saved = Snapshots(layout.run_resume(run.target_id, run.dirname), {})
+        saved.save({}, {"loss": np.zeros((15, 2))}, where)
+    _, out = _out(capsys, ["status", "--root", str(root), "--format", "json"])
+    rows = {r["run"]: r for r in json.loads(out)["rows"] if r["run"]}
+    assert rows[good.dirname] == {
+        "kind": "run",
+        "target_id": good.target_id,
+        "run": good.dirname,
+        "what": "sgld",
+        "state": "missing",
+        "saved": where,
+    }
+    assert rows[bad.dirname]["state"] == "failed" and rows[bad.dirname]["saved"] == where
+    assert rows[second.dirname] == {
+        "kind": "run",
+        "target_id": second.target_id,
+        "run": second.dirname,
+        "what": second.spec.sampler,
+        "state": "done",
+    }
+    _, out = _out(capsys, ["status", "--root", str(root)])
+    assert "progress saved at draw 25 of 60: the next attempt resumes" in out
+    assert "3 runs (1 done, 1 missing, 1 failed)" in out
+
+
 def test_status_lists_slurm_submissions(store, capsys):
     _, root, _ = store
     sub = root / "slurm" / "20250101-120000-abcd"
