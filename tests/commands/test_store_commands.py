@@ -95,7 +95,7 @@ def test_status_shows_a_failed_run_being_retried_as_running(store, capsys):
 
 def test_status_of_the_store_shows_the_runs_being_computed(store, capsys):
     """Without the experiments file too: a run a live process computes is running, with
-    its saved progress; once that process is gone its leftover folder is not."""
+    its saved progress; once that process is gone it is a stopped run, not running."""
     _, root, plan = store
     good = plan.runs[0]
     layout = Layout(root)
@@ -118,7 +118,8 @@ def test_status_of_the_store_shows_the_runs_being_computed(store, capsys):
         _, out = _out(capsys, ["status", "--root", str(root)])
         assert "progress saved at draw 25 of 60" in out and "the next attempt" not in out
     _, out = _out(capsys, ["status", "--root", str(root), "--format", "json"])
-    assert good.dirname not in {r["run"] for r in json.loads(out)["rows"]}
+    (row,) = [r for r in json.loads(out)["rows"] if r["run"] == good.dirname]
+    assert (row["state"], row["saved"]) == ("missing", where)  # stopped: its progress stays
 
 
 def test_status_says_where_a_stopped_run_resumes(store, capsys):
