@@ -157,10 +157,13 @@ BETA = "samplers.inverse_temperature"
 def ladders(rows: list[dict]) -> list[dict]:
     """β-ladder fits (``analysis/ladder.py``) of the rows that differ only in a swept
     ``inverse_temperature`` with three values or more: one dict per group, with
-    ``target_id``, ``sampler``, ``point`` (the other swept values) and the fit."""
+    ``target_id``, ``sampler``, ``point`` (the other swept values) and the fit. Rows at
+    nβ ≤ 1 (a β = 0 control, say) have no place on the fit's 1/log nβ axis and are left
+    out of it."""
     from lambda_hat.analysis.ladder import MIN_TEMPERATURES, fit
 
-    groups = _siblings([r for r in rows if r.get("n_data")], BETA)
+    fitting = [r for r in rows if r.get("n_data") and r["n_data"] * (r.get(BETA) or 0) > 1]
+    groups = _siblings(fitting, BETA)
     out = []
     for (tid, sampler, _), group in groups.items():
         if len({r[BETA] for r in group}) < MIN_TEMPERATURES:

@@ -60,3 +60,20 @@ def test_a_ladder_is_a_sweep_of_the_temperature(write_toml):
     assert [s.inverse_temperature for s in exp.samplers] == [0.1, 1.0, 10.0]
     assert exp.swept_keys == ["samplers.inverse_temperature"]
     assert np.isclose(exp.sampler_swept[2]["samplers.inverse_temperature"], 10.0)
+
+
+def test_rows_at_n_beta_of_one_or_less_are_left_out_of_the_fit():
+    """A β = 0 control (or nβ ≤ 1) in a ladder has no place on the 1/log nβ axis: the fit
+    uses the other temperatures, and is not made when fewer than three are left."""
+    from lambda_hat.results import BETA, ladders
+
+    def row(beta, llc):
+        return {"target_id": "tgt_a", "sampler": "hmc", "n_data": 100, BETA: beta,
+                "llc_mean": llc, "llc_mcse": 0.01}  # fmt: skip
+
+    llc = {b: 0.75 - 1.5 / math.log(100 * b) for b in (0.5, 5.0, 50.0)}
+    rows = [row(0.0, 0.0), row(0.005, 0.1)] + [row(b, v) for b, v in llc.items()]
+    (result,) = ladders(rows)
+    assert result["n_beta"] == pytest.approx([50.0, 500.0, 5000.0])
+    assert result["llc"] == pytest.approx(0.75, abs=1e-9)
+    assert ladders(rows[:4]) == []  # two temperatures above nβ = 1: no fit
