@@ -33,6 +33,7 @@ def run(args) -> int:
     import lambda_hat as lh
 
     console = Console()
+    _check_outputs(args)
     result = lh.load_run(args.run, root=args.root)
     full = lh.load_run(args.full, root=args.root) if args.full else None
     shape = _shape(result, args.data)
@@ -59,6 +60,28 @@ def run(args) -> int:
         _plot(args, result, pairs, corr, chi, shape)
         console.print(f"wrote {args.plot}")
     return 0
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def _check_outputs(args) -> None:
+    """``--top``, ``--save`` and ``--plot`` before any work: a count of at least 1, files
+    of the kinds written, outside the store (their folders are made)."""
+    from lambda_hat.errors import ConfigError
+    from lambda_hat.store.root import outside_store
+
+    if args.top < 1:
+        raise ConfigError(f"--top {args.top}: give at least 1 (entries and pairs listed)")
+    for option, path, kinds in (
+        ("--save", args.save, (".npz",)),
+        ("--plot", args.plot, PLOT_FORMATS),
+    ):
+        if path is None:
+            continue
+        if Path(path).suffix.lower() not in kinds:
+            raise ConfigError(f"{option} {path}: name a {' or '.join(kinds)} file")
+        outside_store(path, args.root, option).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _shape(result, name: str) -> tuple:

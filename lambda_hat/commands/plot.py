@@ -49,8 +49,10 @@ def run(args) -> int:
     from lambda_hat.config.specs import training_run
     from lambda_hat.errors import ConfigError
     from lambda_hat.results import load as load_rows
+    from lambda_hat.store.root import outside_store
 
     experiment = load(args.experiments, args.root)
+    outside_store(args.out, experiment.store_root, "--out")
     groups = defaultdict(list)  # one training run: the targets that differ only in step
     for entry in experiment.targets:
         if (run_key := training_run(entry.spec)) is not None:

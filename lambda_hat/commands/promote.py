@@ -107,10 +107,11 @@ def _anchor(row: dict) -> str:
 def run(args) -> int:
     from lambda_hat.commands.results import store_root
     from lambda_hat.results import load
+    from lambda_hat.store.root import outside_store
 
     root = store_root(args)
+    dest = outside_store(args.to, root, "--to")
     rows = load(root, args.experiment)
-    dest = Path(args.to)
     written = promote(rows, dest)
     print(
         f"promoted {len(rows)} run(s) from {root} to {dest} ({len(written)} files); "

@@ -58,6 +58,8 @@ def run(args) -> int:
             "before lambda-hat recorded them), so their content could not be checked; "
             "`lambda-hat verify --repair` adds them for artifacts whose files load"
         )
+    for path in report.added:
+        print(f"note: {path}: not published with its run (written there later); remove it")
     for source, dest in report.quarantined:
         print(f"quarantined: {source} -> {dest}")
     if report.quarantined:

@@ -85,6 +85,13 @@ def check(folder: Path, problems: list[str]) -> bool | None:
     return ok
 
 
+def added(folder: Path) -> list[Path]:
+    """Files below ``folder`` that its checksum file does not list (written into it
+    after publication: the artifact is otherwise whole)."""
+    recorded = read(folder) or {}
+    return [folder / name for name in files_of(folder) if name not in recorded]
+
+
 def add(folder: Path, names: list[str]) -> bool:
     """Give an artifact published without checksums a checksum file for ``names``.
 

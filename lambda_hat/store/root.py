@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lambda_hat.errors import StoreError
+from lambda_hat.errors import ConfigError, StoreError
 from lambda_hat.store.layout import Layout
 
 
@@ -31,3 +31,16 @@ def writable_store(root: str | Path) -> Path:
             "(or set [store].root) to a folder you can write"
         ) from None
     return root
+
+
+def outside_store(path: str | Path, root: str | Path, option: str) -> Path:
+    """``path`` (a file or folder a command writes), refused when it lies in the store's
+    ``targets/``: a published artifact is never changed, and ``verify`` would report a
+    changed file (a ConfigError naming ``option``)."""
+    path, targets = Path(path), Layout(root).targets
+    if path.resolve().is_relative_to(targets.resolve()):
+        raise ConfigError(
+            f"{option} {path}: inside the store's {targets} (published artifacts are never "
+            "changed); write it outside the store"
+        )
+    return path

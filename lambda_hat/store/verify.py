@@ -49,6 +49,7 @@ class Report:
     broken: list[Path] = field(default_factory=list)  # folders with problems
     unchecksummed: list[Path] = field(default_factory=list)  # published before checksums
     quarantined: list[tuple[Path, Path]] = field(default_factory=list)  # (from, to)
+    added: list[Path] = field(default_factory=list)  # files a run was not published with
 
 
 def _json(path: Path, problems: list[str]) -> dict | None:
@@ -211,6 +212,8 @@ def _check_sums(folder: Path, report: Report, repair: bool, before: int, names) 
     """
 
     if checksums.check(folder, report.problems) is not None:
+        if names is None:  # a run: every file it has was published with it
+            report.added += checksums.added(folder)
         return
     if not repair or len(report.problems) > before:
         report.unchecksummed.append(folder)

@@ -250,6 +250,9 @@ def test_promote_copies_plots_to_stable_paths_with_an_index(store, capsys, tmp_p
     assert len(list(csv.DictReader((dest / "results.csv").read_text().splitlines()))) == len(rows)
     assert main(["promote", "--root", str(root), "--to", str(dest)]) == 0  # idempotent
     assert (dest / "index.md").read_text() == index
+    inside = root / "targets" / plan.runs[0].target_id / "promoted"
+    assert main(["promote", "--root", str(root), "--to", str(inside)]) == 2
+    assert "inside the store's" in capsys.readouterr().err and not inside.exists()
 
 
 def _listing(root):

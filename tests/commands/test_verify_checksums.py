@@ -74,6 +74,18 @@ def test_silent_corruption_is_found_named_and_quarantined(tmp_path, capsys):
     assert len(list((root / "_quarantine").glob(f"*/targets/*/{runs[0].name}"))) == 1
 
 
+def test_a_file_written_into_a_run_after_publication_is_named(tmp_path, capsys):
+    """Its published files are intact, so the run is not broken (nothing is quarantined),
+    but the file that is not its own is named."""
+    root, _, runs = _setup(tmp_path)
+    extra = runs[0] / "diagnostics" / "mine.png"
+    extra.write_bytes(b"not the run's")
+    rc, out = _verify(capsys, "--root", root, "--quarantine")
+    assert rc == 0 and "ok: the store is consistent" in out
+    assert f"note: {extra}: not published with its run (written there later)" in out
+    assert extra.is_file() and runs[0].is_dir()
+
+
 def test_a_flipped_byte_inside_an_array_of_the_target(tmp_path, capsys):
     root, target, _ = _setup(tmp_path)
     data = target / "data.npz"

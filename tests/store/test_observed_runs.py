@@ -213,6 +213,35 @@ def test_lambda_hat_influence_prints_and_saves_what_lh_computes(observed_store, 
     assert "observed no dataset 'held_out' (observed: probe, train)" in capsys.readouterr().err
 
 
+def test_influence_writes_only_files_it_can_name_outside_the_store(
+    observed_store, capsys, tmp_path
+):
+    """``--save`` and ``--plot`` are refused inside the store (a published run never
+    changes) and when their file is of another kind; a missing folder is made."""
+    from lambda_hat.cli import main
+
+    (trace,) = observed_store.rglob("trace.nc")
+    run_id = trace.parent.name.split("_")[-1]
+    before = sorted(p.name for p in trace.parent.rglob("*"))
+    args = ["influence", run_id, "probe", "--root", str(observed_store)]
+    for extra, said in [
+        (["--save", str(trace.parent / "x.npz")], "--save"),
+        (["--plot", str(trace.parent / "diagnostics" / "trace.png")], "--plot"),
+    ]:
+        assert main([*args, *extra]) == 2
+        assert f"{said} {extra[1]}: inside the store's" in capsys.readouterr().err
+    assert sorted(p.name for p in trace.parent.rglob("*")) == before
+    for extra, said in [
+        (["--save", str(tmp_path / "x.json")], "name a .npz file"),
+        (["--plot", str(tmp_path / "x.txt")], "name a .png or .pdf or .svg file"),
+        (["--top", "0"], "--top 0: give at least 1"),
+    ]:
+        assert main([*args, *extra]) == 2
+        assert said in capsys.readouterr().err
+    deep = tmp_path / "new" / "folder" / "probe.npz"
+    assert main([*args, "--save", str(deep)]) == 0 and deep.is_file()
+
+
 def test_a_spec_with_tables_and_a_restriction_round_trips_with_its_id(write_toml, tmp_path):
     """What a SLURM plan file and analysis.json keep (``to_dict``) reads back as the same
     spec and the same run ID: observed tables, a sampled table, a restriction."""
