@@ -4,7 +4,10 @@ Both give the same document (``store``, ``models``, ``data``, ``training``,
 ``targets``, ``samplers``), checked by the one validator in ``experiment.py`` with the
 same messages. YAML is chosen by the suffix (``.yaml``, ``.yml``). YAML 1.1 reads
 ``1e-4`` as a string; here it is a number, as in TOML, and only JSON-like values
-(mappings, lists, strings, numbers, booleans) are accepted.
+(mappings, lists, strings, numbers, booleans) are accepted. Its other numbers are not
+numbers here either: ``1:30`` (base 60: 90), ``0x10`` and ``010`` (octal 8) stay text,
+so a key that wants a number refuses them rather than taking a value nobody wrote.
+A file is UTF-8 text (a leading byte-order mark is allowed).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from lambda_hat.errors import ConfigError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
+# integers in decimal only (YAML 1.1 also reads 1:30, 0x10 and 010 as numbers)
+_INT = re.compile(r"^[-+]?(0|[1-9][\d_]*)$")
 # floats as TOML and YAML 1.2 write them, 1e-4 and 1E+3 included
 _FLOAT = re.compile(
     r"""^[-+]?(
@@ -32,9 +37,14 @@ _FLOAT = re.compile(
 def read_document(path: Path) -> dict:
     """The file's document; ConfigError naming the file for anything unreadable."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such experiments file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     if path.suffix.lower() in YAML_SUFFIXES:
@@ -49,12 +59,14 @@ def _loader():
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """SafeLoader with TOML's floats and without timestamps or sets."""
+        """SafeLoader with TOML's numbers and without timestamps or sets."""
 
+    dropped = {f"tag:yaml.org,2002:{t}" for t in ("timestamp", "int", "float")}
     Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in dropped]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+    Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
     return Loader, yaml.YAMLError
 

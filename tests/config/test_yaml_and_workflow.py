@@ -72,6 +72,10 @@ def test_a_yaml_file_is_the_same_experiment_as_its_toml(tmp_path):
         ),
         (YAML.replace("n_data: 200", "n_data: many"), r"data\.d\.n_data: expected an integer"),
         (YAML.replace("seed: 3", "seeds: 3"), r"targets\[0\]: unknown key 'seeds'"),
+        # YAML 1.1's base-60, hexadecimal and octal numbers are text here
+        (YAML.replace("thin: 1", "thin: 1:30"), r"samplers\[0\]\.thin: .*'1:30'"),
+        (YAML.replace("n_data: 200", "n_data: 0x10"), r"data\.d\.n_data: expected an integer"),
+        (YAML.replace("n_data: 200", "n_data: 010"), r"data\.d\.n_data: expected an integer"),
     ],
 )
 def test_bad_yaml_gets_the_same_strict_messages(tmp_path, text, match):
@@ -79,6 +83,16 @@ def test_bad_yaml_gets_the_same_strict_messages(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load(path)
+
+
+def test_a_file_is_utf8_text_with_or_without_a_byte_order_mark(tmp_path):
+    plain, bom, utf16 = (tmp_path / f"{name}.toml" for name in ("plain", "bom", "utf16"))
+    plain.write_text(TOML)
+    bom.write_bytes(b"\xef\xbb\xbf" + TOML.encode())
+    assert _ids(bom) == _ids(plain)
+    utf16.write_text(TOML, encoding="utf-16")
+    with pytest.raises(ConfigError, match=r"utf16\.toml: not UTF-8 text \(byte 0xff at offset 0"):
+        load(utf16)
 
 
 def test_the_seed_shape_runs_with_the_built_in_base_presets(tmp_path):
