@@ -57,7 +57,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.numerics.langevin import BURNIN_TIME, DRAW_TIME, THIN_MAX, steps_per_draw
+from lambda_hat.numerics.langevin import (
+    BURNIN_TIME,
+    DRAW_TIME,
+    GAMMA_FLOOR,
+    THIN_MAX,
+    steps_per_draw,
+)
 from lambda_hat.numerics.posterior import embed
 
 TOLERANCE = 0.02
@@ -264,7 +270,7 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
     ``capped``: the cap binds, so a draw spans less (``draw_time_done``) and a burn-in
     of BURNIN_TIME/γ takes ``burnin_draws`` of them rather than BURNIN_TIME/DRAW_TIME.
     """
-    gamma = max(float(localization), 0.01)
+    gamma = max(float(localization), GAMMA_FLOOR)
     draw_time = DRAW_TIME / gamma
     per_step = step * curvature["time_per_step"]
     wanted = steps_per_draw(per_step, localization)
@@ -282,8 +288,8 @@ def auto_thin(step: float, curvature: dict, localization: float) -> dict:
 
 
 def pilot_steps(time: float, localization: float, time_per_step: float) -> int:
-    """Steps of a pilot round spanning ``time``/γ of Langevin time (γ at least 0.01)."""
-    return max(1, round(time / max(float(localization), 0.01) / time_per_step))
+    """Steps of a pilot round spanning ``time``/γ of Langevin time (γ ≥ GAMMA_FLOOR)."""
+    return max(1, round(time / max(float(localization), GAMMA_FLOOR) / time_per_step))
 
 
 class TypicalStep(NamedTuple):

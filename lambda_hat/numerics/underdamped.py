@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from lambda_hat.numerics.langevin import THIN_MAX
+from lambda_hat.numerics.langevin import GAMMA_FLOOR, THIN_MAX
 
 STABILITY = 0.25  # ε·√h_max at w* of the automatic step (stable below 2)
 STABLE_ABOVE = 1.0  # a step with ε·√h_max above this at w* is flagged
@@ -61,13 +61,13 @@ RULE = (
 
 
 def auto_friction(localization: float) -> float:
-    """ξ = 2√γ (γ at least 0.01): the localized directions critically damped."""
-    return 2.0 * math.sqrt(max(float(localization), 0.01))
+    """ξ = 2√γ (γ ≥ GAMMA_FLOOR): the localized directions critically damped."""
+    return 2.0 * math.sqrt(max(float(localization), GAMMA_FLOOR))
 
 
 def relaxation_time(friction: float, localization: float) -> float:
     """The slowest direction's relaxation time: curvature γ under friction ξ."""
-    gamma = max(float(localization), 0.01)
+    gamma = max(float(localization), GAMMA_FLOOR)
     rate = 0.5 * (friction - math.sqrt(max(friction * friction - 4.0 * gamma, 0.0)))
     return 1.0 / rate
 

@@ -17,7 +17,7 @@ from typing import Literal
 from lambda_hat.errors import ConfigError
 from lambda_hat.fields import check
 from lambda_hat.samplers.kind import Context, Prepared, Sampler, Work, transitions
-from lambda_hat.samplers.sgld import MINIBATCH
+from lambda_hat.samplers.sgld import MINIBATCH, floor_notes
 from lambda_hat.samplers.time_budget import pilot_stop, thin_warnings, thin_within
 
 PILOT_TIME = 2.0  # a pilot round, in units of the slowest relaxation time
@@ -252,6 +252,12 @@ def bias(record: dict | None, stats: dict) -> dict | None:
     return out
 
 
+def notes(spec) -> list[str]:
+    """A localization below the automatic rules' floor (said before the run starts)."""
+    p = spec.params
+    return floor_notes(spec, "auto" in (p.step_size, p.friction, spec.thin))
+
+
 SAMPLER = Sampler(
     name="sghmc",
     params=SGHMCParams,
@@ -270,4 +276,5 @@ SAMPLER = Sampler(
     measure=measure,
     measured_work=measured_work,
     bias=bias,
+    notes=notes,
 )

@@ -155,26 +155,43 @@ def stage(spec) -> str:
     )
 
 
+def floor_notes(spec, automatic: bool) -> list[str]:
+    """A localization below GAMMA_FLOOR where an ``automatic`` rule takes its time scale
+    from 1/γ: the rule uses the floor, which the user did not write."""
+    from lambda_hat.numerics.langevin import GAMMA_FLOOR, THIN_MAX
+
+    if not automatic or spec.localization >= GAMMA_FLOOR:
+        return []
+    return [
+        f"localization = {spec.localization:g}: the automatic step, thin and burn-in span "
+        f"times of 1/γ, which has no end at γ = 0, so they take γ = {GAMMA_FLOOR} (a draw "
+        f"up to {THIN_MAX:,} steps: hours on a large network); give localization > 0, or "
+        "write step_size, thin and burnin"
+    ]
+
+
 def notes(spec) -> list[str]:
     """A written step with ``thin = "auto"``: each kept draw spans a fixed Langevin time,
-    so a small step makes every draw thousands of steps; said before the run starts."""
+    so a small step makes every draw thousands of steps; said before the run starts. And
+    a localization below the automatic rules' floor."""
     params = spec.params
+    floor = floor_notes(spec, params.step_size == "auto" or spec.thin == "auto")
     if params.step_size == "auto" or spec.thin != "auto":
-        return []
+        return floor
     from lambda_hat.numerics.langevin import DRAW_TIME, THIN_MAX
 
     if params.precond != "none":  # its step's time depends on the preconditioner
-        return [
+        return floor + [
             f"step_size = {params.step_size:g} with thin = 'auto': each kept draw spans "
             f"{DRAW_TIME}/γ of Langevin time, up to {THIN_MAX:,} steps (set when the run "
             "starts, from the preconditioner); give thin = a number to choose"
         ]
     thin = written_thin(spec)
     if thin < 10:
-        return []
+        return floor
     draws = spec.draws if spec.draws != "auto" else spec.max_draws or AUTO_MAX_DRAWS
     upto = "" if spec.draws != "auto" else "up to "
-    return [
+    return floor + [
         f"step_size = {params.step_size:g} with thin = 'auto' makes each kept draw "
         f"{thin:,} steps ({DRAW_TIME}/γ of Langevin time), so {upto}{draws:,} draws are "
         f"{upto}{thin * draws:,} steps per chain; give thin = 1 (one step per draw) or "

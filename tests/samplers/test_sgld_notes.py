@@ -62,3 +62,22 @@ def test_run_and_its_dry_run_print_the_note_with_the_entry(tmp_path, capsys):
     assert f"note {path}: samplers[0] (sgld): step_size = 1.5e-06 with thin = 'auto'" in err
     err = " ".join(err.split())
     assert "samplers[1]" not in err
+
+
+def test_a_localization_of_zero_says_the_automatic_rules_take_the_floor(tmp_path, capsys):
+    """γ = 0 with SGLD's or SGHMC's automatic rules: they span times of 1/γ, so they take
+    γ = GAMMA_FLOOR, which the file does not say; written rules, or HMC, need no note."""
+    (text,) = notes(_entry(localization=0.0))
+    assert text.startswith("localization = 0: the automatic step, thin and burn-in span")
+    assert "so they take γ = 0.01" in text
+    assert notes(_entry(localization=0.01)) == []
+    assert notes(_entry(localization=0.0, step_size=1e-3, thin=1)) == []
+    file = FILE.replace("ROOT", str(tmp_path / "runs")).split("[[samplers]]")[0]
+    entries = [f'name = "{n}"\nlocalization = 0.0\n' for n in ("sgld", "sghmc", "hmc")]
+    path = tmp_path / "exp.toml"
+    path.write_text(file + "".join(f"[[samplers]]\n{e}" for e in entries))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "samplers[0] (sgld): localization = 0: the automatic" in err
+    assert "samplers[1] (sghmc): localization = 0: the automatic" in err
+    assert "samplers[2]" not in err

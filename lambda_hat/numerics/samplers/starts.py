@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lambda_hat.numerics.langevin import GAMMA_FLOOR
+
 PILOT_TIME = 1.0
 
 
@@ -28,7 +30,7 @@ def pilot_ends(rng_key, posterior, num_chains: int, time: float = PILOT_TIME, fr
     params = sgld.Settings()
     curvature = rule.examine(posterior, params)
     step = rule.auto_step(curvature) * fraction
-    steps = max(1, round(time / max(float(posterior.localization), 0.01) / step))
+    steps = max(1, round(time / max(float(posterior.localization), GAMMA_FLOOR) / step))
     ends = sgld.final_states(rng_key, posterior, params, step, steps, num_chains).position
     distance = np.linalg.norm(np.asarray(ends - posterior.w_star, np.float64), axis=1)
     if not np.isfinite(distance).all():
