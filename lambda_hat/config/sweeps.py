@@ -144,14 +144,27 @@ def located(exc: ConfigError, where: str, point: Point) -> ConfigError:
 
 
 def build_points(table: dict, where: str, build, fixed: tuple[str, ...] = ()) -> list:
-    """[(build(point.table), point.swept)] for every point, errors naming the element."""
+    """[(build(point.table), point.swept)] for every point, errors naming the element;
+    two points that read as one (``1`` and ``1.0``, ``"10m"`` and ``600``) are refused,
+    as repeated values are."""
     out = []
     for point in expand(table, where, fixed):
         try:
-            out.append((build(point.table), point.swept))
+            built = build(point.table)
         except ConfigError as exc:
             raise located(exc, where, point) from None
+        for earlier, swept in out:
+            if earlier == built:
+                raise ConfigError(
+                    f"{where}: the sweep points {_chosen(swept)} and {_chosen(point.swept)} "
+                    "are one value once read; give each value once"
+                )
+        out.append((built, point.swept))
     return out
+
+
+def _chosen(swept: dict) -> str:
+    return "(" + ", ".join(f"{k} = {v!r}" for k, v in swept.items()) + ")"
 
 
 def short(key: str) -> str:
