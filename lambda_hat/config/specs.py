@@ -24,6 +24,8 @@ from lambda_hat.targets.network import NetworkSpec
 from lambda_hat.targets.teacher import TeacherDataSpec
 
 PRECISIONS = ("float32", "float64")
+MAX_CHAINS = 65_536  # a sanity bound: more than any device holds at once
+MAX_STEPS = 2**31 - 1  # steps per chain: the driver counts them in int32
 # How the per-draw loss of the llc trace is obtained (see numerics/samplers/driver.py).
 LLC_TRACES = ("minibatch", "full")
 
@@ -113,7 +115,7 @@ class SamplerSpec:
 
     name: str
     params: object
-    chains: int = field(default=4, metadata=check(ge=1))
+    chains: int = field(default=4, metadata=check(ge=1, le=MAX_CHAINS))
     draws: int | Literal["auto"] | None = field(
         default=None,
         metadata=check(
@@ -280,6 +282,7 @@ def check_budget(spec: SamplerSpec, where: str) -> None:
     ``llc_trace``, its keys together), and ``max_draws``, the cap of ``draws = "auto"``,
     which must allow one check."""
     sampler(spec.name, where).check_entry(spec, where)
+    _check_steps(spec, where)
     if spec.max_time is not None:
         duration_seconds(spec.max_time, f"{where}.max_time")
     if spec.max_draws is not None and spec.draws != "auto":
@@ -291,6 +294,19 @@ def check_budget(spec: SamplerSpec, where: str) -> None:
             f"{where}.max_draws: {spec.max_draws} draws cannot finish the first convergence "
             f"check of draws = 'auto' ({AUTO_FIRST_DRAWS} draws); give max_draws >= "
             f"{AUTO_FIRST_DRAWS}, or a fixed draws = {spec.max_draws}"
+        )
+
+
+def _check_steps(spec: SamplerSpec, where: str) -> None:
+    """Written draws, max_draws, burn-in and thin within what a run counts: its steps
+    are numbered in 32-bit integers."""
+    draws = spec.max_draws if spec.draws == "auto" else spec.draws
+    thin = spec.thin if isinstance(spec.thin, int) else 1
+    steps = ((spec.burnin or 0) + (draws or 0)) * thin
+    if steps > MAX_STEPS:
+        raise ConfigError(
+            f"{where}: (burnin + draws) × thin = {steps:,} steps per chain, over the "
+            f"{MAX_STEPS:,} a run counts; give fewer draws or a smaller thin"
         )
 
 

@@ -33,6 +33,15 @@ def test_auto_draws_resolve_their_cap_into_the_run_id(write_toml):
         ("max_draws = 800\n", r"samplers\[0\]\.max_draws: the cap of draws = 'auto'"),
         ('draws = "auto"\nmax_draws = 100\n', r"cannot finish the first convergence check"),
         ("draws = 0\n", r"samplers\[0\]\.draws: must be at least 1"),
+        ("chains = 100000000000000000000\n", r"samplers\[0\]\.chains: must be at most 65536"),
+        (
+            "draws = 1000000\nthin = 10000\n",
+            r"samplers\[0\]: \(burnin \+ draws\) × thin = 10,000,000,000 steps per chain",
+        ),
+        (
+            'draws = "auto"\nmax_draws = 300000000\nthin = 10\n',
+            r"3,000,000,000 steps per chain, over the 2,147,483,647",
+        ),
     ],
 )
 def test_bad_budgets_are_named(write_toml, extra, match):
