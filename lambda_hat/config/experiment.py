@@ -193,7 +193,7 @@ def named_tables(experiment: Experiment, data: dict) -> dict:
         for table, dat in out.items():
             on = f"{entry.model}/{entry.data}"
             where = f"{name}: data.{table} (named by a sampler, on target {on})"
-            check_pair(entry.spec.model, dat, TrainingSpec(), where)  # no training to check
+            check_pair(entry.spec.model, dat, TrainingSpec(), where, other_table=True)
     return out
 
 

@@ -8,8 +8,10 @@ from lambda_hat.targets.kind import LABELS, is_custom
 from lambda_hat.targets.registry import data_of
 
 
-def check_pair(model, data, training, where: str) -> None:
-    """Static checks of a [[targets]] entry: loss against labels, sizes, training init."""
+def check_pair(model, data, training, where: str, other_table: bool = False) -> None:
+    """Static checks of a [[targets]] entry: loss against labels, sizes, training init.
+    ``other_table``: ``data`` is a table a sampler names (observed or sampled) for a
+    built model, so a size that differs is the table's to change, not the model's."""
     kind = data_of(data)
     labels = kind.labels(data)
     check_labels(model.loss, labels, where, f"data kind {data.kind!r}")
@@ -20,7 +22,9 @@ def check_pair(model, data, training, where: str) -> None:
             "(a teacher described in the data table), 'file' or 'python' data"
         )
     shape = kind.shape(data)
-    if shape is not None and model.kind in ("mlp", "dln"):
+    if shape is not None and model.kind in ("mlp", "dln") and other_table:
+        _check_table_shape(model, shape, labels, where)
+    elif shape is not None and model.kind in ("mlp", "dln"):
         in_dim, out_dim = shape
         if model.in_dim != in_dim:
             raise ConfigError(
@@ -46,6 +50,19 @@ def check_pair(model, data, training, where: str) -> None:
         raise ConfigError(
             f"{where}: training init = 'given' takes w* from a python model's factory; "
             f"{model.kind!r} has none (use 'random' or 'teacher')"
+        )
+
+
+def _check_table_shape(model, shape: tuple, labels: str, where: str) -> None:
+    """A sampler's table against the model it is read by: the table gives way."""
+    in_dim, out_dim = shape
+    wrong = out_dim > model.out_dim if labels == "classes" else out_dim != model.out_dim
+    if model.in_dim != in_dim or wrong:
+        raise ConfigError(
+            f"{where}: the table has {in_dim} input features and {out_dim} "
+            f"{'classes' if labels == 'classes' else 'outputs'}, the model "
+            f"in_dim = {model.in_dim} and out_dim = {model.out_dim}; give the table rows the "
+            "model reads"
         )
 
 

@@ -161,7 +161,8 @@ def test_a_swept_or_misfitting_observed_table_is_refused(write_toml, tmp_path):
     wide = EXPERIMENT.replace("[training.teacher]", table)
     with pytest.raises(
         ConfigError,
-        match=r"data.wide \(named by a sampler, on target dln/train\): the model.s in_dim = 3",
+        match=r"data.wide \(named by a sampler, on target dln/train\): the table has 4 input "
+        r"features and 2 outputs, the model in_dim = 3 and out_dim = 2; give the table rows",
     ):
         load(write_toml(wide.replace("{root}", str(tmp_path)) + 'observe = ["wide"]\n'))
 

@@ -128,5 +128,14 @@ model = "m"
 data = "d"
 """
     _fails(project, text, r"in_dim = 10, but the data have 106 input features; set in_dim = 106")
+    # a table a sampler observes is the one to change, not the model that reads it
+    fits = text.replace("in_dim = 10", "in_dim = 106")
+    probe = '[data.p]\nkind = "modular"\nmodulus = 7\n[[samplers]]\nname = "hmc"\nobserve = ["p"]\n'
+    _fails(
+        project,
+        fits + probe,
+        r"data\.p \(named by a sampler, on target m/d\): the table has 14 input features and "
+        r"7 classes, the model in_dim = 106 and out_dim = 53; give the table rows the model",
+    )
     _fails(project, text.replace('loss = "cross_entropy"\n', ""), r"loss = 'mse' needs real")
     _fails(project, text.replace('kind = "mlp"', 'kind = "cnn"'), r"unknown model kind 'cnn'")
