@@ -253,29 +253,45 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd])", re.IGNORECASE)
-_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]+)")
+_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}  # the order parts are written in
 
 
 def duration_seconds(value: Any, where: str) -> float:
     """A time budget in seconds: a number of seconds, or a string of ``<number><unit>``
-    parts with units s, m, h, d (``"90s"``, ``"10m"``, ``"1h30m"``)."""
+    parts with units d, h, m, s (either case, but minutes only as ``m``: ``"10M"`` could
+    mean months), each at most once and in that order (``"90s"``, ``"10m"``,
+    ``"1h30m"``; not ``"30s1h"``)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        parts = _DURATION_PART.findall(text)
-        if _DURATION_PART.sub("", text).strip() or not parts:
-            raise ConfigError(
-                f"{where}: {value!r} is not a duration; give seconds (600) or a string such "
-                "as '90s', '10m', '1h30m'"
-            )
-        seconds = sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+        seconds = _duration_text_seconds(value, where)
     else:
         raise ConfigError(f"{where}: expected seconds or a duration such as '10m', got {value!r}")
     if not (math.isfinite(seconds) and seconds > 0):
         raise ConfigError(f"{where}: a time budget must be more than 0 seconds, got {value!r}")
     return seconds
+
+
+def _duration_text_seconds(value: str, where: str) -> float:
+    text = value.strip()
+    parts = [(n, u if u == "M" else u.lower()) for n, u in _DURATION_PART.findall(text)]
+    units = [u for _, u in parts]
+    if "M" in units:
+        raise ConfigError(f"{where}: {value!r}: write minutes as 'm' ('M' could be months)")
+    order = list(_SECONDS)
+    if (
+        _DURATION_PART.sub("", text).strip()
+        or not parts
+        or any(u not in _SECONDS for u in units)
+        or [order.index(u) for u in units] != sorted({order.index(u) for u in units})
+    ):
+        raise ConfigError(
+            f"{where}: {value!r} is not a duration; give seconds (600) or a string of "
+            "parts with units d, h, m, s in that order, each once, such as '90s', '10m', "
+            "'1h30m'"
+        )
+    return sum(float(n) * _SECONDS[u] for n, u in parts)
 
 
 def duration_text(seconds: float) -> str:
