@@ -37,6 +37,7 @@ def run(args) -> int:
     result = lh.load_run(args.run, root=args.root)
     full = lh.load_run(args.full, root=args.root) if args.full else None
     shape = _shape(result, args.data)
+    other = _shape(result, args.against) if args.against else shape
     bif = lh.bif(result, args.data, args.against)
     corr = lh.bif(result, args.data, args.against, normalized=True)
     chi, why = _chi(lh, result, args.data, full)
@@ -44,7 +45,6 @@ def run(args) -> int:
     from lambda_hat.analysis.influence_plot import top_pairs
 
     pairs = top_pairs(bif.value, args.top, symmetric=args.against is None)
-    other = _shape(result, args.against) if args.against else shape
     _print_pairs(console, bif, corr, pairs, (shape, other))
     if chi is None:
         console.print(f"susceptibility: not available: {why}")
@@ -105,9 +105,10 @@ def _chi(lh, result, name: str, full):
     try:
         return lh.susceptibility(result, name, full=full), None
     except ConfigError as exc:
+        why = str(exc).removeprefix("lh.estimate: ")  # the Python API's name for itself
         if full is not None:
-            raise
-        return None, str(exc).removeprefix("lh.estimate: ")
+            raise ConfigError(f"--full {full.spec.sampler} run: {why}") from None
+        return None, why
 
 
 def _header(console, result, name: str, shape: tuple) -> None:

@@ -212,6 +212,8 @@ def test_lambda_hat_influence_prints_and_saves_what_lh_computes(observed_store, 
     assert png.stat().st_size > 10_000
     assert main(["influence", run_id, "held_out", "--root", str(observed_store)]) == 2
     assert "observed no dataset 'held_out' (observed: probe, train)" in capsys.readouterr().err
+    assert main([*args[:3], "--root", str(observed_store), "--against", "held_out"]) == 2
+    assert "add observe = ['held_out'] to its [[samplers]] entry" in capsys.readouterr().err
 
 
 def test_influence_writes_only_files_it_can_name_outside_the_store(
