@@ -8,6 +8,7 @@ that name the file and the table path.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 import types
@@ -119,14 +120,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         for arg, exc in errors.items():
             if (arg is float and number) or (arg is int and isinstance(value, int)):
                 raise exc from None
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
     if origin is typing.Literal:
         if any(type(value) is type(a) and value == a for a in typing.get_args(tp)):
             return value
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
     if origin is tuple:
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
         (inner,) = typing.get_args(tp)[:1]
         return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
     if tp is bool:
@@ -149,7 +150,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is dict or origin is dict:
         if isinstance(value, dict):
             return dict(value)
-    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
 
 
 def _coerce_or_explain_auto(value: Any, tp: Any, where: str, help: str) -> Any:
@@ -257,6 +258,13 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]+)")
 _SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}  # the order parts are written in
 
 
+def shown(value: Any) -> str:
+    """A value as a message shows it: TOML dates and times as the file wrote them."""
+    if isinstance(value, datetime.date | datetime.time):
+        return f"the TOML date/time {value.isoformat()} (quote a text value)"
+    return repr(value)
+
+
 def duration_seconds(value: Any, where: str) -> float:
     """A time budget in seconds: a number of seconds, or a string of ``<number><unit>``
     parts with units d, h, m, s (either case, but minutes only as ``m``: ``"10M"`` could
@@ -267,7 +275,9 @@ def duration_seconds(value: Any, where: str) -> float:
     elif isinstance(value, str) and value.strip():
         seconds = _duration_text_seconds(value, where)
     else:
-        raise ConfigError(f"{where}: expected seconds or a duration such as '10m', got {value!r}")
+        raise ConfigError(
+            f"{where}: expected seconds or a duration such as '10m', got {shown(value)}"
+        )
     if not (math.isfinite(seconds) and seconds > 0):
         raise ConfigError(f"{where}: a time budget must be more than 0 seconds, got {value!r}")
     return seconds

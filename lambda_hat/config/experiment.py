@@ -425,7 +425,11 @@ def _target(table, where, models, data, training, swept) -> list[TargetEntry]:
 def _sampler(table: dict, where: str) -> SamplerSpec:
     name = table.get("name")
     if name is None:
-        raise ConfigError(f"{where}: missing required key 'name' ({' | '.join(SAMPLERS)})")
+        known = {f.name for f in dataclasses.fields(SamplerSpec)}
+        known |= {f.name for s in SAMPLERS.values() for f in dataclasses.fields(s.params)}
+        stray = sorted(set(table) - known)
+        also = f"; unknown key {stray[0]!r}" if stray else ""
+        raise ConfigError(f"{where}: missing required key 'name' ({' | '.join(SAMPLERS)}){also}")
     params_cls = sampler(name, where).params
     own = {f.name for f in dataclasses.fields(params_cls)}
     common = {f.name for f in dataclasses.fields(SamplerSpec)} - {"name", "params"}

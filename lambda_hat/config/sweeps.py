@@ -57,13 +57,13 @@ def _values(key: str, spec: dict, where: str) -> list:
             f"{where}.{key}.{word}: expected a list of values, got {values!r}; "
             f"write {key} = {{ {word} = [a, b, c] }}"
         )
-    if not values:
-        raise ConfigError(f"{where}.{key}.{word}: empty; give at least one value")
     if word == LADDER and len(values) < 3:
         raise ConfigError(
             f"{where}.{key}.ladder: {len(values)} temperature(s); a ladder fits λ and m "
             "and needs at least three"
         )
+    if not values:
+        raise ConfigError(f"{where}.{key}.{word}: empty; give at least one value")
     for i, value in enumerate(values):
         if _is_sweep(value):
             raise ConfigError(f"{where}.{key}.{word}[{i}]: a sweep cannot hold a sweep")

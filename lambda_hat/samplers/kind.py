@@ -85,8 +85,10 @@ def _span(values: tuple[float, float]) -> str:
 
 
 def _short(value: float) -> str:
-    """12,345,678 -> 12.3M; 4,500 -> 4,500."""
-    for size, unit in ((1e9, "G"), (1e6, "M")):
+    """12,345,678 -> 12.3M; 4,500 -> 4,500; 1.6e15 -> 1.6e+15."""
+    if value >= 1e15:
+        return f"{value:.2g}"
+    for size, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
         if value >= size:
             return f"{value / size:.3g}{unit}"
     return f"{value:,.0f}"

@@ -49,9 +49,11 @@ def thin_warnings(record: dict) -> list[str]:
     cut = (record.get("thin_auto") or {}).get("budget")
     if not cut:
         return []
+    steps = f"{cut['thin']:,} step{'s' if cut['thin'] != 1 else ''}"
+    left = f"{cut['time_left']:.3g}" if cut["time_left"] < 10 else f"{cut['time_left']:.0f}"
     return [
-        f"max_time: each draw is {cut['thin']:,} steps rather than thin = 'auto''s "
-        f"{cut['thin_auto']:,}, so that draws fit the {cut['time_left']:.0f} s left "
+        f"max_time: each draw is {steps} rather than thin = 'auto''s "
+        f"{cut['thin_auto']:,}, so that draws fit the {left} s left "
         f"({cut['seconds_per_step'] * 1e3:.3g} ms a step); each kept draw spans less "
         "Langevin time, which the ESS and R-hat account for."
     ]

@@ -73,6 +73,10 @@ BAD = [
     ("\n[[samplers]]\nname='langevin'\n", r"samplers\[0\]\.name: unknown sampler 'langevin'"),
     ("\n[[samplers]]\nstep_size=1e-4\n", r"samplers\[0\]: missing required key 'name'"),
     (
+        "\n[[samplers]]\nnam='hmc'\n",
+        r"samplers\[0\]: missing required key 'name' \(.*\); unknown key 'nam'",
+    ),
+    (
         "\n[[targets]]\nmodel='nope'\ndata='d'\n",
         r"targets\[1\]\.model: no preset 'nope' in \[models\]",
     ),

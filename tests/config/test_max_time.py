@@ -67,6 +67,7 @@ def test_a_budget_is_part_of_the_run_id_in_seconds(write_toml):
         ('"0s"', r"more than 0 seconds"),
         ("-5", r"more than 0 seconds"),
         ("true", r"samplers\[0\]\.max_time: expected a number or a string, got True"),
+        ("00:10:00", r"max_time: expected a number or a string, got the TOML date/time 00:10:00"),
     ],
 )
 def test_bad_budgets_are_named(write_toml, value, match):

@@ -175,7 +175,7 @@ def test_a_budget_shortens_the_thin_from_the_pilots_pace(name, monkeypatch):
     cut = thin["budget"]
     assert r.spec.thin == cut["thin"] == 1 < cut["thin_auto"] == thin["thin"]
     assert 0 < cut["seconds_per_step"] < 1 and 0 < cut["time_left"] <= 3600
-    assert any(w.startswith("max_time: each draw is 1 steps rather than") for w in r.warnings)
+    assert any(w.startswith("max_time: each draw is 1 step rather than") for w in r.warnings)
 
 
 def test_a_divergence_says_whether_the_step_was_written_or_automatic_and_what_was_cut():
