@@ -25,6 +25,7 @@ from lambda_hat.store.records import FailureRecord, RunAnalysis, TargetMeta
 from lambda_hat.store.run_names import RUN_GLOB, parse_run_folder
 
 OK, FAILED, BROKEN, RUNNING = "ok", "failed", "unreadable", "running"
+STOPPED = "stopped"  # stopped with its progress saved: the next run resumes it
 
 
 def fmt_num(value, digits: int = 4) -> str:
@@ -75,6 +76,7 @@ class TargetRow:
     num_failed: int
     created_at: float | None
     num_running: int = 0  # runs a live process is computing now
+    num_stopped: int = 0  # runs stopped with their progress saved (not failed)
     names: dict = field(default_factory=dict)
     error: str | None = None
     step: int | None = None  # the training step, for a checkpoint of a training run
@@ -109,6 +111,7 @@ def target_row(record: TargetRecord) -> TargetRow:
     failed = set()
     if fail_dir.is_dir():  # a failed run being retried counts as running
         failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} - set(runs) - set(running)
+    stopped = set(record.stopped()) - failed
     return TargetRow(
         target_id=record.target_id,
         model=describe_model(meta.model_cfg),
@@ -119,6 +122,7 @@ def target_row(record: TargetRecord) -> TargetRow:
         num_runs=len(runs),
         num_failed=len(failed),
         num_running=len(running),
+        num_stopped=len(stopped),
         created_at=meta.created_at,
         names=meta.names,
         error=record.error,
@@ -223,6 +227,9 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
     rows += [_running_row(catalog, target_id, name) for name in running]
     shown = {r.dirname for r in rows}
     fail_dir = record.path / FAILURES
+    failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} if fail_dir.is_dir() else set()
+    stopped = [name for name in record.stopped() if name not in shown | failed]
+    rows += [_stopped_row(catalog, target_id, name) for name in stopped]
     for path in sorted(fail_dir.glob(f"{RUN_GLOB}.json")) if fail_dir.is_dir() else []:
         if path.stem in shown:
             continue
@@ -244,6 +251,15 @@ def _running_row(catalog: Catalog, target_id: str, dirname: str) -> RunRow:
     if failure is not None:
         parts.append(f"an earlier attempt failed: {failure.text}")
     return RunRow(target_id, dirname, RUNNING, message="; ".join(parts), failure=failure)
+
+
+def _stopped_row(catalog: Catalog, target_id: str, dirname: str) -> RunRow:
+    """A run stopped with its progress saved, which the next ``lambda-hat run`` resumes."""
+    from lambda_hat.store.snapshots import describe, saved_progress
+
+    point = saved_progress(catalog.layout.run_resume(target_id, dirname))
+    where = f"progress saved at {describe(point['where'])}; " if point else ""
+    return RunRow(target_id, dirname, STOPPED, message=f"{where}the next run resumes it")
 
 
 def training_curve(catalog: Catalog, meta: TargetMeta | None) -> dict[str, list]:

@@ -124,6 +124,35 @@ async def test_a_run_computed_by_another_process_shows_as_running(workdir):
             assert told[-1] == f"{final.name} is being computed by a running process"
 
 
+async def test_a_run_stopped_with_its_progress_saved_shows_as_stopped(workdir):
+    import numpy as np
+
+    from lambda_hat.store.snapshots import Snapshots
+
+    name = "run_sgld_0123abce"
+    saved = Snapshots(workdir / "store" / "targets" / DLN / "_resume" / f"{name}.npz", {})
+    saved.save({}, {"loss": np.zeros((15, 2))}, {"phase": 1, "offset": 15, "draws_done": 25,
+                                                 "draws_total": 60})  # fmt: skip
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable).table
+        assert str(table.get_row(DLN)[7]) == "2 +1⏸ +1✗"  # the runs column
+        await pilot.press("d", "l", "n", "enter", "enter")
+        await settle(pilot)
+        runs = _shown(app)
+        at = [r.dirname for r in runs].index(name)
+        status = app.screen.query_one(RecordTable).table.get_row(name)[-1]
+        said = "progress saved at draw 25 of 60; the next run resumes it"
+        assert runs[at].status == "stopped" and str(status) == f"⏸ stopped: {said}"
+        await pilot.press(*["down"] * at, "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TargetScreen)
+        assert (
+            app._notifications and list(app._notifications)[-1].message == f"{name} stopped: {said}"
+        )
+
+
 async def test_compare_and_csv_export(workdir):
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:

@@ -20,6 +20,7 @@ from lambda_hat.tui.data import (
     FAILED,
     OK,
     RUNNING,
+    STOPPED,
     RunRow,
     describe_model,
     fmt_estimate,
@@ -41,6 +42,8 @@ def _status_cell(row: RunRow) -> Text:
         return Text("ok", style="green")
     if row.status == RUNNING:
         return Text(f"⟳ running{': ' if row.message else ''}{row.message}", style="cyan")
+    if row.status == STOPPED:
+        return Text(f"⏸ stopped: {row.message}", style="yellow")
     return Text(f"✗ {row.message}", style="red")
 
 
@@ -211,6 +214,8 @@ class TargetScreen(Screen):
             self.app.push_screen(FailureScreen(row.dirname, row.failure or FailureRecord()))
         elif row.status == OK:
             self.app.push_screen(RunScreen(row))
+        elif row.status == STOPPED:
+            self.notify(f"{row.dirname} stopped: {row.message}", markup=False)
         elif row.status == RUNNING:
             said = f": {row.message}" if row.message else ""
             self.notify(f"{row.dirname} is being computed by a running process{said}", markup=False)

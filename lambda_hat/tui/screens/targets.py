@@ -20,6 +20,8 @@ def _runs_cell(row: TargetRow) -> Text:
     text = Text(str(row.num_runs))
     if row.num_running:
         text.append(f" +{row.num_running}⟳", style="cyan")
+    if row.num_stopped:
+        text.append(f" +{row.num_stopped}⏸", style="yellow")
     if row.num_failed:
         text.append(f" +{row.num_failed}✗", style="red")
     return text
