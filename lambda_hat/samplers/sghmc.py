@@ -223,6 +223,14 @@ def _take_pace(record: dict, batch: int) -> float | None:
 
 def _warnings(spec, record: dict) -> list[str]:
     bias, out = record["bias"], thin_warnings(record)
+    last = ((record.get("auto") or {}).get("pilot") or [{}])[-1]
+    if last.get("cut_by_time"):
+        out.append(
+            f"max_time ended the step pilot after {last['steps']:,} of its "
+            f"{last['steps_planned']:,} steps: the step ({spec.params.step_size:.3g}) and "
+            "friction were not checked where the chains go, so λ̂ may be biased; give the "
+            "run more time."
+        )
     if not bias["biased"]:
         return out
     return out + [

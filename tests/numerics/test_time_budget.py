@@ -75,6 +75,17 @@ def test_a_pilot_round_ended_by_time_is_measured_and_is_the_last(x32, monkeypatc
     assert record["fges"] == pytest.approx(3 * (cut["steps"] * 16 / 64 + 2 * rule.ITERATIONS))
 
 
+def test_sghmc_warns_of_a_pilot_the_budget_cut(monkeypatch):
+    """As SGLD does: its warnings say the step and friction were not checked."""
+    monkeypatch.setattr(sampling, "_clock", lambda max_time: Script(calls=2))
+    apply, params, data = _regression()
+    r = lh.estimate(apply, params, data, sampler="sghmc", max_time="1h", progress=False)
+    last = r.prepared["auto"]["pilot"][-1]
+    assert last["cut_by_time"]
+    said = f"max_time ended the step pilot after {last['steps']:,} of its "
+    assert any(w.startswith(said) and "friction were not checked" in w for w in r.warnings)
+
+
 def test_what_the_budget_cut_is_in_the_verdict(monkeypatch):
     """The pilot's share runs out after its first chunk, and the clock then reads
     nothing left: burn-in is cut at once and sampling keeps its last few draws."""
