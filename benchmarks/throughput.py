@@ -148,7 +148,7 @@ def main() -> None:
             for sampler in args.samplers:
                 precision = DEFAULT_PRECISION[sampler]
                 jax.config.update("jax_enable_x64", precision == "float64")
-                n = args.n if sampler == "sgld" else (args.full_n or args.n)
+                n = args.n if sampler in ("sgld", "sghmc") else (args.full_n or args.n)
                 loss_fn, arrays, p = make_problem(kind, SIZES[size][kind], n, precision)
                 posterior = make_posterior(
                     loss_fn, (arrays.x, arrays.y), arrays.w_star, 1 / math.log(n), 1.0
@@ -168,8 +168,9 @@ def _measure(sampler, posterior, loss_fn, arrays, chains, args, params_cls):
     """(sampler chain-steps/s, bare gradients/s, cost per gradient: sampler / bare)."""
     import dataclasses
 
-    if sampler == "sgld":
-        params = params_cls(batch_size=args.batch, step_size=1e-7)
+    if sampler in ("sgld", "sghmc"):  # minibatch: one gradient of `batch` rows a step
+        own = {"friction": 1.0} if sampler == "sghmc" else {}
+        params = params_cls(batch_size=args.batch, step_size=1e-7, **own)
         thin = args.thin or 1
         trace = args.sgld_trace
         per_draw, _ = time_sampler(sampler, posterior, params, chains, args.steps, thin, trace)
