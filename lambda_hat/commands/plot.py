@@ -52,7 +52,9 @@ def run(args) -> int:
     from lambda_hat.store.root import outside_store
 
     experiment = load(args.experiments, args.root)
-    outside_store(args.out, experiment.store_root, "--out")
+    out = outside_store(args.out, experiment.store_root, "--out")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: a file; give the folder for the PNGs")
     groups = defaultdict(list)  # one training run: the targets that differ only in step
     for entry in experiment.targets:
         if (run_key := training_run(entry.spec)) is not None:
@@ -66,15 +68,15 @@ def run(args) -> int:
         )
     rows = load_rows(experiment.store_root, args.experiments)
     console = Console(soft_wrap=not sys.stdout.isatty())  # a log keeps paths whole
-    for entries in groups.values():
-        _plot_training(entries, rows, args, console)
+    written = sum(_plot_training(entries, rows, args, console) for entries in groups.values())
     if keys:
-        _plot_sweeps(experiment, rows, keys, Path(args.out), console)
-    return 0
+        written += _plot_sweeps(experiment, rows, keys, Path(args.out), console)
+    return 0 if written else 1  # nothing drawn: a script should not read it as done
 
 
-def _plot_training(entries: list, rows: list[dict], args, console) -> None:
-    """λ̂ over one training run (its checkpoint targets ``entries``), as a PNG."""
+def _plot_training(entries: list, rows: list[dict], args, console) -> int:
+    """λ̂ over one training run (its checkpoint targets ``entries``), as a PNG; the
+    number of PNGs written (0 or 1)."""
     from lambda_hat.analysis.curve import keep_steps, write_curve
     from lambda_hat.store.ids import target_id
 
@@ -86,7 +88,7 @@ def _plot_training(entries: list, rows: list[dict], args, console) -> None:
     if not kept:
         why = "every step with runs is left out" if mine else "no runs yet; run it first"
         console.print(f"{label}{_swept_label(first.swept)}: {why}")
-        return
+        return 0
     name = (
         f"llc_over_training_{first.model}_{first.data}_{first.training}_seed"
         f"{first.spec.seed}{_swept_name(first.swept)}.png"
@@ -97,6 +99,7 @@ def _plot_training(entries: list, rows: list[dict], args, console) -> None:
     )
     path = write_curve(Path(args.out) / name, kept, title, args.log_x, args.log_y)
     console.print(f"wrote {path} ({len({r['step'] for r in kept})} checkpoints)")
+    return 1
 
 
 def _swept_label(swept: dict) -> str:
@@ -109,12 +112,13 @@ def _swept_name(swept: dict) -> str:
     return "".join(f"_{key.split('.')[-1]}{value}" for key, value in swept.items())
 
 
-def _plot_sweeps(experiment, rows, keys, out: Path, console) -> None:
-    """One PNG per target family (preset triple): λ̂ against each swept key."""
+def _plot_sweeps(experiment, rows, keys, out: Path, console) -> int:
+    """One PNG per target family (preset triple): λ̂ against each swept key; the number
+    written."""
     from lambda_hat.analysis.sweep_plot import write_sweep
     from lambda_hat.store.ids import target_id
 
-    families = defaultdict(set)
+    families, written = defaultdict(set), 0
     for entry in experiment.targets:
         families[(entry.model, entry.data, entry.training)].add(target_id(entry.spec))
     for (model, data, training), ids in families.items():
@@ -126,3 +130,5 @@ def _plot_sweeps(experiment, rows, keys, out: Path, console) -> None:
             console.print(f"{model}/{data}/{training}: no swept runs yet; run it first")
         else:
             console.print(f"wrote {path} ({len(mine)} runs)")
+            written += 1
+    return written

@@ -106,12 +106,20 @@ def _anchor(row: dict) -> str:
 
 def run(args) -> int:
     from lambda_hat.commands.results import store_root
+    from lambda_hat.errors import ConfigError
     from lambda_hat.results import load
-    from lambda_hat.store.root import outside_store
+    from lambda_hat.store.root import existing_store, outside_store
 
-    root = store_root(args)
+    root = existing_store(store_root(args), "pass --root DIR (the store's root)")
     dest = outside_store(args.to, root, "--to")
+    if dest.resolve() == Path(root).resolve():
+        raise ConfigError(f"--to {dest}: that is the store's root; give a folder of its own")
+    if dest.exists() and not dest.is_dir():
+        raise ConfigError(f"--to {dest}: a file; give a folder")
     rows = load(root, args.experiment)
+    if not rows:  # an index of nothing would replace the one there
+        what = f" of {args.experiment}" if args.experiment else ""
+        raise ConfigError(f"no published runs{what} in {root}: nothing to promote")
     written = promote(rows, dest)
     print(
         f"promoted {len(rows)} run(s) from {root} to {dest} ({len(written)} files); "

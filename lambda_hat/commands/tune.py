@@ -121,6 +121,7 @@ def run(args) -> int:
 
     console = Console(soft_wrap=not sys.stdout.isatty())  # a log keeps paths whole
     experiment = load(args.experiments, args.root)
+    _check_out(args)  # before the work: a bad --out would lose it
     root = writable_store(experiment.store_root)
     where = f"{args.experiments}: (lambda-hat tune)"
     # the targets first (cached like any), to know their sizes
@@ -243,13 +244,36 @@ def _weak_reference(tid: str, ref: dict, console) -> None:
     )
 
 
+HEADER = "# written by lambda-hat tune "
+
+
+def _out(args) -> Path:
+    return Path(args.out) if args.out else Path(args.experiments).with_suffix(".tuned.toml")
+
+
+def _check_out(args) -> None:
+    """``--out`` is a file tune may write: not the experiments file, not a folder, in a
+    folder that exists, and not a file of the user's (one tune wrote before is
+    replaced); ``--workers`` at least 1."""
+    from lambda_hat.errors import ConfigError
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    out = _out(args)
+    if out.resolve() == Path(args.experiments).resolve():
+        raise ConfigError(f"--out {out}: that is the experiments file; write elsewhere")
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: give a file in a folder that exists")
+    if out.is_file() and not out.read_text(errors="replace").startswith(HEADER):
+        raise ConfigError(f"--out {out}: exists and tune did not write it; remove it first")
+
+
 def _write(args, blocks: list[str]) -> int:
     """The recommended blocks to ``--out`` (and printed); 1 when there are none."""
-    out = Path(args.out) if args.out else Path(args.experiments).with_suffix(".tuned.toml")
+    out = _out(args)
     if blocks:
         out.write_text(
-            f"# written by lambda-hat tune {args.experiments}: paste into the experiments file\n\n"
-            + "\n".join(blocks)
+            f"{HEADER}{args.experiments}: paste into the experiments file\n\n" + "\n".join(blocks)
         )
         print(f"wrote {out}:\n" + "\n".join(blocks))  # plain: a console would wrap lines
     return 0 if blocks else 1

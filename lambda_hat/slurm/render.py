@@ -52,6 +52,12 @@ class SbatchOptions:
             raise SlurmError("--grace must be between 1 and 65535 seconds")
         if not re.match(r"^[\w.+-]+$", self.job_name):
             raise SlurmError(f"--job-name {self.job_name!r}: use letters, digits, . _ + -")
+        for option, value in (("--partition", self.partition), ("--account", self.account)):
+            if value is not None and not re.match(r"^[\w.+,-]+$", value):
+                raise SlurmError(
+                    f"{option} {value!r}: use letters, digits, . _ + - (and , between "
+                    "partitions); it becomes a line of the batch script"
+                )
         extra_lines(self.extra_sbatch)
         return self
 
@@ -62,6 +68,12 @@ def time_seconds(text: str) -> int:
     if not m:
         raise SlurmError(f"--time {text!r}: expected HH:MM:SS, MM, MM:SS or D-HH:MM:SS")
     days, a, b, c = m.groups()
+    inner = ([a] if days is not None else []) + [x for x in (b, c) if x is not None]
+    limits = ([24] if days is not None else []) + [60] * 2
+    if any(int(x) >= top for x, top in zip(inner, limits, strict=False)):
+        raise SlurmError(
+            f"--time {text!r}: hours under 24 after a day, minutes and seconds under 60"
+        )
     if days is not None:  # D-HH[:MM[:SS]]
         parts = [int(a), int(b or 0), int(c or 0)]
         return int(days) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]

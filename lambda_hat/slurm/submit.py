@@ -52,6 +52,21 @@ def default_python() -> str:
     return sys.executable or "python3"
 
 
+def _new_folder(slurm_dir: Path, digest: str) -> tuple[str, Path]:
+    """A submission's ID and folder, made here and never one made before (two calls in
+    one second, for one plan with other options, each get their own)."""
+    slurm_dir.mkdir(parents=True, exist_ok=True)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{digest}"
+    for k in range(1000):
+        submission_id = stamp if k == 0 else f"{stamp}-{k}"
+        try:
+            (slurm_dir / submission_id).mkdir()
+        except FileExistsError:
+            continue
+        return submission_id, slurm_dir / submission_id
+    raise FileExistsError(f"{slurm_dir}: 1,000 submissions named {stamp}")
+
+
 def prepare(
     plan: Plan,
     experiments: str | Path,
@@ -71,10 +86,9 @@ def prepare(
     root = Path(plan.root).resolve()
     workdir = Path(workdir or Path.cwd()).resolve()
     digest = hashlib.sha1(json.dumps([[i.key for i in s] for s in slices]).encode())
-    submission_id = time.strftime("%Y%m%d-%H%M%S") + "-" + digest.hexdigest()[:6]
-    folder = Layout(root).slurm_dir / submission_id
+    submission_id, folder = _new_folder(Layout(root).slurm_dir, digest.hexdigest()[:6])
     logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs.mkdir()
     plan_path, script_path = folder / "plan.json", folder / "sbatch.sh"
     record = {"submission_id": submission_id, "root": str(root)}
     planfile.write_plan(

@@ -253,6 +253,17 @@ def test_promote_copies_plots_to_stable_paths_with_an_index(store, capsys, tmp_p
     inside = root / "targets" / plan.runs[0].target_id / "promoted"
     assert main(["promote", "--root", str(root), "--to", str(inside)]) == 2
     assert "inside the store's" in capsys.readouterr().err and not inside.exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for to, said in [(root, "that is the store's root"), (afile, "a file; give a folder")]:
+        assert main(["promote", "--root", str(root), "--to", str(to)]) == 2
+        assert said in capsys.readouterr().err
+    assert main(["promote", "--root", str(tmp_path / "nope"), "--to", str(dest)]) == 2
+    assert "no store at" in capsys.readouterr().err
+    (empty := tmp_path / "empty" / "targets").mkdir(parents=True)
+    assert main(["promote", "--root", str(empty.parent), "--to", str(dest)]) == 2
+    assert "nothing to promote" in capsys.readouterr().err
+    assert (dest / "index.md").read_text() == index  # the index there is kept
 
 
 def _listing(root):

@@ -55,6 +55,8 @@ def test_a_sweep_runs_shows_its_columns_and_plots(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("step_size=1e-05 seed=0") == 1 and out.count("step_size=0.0001") == 2
     assert out.count("inverse_temperature=") == 3
+    assert main(["plot", str(exp), "--out", str(tmp_path / "plots")]) == 1  # nothing to draw
+    assert "no swept runs yet; run it first" in capsys.readouterr().out
     assert main(["run", str(exp), "--workers", "1", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["status", str(exp)]) == 0

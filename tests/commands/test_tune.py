@@ -54,3 +54,22 @@ def test_tune_writes_a_working_block_and_reruns_for_free(tmp_path, capsys, monke
     # a target too large for a reference is named and skipped, not tried
     assert main(["tune", str(exp), "--max-params", "10"]) == 1
     assert "p = 24 exceeds --max-params 10" in " ".join(capsys.readouterr().out.split())
+
+
+def test_tune_never_writes_over_a_file_of_yours(tmp_path, capsys):
+    """``--out`` is checked before any work: not the experiments file, not a folder or a
+    missing one, not a file tune did not write; ``--workers`` at least 1."""
+    exp = tmp_path / "e.toml"
+    exp.write_text(TARGET.format(root=tmp_path / "store") + '[[samplers]]\nname = "hmc"\n')
+    mine = tmp_path / "notes.md"
+    mine.write_text("my notes")
+    for extra, said in [
+        (["--out", str(exp)], "that is the experiments file"),
+        (["--out", str(tmp_path)], "give a file in a folder that exists"),
+        (["--out", str(tmp_path / "no" / "x.toml")], "give a file in a folder that exists"),
+        (["--out", str(mine)], "exists and tune did not write it"),
+        (["--workers", "0"], "--workers must be at least 1"),
+    ]:
+        assert main(["tune", str(exp), *extra]) == 2
+        assert said in capsys.readouterr().err
+    assert mine.read_text() == "my notes" and not (tmp_path / "store").exists()

@@ -109,6 +109,10 @@ def test_extra_lines_group_flags_and_values():
         (SbatchOptions(max_parallel=0), "--max-parallel"),
         (SbatchOptions(extra_sbatch=("--array=0-3",)), "may not set --array"),
         (SbatchOptions(extra_sbatch=("high",)), "expected sbatch flags"),
+        (SbatchOptions(time="99:99:99"), "minutes and seconds under 60"),
+        (SbatchOptions(time="1-24:00:00"), "hours under 24 after a day"),
+        (SbatchOptions(partition="cpu\necho INJECTED"), r"--partition 'cpu\\necho INJECTED'"),
+        (SbatchOptions(account="a b"), "--account 'a b': use letters"),
     ],
 )
 def test_bad_options_say_what_to_do(options, message):

@@ -59,6 +59,21 @@ def _prepare(tmp_path: Path, capsys) -> tuple[Path, Path]:
     return root, plan
 
 
+def test_each_slurm_call_gets_its_own_submission_folder(tmp_path, capsys, monkeypatch):
+    """Two calls in one second for one plan (with other options) never share a folder."""
+    monkeypatch.setattr("time.strftime", lambda fmt, *a: "20261205-120000")
+    toml = tmp_path / "long.toml"
+    toml.write_text(LONG)
+    root = tmp_path / "store"
+    for partition in ("a", "b"):
+        assert main(["slurm", str(toml), "--root", str(root), "--partition", partition]) == 0
+    capsys.readouterr()
+    scripts = sorted(Layout(root).slurm_dir.glob("*/sbatch.sh"))
+    assert [p.parent.name.count("-") for p in scripts] == [2, 3]  # ..., ...-1
+    assert ["--partition=a" in p.read_text() for p in scripts] == [True, False]
+    assert "--partition=b" in scripts[1].read_text()
+
+
 def _worker_building_the_run(plan: Path, target: Path, run: str, **env):
     """Start the array task's worker on slice 0; return it once the run is being built."""
     proc = subprocess.Popen(

@@ -131,7 +131,7 @@ def test_a_swept_training_plots_one_curve_per_training_run(project, capsys):
     path = project.write(
         MODULAR.replace("learning_rate = 0.01", "learning_rate = { sweep = [0.01, 0.02] }")
     )
-    assert main(["plot", str(path), "--out", str(project.root / "plots")]) == 0
+    assert main(["plot", str(path), "--out", str(project.root / "plots")]) == 1  # nothing drawn yet
     said = capsys.readouterr().out
     assert said.count("no runs yet") == 2
     assert "learning_rate = 0.01" in said and "learning_rate = 0.02" in said
