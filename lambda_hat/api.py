@@ -208,9 +208,16 @@ def _observe(observe: dict | None, apply, unravel, restriction, posterior, loss:
     from lambda_hat.targets.arrays import cast, check_xy
     from lambda_hat.targets.checks import check_labels, check_model_fits
 
+    if observe is not None and not isinstance(observe, dict):
+        raise ConfigError(
+            f"{WHERE}: observe must name its datasets, observe={{'probe': (X, Y)}}; got a "
+            f"{type(observe).__name__}"
+        )
     out = []
     for name, data in (observe or {}).items():
         where = f"{WHERE}: observe[{name!r}]"
+        if not (isinstance(data, tuple | list) and len(data) == 2):
+            raise ConfigError(f"{where}: must be a pair (X, Y)")
         check_labels(loss, check_xy(data[0], data[1], where).labels, where, "Y")
         x, y = cast(data[0], data[1], spec.precision)
         w_star = posterior.w_star if restriction is None else restriction.w_star
@@ -445,7 +452,10 @@ def _rows(data) -> int:
 
     if not (isinstance(data, tuple | list) and len(data) == 2):
         raise ConfigError(f"{WHERE}: data must be a pair (X, Y)")
-    return int(np.shape(data[0])[0])
+    shape = np.shape(data[0])
+    if not shape or shape[0] < 2:
+        raise ConfigError(f"{WHERE}: X has {shape[0] if shape else 0} rows; give at least 2")
+    return int(shape[0])
 
 
 def _resolve(sampler: str, sampler_params: dict, n: int, **common):
@@ -464,7 +474,6 @@ def _resolve(sampler: str, sampler_params: dict, n: int, **common):
 
 def _posterior(apply, params, data, loss: str, spec):
     """The run's posterior, and the ``unravel`` of its flat w back to ``params``' pytree."""
-    import jax
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
@@ -479,8 +488,7 @@ def _posterior(apply, params, data, loss: str, spec):
             f"loss(outputs, targets) giving each row's (or position's) loss, got {loss!r}"
         )
     check_labels(loss, check_xy(data[0], data[1], WHERE).labels, WHERE, "Y")
-    host = np.dtype(spec.precision)  # "float32" | "float64"
-    w_star, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, host), params))
+    w_star, unravel = ravel_pytree(_float_leaves(params, np.dtype(spec.precision)))
 
     def apply_flat(w, xb):
         return apply(unravel(w), xb)
@@ -491,6 +499,28 @@ def _posterior(apply, params, data, loss: str, spec):
     x, y = posterior.data
     check_model_fits(apply_flat, w_star, x, y, loss, WHERE)
     return posterior, unravel, restriction
+
+
+def _float_leaves(params, dtype):
+    """``params`` with each leaf an array of ``dtype``; a ConfigError naming the leaf
+    that is not numbers, or when there are none, or when one is not finite."""
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    if not leaves:
+        raise ConfigError(f"{WHERE}: params has no arrays (got {params!r}); give w* as a pytree")
+    out = []
+    for path, leaf in leaves:
+        name = jax.tree_util.keystr(path) or "params"
+        try:
+            array = np.asarray(leaf, dtype)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{WHERE}: params{name} is not numbers: {leaf!r}") from None
+        if not np.all(np.isfinite(array)):
+            raise ConfigError(f"{WHERE}: params{name} holds NaN or inf; w* must be finite")
+        out.append(array)
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(params), out)
 
 
 def _restriction(params, spec, w_star):
@@ -654,8 +684,25 @@ def _reporter(progress):
     if progress is None or progress is False:
         return contextlib.nullcontext((None, None))
     if callable(progress):  # the caller's own (draws only: a stage would say what it counts)
+        _takes_two(progress)
         return contextlib.nullcontext((progress, None))
     raise ConfigError(
         f"{WHERE}: progress must be True (a bar), False (none) or a function "
         f"progress(done, total), got {progress!r}"
     )
+
+
+def _takes_two(progress) -> None:
+    """A ``progress`` function is called as progress(done, total): said now, not after
+    the compilation, where calling it would first fail."""
+    import inspect
+
+    try:
+        inspect.signature(progress).bind(0, 0)
+    except TypeError:
+        raise ConfigError(
+            f"{WHERE}: progress is called as progress(done, total); {progress!r} does not "
+            "take two arguments"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): it will say when called
+        pass

@@ -30,6 +30,10 @@ class SamplerDivergedError(LambdaHatError):
     """A sampler produced a non-finite loss; the run is recorded as failed."""
 
 
+class ModelError(LambdaHatError):
+    """The model cannot be sampled at w*: its loss there is not a finite number."""
+
+
 class StepSizeError(LambdaHatError):
     """SGLD's automatic step cannot be set: the posterior has no finite curvature at w*."""
 

@@ -99,7 +99,10 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Coerce a TOML value to the declared type, or raise ConfigError naming ``where``."""
+    """Coerce a TOML value to the declared type, or raise ConfigError naming ``where``.
+    A NumPy scalar (a value from ``np.arange``, from Python) is its Python number."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lambda_hat.config.specs import RunSpec, to_dict
-from lambda_hat.errors import SamplerDivergedError
+from lambda_hat.errors import ModelError, SamplerDivergedError
 
 
 class Estimate(NamedTuple):
@@ -112,6 +112,11 @@ def sample_llc(
     definition = sampler(spec.sampler)
     time_left = _clock(spec.max_time)
     L0 = posterior.loss_at_w_star()  # in this run's precision
+    if not np.isfinite(L0):  # no step size would help: say where it comes from
+        raise ModelError(
+            f"the loss at w* is {float(L0)}: the model's outputs at w* are not finite "
+            "(check w*'s values and what apply computes from them); nothing was sampled"
+        )
     pilot_steps = progress if stage is not None else None  # a count needs its stage named
     stage = stage or (lambda text: None)
     saved = snapshots.part("pilot") if snapshots is not None else None

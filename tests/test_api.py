@@ -390,3 +390,32 @@ def test_the_docs_python_example_runs(capsys):
     first = out.splitlines()[0]
     assert re.fullmatch(r"λ̂ = \d+\.\d+ ± \d\.\d+ \(ESS \d+, R-hat \d\.\d{3}\): \S.*", first), out
     assert "200/200" in err, err
+
+
+def test_bad_inputs_to_estimate_are_named_before_any_work():
+    """Each is a ConfigError (or ModelError) saying what is wrong, not a Python
+    exception from deep inside: the params, the data, what apply returns, observe and a
+    progress function; NumPy scalars are numbers."""
+    from lambda_hat.errors import ConfigError, ModelError
+
+    apply, params, (x, y) = _regression()
+    quick = {"sampler": "hmc", "draws": 20, "warmup": 20, "chains": 2, "progress": False}
+    cases = [
+        ({"params": {}}, ConfigError, "params has no arrays"),
+        ({"params": {"W": np.array([["a"], ["b"]]), "b": np.zeros(1)}}, ConfigError,
+         r"params\['W'\] is not numbers"),
+        ({"params": {"W": np.array([[np.nan], [0.0]]), "b": np.zeros(1)}}, ConfigError,
+         r"params\['W'\] holds NaN or inf"),
+        ({"data": (x[:0], y[:0])}, ConfigError, "X has 0 rows; give at least 2"),
+        ({"apply": lambda p, x: (x, x)}, ConfigError, "must return one array of outputs"),
+        ({"apply": lambda p, x: x @ p["W"] + np.nan}, ModelError, "the loss at w\\* is nan"),
+        ({"observe": [(x, y)]}, ConfigError, "observe must name its datasets"),
+        ({"observe": {"p": x}}, ConfigError, r"observe\['p'\]: must be a pair \(X, Y\)"),
+        ({"progress": lambda: None}, ConfigError, r"progress is called as progress\(done, total\)"),
+    ]  # fmt: skip
+    for change, error, said in cases:
+        call = {"apply": apply, "params": params, "data": (x, y)} | quick | change
+        with pytest.raises(error, match=said):
+            lh.estimate(call.pop("apply"), call.pop("params"), call.pop("data"), **call)
+    r = lh.estimate(apply, params, (x, y), **quick | {"chains": np.int64(2), "seed": np.int64(3)})
+    assert (r.spec.chains, r.spec.seed) == (2, 3) and type(r.spec.chains) is int

@@ -126,6 +126,11 @@ def check_model_fits(apply_flat, w, x, y, loss: str, where: str) -> None:
             f"{where}: apply(params, X) fails on two rows of the data: "
             f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
         ) from None
+    if not hasattr(out, "shape"):  # a tuple, a dict: not one array of outputs
+        raise ConfigError(
+            f"{where}: apply(params, X) must return one array of outputs, got a "
+            f"{type(out).__name__}"
+        )
     if callable(loss):
         _check_custom(loss, out, y, where)
         return
