@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_hat.config.specs import SamplerSpec, check_budget, resolve_run
-from lambda_hat.errors import ConfigError, LambdaHatError, StoreError
+from lambda_hat.errors import ConfigError, LambdaHatError, StoreError, broken_artifact
 from lambda_hat.fields import build
 from lambda_hat.samplers.registry import SAMPLERS
 
@@ -363,7 +363,11 @@ def load_run(run, root="runs") -> LLCResult:
     from lambda_hat.store.records import RunAnalysis
 
     folder = _run_folder(run, root)
-    record = RunAnalysis.from_json(read_json(folder / ANALYSIS), folder.name)
+    try:
+        record = RunAnalysis.from_json(read_json(folder / ANALYSIS), folder.name)
+        float(record.llc_mean), float(record.L0), float(record.n_beta)  # numbers, or broken
+    except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise broken_artifact(folder / ANALYSIS, exc) from None
     groups = read_arrays(folder / TRACE)
     posterior, stats = groups.get("posterior", {}), groups.get("sample_stats", {})
     verdict = record.trust.to_json() if record.trust else None
@@ -409,10 +413,15 @@ def _target_folder(target, root) -> Path:
 def _stored_folder(ref, root, marker: str, kind: str) -> Path:
     """The folder of a ``kind`` ("run" or "target"): ``ref`` is one (it holds
     ``marker``), or a name or unique ID prefix in the store at ``root``."""
+    if not isinstance(ref, str | Path):
+        raise ConfigError(f"a {kind} is named by its ID (a string) or its folder, got {ref!r}")
     if (Path(ref) / marker).is_file():
         return Path(ref)
     from lambda_hat.store.catalog import Catalog
+    from lambda_hat.store.layout import Layout
 
+    if not Layout(root).targets.is_dir():
+        raise StoreError(f"no store at {root} (it has no targets/ folder); pass root=")
     catalog = Catalog(root)
     name = catalog.resolve_prefix(str(ref))
     is_target = name.startswith("tgt_")

@@ -327,6 +327,25 @@ def test_load_target_names_what_it_cannot_load(tmp_path):
         lh.load_target("run_hmc_b3a0", root=FIXTURE_STORE)
 
 
+def test_load_run_names_a_broken_record_a_missing_store_and_a_bad_name(tmp_path):
+    import shutil
+
+    from lambda_hat.errors import ConfigError, StoreError
+
+    store = tmp_path / "store"
+    shutil.copytree(FIXTURE_STORE, store)
+    analysis = store / "targets" / MLP_TARGET / "run_hmc_b3a0c5e8" / "analysis.json"
+    doc = json.loads(analysis.read_text())
+    for broken in ('{"llc_mean": ', json.dumps({**doc, "llc_mean": "abc"})):
+        analysis.write_text(broken)
+        with pytest.raises(StoreError, match=f"{analysis} is unreadable .*verify --quarantine"):
+            lh.load_run("run_hmc_b3a0", root=store)
+    with pytest.raises(StoreError, match="no store at .*nope"):
+        lh.load_run("run_hmc_b3a0", root=tmp_path / "nope")
+    with pytest.raises(ConfigError, match="named by its ID .* got None"):
+        lh.load_run(None, root=store)
+
+
 LOGISTIC = """
 [store]
 root = "runs"
