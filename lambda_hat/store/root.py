@@ -10,10 +10,13 @@ from lambda_hat.store.layout import Layout
 
 
 def existing_store(root: str | Path, hint: str = "pass --root DIR") -> Path:
-    """``root`` if it is a folder; else a StoreError (commands that only read a store)."""
+    """``root`` if it is a store (a folder with ``targets/``); else a StoreError
+    (commands that only read a store, and must not write into any other folder)."""
     root = Path(root)
     if not root.is_dir():
         raise StoreError(f"no store at {root}; {hint}")
+    if not Layout(root).targets.is_dir():
+        raise StoreError(f"no store at {root} (it has no targets/ folder); {hint}")
     return root
 
 

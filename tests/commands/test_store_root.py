@@ -22,3 +22,14 @@ def test_read_commands_refuse_a_missing_root(tmp_path, capsys):
         assert main([command, "--root", str(missing)]) == 2
         assert f"no store at {missing}" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_read_commands_refuse_a_folder_that_is_not_a_store_and_write_nothing(tmp_path, capsys):
+    """A folder without targets/ (a home folder given by mistake) is not a store: verify
+    --repair used to report it consistent and leave a lock file in it."""
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    for argv in (["verify", "--repair"], ["results"], ["status"]):
+        assert main([*argv, "--root", str(home)]) == 2
+        assert f"no store at {home} (it has no targets/ folder)" in capsys.readouterr().err
+    assert sorted(p.name for p in home.rglob("*")) == ["Documents"]
