@@ -306,7 +306,9 @@ def _observed(result: LLCResult, name: str):
 
 
 def results(root="runs", experiment=None):
-    """Every readable run of the store at ``root`` as a pandas DataFrame (one row each)."""
+    """Every readable run of the store at ``root`` as a pandas DataFrame (one row each);
+    a run that cannot be read is left out with a warning naming it (``lambda-hat verify``
+    says more), and a ``root`` that is not a store is a StoreError."""
     try:
         import pandas  # noqa: F401
     except ImportError as exc:
@@ -316,9 +318,16 @@ def results(root="runs", experiment=None):
             "of lambda-hat); lambda_hat.results.load(root) gives the same rows as dicts "
             "without it"
         ) from exc
-    from lambda_hat.results import dataframe
+    import warnings
 
-    return dataframe(root, experiment)
+    from lambda_hat.results import dataframe
+    from lambda_hat.store.root import existing_store
+
+    problems: list[str] = []
+    frame = dataframe(existing_store(root, "pass root="), experiment, problems)
+    for line in problems:
+        warnings.warn(f"left out (unreadable): {line}", stacklevel=2)
+    return frame
 
 
 def load_target(target, root="runs") -> Target:

@@ -247,10 +247,14 @@ def _swept_order(r: dict, samplers: bool) -> tuple:
     return tuple((k, _number_first(r[k])) for k in keys)
 
 
-def dataframe(root: str | Path = "runs", experiment: str | Path | None = None):
+def dataframe(
+    root: str | Path = "runs",
+    experiment: str | Path | None = None,
+    problems: list[str] | None = None,
+):
     """``load(...)`` as a pandas DataFrame: the columns in ``COLUMNS`` order, then the
-    swept keys of ``experiment``."""
+    swept keys of ``experiment`` (``problems``: as ``load``'s)."""
     import pandas as pd
 
-    rows = load(root, experiment)
+    rows = load(root, experiment, problems)
     return pd.DataFrame(rows, columns=[*COLUMNS, *swept_columns(rows)])

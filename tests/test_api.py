@@ -65,6 +65,20 @@ def test_results_can_be_called_again_after_its_module_is_imported(tmp_path):
     assert "SAME: True" in out.stdout and "MODULE: True" in out.stdout, out.stdout
 
 
+def test_results_warns_of_what_it_leaves_out_and_refuses_a_folder_that_is_no_store(tmp_path):
+    from lambda_hat.errors import StoreError
+
+    store = tmp_path / "store"
+    shutil.copytree(FIXTURE_STORE, store)
+    analysis = store / "targets" / MLP_TARGET / "run_hmc_b3a0c5e8" / "analysis.json"
+    analysis.write_text("{")
+    with pytest.warns(UserWarning, match=r"left out \(unreadable\): .*run_hmc_b3a0c5e8"):
+        assert len(lh.results(store)) == 3
+    for nowhere in (tmp_path / "nope", tmp_path):
+        with pytest.raises(StoreError, match="no store at"):
+            lh.results(nowhere)
+
+
 def test_results_without_pandas_says_how_to_install_it(tmp_path):
     out = _python(
         """
