@@ -118,9 +118,13 @@ def _print_ladders(rows: list[dict], console) -> None:
 
 
 def run(args) -> int:
+    from lambda_hat.errors import ConfigError
     from lambda_hat.results import COLUMNS, load, swept_columns
     from lambda_hat.store.root import existing_store
 
+    files = [i for i in args.ids if i.lower().endswith((".toml", ".yaml", ".yml"))]
+    if files:  # `results FILE` reads like `status FILE`; the file goes to --experiment
+        raise ConfigError(f"{files[0]}: an experiments file; give it as --experiment {files[0]}")
     root = existing_store(store_root(args), "pass --root DIR or --experiment FILE")
     problems: list[str] = []
     rows = load(root, args.experiment, problems)

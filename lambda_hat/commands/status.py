@@ -234,6 +234,9 @@ def run(args) -> int:
         root = existing_store(args.root or "runs", "pass --root DIR or an experiments file")
         rows = store_rows(str(root))
     slurm = slurm_submissions(root)
+    if args.experiments:  # this file's submissions, not every one of the store
+        mine = str(Path(args.experiments).resolve())
+        slurm = [sub for sub in slurm if sub.get("experiments") == mine]
     if args.format == "json":
         print(json.dumps({"root": str(root), "rows": rows, "slurm": slurm}, indent=2, default=str))
         return 0

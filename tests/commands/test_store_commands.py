@@ -189,6 +189,13 @@ def test_status_lists_slurm_submissions(store, capsys):
     )
     _, out = _out(capsys, ["status", "--root", str(root)])
     assert "slurm 20250101-120000-abcd (not submitted, 3 task(s))" in out
+    # with an experiments file, only that file's submissions
+    exp, mine = store[0], root / "slurm" / "20250101-130000-ef01"
+    mine.mkdir()
+    doc = {"submission_id": mine.name, "n_tasks": 1, "experiments": str(exp.resolve())}
+    (mine / "submission.json").write_text(json.dumps(doc))
+    _, out = _out(capsys, ["status", str(exp), "--root", str(root)])
+    assert "slurm 20250101-130000-ef01" in out and "20250101-120000-abcd" not in out
 
 
 def test_results_rows_formats_and_experiment_filter(store, capsys, tmp_path):
@@ -407,3 +414,9 @@ def test_verify_quarantine_moves_broken_artifacts_out_and_keeps_them(store, caps
     assert (root / "_quarantine").glob(f"*/targets/{tid}/{kept.dirname}/analysis.json")
     assert len(list((root / "_quarantine").glob(f"*/targets/{tid}/params.npz"))) == 1
     assert tid not in layout.catalog.read_text()
+
+
+def test_results_points_an_experiments_file_to_experiment(store, capsys):
+    exp, root, _ = store
+    assert main(["results", "--root", str(root), str(exp)]) == 2
+    assert f"{exp}: an experiments file; give it as --experiment {exp}" in capsys.readouterr().err
