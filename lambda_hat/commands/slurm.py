@@ -104,6 +104,8 @@ def run(args) -> int:
 
     if args.wait and not args.submit:
         raise SlurmError("--wait needs --submit")
+    if args.wait_timeout is not None and not (args.wait and args.wait_timeout > 0):
+        raise SlurmError("--wait-timeout takes seconds above 0, with --submit --wait")
     options = _options(args)
     experiment = load(args.experiments, args.root)
     plan = make_plan(experiment)

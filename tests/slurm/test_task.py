@@ -148,6 +148,9 @@ def test_worker_outside_an_array_says_what_to_do(tmp_path, capsys, monkeypatch):
 def test_wait_needs_submit(tmp_path, capsys):
     assert main(["slurm", str(tmp_path / "x.toml"), "--wait"]) == 2
     assert "--wait needs --submit" in capsys.readouterr().err
+    for extra in (["--wait-timeout", "60"], ["--submit", "--wait", "--wait-timeout", "-5"]):
+        assert main(["slurm", str(tmp_path / "x.toml"), *extra]) == 2
+        assert "--wait-timeout takes seconds above 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag", [["--time", "1"], ["--mem", "lots"]])
