@@ -43,7 +43,7 @@ chains = 2
 """
 
 
-def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_path, x64):
+def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_path, x64, capsys):
     path = project.write(MODULAR)
     # two workers: the checkpoints' builders meet on the training's lock
     assert main(["run", str(path), "--workers", "2", "--quiet"]) == 0
@@ -60,7 +60,8 @@ def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_pat
     assert [m["dims"]["n_test"] for m in metas] == [20, 20, 20]  # 49 pairs, 29 trained on
     assert metas[0]["metrics"]["L0"] > metas[-1]["metrics"]["L0"]
     out = tmp_path / "plots"
-    assert main(["plot", str(path), "--out", str(out)]) == 0
+    assert main(["plot", str(path), "--out", str(out), "--skip-steps", "7"]) == 0
+    assert "--skip-steps 7: no checkpoint at that step" in capsys.readouterr().out
     (png,) = out.glob("*.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the λ̂ at the last checkpoint is that of a direct estimate at its w*
