@@ -258,7 +258,7 @@ def susceptibility(result: LLCResult, name: str, phi=None, full: LLCResult | Non
     for run in (result, full):
         if run is not None and run.spec.llc_trace != "full":
             raise ConfigError(
-                f"{WHERE}: susceptibility needs each draw's exact loss, but a run recorded "
+                f"lh.susceptibility: it needs each draw's exact loss, but a run recorded "
                 f"llc_trace = {run.spec.llc_trace!r} (minibatch estimates, whose noise "
                 "would bias it); rerun with llc_trace='full' (llc_trace = 'full' in the "
                 "experiments file)"
@@ -279,7 +279,7 @@ def _same_rows(result: LLCResult, full: LLCResult, name: str) -> None:
 
     if not result.spec.restrict or full.spec.restrict:
         raise ConfigError(
-            f"{WHERE}: a per-component susceptibility takes a run restricted to the "
+            f"lh.susceptibility: a per-component susceptibility takes a run restricted to the "
             "component (restrict) and a full run (full=); got "
             f"restrict = {list(result.spec.restrict)} and full= {list(full.spec.restrict)}"
         )
@@ -287,8 +287,9 @@ def _same_rows(result: LLCResult, full: LLCResult, name: str) -> None:
     b = (full.observed_at_w_star or {}).get(name)
     if a is None or b is None or a.shape != b.shape or not np.allclose(a, b, rtol=1e-5):
         raise ConfigError(
-            f"{WHERE}: the two runs did not observe {name!r} on the same rows at the same "
-            "w* (their losses at w* differ); observe one dataset in both runs of one target"
+            f"lh.susceptibility: the two runs did not observe {name!r} on the same rows at "
+            "the same w* (their losses at w* differ); observe one dataset in both runs of "
+            "one target"
         )
 
 

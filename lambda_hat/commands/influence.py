@@ -105,7 +105,7 @@ def _chi(lh, result, name: str, full):
     try:
         return lh.susceptibility(result, name, full=full), None
     except ConfigError as exc:
-        why = str(exc).removeprefix("lh.estimate: ")  # the Python API's name for itself
+        why = str(exc).removeprefix("lh.susceptibility: ")  # the Python API's name
         if full is not None:
             raise ConfigError(f"--full {full.spec.sampler} run: {why}") from None
         return None, why
