@@ -103,25 +103,32 @@ async def test_open_target_run_and_failure(workdir):
         assert isinstance(app.screen, TargetsScreen)
 
 
+async def _open_unpublished(name: str, runs_cell: str) -> tuple[str, str, str]:
+    """From the targets table (whose runs column for DLN must read ``runs_cell``) to the
+    DLN target's run ``name``, and Enter on it: (its status, its status cell, what the
+    app said)."""
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable).table
+        assert str(table.get_row(DLN)[7]) == runs_cell  # the runs column
+        await pilot.press("d", "l", "n", "enter", "enter")
+        await settle(pilot)
+        runs = _shown(app)
+        at = [r.dirname for r in runs].index(name)
+        cell = str(app.screen.query_one(RecordTable).table.get_row(name)[-1])
+        await pilot.press(*["down"] * at, "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TargetScreen)  # nothing to open: it says so
+        return runs[at].status, cell, [n.message for n in app._notifications][-1]
+
+
 async def test_a_run_computed_by_another_process_shows_as_running(workdir):
     final = workdir / "store" / "targets" / DLN / "run_sgld_0123abcd"
     with computing(final):
-        app = make_app()
-        async with app.run_test(size=(140, 45)) as pilot:
-            await settle(pilot)
-            table = app.screen.query_one(RecordTable).table
-            assert str(table.get_row(DLN)[7]) == "2 +1⟳ +1✗"  # the runs column
-            await pilot.press("d", "l", "n", "enter", "enter")
-            await settle(pilot)
-            runs = _shown(app)
-            at = [r.dirname for r in runs].index(final.name)
-            status = app.screen.query_one(RecordTable).table.get_row(final.name)[-1]
-            assert runs[at].status == "running" and str(status) == "⟳ running"
-            await pilot.press(*["down"] * at, "enter")
-            await pilot.pause()
-            assert isinstance(app.screen, TargetScreen)  # nothing to open yet: it says so
-            told = [n.message for n in app._notifications]
-            assert told[-1] == f"{final.name} is being computed by a running process"
+        status, cell, told = await _open_unpublished(final.name, "2 +1⟳ +1✗")
+    assert (status, cell) == ("running", "⟳ running")
+    assert told == f"{final.name} is being computed by a running process"
 
 
 async def test_a_run_stopped_with_its_progress_saved_shows_as_stopped(workdir):
@@ -131,26 +138,11 @@ async def test_a_run_stopped_with_its_progress_saved_shows_as_stopped(workdir):
 
     name = "run_sgld_0123abce"
     saved = Snapshots(workdir / "store" / "targets" / DLN / "_resume" / f"{name}.npz", {})
-    saved.save({}, {"loss": np.zeros((15, 2))}, {"phase": 1, "offset": 15, "draws_done": 25,
-                                                 "draws_total": 60})  # fmt: skip
-    app = make_app()
-    async with app.run_test(size=(140, 45)) as pilot:
-        await settle(pilot)
-        table = app.screen.query_one(RecordTable).table
-        assert str(table.get_row(DLN)[7]) == "2 +1⏸ +1✗"  # the runs column
-        await pilot.press("d", "l", "n", "enter", "enter")
-        await settle(pilot)
-        runs = _shown(app)
-        at = [r.dirname for r in runs].index(name)
-        status = app.screen.query_one(RecordTable).table.get_row(name)[-1]
-        said = "progress saved at draw 25 of 60; the next run resumes it"
-        assert runs[at].status == "stopped" and str(status) == f"⏸ stopped: {said}"
-        await pilot.press(*["down"] * at, "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, TargetScreen)
-        assert (
-            app._notifications and list(app._notifications)[-1].message == f"{name} stopped: {said}"
-        )
+    where = {"phase": 1, "offset": 15, "draws_done": 25, "draws_total": 60}
+    saved.save({}, {"loss": np.zeros((15, 2))}, where)
+    status, cell, told = await _open_unpublished(name, "2 +1⏸ +1✗")
+    said = "progress saved at draw 25 of 60; the next run resumes it"
+    assert (status, cell, told) == ("stopped", f"⏸ stopped: {said}", f"{name} stopped: {said}")
 
 
 async def test_compare_and_csv_export(workdir):
