@@ -240,6 +240,13 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     llc = llc_trace(result.loss, L0, n_beta)
     summ = summary.summarize(llc) if n_beta else _prior_summary(result.loss, L0)
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
+    loss = np.asarray(result.loss, np.float64)
+    if loss.size and np.ptp(loss) <= 1e-12 * max(1.0, abs(float(L0))):
+        warnings.append(
+            "The loss never changed while the parameters moved, so λ̂ is 0 by construction: "
+            "does the model's output depend on its parameters (apply(params, x) using "
+            "params, not arrays from outside)?"
+        )
     timed_out = "draws" in (result.cut or {})  # max_time ended sampling: its own warning
     budget = auto.record(llc.shape[1] if timed_out else None) if auto else None
     if budget and budget["verdict"] != "converged" and not timed_out:

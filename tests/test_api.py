@@ -452,3 +452,16 @@ def test_bad_inputs_to_estimate_are_named_before_any_work():
             lh.estimate(call.pop("apply"), call.pop("params"), call.pop("data"), **call)
     r = lh.estimate(apply, params, (x, y), **quick | {"chains": np.int64(2), "seed": np.int64(3)})
     assert (r.spec.chains, r.spec.seed) == (2, 3) and type(r.spec.chains) is int
+
+
+def test_a_model_whose_output_ignores_its_parameters_is_named():
+    """λ̂ = 0 but for rounding: the loss never moved, and the warnings give the likely
+    cause; a model that uses its parameters gets no such warning."""
+    _, params, (x, y) = _regression()
+    fixed = np.array([[1.0], [-0.5]])
+    quick = {"sampler": "hmc", "draws": 30, "warmup": 30, "chains": 2, "progress": False}
+    r = lh.estimate(lambda p, x: x @ fixed + 0 * p["b"], params, (x, y), **quick)
+    assert abs(r.llc_mean) < 1e-12 and any("The loss never changed" in w for w in r.warnings)
+    apply, _, _ = _regression()
+    r = lh.estimate(apply, params, (x, y), **quick)
+    assert not any("never changed" in w for w in r.warnings)
