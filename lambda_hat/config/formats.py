@@ -23,11 +23,12 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 # integers in decimal only (YAML 1.1 also reads 1:30, 0x10 and 010 as numbers)
 _INT = re.compile(r"^[-+]?(0|[1-9][\d_]*)$")
-# floats as TOML and YAML 1.2 write them, 1e-4 and 1E+3 included
+# floats as TOML and YAML write them, 1e-4, 1E+3 and (YAML 1.1's) 5. included
 _FLOAT = re.compile(
     r"""^[-+]?(
         (\d[\d_]*)?\.\d[\d_]*([eE][-+]?\d+)? |
         \d[\d_]*(\.\d*)?[eE][-+]?\d+ |
+        \d[\d_]*\. |
         \.(inf|Inf|INF) | \.(nan|NaN|NAN)
     )$""",
     re.X,
