@@ -255,10 +255,10 @@ def susceptibility(result: LLCResult, name: str, phi=None, full: LLCResult | Non
     from lambda_hat.analysis.influence import component_susceptibility
     from lambda_hat.analysis.influence import susceptibility as chi
 
-    for run in (result, full):
+    for run, which in ((result, "the run"), (full, "the full run")):
         if run is not None and run.spec.llc_trace != "full":
             raise ConfigError(
-                f"lh.susceptibility: it needs each draw's exact loss, but a run recorded "
+                f"lh.susceptibility: it needs each draw's exact loss, but {which} recorded "
                 f"llc_trace = {run.spec.llc_trace!r} (minibatch estimates, whose noise "
                 "would bias it); rerun with llc_trace='full' (llc_trace = 'full' in the "
                 "experiments file)"
@@ -531,7 +531,7 @@ def _float_leaves(params, dtype):
         raise ConfigError(f"{WHERE}: params has no arrays (got {params!r}); give w* as a pytree")
     out = []
     for path, leaf in leaves:
-        name = jax.tree_util.keystr(path) or "params"
+        name = jax.tree_util.keystr(path)  # "" for params that are one leaf
         try:
             array = np.asarray(leaf, dtype)
         except (TypeError, ValueError):

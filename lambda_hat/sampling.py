@@ -241,7 +241,7 @@ def _estimate(result, spec, prepared, auto, L0, n_beta, snapshots) -> Estimate:
     summ = summary.summarize(llc) if n_beta else _prior_summary(result.loss, L0)
     warnings = summary.warnings_for(summ, dict(result.stats)) + list(prepared.warnings)
     loss = np.asarray(result.loss, np.float64)
-    if loss.size and np.ptp(loss) <= 1e-12 * max(1.0, abs(float(L0))):
+    if loss.size > 1 and np.ptp(loss) <= 1e-12 * max(1.0, abs(float(L0))):
         warnings.append(
             "The loss never changed while the parameters moved, so λ̂ is 0 by construction: "
             "does the model's output depend on its parameters (apply(params, x) using "

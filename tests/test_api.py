@@ -465,3 +465,28 @@ def test_a_model_whose_output_ignores_its_parameters_is_named():
     apply, _, _ = _regression()
     r = lh.estimate(apply, params, (x, y), **quick)
     assert not any("never changed" in w for w in r.warnings)
+
+
+def test_a_loss_of_your_own_may_read_outputs_of_any_structure():
+    """A dict of outputs is refused for a built-in loss (with the way out) and taken by
+    a custom loss that reads it; a single draw is no 'never changed' loss."""
+    import jax.numpy as jnp
+
+    from lambda_hat.errors import ConfigError
+
+    _, params, (x, y) = _regression()
+
+    def apply(p, x):
+        return {"pred": x @ p["W"] + p["b"], "norm": jnp.sum(p["W"] ** 2)}
+
+    def loss(o, t):
+        return 0.5 * jnp.sum((o["pred"] - t) ** 2, axis=-1)
+
+    quick = {"sampler": "hmc", "draws": 20, "warmup": 20, "chains": 2, "progress": False}
+    with pytest.raises(ConfigError, match="one array of outputs for loss = 'mse'.*of your own"):
+        lh.estimate(apply, params, (x, y), **quick)
+    assert lh.estimate(apply, params, (x, y), loss=loss, **quick).llc_mean > 0
+    with pytest.raises(ConfigError, match=r"lh.estimate: params is not numbers: 'abc'"):
+        lh.estimate(apply, "abc", (x, y), **quick)
+    one = lh.estimate(_regression()[0], params, (x, y), **quick | {"chains": 1, "draws": 1})
+    assert not any("never changed" in w for w in one.warnings)

@@ -53,6 +53,9 @@ def run(args) -> int:
     arrays = {"bif": bif.value, "bif_mcse": bif.mcse, "corr": corr.value, "corr_mcse": corr.mcse}
     if chi is not None:
         arrays.update(chi=chi.value, chi_mcse=chi.mcse)
+    for path in (args.save, args.plot):  # their folders, once there is something to write
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.save:
         np.savez(args.save, shape=np.asarray(shape), **arrays)
         console.print(f"wrote {args.save}")
@@ -67,7 +70,7 @@ PLOT_FORMATS = (".png", ".pdf", ".svg")
 
 def _check_outputs(args) -> None:
     """``--top``, ``--save`` and ``--plot`` before any work: a count of at least 1, files
-    of the kinds written, outside the store (their folders are made)."""
+    of the kinds written, outside any store."""
     from lambda_hat.errors import ConfigError
     from lambda_hat.store.root import outside_store
 
@@ -81,7 +84,7 @@ def _check_outputs(args) -> None:
             continue
         if Path(path).suffix.lower() not in kinds:
             raise ConfigError(f"{option} {path}: name a {' or '.join(kinds)} file")
-        outside_store(path, args.root, option).parent.mkdir(parents=True, exist_ok=True)
+        outside_store(path, args.root, option)
 
 
 def _shape(result, name: str) -> tuple:
@@ -106,8 +109,8 @@ def _chi(lh, result, name: str, full):
         return lh.susceptibility(result, name, full=full), None
     except ConfigError as exc:
         why = str(exc).removeprefix("lh.susceptibility: ")  # the Python API's name
-        if full is not None:
-            raise ConfigError(f"--full {full.spec.sampler} run: {why}") from None
+        if full is not None:  # the message says which run (the run, or the full run)
+            raise ConfigError(why) from None
         return None, why
 
 

@@ -154,13 +154,24 @@ def build_points(table: dict, where: str, build, fixed: tuple[str, ...] = ()) ->
         except ConfigError as exc:
             raise located(exc, where, point) from None
         for earlier, swept in out:
-            if earlier == built:
+            if _as_read(earlier) == _as_read(built):
                 raise ConfigError(
                     f"{where}: the sweep points {_chosen(swept)} and {_chosen(point.swept)} "
                     "are one value once read; give each value once"
                 )
         out.append((built, point.swept))
     return out
+
+
+def _as_read(built: Any) -> Any:
+    """``built`` as its run reads it: a ``max_time`` of ``"10m"`` is 600 seconds."""
+    import dataclasses
+
+    from lambda_hat.fields import duration_seconds
+
+    if isinstance(getattr(built, "max_time", None), str) and dataclasses.is_dataclass(built):
+        return dataclasses.replace(built, max_time=duration_seconds(built.max_time, "max_time"))
+    return built
 
 
 def _chosen(swept: dict) -> str:

@@ -37,11 +37,17 @@ def writable_store(root: str | Path) -> Path:
 
 
 def outside_store(path: str | Path, root: str | Path, option: str) -> Path:
-    """``path`` (a file or folder a command writes), refused when it lies in the store's
-    ``targets/``: a published artifact is never changed, and ``verify`` would report a
-    changed file (a ConfigError naming ``option``)."""
+    """``path`` (a file or folder a command writes), refused when it lies in the
+    ``targets/`` of the store at ``root`` or of any other store (a folder ``targets``
+    holding targets): a published artifact is never changed, and ``verify`` would
+    report a changed file (a ConfigError naming ``option``)."""
     path, targets = Path(path), Layout(root).targets
-    if path.resolve().is_relative_to(targets.resolve()):
+    resolved = path.resolve()
+    up = [resolved, *resolved.parents]
+    stores = [a for a in up if a.name == targets.name and a.is_dir() and any(a.glob("tgt_*"))]
+    if stores:
+        targets = stores[0]
+    if stores or resolved.is_relative_to(targets.resolve()):
         raise ConfigError(
             f"{option} {path}: inside the store's {targets} (published artifacts are never "
             "changed); write it outside the store"

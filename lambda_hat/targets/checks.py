@@ -126,14 +126,14 @@ def check_model_fits(apply_flat, w, x, y, loss: str, where: str) -> None:
             f"{where}: apply(params, X) fails on two rows of the data: "
             f"{type(exc).__name__}: {exc}\n" + user_traceback(exc)
         ) from None
-    if not hasattr(out, "shape"):  # a tuple, a dict: not one array of outputs
-        raise ConfigError(
-            f"{where}: apply(params, X) must return one array of outputs, got a "
-            f"{type(out).__name__}"
-        )
-    if callable(loss):
+    if callable(loss):  # a loss of your own may read outputs of any structure
         _check_custom(loss, out, y, where)
         return
+    if not hasattr(out, "shape"):  # a tuple, a dict: not the one array a built-in loss reads
+        raise ConfigError(
+            f"{where}: apply(params, X) must return one array of outputs for loss = "
+            f"{loss!r}, got a {type(out).__name__} (a loss function of your own may read it)"
+        )
     max_label = int(np.max(np.asarray(y))) if loss == "cross_entropy" else None
     check_outputs(out.shape, y[:2].shape, loss, where, max_label)
 

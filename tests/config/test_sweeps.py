@@ -91,6 +91,10 @@ def test_a_preset_name_can_be_swept(write_toml):
             r"samplers\[0\]: the sweep points \(localization = 1\.0\) and \(localization = 1\) "
             "are one value once read",
         ),
+        (
+            {"loc": "1.0\nmax_time = { sweep = ['10m', 600] }"},
+            r"\(max_time = '10m'\) and \(max_time = 600\)",
+        ),
         ({"step": "{ sweep = [1e-5], also = 1 }"}, r"step_size: a sweep is .* remove 'also'"),
         ({"n_data": "{ sweep = [100, 1] }"}, r"data\.d\.n_data\.sweep\[1\]: must be at least 2"),
         ({"seed": "{ sweep = [0, -1] }"}, r"targets\[0\]\.seed\.sweep\[1\]: expected a non-neg"),

@@ -241,6 +241,17 @@ def test_influence_writes_only_files_it_can_name_outside_the_store(
     ]:
         assert main([*args, *extra]) == 2
         assert said in capsys.readouterr().err
+    # a run named by its folder, whatever --root says: its own store is refused too
+    inside = trace.parent / "y.npz"
+    assert main(["influence", str(trace.parent), "probe", "--save", str(inside)]) == 2
+    assert "inside the store's" in capsys.readouterr().err and not inside.exists()
+    # nothing is made for a run that is not there
+    made = tmp_path / "made" / "x.npz"
+    assert (
+        main(["influence", "ffff", "probe", "--root", str(observed_store), "--save", str(made)])
+        == 2
+    )
+    assert not made.parent.exists()
     deep = tmp_path / "new" / "folder" / "probe.npz"
     assert main([*args, "--save", str(deep)]) == 0 and deep.is_file()
 
