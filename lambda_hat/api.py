@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -423,7 +424,7 @@ def _target_folder(target, root) -> Path:
 def _stored_folder(ref, root, marker: str, kind: str) -> Path:
     """The folder of a ``kind`` ("run" or "target"): ``ref`` is one (it holds
     ``marker``), or a name or unique ID prefix in the store at ``root``."""
-    if not isinstance(ref, str | Path):
+    if not isinstance(ref, str | os.PathLike):
         raise ConfigError(f"a {kind} is named by its ID (a string) or its folder, got {ref!r}")
     if (Path(ref) / marker).is_file():
         return Path(ref)
@@ -717,11 +718,13 @@ def _takes_two(progress) -> None:
     import inspect
 
     try:
-        inspect.signature(progress).bind(0, 0)
+        signature = inspect.signature(progress)
+    except (TypeError, ValueError):  # no signature to read (a builtin): it says when called
+        return
+    try:
+        signature.bind(0, 0)
     except TypeError:
         raise ConfigError(
             f"{WHERE}: progress is called as progress(done, total); {progress!r} does not "
             "take two arguments"
         ) from None
-    except ValueError:  # no signature to read (a builtin): it will say when called
-        pass

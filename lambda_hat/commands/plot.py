@@ -87,7 +87,7 @@ def _plot_training(entries: list, rows: list[dict], args, console) -> int:
     kept = keep_steps(mine, args.skip_steps, args.min_step)
     steps = sorted({r["step"] for r in mine})
     for step in sorted(set(args.skip_steps or ()) - set(steps)) if mine else ():
-        console.print(f"note: --skip-steps {step}: no checkpoint at that step (runs at {steps})")
+        console.print(f"note: --skip-steps {step}: no run at that step (runs at {steps})")
     if not kept:
         why = "every step with runs is left out" if mine else "no runs yet; run it first"
         console.print(f"{label}{_swept_label(first.swept)}: {why}")

@@ -147,18 +147,19 @@ def build_points(table: dict, where: str, build, fixed: tuple[str, ...] = ()) ->
     """[(build(point.table), point.swept)] for every point, errors naming the element;
     two points that read as one (``1`` and ``1.0``, ``"10m"`` and ``600``) are refused,
     as repeated values are."""
-    out = []
+    out, seen = [], {}  # seen: each point as read (its repr) -> what its sweeps chose
     for point in expand(table, where, fixed):
         try:
             built = build(point.table)
         except ConfigError as exc:
             raise located(exc, where, point) from None
-        for earlier, swept in out:
-            if _as_read(earlier) == _as_read(built):
-                raise ConfigError(
-                    f"{where}: the sweep points {_chosen(swept)} and {_chosen(point.swept)} "
-                    "are one value once read; give each value once"
-                )
+        key = repr(_as_read(built))
+        if key in seen:
+            raise ConfigError(
+                f"{where}: the sweep points {_chosen(seen[key])} and {_chosen(point.swept)} "
+                "are one value once read; give each value once"
+            )
+        seen[key] = point.swept
         out.append((built, point.swept))
     return out
 

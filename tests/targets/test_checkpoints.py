@@ -61,7 +61,7 @@ def test_one_training_makes_a_target_per_checkpoint_and_a_curve(project, tmp_pat
     assert metas[0]["metrics"]["L0"] > metas[-1]["metrics"]["L0"]
     out = tmp_path / "plots"
     assert main(["plot", str(path), "--out", str(out), "--skip-steps", "7"]) == 0
-    assert "--skip-steps 7: no checkpoint at that step" in capsys.readouterr().out
+    assert "--skip-steps 7: no run at that step" in capsys.readouterr().out
     (png,) = out.glob("*.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the λ̂ at the last checkpoint is that of a direct estimate at its w*
