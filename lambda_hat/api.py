@@ -429,11 +429,9 @@ def _stored_folder(ref, root, marker: str, kind: str) -> Path:
     if (Path(ref) / marker).is_file():
         return Path(ref)
     from lambda_hat.store.catalog import Catalog
-    from lambda_hat.store.layout import Layout
+    from lambda_hat.store.root import existing_store
 
-    if not Layout(root).targets.is_dir():
-        raise StoreError(f"no store at {root} (it has no targets/ folder); pass root=")
-    catalog = Catalog(root)
+    catalog = Catalog(existing_store(root, "pass root="))
     name = catalog.resolve_prefix(str(ref))
     is_target = name.startswith("tgt_")
     if is_target != (kind == "target"):

@@ -292,13 +292,8 @@ def _duration_text_seconds(value: str, where: str) -> float:
     units = [u for _, u in parts]
     if "M" in units:
         raise ConfigError(f"{where}: {value!r}: write minutes as 'm' ('M' could be months)")
-    order = list(_SECONDS)
-    if (
-        _DURATION_PART.sub("", text).strip()
-        or not parts
-        or any(u not in _SECONDS for u in units)
-        or [order.index(u) for u in units] != sorted({order.index(u) for u in units})
-    ):
+    in_order = [u for u in _SECONDS if u in units]  # d, h, m, s: each once, in this order
+    if _DURATION_PART.sub("", text).strip() or not parts or units != in_order:
         raise ConfigError(
             f"{where}: {value!r} is not a duration; give seconds (600) or a string of "
             "parts with units d, h, m, s in that order, each once, such as '90s', '10m', "

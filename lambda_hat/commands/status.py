@@ -143,7 +143,6 @@ def _stopped_rows(catalog, targets, rows: list[dict]) -> list[dict]:
     """Runs stopped with their progress saved that no row shows yet, and that progress
     on the failed rows that have it (the next attempt resumes from it)."""
     from lambda_hat.store.run_names import parse_run_folder
-    from lambda_hat.store.snapshots import saved_progress
 
     listed = {(r["target_id"], r["run"]): r for r in rows if r["run"]}
     new = []
@@ -155,10 +154,17 @@ def _stopped_rows(catalog, targets, rows: list[dict]) -> list[dict]:
                 row = {"kind": "run", "target_id": t.target_id, "run": run, "what": what}
                 new.append({**row, "state": MISSING})
                 row = new[-1]
-            point = saved_progress(catalog.layout.run_resume(t.target_id, run))
-            if point and "saved" not in row:
-                row["saved"] = point["where"]
+            if "saved" not in row:
+                row.update(_saved(catalog, t.target_id, run))
     return new
+
+
+def _saved(catalog, target_id: str, run: str | None) -> dict:
+    """``{"saved": where}`` for a run with saved progress, else ``{}``."""
+    from lambda_hat.store.snapshots import saved_progress
+
+    point = saved_progress(catalog.layout.run_resume(target_id, run)) if run else None
+    return {"saved": point["where"]} if point else {}
 
 
 def _computing_rows(catalog, targets, listed: set) -> list[dict]:
@@ -166,7 +172,6 @@ def _computing_rows(catalog, targets, listed: set) -> list[dict]:
     with a run's saved progress (``targets``: the store's records; ``listed``: the
     (target, run) pairs already shown)."""
     from lambda_hat.store.run_names import parse_run_folder
-    from lambda_hat.store.snapshots import saved_progress
 
     found = [(t, None, "") for t in catalog.computing()]
     for t in targets:
@@ -176,10 +181,7 @@ def _computing_rows(catalog, targets, listed: set) -> list[dict]:
         if (target_id, run) in listed:
             continue
         row = {"kind": "run" if run else "target", "target_id": target_id, "run": run}
-        rows.append({**row, "what": what, "state": RUNNING})
-        point = saved_progress(catalog.layout.run_resume(target_id, run)) if run else None
-        if point:
-            rows[-1]["saved"] = point["where"]
+        rows.append({**row, "what": what, "state": RUNNING, **_saved(catalog, target_id, run)})
     return rows
 
 

@@ -22,25 +22,9 @@ def check_pair(model, data, training, where: str, other_table: bool = False) -> 
             "(a teacher described in the data table), 'file' or 'python' data"
         )
     shape = kind.shape(data)
-    if shape is not None and model.kind in ("mlp", "dln") and other_table:
-        _check_table_shape(model, shape, labels, where)
-    elif shape is not None and model.kind in ("mlp", "dln"):
-        in_dim, out_dim = shape
-        if model.in_dim != in_dim:
-            raise ConfigError(
-                f"{where}: the model's in_dim = {model.in_dim}, but the data have {in_dim} "
-                f"input features; set in_dim = {in_dim}"
-            )
-        if labels == "classes" and model.out_dim < out_dim:
-            raise ConfigError(
-                f"{where}: the data have labels up to {out_dim - 1}, but the model has "
-                f"out_dim = {model.out_dim} classes; set out_dim = {out_dim}"
-            )
-        if labels == "real" and model.out_dim != out_dim:
-            raise ConfigError(
-                f"{where}: the model's out_dim = {model.out_dim}, but Y has {out_dim} columns; "
-                f"set out_dim = {out_dim}"
-            )
+    if shape is not None and model.kind in ("mlp", "dln"):
+        check = _check_table_shape if other_table else _check_model_shape
+        check(model, shape, labels, where)
     if training.init == "teacher" and not kind.needs_teacher:
         raise ConfigError(
             f"{where}: training init = 'teacher' needs data a teacher generated (kind = "
@@ -50,6 +34,26 @@ def check_pair(model, data, training, where: str, other_table: bool = False) -> 
         raise ConfigError(
             f"{where}: training init = 'given' takes w* from a python model's factory; "
             f"{model.kind!r} has none (use 'random' or 'teacher')"
+        )
+
+
+def _check_model_shape(model, shape: tuple, labels: str, where: str) -> None:
+    """A target's own data against its model: the model gives way."""
+    in_dim, out_dim = shape
+    if model.in_dim != in_dim:
+        raise ConfigError(
+            f"{where}: the model's in_dim = {model.in_dim}, but the data have {in_dim} "
+            f"input features; set in_dim = {in_dim}"
+        )
+    if labels == "classes" and model.out_dim < out_dim:
+        raise ConfigError(
+            f"{where}: the data have labels up to {out_dim - 1}, but the model has "
+            f"out_dim = {model.out_dim} classes; set out_dim = {out_dim}"
+        )
+    if labels == "real" and model.out_dim != out_dim:
+        raise ConfigError(
+            f"{where}: the model's out_dim = {model.out_dim}, but Y has {out_dim} columns; "
+            f"set out_dim = {out_dim}"
         )
 
 

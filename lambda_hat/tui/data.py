@@ -230,12 +230,11 @@ def run_rows(catalog: Catalog, target_id: str) -> list[RunRow]:
     failed = {p.stem for p in fail_dir.glob(f"{RUN_GLOB}.json")} if fail_dir.is_dir() else set()
     stopped = [name for name in record.stopped() if name not in shown | failed]
     rows += [_stopped_row(catalog, target_id, name) for name in stopped]
-    for path in sorted(fail_dir.glob(f"{RUN_GLOB}.json")) if fail_dir.is_dir() else []:
-        if path.stem in shown:
-            continue
-        failure = catalog.failure_for(target_id, path.stem) or FailureRecord(path=path)
+    for name in sorted(failed - shown):
+        path = fail_dir / f"{name}.json"
+        failure = catalog.failure_for(target_id, name) or FailureRecord(path=path)
         rows.append(
-            RunRow(target_id, path.stem, FAILED, message=failure.text, path=path, failure=failure)
+            RunRow(target_id, name, FAILED, message=failure.text, path=path, failure=failure)
         )
     return mark_varying(rows)
 
